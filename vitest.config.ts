@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
-          globalSetup: ["test/workers/global-setup.ts"],
+          globalSetup: ["test/global-setup.ts"],
           testTimeout: 20_000,
         },
       },

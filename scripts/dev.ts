@@ -1,0 +1,46 @@
+import { spawn } from "node:child_process";
+import { startSimServer } from "../sim/node";
+import { ROOT } from "./build";
+import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "./local-config";
+
+/**
+ * `npm run dev`: the DeepSeek simulator on Node, and the router under `wrangler dev` pointed at it, with
+ * a local router key. No account, secret or network is needed.
+ */
+const port = Number(process.env.PORT ?? 8787);
+const simPort = Number(process.env.SIM_PORT ?? port + 1);
+
+const sim = await startSimServer({ port: simPort });
+const vars: Record<string, string> = {
+  DEEPSEEK_BASE_URL: sim.url,
+  DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
+  ROUTER_TENANTS: tenantsConfig(),
+};
+const wrangler = spawn(
+  "wrangler",
+  [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ...process.argv.slice(2),
+  ],
+  { cwd: ROOT, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+);
+
+console.log(`
+  DeepSeek router (dev)   http://127.0.0.1:${port}      (OpenAI base URL: http://127.0.0.1:${port}/v1)
+  Router key              ${LOCAL_ROUTER_KEY}
+  Upstream simulator      ${sim.url}
+`);
+
+const stop = async (code: number) => {
+  wrangler.kill("SIGTERM");
+  await sim.close();
+  process.exit(code);
+};
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+wrangler.on("exit", (code) => void stop(code ?? 0));

@@ -1,0 +1,96 @@
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { startSimServer } from "../sim/node";
+import type { SimOptions } from "../sim/options";
+import { buildRouter, ROOT } from "./build";
+import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "./local-config";
+
+export interface LocalStack {
+  routerUrl: string;
+  simUrl: string;
+  routerKey: string;
+  /** A bare pass-through Worker in the same runtime: the floor the router is measured against. */
+  bareUrl: string;
+  close(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  sim?: Partial<SimOptions>;
+  simPort?: number;
+  routerPort?: number;
+  /** Extra or overriding router vars, e.g. a policy. */
+  vars?: Record<string, string>;
+}
+
+// The floor: forwards the request and returns the upstream response untouched, nothing else.
+const BARE_PASSTHROUGH = `
+export default {
+  fetch(request, env) {
+    const url = new URL(request.url);
+    return fetch(env.UPSTREAM + url.pathname + url.search, {
+      method: request.method, headers: request.headers, body: request.body,
+    });
+  },
+};`;
+
+/**
+ * The simulator on Node plus the router and a bare pass-through Worker under Miniflare with direct
+ * sockets, so nothing but workerd sits in front of either Worker (unlike `wrangler dev`, whose
+ * development proxy dominates latency figures). Used by the load-test kit and the benchmarks.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const sim = await startSimServer({ port: options.simPort ?? 0, ...options.sim });
+  const scriptPath = buildRouter();
+  // The bundle is already built, so wrangler's module rules (for unbundled sources) do not apply.
+  const { modulesRules: _unbundledRules, ...workerOptions } = unstable_getMiniflareWorkerOptions(
+    `${ROOT}wrangler.jsonc`,
+  ).workerOptions;
+  const router: V4WorkerOptions = {
+    ...workerOptions,
+    name: "router",
+    modules: true,
+    scriptPath,
+    bindings: {
+      ...(workerOptions.bindings as Record<string, unknown> | undefined),
+      DEEPSEEK_BASE_URL: sim.url,
+      DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
+      ROUTER_TENANTS: tenantsConfig(),
+      ...options.vars,
+    },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: options.routerPort ?? 0 }],
+  };
+  const bare: V4WorkerOptions = {
+    name: "bare",
+    modules: true,
+    script: BARE_PASSTHROUGH,
+    compatibilityDate: "2026-11-01",
+    bindings: { UPSTREAM: sim.url },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [router, bare],
+      log: new Log(LogLevel.WARN),
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+    }),
+  );
+  await mf.ready;
+  const routerUrl = stripSlash(await mf.unsafeGetDirectURL("router"));
+  const bareUrl = stripSlash(await mf.unsafeGetDirectURL("bare"));
+  return {
+    routerUrl,
+    bareUrl,
+    simUrl: sim.url,
+    routerKey: LOCAL_ROUTER_KEY,
+    async close() {
+      await mf.dispose();
+      await sim.close();
+    },
+  };
+}
+
+function stripSlash(url: URL): string {
+  return url.toString().replace(/\/$/, "");
+}

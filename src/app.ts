@@ -1,0 +1,70 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { AppEnv } from "./env";
+import { RouterError, renderError } from "./errors";
+import { authenticate } from "./middleware/auth";
+import { withPolicy } from "./middleware/policy";
+import { requestContext } from "./middleware/request-context";
+import { CHAT_PATHS, chat } from "./routes/chat";
+import { COMPLETION_PATHS, completions } from "./routes/completions";
+import { health } from "./routes/health";
+import { MODEL_PATHS, models } from "./routes/models";
+
+const ROUTER_HEADERS = [
+  "x-request-id",
+  "x-router-overhead-ms",
+  "x-router-model",
+  "x-router-pool",
+  "x-router-target",
+  "x-router-queue-ms",
+  "x-router-class",
+  "x-router-reason",
+  "x-router-degraded",
+  "retry-after",
+];
+
+/** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requestContext);
+  app.use(
+    cors({
+      origin: (origin, c) => {
+        const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
+        if (allowed.includes("*")) return "*";
+        return allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ["authorization", "content-type", "x-request-id", "x-router-*"],
+      exposeHeaders: ROUTER_HEADERS,
+      maxAge: 600,
+    }),
+  );
+
+  app.route("/", health);
+  rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
+  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz"], "GET");
+
+  const api = new Hono<AppEnv>();
+  api.use(authenticate, withPolicy);
+  api.route("/", chat);
+  api.route("/", completions);
+  api.route("/", models);
+  app.route("/", api);
+
+  app.notFound((c) =>
+    new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse(),
+  );
+  app.onError(renderError);
+  return app;
+}
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+function rejectOtherMethods(app: Hono<AppEnv>, paths: readonly string[], allowed: string): void {
+  const others = METHODS.filter((method) => method !== allowed);
+  app.on(others, [...paths], () => {
+    throw new RouterError("method_not_allowed", `Use ${allowed} for this endpoint.`, {
+      headers: { allow: allowed },
+    });
+  });
+}

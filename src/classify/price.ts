@@ -1,0 +1,48 @@
+import type { PricePeriod, Rates } from "../config/prices";
+
+const BEIJING_OFFSET_MS = 8 * 3600_000;
+
+export interface RatesAt {
+  rates: Rates;
+  peak: boolean;
+}
+
+/** The rates in force at `now`: the latest period that has started, then peak or off-peak. */
+export function ratesAt(periods: readonly PricePeriod[], now: number): RatesAt | undefined {
+  let current: PricePeriod | undefined;
+  let currentFrom = Number.NEGATIVE_INFINITY;
+  for (const period of periods) {
+    const from = Date.parse(period.from);
+    if (from <= now && from > currentFrom) {
+      current = period;
+      currentFrom = from;
+    }
+  }
+  if (!current) return undefined;
+  if (!current.peak || !isPeak(current, now)) return { rates: current.offPeak, peak: false };
+  return { rates: current.peak, peak: true };
+}
+
+function isPeak(period: PricePeriod, now: number): boolean {
+  if (period.weekendsOffPeak) {
+    const beijingDay = new Date(now + BEIJING_OFFSET_MS).getUTCDay();
+    if (beijingDay === 0 || beijingDay === 6) return false;
+  }
+  const hour = new Date(now).getUTCHours();
+  return period.peakHoursUtc.some(([start, end]) => hour >= start && hour < end);
+}
+
+export interface TokenCounts {
+  cacheHitTokens: number;
+  cacheMissTokens: number;
+  outputTokens: number;
+}
+
+export function costUsd(tokens: TokenCounts, rates: Rates): number {
+  return (
+    (tokens.cacheHitTokens * rates.inputCacheHit +
+      tokens.cacheMissTokens * rates.inputCacheMiss +
+      tokens.outputTokens * rates.output) /
+    1_000_000
+  );
+}

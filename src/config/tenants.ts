@@ -1,0 +1,79 @@
+import { z } from "zod";
+import { type ConfigResult, describeIssues } from "./settings";
+
+export const PRIORITIES = ["high", "normal", "low"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+const sha256Hex = z
+  .string()
+  .transform((value) => value.replace(/^sha256:/, "").toLowerCase())
+  .pipe(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters"));
+
+const tenantSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]"),
+  /** SHA-256 digests of the tenant's router keys; the keys themselves are never configured. */
+  keys: z.array(sha256Hex).min(1),
+  /** The highest priority the tenant may ask for; higher requests are capped to it. */
+  maxPriority: z.enum(PRIORITIES).default("high"),
+  /** Requests may be served by a cheaper model when their pool is saturated or failing. */
+  allowDegrade: z.boolean().default(false),
+});
+
+const tenantsSchema = z
+  .array(tenantSchema)
+  .min(1)
+  .superRefine((tenants, ctx) => {
+    const seenIds = new Set<string>();
+    const seenKeys = new Set<string>();
+    tenants.forEach((tenant, index) => {
+      if (seenIds.has(tenant.id)) {
+        ctx.addIssue({ code: "custom", path: [index, "id"], message: `duplicate tenant id '${tenant.id}'` });
+      }
+      seenIds.add(tenant.id);
+      tenant.keys.forEach((key, keyIndex) => {
+        if (seenKeys.has(key)) {
+          ctx.addIssue({ code: "custom", path: [index, "keys", keyIndex], message: "key digest used twice" });
+        }
+        seenKeys.add(key);
+      });
+    });
+  });
+
+export type Tenant = z.output<typeof tenantSchema>;
+
+/** A tenant with its key digests decoded to bytes for constant-time comparison. */
+export interface TenantDirectory {
+  tenants: Tenant[];
+  entries: Array<{ digest: Uint8Array; tenant: Tenant }>;
+}
+
+let memo: { raw: string; result: ConfigResult<TenantDirectory> } | undefined;
+
+export function loadTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
+  if (memo && memo.raw === raw) return memo.result;
+  const result = parseTenants(raw);
+  memo = { raw: raw ?? "", result };
+  return result;
+}
+
+function parseTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
+  if (!raw) return { ok: false, errors: ["ROUTER_TENANTS: not set (a JSON array of tenants)"] };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, errors: ["ROUTER_TENANTS: not valid JSON"] };
+  }
+  const parsed = tenantsSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, errors: describeIssues("ROUTER_TENANTS", parsed.error) };
+  const entries = parsed.data.flatMap((tenant) =>
+    tenant.keys.map((hex) => ({ digest: hexToBytes(hex), tenant })),
+  );
+  return { ok: true, value: { tenants: parsed.data, entries } };
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}

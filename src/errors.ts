@@ -1,0 +1,124 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+
+/**
+ * Every error a caller can see. Each maps to one HTTP status and one DeepSeek/OpenAI error `type`,
+ * so the official clients raise the matching typed error (BadRequestError, RateLimitError, ...).
+ */
+const ERRORS = {
+  invalid_json: { status: 400, type: "invalid_request_error" },
+  invalid_request: { status: 400, type: "invalid_request_error" },
+  model_not_found: { status: 400, type: "invalid_request_error" },
+  unroutable: { status: 400, type: "invalid_request_error" },
+  unauthorized: { status: 401, type: "authentication_error" },
+  not_found: { status: 404, type: "invalid_request_error" },
+  method_not_allowed: { status: 405, type: "invalid_request_error" },
+  payload_too_large: { status: 413, type: "invalid_request_error" },
+  rate_limited: { status: 429, type: "rate_limit_error" },
+  internal_error: { status: 500, type: "internal_error" },
+  upstream_error: { status: 502, type: "upstream_error" },
+  upstream_auth: { status: 502, type: "upstream_error" },
+  upstream_unavailable: { status: 503, type: "service_unavailable_error" },
+  configuration_error: { status: 503, type: "service_unavailable_error" },
+  deadline_exceeded: { status: 504, type: "timeout_error" },
+} as const satisfies Record<string, { status: number; type: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorEnvelope {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+interface RouterErrorOptions {
+  param?: string | null;
+  headers?: Record<string, string>;
+  /** Overrides the code's default status, e.g. to relay an upstream 4xx unchanged. */
+  status?: number;
+  /** Overrides the code's default type, e.g. to relay an upstream error's own type. */
+  type?: string;
+  cause?: unknown;
+}
+
+/** The one error type of the router; `app.onError` renders it as the DeepSeek error envelope. */
+export class RouterError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, options: RouterErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "RouterError";
+    this.code = code;
+    this.status = options.status ?? ERRORS[code].status;
+    this.type = options.type ?? ERRORS[code].type;
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  /** Adds response headers (decision headers, Retry-After) to the error response. */
+  withHeaders(headers: Headers | Record<string, string>): this {
+    const entries = headers instanceof Headers ? headers.entries() : Object.entries(headers);
+    for (const [name, value] of entries) this.headers[name] = value;
+    return this;
+  }
+
+  toEnvelope(): ErrorEnvelope {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  toResponse(extraHeaders: Record<string, string> = {}): Response {
+    return Response.json(this.toEnvelope(), {
+      status: this.status,
+      headers: { ...this.headers, ...extraHeaders },
+    });
+  }
+}
+
+/** `messages[1].content` style, as DeepSeek and OpenAI name parameters. */
+export function paramPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+export function fromZodError(error: ZodError, what = "request"): RouterError {
+  const issue = error.issues[0];
+  if (!issue) return new RouterError("invalid_request", `Invalid ${what}.`);
+  const param = paramPath(issue.path);
+  const message = param === "" ? issue.message : `Invalid value for '${param}': ${issue.message}`;
+  return new RouterError("invalid_request", message, { param: param === "" ? null : param });
+}
+
+const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  429: "rate_limited",
+};
+
+export function toRouterError(err: unknown): RouterError {
+  if (err instanceof RouterError) return err;
+  if (err instanceof HTTPException) {
+    const code = HTTP_STATUS_CODES[err.status] ?? "internal_error";
+    return new RouterError(code, err.message || "Request failed.", { status: err.status });
+  }
+  return new RouterError("internal_error", "The router failed to handle this request.", { cause: err });
+}
+
+/** Hono `onError`: the single place an exception becomes a response. */
+export function renderError(err: unknown, c: Context): Response {
+  const routerError = toRouterError(err);
+  if (routerError.code === "internal_error") {
+    const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    console.error(JSON.stringify({ event: "internal_error", requestId: c.get("requestId"), cause }));
+  }
+  return routerError.toResponse();
+}

@@ -1,0 +1,40 @@
+import { createMiddleware } from "hono/factory";
+import { misconfigured } from "../config/settings";
+import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
+import type { AppEnv } from "../env";
+import { RouterError } from "../errors";
+
+/** Resolves `Authorization: Bearer <router key>` to a tenant; the DeepSeek key is never involved. */
+export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
+  const directory = loadTenants(c.env.ROUTER_TENANTS);
+  if (!directory.ok) {
+    console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
+    throw misconfigured();
+  }
+  const key = bearerToken(c.req.header("authorization"));
+  if (key === undefined) {
+    throw new RouterError("unauthorized", "Missing router key: send 'Authorization: Bearer <router key>'.");
+  }
+  const tenant = await findTenant(directory.value, key);
+  if (!tenant) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
+  c.set("tenant", tenant);
+  await next();
+});
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/**
+ * Compares the key's SHA-256 digest against every configured digest in constant time and without an
+ * early exit, so neither the match position nor a partial match shows in the timing.
+ */
+export async function findTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  let found: Tenant | undefined;
+  for (const entry of directory.entries) {
+    if (crypto.subtle.timingSafeEqual(entry.digest, digest)) found = entry.tenant;
+  }
+  return found;
+}

@@ -1,0 +1,65 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { AppEnv } from "../env";
+import { fromZodError, RouterError } from "../errors";
+
+/**
+ * Reads the body up to the configured limit (413 past it, without buffering the excess), parses JSON
+ * (400 on anything else) and validates it with `schema` (400 naming the field). Unknown fields survive.
+ */
+export async function readJsonBody<S extends z.ZodType>(
+  c: Context<AppEnv>,
+  schema: S,
+): Promise<{ body: z.output<S>; raw: string }> {
+  const limit = c.get("settings").MAX_BODY_BYTES;
+  const raw = await readTextWithin(c.req.raw, limit);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new RouterError("invalid_json", "The request body is not valid JSON.");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new RouterError("invalid_json", "The request body must be a JSON object.");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return { body: parsed.data, raw };
+}
+
+async function readTextWithin(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!request.body) throw new RouterError("invalid_json", "The request body is empty.");
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new RouterError("invalid_json", "The request body is not valid UTF-8.");
+  }
+}
+
+function tooLarge(limit: number): RouterError {
+  return new RouterError(
+    "payload_too_large",
+    `The request body exceeds the router's limit of ${limit} bytes.`,
+  );
+}

@@ -1,0 +1,22 @@
+import type { Usage } from "./usage";
+
+/** One line per finished inference request: what it was, how it ended, what it used. */
+export interface CompletionRecord {
+  requestId: string;
+  tenant: string;
+  model: string;
+  pool?: string;
+  stream: boolean;
+  status: number;
+  outcome: "complete" | "truncated" | "failed" | "cancelled" | "rejected";
+  finishReason?: string;
+  usage?: Usage;
+  costUsd?: number;
+  upstreamMs: number;
+  firstTokenMs?: number;
+  totalMs: number;
+}
+
+export function logCompletion(record: CompletionRecord): void {
+  console.log(JSON.stringify({ event: "completion", ...record }));
+}

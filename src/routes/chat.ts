@@ -1,0 +1,19 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { readJsonBody } from "../middleware/json-body";
+import { serveInference } from "../proxy/serve";
+import { chatRequest } from "../schema/chat";
+
+/** `POST /chat/completions`, as DeepSeek serves it at its root, under `/v1` and under `/beta`. */
+export const CHAT_PATHS = ["/chat/completions", "/v1/chat/completions", "/beta/chat/completions"] as const;
+
+export const chat = new Hono<AppEnv>();
+
+for (const path of CHAT_PATHS) {
+  // Beta features (prefix completion, strict tools) exist only on DeepSeek's /beta base.
+  const beta = path.startsWith("/beta/");
+  chat.post(path, async (c) => {
+    const { body, raw } = await readJsonBody(c, chatRequest);
+    return serveInference(c, { request: { endpoint: "chat", body }, rawBody: raw, beta });
+  });
+}

@@ -1,0 +1,64 @@
+import { type Usage, usageFromWire } from "../observe/usage";
+import { SseParser } from "./sse";
+
+/**
+ * Watches a completion stream on the side and remembers what the router must know when it ends:
+ * usage, finish reason, whether `[DONE]` arrived, an in-band error, and when the first token came.
+ */
+export class CompletionTap {
+  usage: Usage | undefined;
+  finishReason: string | undefined;
+  done = false;
+  upstreamError: unknown;
+  firstTokenAt: number | undefined;
+  chunks = 0;
+  private readonly parser: SseParser;
+
+  constructor(private readonly clock: () => number = () => performance.now()) {
+    this.parser = new SseParser({ data: (payload) => this.onData(payload) });
+  }
+
+  push(bytes: Uint8Array): void {
+    this.parser.push(bytes);
+  }
+
+  end(): void {
+    this.parser.end();
+  }
+
+  private onData(payload: string): void {
+    if (payload === "[DONE]") {
+      this.done = true;
+      return;
+    }
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (typeof chunk !== "object" || chunk === null) return;
+    this.chunks++;
+    const record = chunk as { usage?: unknown; error?: unknown; choices?: unknown };
+    if (record.error !== undefined) this.upstreamError = record.error;
+    const usage = usageFromWire(record.usage);
+    if (usage) this.usage = usage;
+    if (!Array.isArray(record.choices)) return;
+    for (const choice of record.choices as Array<Record<string, unknown>>) {
+      if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
+      if (this.firstTokenAt === undefined && carriesToken(choice)) this.firstTokenAt = this.clock();
+    }
+  }
+}
+
+/** A token is real output: content, reasoning, FIM text or a tool call, not the empty role chunk. */
+function carriesToken(choice: Record<string, unknown>): boolean {
+  if (typeof choice.text === "string" && choice.text !== "") return true;
+  const delta = choice.delta as Record<string, unknown> | undefined;
+  if (!delta) return false;
+  return (
+    (typeof delta.content === "string" && delta.content !== "") ||
+    (typeof delta.reasoning_content === "string" && delta.reasoning_content !== "") ||
+    Array.isArray(delta.tool_calls)
+  );
+}

@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { startSimServer } from "../sim/node";
+import { TEST_TENANTS } from "./fixtures/tenants";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    simUrl: string;
+    routerTenants: string;
+  }
+}
+
+/**
+ * One simulator on an ephemeral loopback port serves every workerd test file; each test that needs its
+ * own knobs or counters creates an isolated instance through the simulator's control API.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
+  const tenants = TEST_TENANTS.map(({ id, key, maxPriority }) => ({
+    id,
+    maxPriority,
+    keys: [createHash("sha256").update(key).digest("hex")],
+  }));
+  project.provide("simUrl", sim.url);
+  project.provide("routerTenants", JSON.stringify(tenants));
+  return () => sim.close();
+}

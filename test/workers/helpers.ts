@@ -1,0 +1,152 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import worker from "../../src/index";
+import { ACME_KEY } from "../fixtures/tenants";
+
+export const ROUTER = "http://router.test";
+
+export interface CallInit extends RequestInit {
+  /** Router key; `null` sends no Authorization header. Defaults to the acme tenant's key. */
+  key?: string | null;
+  json?: unknown;
+}
+
+export function routerRequest(path: string, init: CallInit = {}): Request {
+  const { key = ACME_KEY, json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (key !== null) headers.set("authorization", `Bearer ${key}`);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  return new Request(`${ROUTER}${path}`, {
+    method: json !== undefined ? "POST" : "GET",
+    ...rest,
+    headers,
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+}
+
+/** Calls the deployed entry point, exactly as a client would, against the shared simulator. */
+export function callRouter(path: string, init: CallInit = {}): Promise<Response> {
+  return exports.default.fetch(routerRequest(path, init));
+}
+
+export interface SimStats {
+  requests: number;
+  inFlight: number;
+  peakInFlight: number;
+  completed: number;
+  aborted: number;
+  rejected429: number;
+  queued: number;
+  byStatus: Record<string, number>;
+  recent: Array<{ path: string; authorization?: string; body?: unknown }>;
+}
+
+/** An isolated simulator instance with its own knobs and counters, and a router pointed at it. */
+export interface SimInstance {
+  baseUrl: string;
+  stats(): Promise<SimStats>;
+  configure(patch: Record<string, unknown>): Promise<void>;
+  /** Calls the router with this instance as its upstream; waits for its background work too. */
+  call(path: string, init?: CallInit): Promise<Response>;
+  /** Upstream requests go straight to the simulator, bypassing the router. */
+  direct(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** Calls the router with `baseUrl` as its DeepSeek upstream; waits for its background work too. */
+export async function callWithUpstream(
+  baseUrl: string,
+  path: string,
+  init: CallInit = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(routerRequest(path, init), { ...env, DEEPSEEK_BASE_URL: baseUrl }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export async function createSim(options: Record<string, unknown> = {}): Promise<SimInstance> {
+  const created = await fetch(`${env.DEEPSEEK_BASE_URL}/_sim/instances`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ttftMs: 0, tokensPerS: 0, ...options }),
+  });
+  if (created.status !== 201) throw new Error(`simulator refused an instance: ${await created.text()}`);
+  const { id, baseUrl } = (await created.json()) as { id: string; baseUrl: string };
+  const control = `${env.DEEPSEEK_BASE_URL}/_sim/instances/${id}`;
+  return {
+    baseUrl,
+    async stats() {
+      return (await (await fetch(`${control}/stats`)).json()) as SimStats;
+    },
+    async configure(patch) {
+      const response = await fetch(control, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(patch),
+      });
+      if (!response.ok) throw new Error(`simulator refused configuration: ${await response.text()}`);
+    },
+    call(path, init = {}) {
+      return callWithUpstream(baseUrl, path, init);
+    },
+    direct(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${env.DEEPSEEK_API_KEY}`);
+      return fetch(`${baseUrl}${path}`, { ...init, headers });
+    },
+  };
+}
+
+export function chatBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    model: "deepseek-v4-flash",
+    messages: [{ role: "user", content: "Say hello to the router." }],
+    thinking: { type: "disabled" },
+    ...overrides,
+  };
+}
+
+/** Reads an SSE body into its `data:` payloads (comments dropped). */
+export async function readSse(response: Response): Promise<string[]> {
+  const text = await response.text();
+  return text
+    .split("\n\n")
+    .filter((block) => block.startsWith("data:"))
+    .map((block) => block.slice(block.startsWith("data: ") ? 6 : 5));
+}
+
+export async function errorOf(
+  response: Response,
+): Promise<{ message: string; type: string; param: string | null; code: string }> {
+  const body = (await response.json()) as {
+    error: { message: string; type: string; param: string | null; code: string };
+  };
+  return body.error;
+}
+
+/** A `fetch` that reaches the router with `baseUrl` as upstream: what SDK clients are given in tests. */
+export function routerFetch(baseUrl: string): typeof fetch {
+  return async (input, init) => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(input, init),
+      { ...env, DEEPSEEK_BASE_URL: baseUrl },
+      ctx,
+    );
+    return response;
+  };
+}
+
+/** Retries `check` until it passes or `timeoutMs` runs out; for state that settles asynchronously. */
+export async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}

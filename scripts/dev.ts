@@ -11,11 +11,9 @@ const port = Number(process.env.PORT ?? 8787);
 const simPort = Number(process.env.SIM_PORT ?? port + 1);
 
 const sim = await startSimServer({ port: simPort });
-const vars: Record<string, string> = {
-  DEEPSEEK_BASE_URL: sim.url,
-  DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-  ROUTER_TENANTS: tenantsConfig(),
-};
+const vars: Record<string, string> = { DEEPSEEK_BASE_URL: sim.url };
+// Wrangler reads the required secrets from the environment; these are local, not credentials.
+const secrets = { DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY, ROUTER_TENANTS: tenantsConfig() };
 const wrangler = spawn(
   "wrangler",
   [
@@ -27,7 +25,7 @@ const wrangler = spawn(
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ...process.argv.slice(2),
   ],
-  { cwd: ROOT, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  { cwd: ROOT, stdio: "inherit", env: { ...process.env, ...secrets, WRANGLER_SEND_METRICS: "false" } },
 );
 
 console.log(`

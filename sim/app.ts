@@ -3,18 +3,14 @@ import { authHeaderFormat, authInvalidKey, type SimError } from "./errors";
 import { createRng } from "./hash";
 import { traceId } from "./ids";
 import { listedModels } from "./models";
-import { type FaultRates, mergeSimOptions, parseSimOptions, type SimOptions } from "./options";
+import { mergeSimOptions, parseSimOptions, type SimOptions, type SimOptionsPatch } from "./options";
 import { prepareChat, prepareFim } from "./prepare";
 import { serve } from "./serve";
 import { balanceOf, createState, resetState, type SimState } from "./state";
 import { bump, RECENT_LIMIT, type RecentRequest, type SimStats } from "./stats";
 
+export type { SimOptionsPatch } from "./options";
 export type { SimStats } from "./stats";
-
-/** A deep partial of {@link SimOptions}: nested fault settings may be given one at a time. */
-export type SimOptionsPatch = Partial<Omit<SimOptions, "faults">> & {
-  faults?: Partial<Omit<FaultRates, "statusRates">> & { statusRates?: Partial<FaultRates["statusRates"]> };
-};
 
 export interface Simulator {
   /** Serves the DeepSeek API and, under `/_sim/`, its own control API (stats, config, reset). */

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
-import { createSimulator, type SimOptionsPatch, type Simulator } from "./app";
+import { createSimulator, type Simulator } from "./app";
 import { randomHex } from "./hash";
-import { mergeSimOptions, parseSimOptions, type SimOptions } from "./options";
+import { mergeSimOptions, parseSimOptions, type SimOptions, type SimOptionsPatch } from "./options";
 
 /**
  * Many isolated simulators behind one server, so parallel test files do not share counters or slots.

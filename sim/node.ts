@@ -2,9 +2,9 @@ import { readFileSync, realpathSync } from "node:fs";
 import type { Server } from "node:http";
 import { pathToFileURL } from "node:url";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
-import type { SimOptionsPatch } from "./app";
 import { CliError, helpText, parseCli } from "./cli";
 import { buildSimHost, type SimHost } from "./host";
+import type { SimOptionsPatch } from "./options";
 import { mergeSimOptions, parseSimOptions, SimOptionsError } from "./options";
 
 export interface SimServer {

@@ -82,6 +82,11 @@ export interface SimOptions {
   prefixCacheDelayMs: number;
 }
 
+/** A deep partial of {@link SimOptions}: nested fault settings may be given one at a time. */
+export type SimOptionsPatch = Partial<Omit<SimOptions, "faults">> & {
+  faults?: Partial<Omit<FaultRates, "statusRates">> & { statusRates?: Partial<FaultRates["statusRates"]> };
+};
+
 export const defaultSimOptions: SimOptions = {
   era: "v41",
   concurrency: 0,

@@ -17,6 +17,7 @@ const ROUTER_HEADERS = [
   "x-router-pool",
   "x-router-target",
   "x-router-queue-ms",
+  "x-router-retries",
   "x-router-class",
   "x-router-reason",
   "x-router-degraded",

@@ -27,6 +27,34 @@ const target = z.object({
   weight: z.number().positive().default(1),
 });
 
+const byLatency = z.object({
+  interactive: z.number().int().positive(),
+  background: z.number().int().positive(),
+});
+
+/** How long an upstream may take, per pool; keep-alive comments never count as progress. */
+const timeouts = z.object({
+  /** From sending to the first token. */
+  firstTokenMs: byLatency.default({ interactive: 30_000, background: 120_000 }),
+  /** Longest gap between data events once tokens flow. */
+  idleMs: z.number().int().positive().default(30_000),
+  /** The whole answer, unless the request asks for less with x-router-deadline-ms. */
+  totalMs: byLatency.default({ interactive: 300_000, background: 900_000 }),
+});
+export type PoolTimeouts = z.output<typeof timeouts>;
+
+const retries = z.object({
+  /** Retries of the same step before the plan moves on; 0 disables retrying. */
+  max: z.number().int().min(0).max(5).default(2),
+  baseMs: z.number().int().positive().default(250),
+  capMs: z.number().int().positive().default(4_000),
+  /** Longer Retry-After asks move on to the next step instead of waiting. */
+  retryAfterCapMs: z.number().int().positive().default(10_000),
+  /** Retries may add at most this share of a pool's requests (10 s window), plus a small floor. */
+  budgetRatio: z.number().min(0).max(1).default(0.1),
+});
+export type PoolRetries = z.output<typeof retries>;
+
 const pool = z.object({
   provider: z.enum(PROVIDERS),
   targets: z.array(target).min(1),
@@ -40,6 +68,12 @@ const pool = z.object({
   /** Prices by router model name; models without an entry use DeepSeek's published prices. */
   prices: priceTable.optional(),
   selection: z.enum(["weighted", "least-inflight", "latency"]).default("latency"),
+  timeouts: timeouts.default({
+    firstTokenMs: { interactive: 30_000, background: 120_000 },
+    idleMs: 30_000,
+    totalMs: { interactive: 300_000, background: 900_000 },
+  }),
+  retries: retries.default({ max: 2, baseMs: 250, capMs: 4_000, retryAfterCapMs: 10_000, budgetRatio: 0.1 }),
 });
 
 const typeRecord = <T extends z.ZodType>(schema: T) =>

@@ -4,8 +4,10 @@ import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
 import { upstreamError } from "../upstream/errors";
+import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
 import type { ProviderEnv, UpstreamCall } from "../upstream/providers/types";
+import { requestedWaitMs, retryBudget, retryDelayMs } from "../upstream/retry";
 
 /** How an attempt ended, as admission and health tracking need to know it. */
 export interface AttemptOutcome {
@@ -36,76 +38,218 @@ export const OPEN_GATE: StepGate = {
   enter: async () => ({ queuedMs: 0, release() {} }),
 };
 
+/** When the whole request must be done, and how long the router holds a stream before committing. */
+export interface RequestDeadlines {
+  totalAt: number;
+  latency: "interactive" | "background";
+  /** Hold a stream back at most this long waiting for its first data event, so it can still be retried. */
+  commitAfterMs: number;
+}
+
 /** The attempt that produced the caller's answer, with what is needed to account for it. */
 export interface Attempt {
-  response: Response;
   step: PlanStep;
   candidate: Candidate;
-  /** Time spent waiting for admission, over all steps tried. */
+  /** DeepSeek's trace id, when the upstream sent one. */
+  traceId: string | null;
+  /** The answer: a stream positioned at its start, or a non-streamed JSON text read whole. */
+  answer: { kind: "stream"; body: ReadableStream<Uint8Array> } | { kind: "json"; text: string };
+  /** A stream committed before its first token must still produce one by then. */
+  firstTokenAt: number;
+  /** Time spent waiting for admission and between retries, over all attempts. */
   queuedMs: number;
+  retries: number;
+  /** Aborts this attempt's upstream request (deadline watchdogs use it). */
+  abort(reason: RouterError): void;
   /** Reports how the attempt ended to admission, the target's breaker and its latency average; once. */
   settle(outcome: AttemptOutcome): void;
 }
 
-/** Statuses that say "this upstream, now" rather than "this request": worth another target. */
+/** Statuses that say "this upstream, now" rather than "this request": worth a retry or another target. */
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
+type SendResult =
+  | { ok: true; answer: Attempt["answer"]; traceId: string | null }
+  | { ok: false; error: RouterError; retryable: boolean; status?: number; requestedWaitMs?: number };
+
 /**
- * Tries the plan's steps in order until one answers with a 2xx, before anything has been sent to the
- * caller. A failed step (network error, 429, 5xx) counts against its target's breaker and the next step
- * is tried; a caller error (other 4xx) is final. Retries with backoff on the same step are layered on
- * top of this by the resilience policy.
+ * Tries the plan's steps in order until one yields an answer, all before anything is sent to the caller.
+ * Within a step, a retryable failure (network error, 429, 5xx, no first token in time, an empty answer)
+ * is retried with full-jitter backoff, honouring Retry-After within a cap and the request's deadline,
+ * and only while the pool's retry budget allows; then the plan moves on to its next step. A caller
+ * error (other 4xx) is final.
  */
 export async function attemptPlan(
   plan: RoutePlan,
   policy: Policy,
-  body: Omit<UpstreamCall, "step">,
+  call: Omit<UpstreamCall, "step">,
   env: ProviderEnv,
   signal: AbortSignal,
-  now: () => number,
+  deadlines: RequestDeadlines,
   gate: StepGate = OPEN_GATE,
+  now: () => number = Date.now,
+  random: () => number = Math.random,
 ): Promise<Attempt> {
   let lastError: RouterError | undefined;
   let queuedMs = 0;
+  let retries = 0;
   for (const [index, step] of plan.steps.entries()) {
     const pool = policy.pools[step.pool] as PoolSpec;
-    if (!hasTarget(step.pool, pool, now())) continue;
-    let pass: StepPass;
-    try {
-      pass = await gate.enter(step, index === plan.steps.length - 1, signal);
-    } catch (error) {
-      if (signal.aborted || !(error instanceof RouterError)) throw error;
-      lastError = error;
-      continue;
+    const budget = retryBudget(step.pool, pool.retries.budgetRatio);
+    for (let retry = 0; ; retry++) {
+      if (now() >= deadlines.totalAt) throw deadlineExceeded(lastError);
+      if (!hasTarget(step.pool, pool, now())) break;
+      let pass: StepPass;
+      try {
+        pass = await gate.enter(step, index === plan.steps.length - 1, signal);
+      } catch (error) {
+        if (signal.aborted || !(error instanceof RouterError)) throw error;
+        lastError = error;
+        break;
+      }
+      queuedMs += pass.queuedMs;
+      const candidate = chooseTarget(step.pool, pool, now());
+      if (!candidate) {
+        pass.release({ kind: "abandoned" });
+        break;
+      }
+      budget.recordRequest(now());
+      const tracked = track(candidate, pass, now);
+      const attemptAbort = new AbortController();
+      const onClientAbort = () => attemptAbort.abort(signal.reason);
+      signal.addEventListener("abort", onClientAbort, { once: true });
+      const firstTokenAt = Math.min(deadlines.totalAt, now() + pool.timeouts.firstTokenMs[deadlines.latency]);
+      const result = await sendOnce(
+        { ...call, step },
+        candidate,
+        env,
+        attemptAbort,
+        firstTokenAt,
+        deadlines,
+        now,
+      );
+      if (result.ok) {
+        return {
+          step,
+          candidate,
+          traceId: result.traceId,
+          answer: result.answer,
+          firstTokenAt,
+          queuedMs,
+          retries,
+          abort: (reason) => attemptAbort.abort(reason),
+          settle: (outcome) => {
+            signal.removeEventListener("abort", onClientAbort);
+            tracked.settle(outcome);
+          },
+        };
+      }
+      signal.removeEventListener("abort", onClientAbort);
+      if (signal.aborted) {
+        tracked.settle({ kind: "abandoned" });
+        throw signal.reason ?? result.error;
+      }
+      tracked.settle({ kind: result.retryable ? "failure" : "success", status: result.status });
+      lastError = result.error;
+      if (!result.retryable) throw result.error;
+      const delay = retryDelayMs(
+        retry,
+        result.requestedWaitMs,
+        pool.retries,
+        deadlines.totalAt - now(),
+        random,
+      );
+      if (delay === undefined || !budget.tryRetry(now())) break;
+      retries++;
+      await sleep(delay, signal);
+      queuedMs += delay;
     }
-    queuedMs += pass.queuedMs;
-    const candidate = chooseTarget(step.pool, pool, now());
-    if (!candidate) {
-      pass.release({ kind: "abandoned" });
-      continue;
-    }
-    const attempt = track(candidate, step, pass, now);
-    let response: Response;
-    try {
-      response = await PROVIDERS[step.provider].send({ ...body, step }, candidate.target, env, signal);
-    } catch (error) {
-      attempt.settle({ kind: signal.aborted ? "abandoned" : "failure" });
-      if (signal.aborted || !(error instanceof RouterError)) throw error;
-      lastError = error;
-      continue;
-    }
-    if (response.ok) return { ...attempt, queuedMs, response };
-    const error = await upstreamError(response, candidate.target.name);
-    if (!isRetryableStatus(response.status)) {
-      attempt.settle({ kind: "success", status: response.status });
-      throw error;
-    }
-    attempt.settle({ kind: "failure", status: response.status });
-    lastError = error;
   }
   throw lastError ?? noTargetAvailable(plan, policy, now());
+}
+
+/** One upstream request, up to the point where the router would commit to the caller. */
+async function sendOnce(
+  call: UpstreamCall,
+  candidate: Candidate,
+  env: ProviderEnv,
+  abort: AbortController,
+  firstTokenAt: number,
+  deadlines: RequestDeadlines,
+  now: () => number,
+): Promise<SendResult> {
+  const startedAt = now();
+  // A non-streamed answer arrives whole, so only the total deadline bounds it.
+  const answerBy = call.stream ? firstTokenAt : deadlines.totalAt;
+  const timer = setTimeout(
+    () => abort.abort(firstTokenTimeout(answerBy - startedAt)),
+    Math.max(0, answerBy - startedAt),
+  );
+  try {
+    const response = await PROVIDERS[call.step.provider].send(call, candidate.target, env, abort.signal);
+    const traceId = response.headers.get("x-ds-trace-id");
+    if (!response.ok) {
+      const error = await upstreamError(response, candidate.target.name);
+      return {
+        ok: false,
+        error,
+        retryable: isRetryableStatus(response.status),
+        status: response.status,
+        requestedWaitMs: requestedWaitMs(response.headers, now()),
+      };
+    }
+    if (!response.body) return failed("The upstream answered without a body.");
+    if (call.stream) {
+      const first = await awaitFirstEvent(response.body, firstTokenAt, now() + deadlines.commitAfterMs, now);
+      if (first.kind === "timeout")
+        return { ok: false, error: firstTokenTimeout(firstTokenAt - startedAt), retryable: true };
+      if (first.kind === "ended") return failed("The upstream closed the stream without an answer.");
+      return { ok: true, answer: { kind: "stream", body: first.body }, traceId };
+    }
+    const text = (await response.text()).trimStart();
+    if (text === "") return failed("The upstream closed the connection without an answer.");
+    return { ok: true, answer: { kind: "json", text }, traceId };
+  } catch (error) {
+    if (abort.signal.reason instanceof RouterError)
+      return { ok: false, error: abort.signal.reason, retryable: true };
+    if (error instanceof RouterError) return { ok: false, error, retryable: error.code === "upstream_error" };
+    if (abort.signal.aborted) throw error;
+    return failed(`Could not reach the upstream '${candidate.target.name}'.`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function failed(message: string): SendResult {
+  return { ok: false, error: new RouterError("upstream_error", message), retryable: true };
+}
+
+function firstTokenTimeout(ms: number): RouterError {
+  return new RouterError("deadline_exceeded", `The upstream sent no answer within ${Math.round(ms)} ms.`);
+}
+
+function deadlineExceeded(last: RouterError | undefined): RouterError {
+  const why = last ? ` The last attempt failed: ${last.message}` : "";
+  return new RouterError(
+    "deadline_exceeded",
+    `The request's deadline passed before an upstream answered.${why}`,
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function hasTarget(poolName: string, pool: PoolSpec, now: number): boolean {
@@ -129,16 +273,13 @@ function chooseTarget(poolName: string, pool: PoolSpec, now: number): Candidate 
 
 function track(
   candidate: Candidate,
-  step: PlanStep,
   pass: StepPass,
   now: () => number,
-): Omit<Attempt, "response" | "queuedMs"> {
+): { settle(outcome: AttemptOutcome): void } {
   const startedAt = now();
   candidate.state.inFlight++;
   let settled = false;
   return {
-    step,
-    candidate,
     settle(outcome) {
       if (settled) return;
       settled = true;

@@ -26,24 +26,71 @@ export interface AnswerObserver {
   end(end: AnswerEnd): void;
 }
 
-/** Relays an upstream SSE body to the caller as it arrives; `onEnd` fires once, however it ends. */
+/** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
+export interface StreamWatch {
+  firstTokenAt: number;
+  idleMs: number;
+  totalAt: number;
+  abort(reason: RouterError): void;
+}
+
+/**
+ * Relays an upstream SSE body to the caller as it arrives; observers see each chunk and, once, how it
+ * ended. A watchdog enforces the first-token, idle and total deadlines on data events only: DeepSeek
+ * keeps sending keep-alive comments through a stall, which must not count as progress.
+ */
 export function streamAnswer(
   body: ReadableStream<Uint8Array>,
   headers: Headers,
   clientSignal: AbortSignal,
   sentAt: number,
   observers: readonly AnswerObserver[],
+  watch: StreamWatch,
 ): Response {
   const tap = new CompletionTap();
+  let stalled: RouterError | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let seenEvents = -1;
+  let lastDataAt = Date.now();
+  const arm = () => {
+    clearTimeout(timer);
+    const due = Math.min(
+      watch.totalAt,
+      tap.firstTokenAt === undefined ? watch.firstTokenAt : lastDataAt + watch.idleMs,
+    );
+    timer = setTimeout(
+      () => {
+        const now = Date.now();
+        if (now < due) return arm();
+        stalled = new RouterError(
+          "deadline_exceeded",
+          now >= watch.totalAt
+            ? "The request's deadline passed mid-stream; the answer is incomplete."
+            : tap.firstTokenAt === undefined
+              ? "The upstream sent no token in time; the answer is incomplete."
+              : `The upstream stalled for ${watch.idleMs} ms mid-stream; the answer is incomplete.`,
+        );
+        watch.abort(stalled);
+      },
+      Math.max(0, due - Date.now()),
+    );
+  };
+  arm();
   const stream = relay(
     body,
     {
       chunk: (bytes) => {
         tap.push(bytes);
         for (const observer of observers) observer.chunk?.(bytes);
+        if (tap.chunks !== seenEvents) {
+          seenEvents = tap.chunks;
+          lastDataAt = Date.now();
+          arm();
+        }
       },
-      trailer: (end) => midStreamFailure(end, tap),
+      trailer: (end) => midStreamFailure(end, tap, stalled),
       end: (end) => {
+        clearTimeout(timer);
         tap.end();
         const answer: AnswerEnd = {
           outcome: outcomeOf(end, tap),
@@ -71,9 +118,14 @@ function outcomeOf(end: RelayEnd, tap: CompletionTap): AnswerOutcome {
  * After the first byte the status is committed, so a failure can only be told in-band: an SSE error
  * event, which the OpenAI SDKs raise as an APIError, instead of a cut that looks like a finished answer.
  */
-function midStreamFailure(end: RelayEnd, tap: CompletionTap): Uint8Array | undefined {
+function midStreamFailure(
+  end: RelayEnd,
+  tap: CompletionTap,
+  stalled: RouterError | undefined,
+): Uint8Array | undefined {
   if (end.kind === "cancelled" || tap.upstreamError !== undefined) return undefined;
   if (end.kind === "complete" && tap.done) return undefined;
+  if (stalled) return sseEvent(stalled.toEnvelope());
   const message =
     end.kind === "failed"
       ? "The upstream connection failed mid-stream; the answer is incomplete."
@@ -82,21 +134,19 @@ function midStreamFailure(end: RelayEnd, tap: CompletionTap): Uint8Array | undef
 }
 
 /**
- * Awaits a non-streamed answer whole: DeepSeek may precede the JSON with keep-alive blank lines, or
- * close with nothing but them, and the router must not commit a 200 it cannot keep.
+ * Answers with a non-streamed JSON read whole before the router committed (DeepSeek may precede it
+ * with keep-alive blank lines, already stripped, or send nothing but them, already retried).
  */
-export async function jsonAnswer(
-  response: Response,
+export function jsonAnswer(
+  text: string,
   headers: Headers,
   sentAt: number,
   observers: readonly AnswerObserver[],
-): Promise<Response> {
+): Response {
   const fail = (message: string): never => {
     for (const observer of observers) observer.end({ outcome: "failed" });
     throw new RouterError("upstream_error", message);
   };
-  const text = (await response.text()).trimStart();
-  if (text === "") fail("The upstream closed the connection without an answer.");
   if (text.length > MAX_JSON_ANSWER_BYTES) fail("The upstream answer exceeds the router's size limit.");
   let answer: { usage?: unknown; choices?: Array<{ finish_reason?: unknown }> } = {};
   try {

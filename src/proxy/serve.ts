@@ -2,12 +2,13 @@ import type { Context } from "hono";
 import { modelPrices } from "../classify/catalog";
 import { type Classification, classify, type InferenceRequest } from "../classify/classify";
 import { costUsd, ratesAt } from "../classify/price";
+import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { poolAvailability } from "../routing/availability";
-import { planRoute } from "../routing/plan";
-import { type Attempt, attemptPlan } from "./attempt";
+import { planRoute, type RoutePlan } from "../routing/plan";
+import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { type AnswerEnd, type AnswerObserver, jsonAnswer, streamAnswer } from "./respond";
 
 /** The caller's request after validation, plus how it arrived. */
@@ -41,9 +42,13 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
 
   const headers = decisionHeaders(classification, plan.reason);
   const clientSignal = c.req.raw.signal;
-  const upstreamAbort = new AbortController();
-  const abortUpstream = () => upstreamAbort.abort(clientSignal.reason);
-  clientSignal.addEventListener("abort", abortUpstream, { once: true });
+  const deadlines = requestDeadlines(
+    c.req.header("x-router-deadline-ms"),
+    classification,
+    policy,
+    plan,
+    Date.now(),
+  );
 
   const sentAt = performance.now();
   const record: CompletionRecord = {
@@ -57,7 +62,6 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     totalMs: 0,
   };
   const log = (patch: Partial<CompletionRecord>) => {
-    clientSignal.removeEventListener("abort", abortUpstream);
     logCompletion({ ...record, ...patch, totalMs: round(performance.now() - sentAt) });
   };
 
@@ -74,8 +78,8 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
         beta: call.beta,
       },
       c.env,
-      upstreamAbort.signal,
-      Date.now,
+      clientSignal,
+      deadlines,
     );
   } catch (error) {
     const routerError = error instanceof RouterError ? error : undefined;
@@ -91,9 +95,9 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   headers.set("x-router-pool", step.pool);
   headers.set("x-router-target", candidate.target.name);
   headers.set("x-router-queue-ms", String(Math.round(attempt.queuedMs)));
+  if (attempt.retries > 0) headers.set("x-router-retries", String(attempt.retries));
   if (step.degraded) headers.set("x-router-degraded", step.degraded);
-  const traceId = attempt.response.headers.get("x-ds-trace-id");
-  if (traceId) headers.set("x-ds-trace-id", traceId);
+  if (attempt.traceId) headers.set("x-ds-trace-id", attempt.traceId);
 
   const accounting: AnswerObserver = {
     end: (end: AnswerEnd) => {
@@ -123,15 +127,56 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     },
   };
   const observers: AnswerObserver[] = [accounting];
-  const body = attempt.response.body;
-  if (!body) {
-    attempt.settle({ kind: "failure", status: 200 });
-    throw new RouterError("upstream_error", "The upstream answered without a body.").withHeaders(headers);
+  const { answer } = attempt;
+  if (answer.kind === "stream") {
+    const pool = policy.pools[step.pool];
+    return streamAnswer(answer.body, headers, clientSignal, sentAt, observers, {
+      firstTokenAt: attempt.firstTokenAt,
+      idleMs: pool?.timeouts.idleMs ?? 30_000,
+      totalAt: deadlines.totalAt,
+      abort: attempt.abort,
+    });
   }
-  if (record.stream) return streamAnswer(body, headers, clientSignal, sentAt, observers);
-  return jsonAnswer(attempt.response, headers, sentAt, observers).catch((error: unknown) => {
+  try {
+    return jsonAnswer(answer.text, headers, sentAt, observers);
+  } catch (error) {
     throw error instanceof RouterError ? error.withHeaders(headers) : error;
-  });
+  }
+}
+
+const MAX_DEADLINE_MS = 3_600_000;
+/** How long the router holds a stream waiting for its first data event before committing to the client. */
+const COMMIT_AFTER_MS = 10_000;
+
+/** The request's total deadline: `x-router-deadline-ms` if set, capped by the primary pool's limit. */
+function requestDeadlines(
+  header: string | undefined,
+  classification: Classification,
+  policy: Policy,
+  plan: RoutePlan,
+  now: number,
+): RequestDeadlines {
+  const latency = classification.latency;
+  const first = plan.steps[0] ? policy.pools[plan.steps[0].pool] : undefined;
+  const poolTotal = first?.timeouts.totalMs[latency] ?? MAX_DEADLINE_MS;
+  let requested: number | undefined;
+  if (header !== undefined) {
+    requested = Number(header);
+    if (!Number.isInteger(requested) || requested <= 0 || requested > MAX_DEADLINE_MS) {
+      throw new RouterError(
+        "invalid_request",
+        `Header x-router-deadline-ms must be a whole number of milliseconds from 1 to ${MAX_DEADLINE_MS}.`,
+        {
+          param: "x-router-deadline-ms",
+        },
+      );
+    }
+  }
+  return {
+    totalAt: now + Math.min(requested ?? poolTotal, poolTotal),
+    latency,
+    commitAfterMs: COMMIT_AFTER_MS,
+  };
 }
 
 function settlement(end: AnswerEnd): "success" | "failure" | "abandoned" {

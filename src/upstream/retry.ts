@@ -1,25 +1,11 @@
+import type { PoolRetries } from "../config/policy";
+
 /**
  * When and how long to wait before retrying an upstream call. Pure: clocks and randomness come in.
  * Full jitter (`random(0, min(cap, base·2^n))`, AWS Builders' Library) spreads a thundering herd;
  * an upstream's own Retry-After / retry-after-ms wins when it asks for longer, within a cap.
  */
-export interface RetryPolicy {
-  /** Retries per plan step, on top of the first attempt. */
-  maxRetries: number;
-  baseMs: number;
-  capMs: number;
-  /** The longest Retry-After the router will honour; longer asks move on to the next step. */
-  retryAfterCapMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxRetries: 2,
-  baseMs: 250,
-  capMs: 4_000,
-  retryAfterCapMs: 10_000,
-};
-
-export function fullJitterMs(retry: number, policy: RetryPolicy, random: () => number): number {
+export function fullJitterMs(retry: number, policy: PoolRetries, random: () => number): number {
   return Math.floor(random() * Math.min(policy.capMs, policy.baseMs * 2 ** retry));
 }
 
@@ -42,11 +28,11 @@ export function requestedWaitMs(headers: Headers, now: number): number | undefin
 export function retryDelayMs(
   retry: number,
   requested: number | undefined,
-  policy: RetryPolicy,
+  policy: PoolRetries,
   remainingMs: number,
   random: () => number,
 ): number | undefined {
-  if (retry >= policy.maxRetries) return undefined;
+  if (retry >= policy.max) return undefined;
   if (requested !== undefined && requested > policy.retryAfterCapMs) return undefined;
   const delay = Math.max(requested ?? 0, fullJitterMs(retry, policy, random));
   return delay < remainingMs ? delay : undefined;
@@ -108,11 +94,12 @@ export class RetryBudget {
 const budgets = new Map<string, RetryBudget>();
 
 /** One budget per pool per isolate, like Envoy's per-cluster budget per proxy. */
-export function retryBudget(pool: string): RetryBudget {
-  let budget = budgets.get(pool);
+export function retryBudget(pool: string, ratio: number): RetryBudget {
+  const key = `${pool}:${ratio}`;
+  let budget = budgets.get(key);
   if (!budget) {
-    budget = new RetryBudget();
-    budgets.set(pool, budget);
+    budget = new RetryBudget(ratio);
+    budgets.set(key, budget);
   }
   return budget;
 }

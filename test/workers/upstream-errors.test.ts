@@ -48,7 +48,8 @@ describe("upstream errors reach the caller in the DeepSeek envelope", () => {
     [503, 503, "service_unavailable_error"],
     [504, 502, "upstream_error"],
   ])("maps an upstream %i to %i (%s)", async (upstreamStatus, status, type) => {
-    const sim = await createSim({ faultScript: [{ kind: "status", status: upstreamStatus }] });
+    // Every attempt fails, so the caller sees the upstream's status after the router's retries.
+    const sim = await createSim({ faults: { statusRates: { [String(upstreamStatus)]: 1 } } });
     const response = await sim.call("/v1/chat/completions", { json: chatBody() });
     expect(response.status).toBe(status);
     expect((await errorOf(response)).type).toBe(type);
@@ -62,8 +63,8 @@ describe("upstream errors reach the caller in the DeepSeek envelope", () => {
     expect((await errorOf(response)).code).toBe("upstream_error");
   });
 
-  it("502s a 200 whose body is only keep-alive newlines", async () => {
-    const sim = await createSim({ faultScript: [{ kind: "blankBody" }] });
+  it("502s a 200 whose body is only keep-alive newlines, every time", async () => {
+    const sim = await createSim({ faults: { blankBodyRate: 1 } });
     const response = await sim.call("/v1/chat/completions", { json: chatBody() });
     expect(response.status).toBe(502);
     expect((await errorOf(response)).message).toContain("without an answer");

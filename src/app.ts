@@ -9,6 +9,7 @@ import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { health } from "./routes/health";
 import { MODEL_PATHS, models } from "./routes/models";
+import { usage } from "./routes/usage";
 
 const ROUTER_HEADERS = [
   "x-request-id",
@@ -43,13 +44,14 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/", health);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz"], "GET");
+  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
   api.route("/", chat);
   api.route("/", completions);
   api.route("/", models);
+  api.route("/", usage);
   app.route("/", api);
 
   app.notFound((c) =>

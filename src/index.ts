@@ -1,5 +1,7 @@
 import { createApp } from "./app";
 
+export { TenantLedger } from "./ledger/tenant-ledger";
+
 const app = createApp();
 
 export default {

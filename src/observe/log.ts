@@ -11,7 +11,10 @@ export interface CompletionRecord {
   outcome: "complete" | "truncated" | "failed" | "cancelled" | "rejected";
   finishReason?: string;
   usage?: Usage;
+  /** The usage was estimated because the upstream never reported it. */
+  estimated?: boolean;
   costUsd?: number;
+  cache?: string;
   upstreamMs: number;
   firstTokenMs?: number;
   totalMs: number;

@@ -11,6 +11,8 @@ export interface AnswerEnd {
   outcome: AnswerOutcome;
   finishReason?: string;
   usage?: Usage;
+  /** Events that carried output: the basis for estimating usage the upstream never reported. */
+  outputEvents?: number;
   /** From sending the request upstream to the first token; the JSON's arrival when not streamed. */
   firstTokenMs?: number;
 }
@@ -96,6 +98,7 @@ export function streamAnswer(
           outcome: outcomeOf(end, tap),
           finishReason: tap.finishReason,
           usage: tap.usage,
+          outputEvents: tap.tokenChunks,
           firstTokenMs: tap.firstTokenAt === undefined ? undefined : tap.firstTokenAt - sentAt,
         };
         for (const observer of observers) observer.end(answer);

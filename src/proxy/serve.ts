@@ -1,13 +1,11 @@
 import type { Context } from "hono";
-import { modelPrices } from "../classify/catalog";
 import { type Classification, classify, type InferenceRequest } from "../classify/classify";
-import { costUsd, ratesAt } from "../classify/price";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
-import { type CompletionRecord, logCompletion } from "../observe/log";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan } from "../routing/plan";
+import { accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { type AnswerEnd, type AnswerObserver, jsonAnswer, streamAnswer } from "./respond";
 
@@ -51,19 +49,8 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   );
 
   const sentAt = performance.now();
-  const record: CompletionRecord = {
-    requestId: c.get("requestId"),
-    tenant: tenant.id,
-    model: classification.model,
-    stream: call.request.body.stream === true,
-    status: 0,
-    outcome: "rejected",
-    upstreamMs: 0,
-    totalMs: 0,
-  };
-  const log = (patch: Partial<CompletionRecord>) => {
-    logCompletion({ ...record, ...patch, totalMs: round(performance.now() - sentAt) });
-  };
+  const stream = call.request.body.stream === true;
+  const finish = accountFor(c, classification, policy, stream, sentAt);
 
   let attempt: Attempt;
   try {
@@ -74,7 +61,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
         endpoint: call.request.endpoint,
         body: call.request.body,
         rawBody: call.rawBody,
-        stream: record.stream,
+        stream,
         beta: call.beta,
       },
       c.env,
@@ -83,12 +70,17 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     );
   } catch (error) {
     const routerError = error instanceof RouterError ? error : undefined;
-    log({ status: routerError?.status ?? 499, outcome: clientSignal.aborted ? "cancelled" : "rejected" });
+    finish({
+      model: classification.model,
+      status: routerError?.status ?? 499,
+      outcome: clientSignal.aborted ? "cancelled" : "rejected",
+      reachedUpstream: false,
+      upstreamMs: performance.now() - sentAt,
+    });
     throw routerError ? routerError.withHeaders(headers) : error;
   }
   const upstreamMs = performance.now() - sentAt;
   c.set("waitedMs", c.get("waitedMs") + upstreamMs);
-  record.upstreamMs = round(upstreamMs);
 
   const { step, candidate } = attempt;
   headers.set("x-router-model", step.model);
@@ -102,27 +94,17 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   const accounting: AnswerObserver = {
     end: (end: AnswerEnd) => {
       attempt.settle({ kind: settlement(end), status: 200, latencyMs: end.firstTokenMs });
-      const rates = ratesAt(modelPrices(policy, step.model), Date.now());
-      const spent =
-        end.usage && rates
-          ? costUsd(
-              {
-                cacheHitTokens: end.usage.cacheHitTokens,
-                cacheMissTokens: end.usage.cacheMissTokens,
-                outputTokens: end.usage.completionTokens,
-              },
-              rates.rates,
-            )
-          : undefined;
-      log({
+      finish({
         model: step.model,
         pool: step.pool,
         status: 200,
         outcome: end.outcome,
         finishReason: end.finishReason,
-        usage: end.usage,
-        costUsd: spent,
-        firstTokenMs: end.firstTokenMs === undefined ? undefined : round(end.firstTokenMs),
+        reported: end.usage,
+        reachedUpstream: true,
+        outputEvents: end.outputEvents,
+        firstTokenMs: end.firstTokenMs,
+        upstreamMs,
       });
     },
   };
@@ -191,8 +173,4 @@ function decisionHeaders(classification: Classification, reason: string): Header
     "x-router-class": `${c.type}; ${c.latency}; priority=${c.priority}${c.priorityCapped ? " (capped)" : ""}; ~${c.promptTokens}+${c.outputTokens} tokens; ~$${c.estimatedCostUsd.toFixed(6)}${c.peakPricing ? " peak" : ""}`,
     "x-router-reason": reason,
   });
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

@@ -11,7 +11,10 @@ export class CompletionTap {
   done = false;
   upstreamError: unknown;
   firstTokenAt: number | undefined;
+  /** Data events seen (keep-alive comments excluded). */
   chunks = 0;
+  /** Events that carried output; DeepSeek streams about one token per event. */
+  tokenChunks = 0;
   private readonly parser: SseParser;
 
   constructor(private readonly clock: () => number = () => performance.now()) {
@@ -46,7 +49,9 @@ export class CompletionTap {
     if (!Array.isArray(record.choices)) return;
     for (const choice of record.choices as Array<Record<string, unknown>>) {
       if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
-      if (this.firstTokenAt === undefined && carriesToken(choice)) this.firstTokenAt = this.clock();
+      if (!carriesToken(choice)) continue;
+      this.tokenChunks++;
+      if (this.firstTokenAt === undefined) this.firstTokenAt = this.clock();
     }
   }
 }

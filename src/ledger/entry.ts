@@ -1,0 +1,71 @@
+import type { Usage } from "../observe/usage";
+
+/** One inference request as the ledger keeps it; `requestId` makes recording idempotent. */
+export interface LedgerEntry {
+  requestId: string;
+  at: number;
+  model: string;
+  pool: string | null;
+  status: number;
+  outcome: "complete" | "truncated" | "failed" | "cancelled" | "rejected";
+  /** HIT, COALESCED and the like cost nothing upstream. */
+  cache: string | null;
+  usage: Usage;
+  /** True when the upstream never reported usage (a broken or cancelled stream) and it was estimated. */
+  estimated: boolean;
+  costUsd: number;
+  savedUsd: number;
+}
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cacheHitTokens: number;
+  cacheMissTokens: number;
+  reasoningTokens: number;
+  costUsd: number;
+  savedUsd: number;
+}
+
+export interface UsageSummary {
+  tenant: string;
+  from: number;
+  to: number;
+  totals: UsageTotals;
+  byModel: Array<{ model: string } & UsageTotals>;
+  byDay: Array<{ day: string } & UsageTotals>;
+  byOutcome: Record<string, number>;
+}
+
+const NO_USAGE: Usage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  cacheHitTokens: 0,
+  cacheMissTokens: 0,
+  reasoningTokens: 0,
+};
+
+/**
+ * The usage to record for an answer: the upstream's own figures when it reported them, otherwise an
+ * estimate (the prompt estimate, plus one token per streamed output event), since DeepSeek bills for
+ * what it generated before a stream broke or the client left, and reports it only at the end.
+ */
+export function usageToRecord(
+  reported: Usage | undefined,
+  reachedUpstream: boolean,
+  estimatedPromptTokens: number,
+  outputEvents: number,
+): { usage: Usage; estimated: boolean } {
+  if (reported) return { usage: reported, estimated: false };
+  if (!reachedUpstream) return { usage: NO_USAGE, estimated: false };
+  return {
+    usage: {
+      ...NO_USAGE,
+      promptTokens: estimatedPromptTokens,
+      cacheMissTokens: estimatedPromptTokens,
+      completionTokens: outputEvents,
+    },
+    estimated: true,
+  };
+}

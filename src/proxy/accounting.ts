@@ -1,0 +1,109 @@
+import type { Context } from "hono";
+import { modelPrices } from "../classify/catalog";
+import type { Classification } from "../classify/classify";
+import { costUsd, ratesAt } from "../classify/price";
+import type { Policy } from "../config/policy";
+import type { AppEnv } from "../env";
+import { type LedgerEntry, usageToRecord } from "../ledger/entry";
+import { type CompletionRecord, logCompletion } from "../observe/log";
+import type { Usage } from "../observe/usage";
+
+/** How a request ended, as far as billing and the log care. */
+export interface Finished {
+  model: string;
+  pool?: string;
+  status: number;
+  outcome: CompletionRecord["outcome"];
+  finishReason?: string;
+  /** The usage the upstream reported, if it did. */
+  reported?: Usage;
+  /** Whether an upstream started generating for this request (and may bill for it). */
+  reachedUpstream: boolean;
+  /** Streamed events that carried output, for estimating usage the upstream never reported. */
+  outputEvents?: number;
+  firstTokenMs?: number;
+  upstreamMs?: number;
+  /** x-router-cache outcome, when the cache answered or was consulted. */
+  cache?: string;
+  /** What a cache hit would have cost upstream. */
+  savedUsd?: number;
+}
+
+/**
+ * Accounts for one request exactly once, however it ends: one log line, and one idempotent row in the
+ * tenant's ledger written off the response path. Usage the upstream never reported (a stream that
+ * broke, a client that left) is estimated and marked so.
+ */
+export function accountFor(
+  c: Context<AppEnv>,
+  classification: Classification,
+  policy: Policy,
+  stream: boolean,
+  startedAt: number,
+): (finished: Finished) => void {
+  let done = false;
+  const tenant = c.get("tenant").id;
+  const requestId = c.get("requestId");
+  return (finished) => {
+    if (done) return;
+    done = true;
+    const { usage, estimated } = usageToRecord(
+      finished.reported,
+      finished.reachedUpstream,
+      classification.promptTokens,
+      finished.outputEvents ?? 0,
+    );
+    const rates = ratesAt(modelPrices(policy, finished.model), Date.now());
+    const spent = rates
+      ? costUsd(
+          {
+            cacheHitTokens: usage.cacheHitTokens,
+            cacheMissTokens: usage.cacheMissTokens,
+            outputTokens: usage.completionTokens,
+          },
+          rates.rates,
+        )
+      : 0;
+    logCompletion({
+      requestId,
+      tenant,
+      model: finished.model,
+      pool: finished.pool,
+      stream,
+      status: finished.status,
+      outcome: finished.outcome,
+      finishReason: finished.finishReason,
+      usage,
+      estimated,
+      costUsd: spent,
+      cache: finished.cache,
+      upstreamMs: round(finished.upstreamMs ?? 0),
+      firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
+      totalMs: round(performance.now() - startedAt),
+    });
+    const entry: LedgerEntry = {
+      requestId,
+      at: Date.now(),
+      model: finished.model,
+      pool: finished.pool ?? null,
+      status: finished.status,
+      outcome: finished.outcome,
+      cache: finished.cache ?? null,
+      usage,
+      estimated,
+      costUsd: spent,
+      savedUsd: finished.savedUsd ?? 0,
+    };
+    c.executionCtx.waitUntil(
+      c.env.TENANT_LEDGER.getByName(tenant)
+        .record(entry)
+        .catch((error: unknown) =>
+          console.error(JSON.stringify({ event: "ledger_write_failed", requestId, error: String(error) })),
+        ),
+    );
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

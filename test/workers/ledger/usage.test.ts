@@ -1,0 +1,84 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { LedgerEntry } from "../../../src/ledger/entry";
+import { GLOBEX_KEY } from "../../fixtures/tenants";
+import { callRouter, chatBody, createSim, eventually, readSse } from "../helpers";
+
+async function ledgerEntry(tenant: string, requestId: string): Promise<LedgerEntry> {
+  let found: LedgerEntry | null = null;
+  await eventually(async () => {
+    found = await env.TENANT_LEDGER.getByName(tenant).entry(requestId);
+    expect(found).not.toBeNull();
+  });
+  return found as unknown as LedgerEntry;
+}
+
+describe("usage ledger", () => {
+  it("records a streamed answer's reported usage and its cost, once", async () => {
+    const sim = await createSim();
+    const requestId = `ledger-stream-${crypto.randomUUID()}`;
+    const response = await sim.call("/v1/chat/completions", {
+      json: chatBody({ stream: true }),
+      headers: { "x-request-id": requestId },
+    });
+    const events = await readSse(response);
+    const final = JSON.parse(events.at(-2) ?? "{}") as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const entry = await ledgerEntry("acme", requestId);
+    expect(entry).toMatchObject({ outcome: "complete", status: 200, pool: "deepseek-flash", estimated: false });
+    expect(entry.usage.promptTokens).toBe(final.usage.prompt_tokens);
+    expect(entry.usage.completionTokens).toBe(final.usage.completion_tokens);
+    expect(entry.costUsd).toBeGreaterThan(0);
+
+    const again = await env.TENANT_LEDGER.getByName("acme").record({ ...entry, costUsd: 99 });
+    expect(again).toBe(false);
+    expect((await env.TENANT_LEDGER.getByName("acme").entry(requestId))?.costUsd).toBe(entry.costUsd);
+  });
+
+  it("estimates usage for a stream that broke before the upstream reported it", async () => {
+    const sim = await createSim({ faultScript: [{ kind: "cutMidStream", afterChunks: 5 }] });
+    const requestId = `ledger-cut-${crypto.randomUUID()}`;
+    const response = await sim.call("/v1/chat/completions", {
+      json: chatBody({ stream: true }),
+      headers: { "x-request-id": requestId },
+    });
+    await response.text();
+    const entry = await ledgerEntry("acme", requestId);
+    expect(entry.outcome).toBe("failed");
+    expect(entry.estimated).toBe(true);
+    expect(entry.usage.completionTokens).toBeGreaterThan(0);
+    expect(entry.usage.promptTokens).toBeGreaterThan(0);
+  });
+
+  it("records a shed or rejected request with no usage", async () => {
+    const sim = await createSim({ faults: { statusRates: { "503": 1 } } });
+    const requestId = `ledger-503-${crypto.randomUUID()}`;
+    const response = await sim.call("/v1/chat/completions", { json: chatBody(), headers: { "x-request-id": requestId } });
+    expect(response.status).toBe(503);
+    const entry = await ledgerEntry("acme", requestId);
+    expect(entry).toMatchObject({ outcome: "rejected", status: 503, estimated: false, costUsd: 0 });
+    expect(entry.usage.promptTokens).toBe(0);
+  });
+
+  it("GET /v1/usage shows the caller's own usage only", async () => {
+    const sim = await createSim();
+    await (await sim.call("/v1/chat/completions", { json: chatBody(), key: GLOBEX_KEY })).text();
+    await eventually(async () => {
+      const summary = (await (await callRouter("/v1/usage", { key: GLOBEX_KEY })).json()) as {
+        tenant: string;
+        totals: { requests: number; costUsd: number };
+        byModel: Array<{ model: string }>;
+      };
+      expect(summary.tenant).toBe("globex");
+      expect(summary.totals.requests).toBeGreaterThanOrEqual(1);
+      expect(summary.byModel.map((row) => row.model)).toContain("deepseek-v4-flash");
+    });
+    const acme = (await (await callRouter("/v1/usage")).json()) as { tenant: string };
+    expect(acme.tenant).toBe("acme");
+  });
+
+  it("400s a bad time range", async () => {
+    const response = await callRouter("/v1/usage?from=yesterday");
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { param: string } }).error.param).toBe("from");
+  });
+});

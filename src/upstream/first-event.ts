@@ -21,6 +21,8 @@ export async function awaitFirstEvent(
   now: () => number = Date.now,
 ): Promise<FirstEvent> {
   const reader = body.getReader();
+  // A broken upstream rejects `closed` too; the reads report it, so keep it from surfacing as unhandled.
+  reader.closed.catch(() => {});
   const read: Uint8Array[] = [];
   let sawEvent = false;
   const parser = new SseParser({
@@ -34,6 +36,8 @@ export async function awaitFirstEvent(
     const outcome = await raceTimer(pending, waitUntil - now());
     if (outcome === "timer") {
       if (now() >= deadlineAt) {
+        // The abandoned read rejects once the attempt is aborted; nobody is waiting for it any more.
+        pending.catch(() => {});
         reader.cancel().catch(() => {});
         return { kind: "timeout" };
       }

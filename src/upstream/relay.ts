@@ -24,6 +24,8 @@ export function relay(
   clientSignal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
+  // A broken upstream rejects `closed` too; `pull` reports it, so keep it from surfacing as unhandled.
+  reader.closed.catch(() => {});
   let ended = false;
   const finish = (end: RelayEnd) => {
     if (ended) return;

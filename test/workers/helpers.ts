@@ -47,7 +47,7 @@ export interface SimInstance {
   stats(): Promise<SimStats>;
   configure(patch: Record<string, unknown>): Promise<void>;
   /** Calls the router with this instance as its upstream; waits for its background work too. */
-  call(path: string, init?: CallInit): Promise<Response>;
+  call(path: string, init?: CallInit, overrides?: Partial<Env> & Record<string, unknown>): Promise<Response>;
   /** Upstream requests go straight to the simulator, bypassing the router. */
   direct(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -57,9 +57,10 @@ export async function callWithUpstream(
   baseUrl: string,
   path: string,
   init: CallInit = {},
+  overrides: Partial<Env> & Record<string, unknown> = {},
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await worker.fetch(routerRequest(path, init), { ...env, DEEPSEEK_BASE_URL: baseUrl }, ctx);
+  const response = await worker.fetch(routerRequest(path, init), { ...env, DEEPSEEK_BASE_URL: baseUrl, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -86,8 +87,8 @@ export async function createSim(options: Record<string, unknown> = {}): Promise<
       });
       if (!response.ok) throw new Error(`simulator refused configuration: ${await response.text()}`);
     },
-    call(path, init = {}) {
-      return callWithUpstream(baseUrl, path, init);
+    call(path, init = {}, overrides = {}) {
+      return callWithUpstream(baseUrl, path, init, overrides);
     },
     direct(path, init = {}) {
       const headers = new Headers(init.headers);
@@ -95,6 +96,23 @@ export async function createSim(options: Record<string, unknown> = {}): Promise<
       return fetch(`${baseUrl}${path}`, { ...init, headers });
     },
   };
+}
+
+/** A one-pool policy for `model` at `baseUrl`, with any pool fields overridden: for tests that need their own knobs. */
+export function singlePoolPolicy(baseUrl: string, pool: Record<string, unknown> = {}, name = `pool-${crypto.randomUUID().slice(0, 8)}`): string {
+  return JSON.stringify({
+    pools: {
+      [name]: {
+        provider: "deepseek",
+        targets: [{ name: "deepseek", baseUrl, keySecret: "DEEPSEEK_API_KEY" }],
+        models: { "deepseek-v4-flash": "deepseek-v4-flash" },
+        capabilities: ["tools", "fim", "thinking", "json"],
+        concurrency: 100,
+        ...pool,
+      },
+    },
+    routes: { chat: [name], code: [name], reasoning: [name] },
+  });
 }
 
 export function chatBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -20,6 +20,8 @@ export interface LocalStackOptions {
   routerPort?: number;
   /** Extra or overriding router vars, e.g. a policy. */
   vars?: Record<string, string>;
+  /** Print the Workers' own log lines (one JSON line per request); off so reports stay readable. */
+  workerLogs?: boolean;
 }
 
 // The floor: forwards the request and returns the upstream response untouched, nothing else.
@@ -74,6 +76,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host: "127.0.0.1",
       port: 0,
       cf: false,
+      handleStructuredLogs: options.workerLogs ? undefined : () => {},
     }),
   );
   await mf.ready;

@@ -7,6 +7,7 @@ import { upstreamError } from "../upstream/errors";
 import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
 import type { ProviderEnv, UpstreamCall } from "../upstream/providers/types";
+import type { RelaySource } from "../upstream/relay";
 import { requestedWaitMs, retryBudget, retryDelayMs } from "../upstream/retry";
 
 /** How an attempt ended, as admission and health tracking need to know it. */
@@ -53,7 +54,7 @@ export interface Attempt {
   /** DeepSeek's trace id, when the upstream sent one. */
   traceId: string | null;
   /** The answer: a stream positioned at its start, or a non-streamed JSON text read whole. */
-  answer: { kind: "stream"; body: ReadableStream<Uint8Array> } | { kind: "json"; text: string };
+  answer: { kind: "stream"; source: RelaySource } | { kind: "json"; text: string };
   /** A stream committed before its first token must still produce one by then. */
   firstTokenAt: number;
   /** Time spent waiting for admission and between retries, over all attempts. */
@@ -121,15 +122,23 @@ export async function attemptPlan(
       const onClientAbort = () => attemptAbort.abort(signal.reason);
       signal.addEventListener("abort", onClientAbort, { once: true });
       const firstTokenAt = Math.min(deadlines.totalAt, now() + pool.timeouts.firstTokenMs[deadlines.latency]);
-      const result = await sendOnce(
-        { ...call, step },
-        candidate,
-        env,
-        attemptAbort,
-        firstTokenAt,
-        deadlines,
-        now,
-      );
+      let result: SendResult;
+      try {
+        result = await sendOnce(
+          { ...call, step },
+          candidate,
+          env,
+          attemptAbort,
+          firstTokenAt,
+          deadlines,
+          now,
+        );
+      } catch (error) {
+        // Only a client abort gets here; the pass (the admission lease) must still be released.
+        signal.removeEventListener("abort", onClientAbort);
+        tracked.settle({ kind: "abandoned" });
+        throw error;
+      }
       if (result.ok) {
         return {
           step,
@@ -206,7 +215,7 @@ async function sendOnce(
       if (first.kind === "timeout")
         return { ok: false, error: firstTokenTimeout(firstTokenAt - startedAt), retryable: true };
       if (first.kind === "ended") return failed("The upstream closed the stream without an answer.");
-      return { ok: true, answer: { kind: "stream", body: first.body }, traceId };
+      return { ok: true, answer: { kind: "stream", source: first.source }, traceId };
     }
     const text = (await response.text()).trimStart();
     if (text === "") return failed("The upstream closed the connection without an answer.");

@@ -1,7 +1,7 @@
 import { RouterError } from "../errors";
 import { type Usage, usageFromWire } from "../observe/usage";
 import { CompletionTap } from "../upstream/completion-tap";
-import { type RelayEnd, relay } from "../upstream/relay";
+import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
 import { sseEvent } from "../upstream/sse";
 
 export type AnswerOutcome = "complete" | "truncated" | "failed" | "cancelled";
@@ -42,7 +42,7 @@ export interface StreamWatch {
  * keeps sending keep-alive comments through a stall, which must not count as progress.
  */
 export function streamAnswer(
-  body: ReadableStream<Uint8Array>,
+  source: RelaySource,
   headers: Headers,
   clientSignal: AbortSignal,
   sentAt: number,
@@ -51,35 +51,31 @@ export function streamAnswer(
 ): Response {
   const tap = new CompletionTap();
   let stalled: RouterError | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let seenEvents = -1;
+  let seenEvents = 0;
   let lastDataAt = Date.now();
-  const arm = () => {
-    clearTimeout(timer);
-    const due = Math.min(
-      watch.totalAt,
-      tap.firstTokenAt === undefined ? watch.firstTokenAt : lastDataAt + watch.idleMs,
+  // One timer per stream, re-armed when it fires rather than on every chunk.
+  const dueAt = () =>
+    Math.min(watch.totalAt, tap.firstTokenAt === undefined ? watch.firstTokenAt : lastDataAt + watch.idleMs);
+  const check = () => {
+    const now = Date.now();
+    const due = dueAt();
+    if (now < due) {
+      timer = setTimeout(check, due - now);
+      return;
+    }
+    stalled = new RouterError(
+      "deadline_exceeded",
+      now >= watch.totalAt
+        ? "The request's deadline passed mid-stream; the answer is incomplete."
+        : tap.firstTokenAt === undefined
+          ? "The upstream sent no token in time; the answer is incomplete."
+          : `The upstream stalled for ${watch.idleMs} ms mid-stream; the answer is incomplete.`,
     );
-    timer = setTimeout(
-      () => {
-        const now = Date.now();
-        if (now < due) return arm();
-        stalled = new RouterError(
-          "deadline_exceeded",
-          now >= watch.totalAt
-            ? "The request's deadline passed mid-stream; the answer is incomplete."
-            : tap.firstTokenAt === undefined
-              ? "The upstream sent no token in time; the answer is incomplete."
-              : `The upstream stalled for ${watch.idleMs} ms mid-stream; the answer is incomplete.`,
-        );
-        watch.abort(stalled);
-      },
-      Math.max(0, due - Date.now()),
-    );
+    watch.abort(stalled);
   };
-  arm();
+  let timer = setTimeout(check, Math.max(0, dueAt() - Date.now()));
   const stream = relay(
-    body,
+    source,
     {
       chunk: (bytes) => {
         tap.push(bytes);
@@ -87,7 +83,6 @@ export function streamAnswer(
         if (tap.chunks !== seenEvents) {
           seenEvents = tap.chunks;
           lastDataAt = Date.now();
-          arm();
         }
       },
       trailer: (end) => midStreamFailure(end, tap, stalled),
@@ -104,6 +99,7 @@ export function streamAnswer(
         for (const observer of observers) observer.end(answer);
       },
     },
+    (reason) => watch.abort(new RouterError("upstream_error", "The client went away.", { cause: reason })),
     clientSignal,
   );
   headers.set("content-type", "text/event-stream; charset=utf-8");

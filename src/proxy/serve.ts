@@ -112,7 +112,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   const { answer } = attempt;
   if (answer.kind === "stream") {
     const pool = policy.pools[step.pool];
-    return streamAnswer(answer.body, headers, clientSignal, sentAt, observers, {
+    return streamAnswer(answer.source, headers, clientSignal, sentAt, observers, {
       firstTokenAt: attempt.firstTokenAt,
       idleMs: pool?.timeouts.idleMs ?? 30_000,
       totalAt: deadlines.totalAt,

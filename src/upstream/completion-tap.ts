@@ -34,6 +34,12 @@ export class CompletionTap {
       this.done = true;
       return;
     }
+    this.chunks++;
+    const quick = quickScan(payload);
+    if (quick !== undefined) {
+      if (quick) this.sawToken();
+      return;
+    }
     let chunk: unknown;
     try {
       chunk = JSON.parse(payload);
@@ -41,7 +47,6 @@ export class CompletionTap {
       return;
     }
     if (typeof chunk !== "object" || chunk === null) return;
-    this.chunks++;
     const record = chunk as { usage?: unknown; error?: unknown; choices?: unknown };
     if (record.error !== undefined) this.upstreamError = record.error;
     const usage = usageFromWire(record.usage);
@@ -49,11 +54,36 @@ export class CompletionTap {
     if (!Array.isArray(record.choices)) return;
     for (const choice of record.choices as Array<Record<string, unknown>>) {
       if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
-      if (!carriesToken(choice)) continue;
-      this.tokenChunks++;
-      if (this.firstTokenAt === undefined) this.firstTokenAt = this.clock();
+      if (carriesToken(choice)) this.sawToken();
     }
   }
+
+  private sawToken(): void {
+    this.tokenChunks++;
+    if (this.firstTokenAt === undefined) this.firstTokenAt = this.clock();
+  }
+}
+
+/**
+ * Most events are one compact delta of content: whether it carries a token can be read off the text
+ * without parsing it. Returns undefined when the event needs a real parse: it may carry usage, a
+ * finish reason or an error, or it is not in the compact form this scan understands.
+ */
+function quickScan(payload: string): boolean | undefined {
+  if (payload.includes('"usage":{') || payload.includes('"finish_reason":"') || payload.includes('"error"')) {
+    return undefined;
+  }
+  if (!payload.includes('"delta":{')) return undefined;
+  return (
+    nonEmptyString(payload, '"content":"') ||
+    nonEmptyString(payload, '"reasoning_content":"') ||
+    payload.includes('"tool_calls":[')
+  );
+}
+
+function nonEmptyString(payload: string, key: string): boolean {
+  const at = payload.indexOf(key);
+  return at !== -1 && payload.charCodeAt(at + key.length) !== 34;
 }
 
 /** A token is real output: content, reasoning, FIM text or a tool call, not the empty role chunk. */

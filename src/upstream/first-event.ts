@@ -1,8 +1,9 @@
+import type { RelaySource } from "./relay";
 import { SseParser } from "./sse";
 
 export type FirstEvent =
-  /** Inference started (a data event arrived) or the commit point passed; `body` replays what was read. */
-  | { kind: "event" | "commit"; body: ReadableStream<Uint8Array> }
+  /** Inference started (a data event arrived) or the commit point passed; `source` starts with what was read. */
+  | { kind: "event" | "commit"; source: RelaySource }
   /** No data event by the deadline: the attempt is abandoned and may be retried. */
   | { kind: "timeout" }
   /** The stream closed before any data event: DeepSeek's give-up after queueing. */
@@ -41,15 +42,21 @@ export async function awaitFirstEvent(
         reader.cancel().catch(() => {});
         return { kind: "timeout" };
       }
-      return { kind: "commit", body: continuing(read, reader, pending) };
+      // A read is in flight, so the body cannot be handed on as is; a small wrapper finishes it first.
+      return { kind: "commit", source: { prefix: read, rest: continuing(reader, pending) } };
     }
     if (outcome.done) {
       parser.end();
-      return sawEvent ? { kind: "event", body: continuing(read, reader) } : { kind: "ended" };
+      if (!sawEvent) return { kind: "ended" };
+      reader.releaseLock();
+      return { kind: "event", source: { prefix: read, rest: body } };
     }
     read.push(outcome.value);
     parser.push(outcome.value);
-    if (sawEvent) return { kind: "event", body: continuing(read, reader) };
+    if (sawEvent) {
+      reader.releaseLock();
+      return { kind: "event", source: { prefix: read, rest: body } };
+    }
   }
 }
 
@@ -65,22 +72,15 @@ async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | "timer
   }
 }
 
-/** A stream that yields `read`, then a read already in flight, then the rest of `reader`. */
+/** A stream that yields a read already in flight, then the rest of `reader`. */
 function continuing(
-  read: Uint8Array[],
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  pending?: Promise<ReadableStreamReadResult<Uint8Array>>,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
 ): ReadableStream<Uint8Array> {
-  const queued = [...read];
-  let inFlight = pending;
+  let inFlight: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const next = queued.shift();
-        if (next) {
-          controller.enqueue(next);
-          return;
-        }
         const result = await (inFlight ?? reader.read());
         inFlight = undefined;
         if (result.done) controller.close();

@@ -5,27 +5,38 @@ export type RelayEnd =
   | { kind: "cancelled"; reason: unknown };
 
 export interface RelayHooks {
-  /** Sees each chunk right after it is handed to the client; must be cheap and must not throw. */
+  /** Sees each chunk (on a side branch, never holding up the client's bytes); must be cheap and not throw. */
   chunk?(bytes: Uint8Array): void;
   /** Bytes to send the client before closing, e.g. an SSE error event instead of a silent cut. */
   trailer?(end: RelayEnd): Uint8Array | undefined;
   end(end: RelayEnd): void;
 }
 
+/** What the relay forwards: bytes already read while waiting for the first event, then the rest. */
+export interface RelaySource {
+  prefix: readonly Uint8Array[];
+  /** The remaining upstream body, unlocked. */
+  rest: ReadableStream<Uint8Array>;
+}
+
 /**
- * Pass-through relay: each upstream chunk is forwarded as it arrives, byte for byte, pulled only as fast
- * as the client reads (no buffering beyond one chunk). A client disconnect, seen either as a cancelled
- * body or as `clientSignal` aborting, cancels the upstream read so the upstream request is torn down;
- * workerd does not always cancel a JS stream on disconnect, hence both.
+ * Pass-through relay. The upstream body is teed: one branch is piped natively into the client's
+ * response (workerd moves the bytes, no JavaScript per chunk, no buffering), the other is read on the
+ * side for usage and the like. The pipe keeps the client's stream open after the upstream ends, so a
+ * failure can still be told in-band with a trailer.
+ *
+ * A client disconnect must tear the upstream down, or it keeps generating and billing. The side branch
+ * would keep a teed source alive, so a disconnect, seen as the client's stream erroring or as
+ * `clientSignal` aborting (workerd does not always report it one way), calls `abortUpstream`.
  */
 export function relay(
-  source: ReadableStream<Uint8Array>,
+  source: RelaySource,
   hooks: RelayHooks,
+  abortUpstream: (reason: unknown) => void,
   clientSignal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  // A broken upstream rejects `closed` too; `pull` reports it, so keep it from surfacing as unhandled.
-  reader.closed.catch(() => {});
+  const { readable, writable } = new IdentityTransformStream();
+  const [toClient, toTap] = source.rest.tee();
   let ended = false;
   const finish = (end: RelayEnd) => {
     if (ended) return;
@@ -33,44 +44,70 @@ export function relay(
     clientSignal?.removeEventListener("abort", onClientAbort);
     hooks.end(end);
   };
-  const cancelUpstream = (reason: unknown) => {
+  const cancel = (reason: unknown) => {
+    if (ended) return;
+    abortUpstream(reason);
+    toTap.cancel(reason).catch(() => {});
     finish({ kind: "cancelled", reason });
-    reader.cancel(reason).catch(() => {});
   };
-  const onClientAbort = () => cancelUpstream(clientSignal?.reason);
+  const onClientAbort = () => cancel(clientSignal?.reason);
   if (clientSignal?.aborted) queueMicrotask(onClientAbort);
   else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
 
-  const closeWith = (controller: ReadableStreamDefaultController<Uint8Array>, end: RelayEnd) => {
+  const tapped = readSide(source.prefix, toTap, hooks);
+  void (async () => {
+    let end: RelayEnd;
+    try {
+      const writer = writable.getWriter();
+      for (const chunk of source.prefix) await writer.write(chunk);
+      writer.releaseLock();
+      await toClient.pipeTo(writable, { preventClose: true, preventAbort: true, preventCancel: true });
+      const side = await tapped;
+      end = side.ok ? { kind: "complete" } : { kind: "failed", error: side.error };
+    } catch (error) {
+      // The pipe fails for two reasons. An upstream failure errors both tee branches at once, so the
+      // side branch has failed too by the next macrotask; if it is still reading, the client left.
+      const side = await settledSoon(tapped);
+      if (side === undefined || side.ok || clientSignal?.aborted) {
+        toClient.cancel(error).catch(() => {});
+        return cancel(error);
+      }
+      end = { kind: "failed", error: side.error };
+    }
+    if (ended) return;
     const tail = hooks.trailer?.(end);
-    if (tail) controller.enqueue(tail);
-    controller.close();
+    try {
+      const writer = writable.getWriter();
+      if (tail) await writer.write(tail);
+      await writer.close();
+    } catch (error) {
+      return cancel(error);
+    }
     finish(end);
-  };
+  })();
+  return readable;
+}
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          if (ended || clientSignal?.aborted) return;
-          closeWith(controller, { kind: "failed", error });
-          return;
-        }
-        if (ended) return;
-        if (result.done) {
-          closeWith(controller, { kind: "complete" });
-          return;
-        }
-        controller.enqueue(result.value);
-        hooks.chunk?.(result.value);
-      },
-      cancel(reason) {
-        cancelUpstream(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** Feeds the side branch to `hooks.chunk`; settles when the upstream ends or fails. */
+async function readSide(
+  prefix: readonly Uint8Array[],
+  branch: ReadableStream<Uint8Array>,
+  hooks: RelayHooks,
+): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  for (const chunk of prefix) hooks.chunk?.(chunk);
+  const reader = branch.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { ok: true };
+      hooks.chunk?.(value);
+    }
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** `promise`'s value if it settles within a macrotask, else undefined. */
+function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
+  return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0))]);
 }

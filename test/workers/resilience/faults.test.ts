@@ -43,7 +43,12 @@ async function run(
   const requestId = `fault-${crypto.randomUUID()}`;
   const response = await sim.call(
     "/v1/chat/completions",
-    { json: chatBody({ temperature: 0, ...body }), headers: { "x-request-id": requestId } },
+    {
+      // Deterministic, so cacheable: a fault must never leave an entry behind. One prompt per simulator
+      // instance keeps tests from answering each other from the cache.
+      json: chatBody({ temperature: 0, messages: [{ role: "user", content: `Fault test at ${sim.baseUrl}` }], ...body }),
+      headers: { "x-request-id": requestId },
+    },
     { ROUTER_POLICY: singlePoolPolicy(sim.baseUrl, pool) },
   );
   return { response, requestId };

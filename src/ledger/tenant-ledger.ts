@@ -27,6 +27,19 @@ export class TenantLedger extends DurableObject<Env> {
 
   /** Records one request; returns false when this request id was already recorded. */
   async record(entry: LedgerEntry): Promise<boolean> {
+    return (await this.recordMany([entry])) === 1;
+  }
+
+  /** Records a batch in one transaction; returns how many were new (the rest were already recorded). */
+  async recordMany(entries: LedgerEntry[]): Promise<number> {
+    const written = this.ctx.storage.transactionSync(() =>
+      entries.reduce((n, entry) => n + this.insert(entry), 0),
+    );
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+    return written;
+  }
+
+  private insert(entry: LedgerEntry): number {
     const { usage } = entry;
     const cursor = this.ctx.storage.sql.exec(
       `INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -46,8 +59,7 @@ export class TenantLedger extends DurableObject<Env> {
       entry.costUsd,
       entry.savedUsd,
     );
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
-    return cursor.rowsWritten > 0;
+    return cursor.rowsWritten > 0 ? 1 : 0;
   }
 
   entry(requestId: string): LedgerEntry | null {

@@ -4,6 +4,7 @@ import type { Classification } from "../classify/classify";
 import { costUsd, ratesAt } from "../classify/price";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
+import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import type { Usage } from "../observe/usage";
@@ -94,14 +95,25 @@ export function accountFor(
       costUsd: spent,
       savedUsd: finished.savedUsd ?? 0,
     };
-    c.executionCtx.waitUntil(
-      c.env.TENANT_LEDGER.getByName(tenant)
-        .record(entry)
-        .catch((error: unknown) =>
-          console.error(JSON.stringify({ event: "ledger_write_failed", requestId, error: String(error) })),
-        ),
-    );
+    c.executionCtx.waitUntil(ledgerBatcher(c.env).add(tenant, entry));
   };
+}
+
+const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher>();
+
+/** One batcher per ledger binding per isolate. */
+function ledgerBatcher(env: Env): LedgerBatcher {
+  let batcher = batchers.get(env.TENANT_LEDGER);
+  if (!batcher) {
+    const ledgers = env.TENANT_LEDGER;
+    batcher = new LedgerBatcher(
+      (tenant, entries) => ledgers.getByName(tenant).recordMany(entries),
+      (error, entries) =>
+        console.error(JSON.stringify({ event: "ledger_write_failed", entries, error: String(error) })),
+    );
+    batchers.set(ledgers, batcher);
+  }
+  return batcher;
 }
 
 function round(ms: number): number {

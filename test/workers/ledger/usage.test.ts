@@ -22,9 +22,16 @@ describe("usage ledger", () => {
       headers: { "x-request-id": requestId },
     });
     const events = await readSse(response);
-    const final = JSON.parse(events.at(-2) ?? "{}") as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const final = JSON.parse(events.at(-2) ?? "{}") as {
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
     const entry = await ledgerEntry("acme", requestId);
-    expect(entry).toMatchObject({ outcome: "complete", status: 200, pool: "deepseek-flash", estimated: false });
+    expect(entry).toMatchObject({
+      outcome: "complete",
+      status: 200,
+      pool: "deepseek-flash",
+      estimated: false,
+    });
     expect(entry.usage.promptTokens).toBe(final.usage.prompt_tokens);
     expect(entry.usage.completionTokens).toBe(final.usage.completion_tokens);
     expect(entry.costUsd).toBeGreaterThan(0);
@@ -52,7 +59,10 @@ describe("usage ledger", () => {
   it("records a shed or rejected request with no usage", async () => {
     const sim = await createSim({ faults: { statusRates: { "503": 1 } } });
     const requestId = `ledger-503-${crypto.randomUUID()}`;
-    const response = await sim.call("/v1/chat/completions", { json: chatBody(), headers: { "x-request-id": requestId } });
+    const response = await sim.call("/v1/chat/completions", {
+      json: chatBody(),
+      headers: { "x-request-id": requestId },
+    });
     expect(response.status).toBe(503);
     const entry = await ledgerEntry("acme", requestId);
     expect(entry).toMatchObject({ outcome: "rejected", status: 503, estimated: false, costUsd: 0 });

@@ -1,0 +1,47 @@
+import type { LedgerEntry } from "./entry";
+
+/** How long an entry may wait in the isolate before it is written, and the most written at once. */
+const FLUSH_AFTER_MS = 250;
+const MAX_BATCH = 200;
+
+type Write = (tenant: string, entries: LedgerEntry[]) => Promise<unknown>;
+
+/**
+ * Ledger writes batched per isolate: entries wait at most 250 ms, then go to each tenant's ledger in
+ * one RPC, instead of one Durable Object call per request. Every request that adds an entry holds the
+ * pending flush in its `waitUntil`, so the isolate stays up until the entry is written; only a crash
+ * of the isolate in that window can lose one. Records are idempotent on the request id, so a flush
+ * that is retried never double counts.
+ */
+export class LedgerBatcher {
+  private pending = new Map<string, LedgerEntry[]>();
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly write: Write,
+    private readonly onError: (error: unknown, entries: number) => void,
+  ) {}
+
+  /** Queues `entry`; returns the flush that will write it, for the request's `waitUntil`. */
+  add(tenant: string, entry: LedgerEntry): Promise<void> {
+    const queue = this.pending.get(tenant) ?? [];
+    queue.push(entry);
+    this.pending.set(tenant, queue);
+    if (queue.length >= MAX_BATCH) return this.flushNow();
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() =>
+      this.flushNow(),
+    );
+    return this.flushing;
+  }
+
+  private async flushNow(): Promise<void> {
+    this.flushing = undefined;
+    const batches = this.pending;
+    this.pending = new Map();
+    await Promise.all(
+      [...batches].map(([tenant, entries]) =>
+        this.write(tenant, entries).catch((error: unknown) => this.onError(error, entries.length)),
+      ),
+    );
+  }
+}

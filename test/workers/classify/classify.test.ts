@@ -105,8 +105,9 @@ describe("classify: tokens, cost and classes", () => {
   it("estimates prompt tokens from text and counts images", () => {
     const text = "word ".repeat(1000);
     const plain = classify(chat({ messages: [{ role: "user", content: text }] }), {}, TENANT, policy, PEAK);
-    expect(plain.promptTokens).toBeGreaterThan(1200);
-    expect(plain.promptTokens).toBeLessThan(2000);
+    // 1,000 short words with their spaces: one token each, plus the message framing.
+    expect(plain.promptTokens).toBeGreaterThanOrEqual(1000);
+    expect(plain.promptTokens).toBeLessThan(1020);
     const withImage = classify(
       chat({ messages: [{ role: "user", content: [image] }] } as never),
       {},

@@ -42,7 +42,9 @@ export const relay: BenchScenario = {
               concurrency: CONCURRENCY,
               warmup: round === 0 ? 50 : 0,
             });
-            (results[key] ??= []).push(m);
+            const runs = results[key] ?? [];
+            runs.push(m);
+            results[key] = runs;
             ctx.log(
               `round ${round + 1}/${ROUNDS} ${path} ${stream ? "stream" : "json"}: p50 ${m.latencyMs.p50.toFixed(2)} ms, ${m.rps.toFixed(0)} req/s, ok ${m.ok}/${m.n}`,
             );

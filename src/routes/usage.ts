@@ -20,7 +20,9 @@ function parseTime(value: string | undefined, param: string): number | undefined
   if (value === undefined || value === "") return undefined;
   const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(time)) {
-    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, { param });
+    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
+      param,
+    });
   }
   return time;
 }

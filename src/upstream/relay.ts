@@ -109,5 +109,8 @@ async function readSide(
 
 /** `promise`'s value if it settles within a macrotask, else undefined. */
 function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
-  return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0))]);
+  return Promise.race([
+    promise,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0)),
+  ]);
 }

@@ -60,7 +60,11 @@ export async function callWithUpstream(
   overrides: Partial<Env> & Record<string, unknown> = {},
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await worker.fetch(routerRequest(path, init), { ...env, DEEPSEEK_BASE_URL: baseUrl, ...overrides }, ctx);
+  const response = await worker.fetch(
+    routerRequest(path, init),
+    { ...env, DEEPSEEK_BASE_URL: baseUrl, ...overrides },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -99,7 +103,11 @@ export async function createSim(options: Record<string, unknown> = {}): Promise<
 }
 
 /** A one-pool policy for `model` at `baseUrl`, with any pool fields overridden: for tests that need their own knobs. */
-export function singlePoolPolicy(baseUrl: string, pool: Record<string, unknown> = {}, name = `pool-${crypto.randomUUID().slice(0, 8)}`): string {
+export function singlePoolPolicy(
+  baseUrl: string,
+  pool: Record<string, unknown> = {},
+  name = `pool-${crypto.randomUUID().slice(0, 8)}`,
+): string {
   return JSON.stringify({
     pools: {
       [name]: {

@@ -46,7 +46,11 @@ async function run(
     {
       // Deterministic, so cacheable: a fault must never leave an entry behind. One prompt per simulator
       // instance keeps tests from answering each other from the cache.
-      json: chatBody({ temperature: 0, messages: [{ role: "user", content: `Fault test at ${sim.baseUrl}` }], ...body }),
+      json: chatBody({
+        temperature: 0,
+        messages: [{ role: "user", content: `Fault test at ${sim.baseUrl}` }],
+        ...body,
+      }),
       headers: { "x-request-id": requestId },
     },
     { ROUTER_POLICY: singlePoolPolicy(sim.baseUrl, pool) },

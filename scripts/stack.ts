@@ -1,7 +1,7 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { startSimServer } from "../sim/node";
-import type { SimOptions } from "../sim/options";
+import type { SimOptionsPatch } from "../sim/options";
 import { buildRouter, ROOT } from "./build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "./local-config";
 
@@ -15,7 +15,7 @@ export interface LocalStack {
 }
 
 export interface LocalStackOptions {
-  sim?: Partial<SimOptions>;
+  sim?: SimOptionsPatch;
   simPort?: number;
   routerPort?: number;
   /** Extra or overriding router vars, e.g. a policy. */

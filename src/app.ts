@@ -5,10 +5,12 @@ import { RouterError, renderError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
+import { admin } from "./routes/admin";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { health } from "./routes/health";
 import { MODEL_PATHS, models } from "./routes/models";
+import { pools } from "./routes/pools";
 import { usage } from "./routes/usage";
 
 const ROUTER_HEADERS = [
@@ -22,7 +24,13 @@ const ROUTER_HEADERS = [
   "x-router-class",
   "x-router-reason",
   "x-router-degraded",
+  "x-router-cache",
+  "x-router-cache-key",
+  "x-router-cost-usd",
+  "x-router-saved-usd",
+  "age",
   "retry-after",
+  "retry-after-ms",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
@@ -36,13 +44,14 @@ export function createApp(): Hono<AppEnv> {
         if (allowed.includes("*")) return "*";
         return allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["authorization", "content-type", "x-request-id", "x-router-*"],
+      allowHeaders: ["authorization", "content-type", "cache-control", "x-request-id", "x-router-*"],
       exposeHeaders: ROUTER_HEADERS,
       maxAge: 600,
     }),
   );
 
   app.route("/", health);
+  app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
   rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
 
@@ -52,6 +61,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", completions);
   api.route("/", models);
   api.route("/", usage);
+  api.route("/", pools);
   app.route("/", api);
 
   app.notFound((c) =>

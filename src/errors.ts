@@ -16,11 +16,15 @@ const ERRORS = {
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   payload_too_large: { status: 413, type: "invalid_request_error" },
   rate_limited: { status: 429, type: "rate_limit_error" },
+  pool_saturated: { status: 429, type: "rate_limit_error" },
+  tenant_concurrency_limit: { status: 429, type: "rate_limit_error" },
+  queue_timeout: { status: 429, type: "rate_limit_error" },
   internal_error: { status: 500, type: "internal_error" },
   upstream_error: { status: 502, type: "upstream_error" },
   upstream_auth: { status: 502, type: "upstream_error" },
   upstream_unavailable: { status: 503, type: "service_unavailable_error" },
   configuration_error: { status: 503, type: "service_unavailable_error" },
+  admission_unavailable: { status: 503, type: "service_unavailable_error" },
   deadline_exceeded: { status: 504, type: "timeout_error" },
 } as const satisfies Record<string, { status: number; type: string }>;
 

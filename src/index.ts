@@ -1,5 +1,7 @@
 import { createApp } from "./app";
 
+export { PoolGate } from "./admission/pool-gate";
+export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
 
 const app = createApp();

@@ -1,10 +1,22 @@
 import type { BenchScenario } from "../lib/types";
+import { admissionGate } from "./admission-gate";
+import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { overload } from "./overload";
 import { relay } from "./relay";
+import { spike } from "./spike";
 
 /**
  * Every benchmark `npm run bench` runs, in this order. Each issue that asks for a benchmark adds a
  * module under bench/scenarios/ exporting a `BenchScenario` and lists it here; `measureRequests`
  * and `compareRows` in bench/lib/ do the measuring and the absolute-plus-ratio tables.
  */
-export const scenarios: BenchScenario[] = [relay, classifyBench];
+export const scenarios: BenchScenario[] = [
+  relay,
+  classifyBench,
+  cacheLatency,
+  cacheWorkload,
+  admissionGate,
+  overload,
+  spike,
+];

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { CACHE_MODES, KV_MIN_TTL_SECONDS } from "../cache/cacheability";
+import { KV_MAX_VALUE_BYTES } from "../cache/entry";
 import { priceTable } from "./prices";
 
 export const MODEL_TYPES = ["chat", "code", "reasoning", "vision"] as const;
@@ -55,6 +57,28 @@ const retries = z.object({
 });
 export type PoolRetries = z.output<typeof retries>;
 
+/** Admission control of a pool (src/admission/, docs/scaling.md). */
+const admission = z.object({
+  /** Requests waiting for a slot, all priorities together; when full the least important is shed. */
+  maxQueue: z.number().int().min(0).max(100_000).default(1_000),
+  /** Longest wait for a slot, by latency class; x-router-max-wait-ms may ask for any wait up to the larger. */
+  maxWaitMs: byLatency.default({ interactive: 10_000, background: 60_000 }),
+  /** Gates the ceiling is split over; past a few hundred requests/s a pool needs more than one. */
+  shards: z.number().int().min(1).max(64).default(1),
+  /** Learn the upstream's real capacity below the ceiling (AIMD); false keeps the ceiling as a static limit. */
+  adaptive: z.boolean().default(true),
+  /** A lease the Worker stops renewing (it died mid-stream) frees its slot after this long. */
+  leaseTtlMs: z.number().int().min(3_000).max(600_000).default(60_000),
+});
+export type PoolAdmission = z.output<typeof admission>;
+export const ADMISSION_DEFAULTS: PoolAdmission = {
+  maxQueue: 1_000,
+  maxWaitMs: { interactive: 10_000, background: 60_000 },
+  shards: 1,
+  adaptive: true,
+  leaseTtlMs: 60_000,
+};
+
 const pool = z.object({
   provider: z.enum(PROVIDERS),
   targets: z.array(target).min(1),
@@ -74,6 +98,27 @@ const pool = z.object({
     totalMs: { interactive: 300_000, background: 900_000 },
   }),
   retries: retries.default({ max: 2, baseMs: 250, capMs: 4_000, retryAfterCapMs: 10_000, budgetRatio: 0.1 }),
+  admission: admission.default(ADMISSION_DEFAULTS),
+});
+
+const CACHE_DEFAULTS = {
+  enabled: true,
+  ttlSeconds: 3600,
+  maxTtlSeconds: 7 * 24 * 3600,
+  maxEntryBytes: 1024 * 1024,
+  routes: {},
+};
+
+const cacheSettings = z.object({
+  enabled: z.boolean().default(CACHE_DEFAULTS.enabled),
+  /** How long an answer stays cached unless the request's `Cache-Control: max-age` says otherwise. */
+  ttlSeconds: z.number().int().min(KV_MIN_TTL_SECONDS).default(CACHE_DEFAULTS.ttlSeconds),
+  /** The longest TTL a request may ask for. */
+  maxTtlSeconds: z.number().int().min(KV_MIN_TTL_SECONDS).default(CACHE_DEFAULTS.maxTtlSeconds),
+  /** Larger answers are not stored (KV's own limit is 25 MiB). */
+  maxEntryBytes: z.number().int().positive().max(KV_MAX_VALUE_BYTES).default(CACHE_DEFAULTS.maxEntryBytes),
+  /** Per model type (route): "on" caches every request, "off" none; default only temperature 0. */
+  routes: z.partialRecord(z.enum(MODEL_TYPES), z.enum(CACHE_MODES)).default(CACHE_DEFAULTS.routes),
 });
 
 const typeRecord = <T extends z.ZodType>(schema: T) =>
@@ -106,6 +151,8 @@ export const policySchema = z
         reasoningToChat: z.boolean().default(true),
       })
       .default({ models: { "deepseek-v4-pro": "deepseek-v4-flash" }, reasoningToChat: true }),
+    /** The prompt cache (src/cache/, docs/storage-schema.md). */
+    cache: cacheSettings.default(CACHE_DEFAULTS),
   })
   .superRefine((policy, ctx) => {
     for (const [type, pools] of Object.entries(policy.routes)) {
@@ -120,6 +167,13 @@ export const policySchema = z
       });
     }
     for (const [poolName, spec] of Object.entries(policy.pools)) {
+      if (spec.admission.shards > spec.concurrency) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pools", poolName, "admission", "shards"],
+          message: `${spec.admission.shards} shards cannot split a concurrency of ${spec.concurrency}`,
+        });
+      }
       spec.targets.forEach((t, index) => {
         if (spec.provider !== "workers-ai" && (!t.baseUrl || !t.keySecret)) {
           ctx.addIssue({

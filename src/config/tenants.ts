@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CACHE_MODES } from "../cache/cacheability";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;
@@ -17,6 +18,12 @@ const tenantSchema = z.object({
   maxPriority: z.enum(PRIORITIES).default("high"),
   /** Requests may be served by a cheaper model when their pool is saturated or failing. */
   allowDegrade: z.boolean().default(false),
+  /** Requests the tenant may have in flight in each pool at once; unset means only the pool's ceiling. */
+  concurrency: z.number().int().positive().optional(),
+  /** Prompt cache: "on" caches every request, "off" none; unset follows the policy (temperature 0 only). */
+  cache: z.enum(CACHE_MODES).optional(),
+  /** "shared": the tenant reads and writes cache entries shared with every other tenant that says so. Default "tenant". */
+  cacheScope: z.enum(["tenant", "shared"]).optional(),
 });
 
 const tenantsSchema = z

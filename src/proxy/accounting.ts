@@ -45,6 +45,12 @@ export function accountFor(
   let done = false;
   const tenant = c.get("tenant").id;
   const requestId = c.get("requestId");
+  // Registered now, while the request is live: a stream ends after its response is complete (or its
+  // client gone), and workerd drops I/O that a finished request starts, waitUntil included.
+  let written: (flush: Promise<void>) => void = () => {};
+  c.executionCtx.waitUntil(
+    new Promise<Promise<void>>((resolve) => (written = resolve)).then((flush) => flush),
+  );
   return (finished) => {
     if (done) return;
     done = true;
@@ -95,7 +101,7 @@ export function accountFor(
       costUsd: spent,
       savedUsd: finished.savedUsd ?? 0,
     };
-    c.executionCtx.waitUntil(ledgerBatcher(c.env).add(tenant, entry));
+    written(ledgerBatcher(c.env).add(tenant, entry));
   };
 }
 

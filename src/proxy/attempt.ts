@@ -294,10 +294,13 @@ function track(
       settled = true;
       candidate.state.inFlight--;
       pass.release(outcome);
+      // A 429 says "too many at once", not "broken": admission's adaptive limit answers it. Ejecting
+      // the target would turn an overload into 503s for everyone (Envoy's outlier detection agrees).
+      const broken = outcome.kind === "failure" && outcome.status !== 429;
       if (outcome.kind === "success") {
         candidate.state.breaker.onSuccess();
         candidate.state.recordTtft(outcome.latencyMs ?? now() - startedAt);
-      } else if (outcome.kind === "failure") candidate.state.breaker.onFailure(now());
+      } else if (broken) candidate.state.breaker.onFailure(now());
       else candidate.state.breaker.onAbandon();
     },
   };

@@ -1,8 +1,11 @@
 import type { Context } from "hono";
+import { MAX_WAIT_HEADER, PoolGates, parseMaxWait } from "../admission/gate";
+import { holdWhileQueued } from "../admission/hold";
+import { lookupCache } from "../cache/prompt-cache";
 import { type Classification, classify, type InferenceRequest } from "../classify/classify";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
+import { RouterError, toRouterError } from "../errors";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan } from "../routing/plan";
 import { accountFor } from "./accounting";
@@ -47,83 +50,139 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     plan,
     Date.now(),
   );
+  const maxWaitMs = parseMaxWait(c.req.header(MAX_WAIT_HEADER));
 
   const sentAt = performance.now();
   const stream = call.request.body.stream === true;
   const finish = accountFor(c, classification, policy, stream, sentAt);
-
-  let attempt: Attempt;
-  try {
-    attempt = await attemptPlan(
-      plan,
-      policy,
-      {
-        endpoint: call.request.endpoint,
-        body: call.request.body,
-        rawBody: call.rawBody,
-        stream,
-        beta: call.beta,
-      },
-      c.env,
-      clientSignal,
-      deadlines,
-    );
-  } catch (error) {
-    const routerError = error instanceof RouterError ? error : undefined;
+  // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
+  const cache = await lookupCache(c, {
+    call,
+    classification,
+    plan,
+    headers,
+    signal: clientSignal,
+    totalAt: deadlines.totalAt,
+    account: finish,
+  }).catch((error: unknown) => {
     finish({
       model: classification.model,
-      status: routerError?.status ?? 499,
-      outcome: clientSignal.aborted ? "cancelled" : "rejected",
+      status: toRouterError(error).status,
+      outcome: "rejected",
       reachedUpstream: false,
-      upstreamMs: performance.now() - sentAt,
     });
-    throw routerError ? routerError.withHeaders(headers) : error;
-  }
-  const upstreamMs = performance.now() - sentAt;
-  c.set("waitedMs", c.get("waitedMs") + upstreamMs);
+    throw error;
+  });
+  if (cache.served) return cache.served;
 
-  const { step, candidate } = attempt;
-  headers.set("x-router-model", step.model);
-  headers.set("x-router-pool", step.pool);
-  headers.set("x-router-target", candidate.target.name);
-  headers.set("x-router-queue-ms", String(Math.round(attempt.queuedMs)));
-  if (attempt.retries > 0) headers.set("x-router-retries", String(attempt.retries));
-  if (step.degraded) headers.set("x-router-degraded", step.degraded);
-  if (attempt.traceId) headers.set("x-ds-trace-id", attempt.traceId);
-
-  const accounting: AnswerObserver = {
-    end: (end: AnswerEnd) => {
-      attempt.settle({ kind: settlement(end), status: 200, latencyMs: end.firstTokenMs });
-      finish({
-        model: step.model,
-        pool: step.pool,
-        status: 200,
-        outcome: end.outcome,
-        finishReason: end.finishReason,
-        reported: end.usage,
-        reachedUpstream: true,
-        outputEvents: end.outputEvents,
-        firstTokenMs: end.firstTokenMs,
-        upstreamMs,
-      });
-    },
-  };
-  const observers: AnswerObserver[] = [accounting];
-  const { answer } = attempt;
-  if (answer.kind === "stream") {
-    const pool = policy.pools[step.pool];
-    return streamAnswer(answer.source, headers, clientSignal, sentAt, observers, {
-      firstTokenAt: attempt.firstTokenAt,
-      idleMs: pool?.timeouts.idleMs ?? 30_000,
+  const admission = new PoolGates(
+    c.env.POOL_GATE,
+    policy,
+    {
+      tenant,
+      priority: classification.priority,
+      latency: classification.latency,
+      maxWaitMs,
       totalAt: deadlines.totalAt,
-      abort: attempt.abort,
-    });
-  }
-  try {
-    return jsonAnswer(answer.text, headers, sentAt, observers);
-  } catch (error) {
-    throw error instanceof RouterError ? error.withHeaders(headers) : error;
-  }
+    },
+    (promise) => c.executionCtx.waitUntil(promise),
+  );
+  // Admission (a PoolGate lease per plan step) happens inside attemptPlan and nowhere else, so only a
+  // request that got past the cache lookup above ever takes a concurrency slot.
+  const attempted = attemptPlan(
+    plan,
+    policy,
+    {
+      endpoint: call.request.endpoint,
+      body: call.request.body,
+      rawBody: call.rawBody,
+      stream,
+      beta: call.beta,
+    },
+    c.env,
+    clientSignal,
+    deadlines,
+    admission,
+  );
+  const respond = async (): Promise<Response> => {
+    let attempt: Attempt;
+    try {
+      attempt = await attempted;
+    } catch (error) {
+      cache.fail(error, clientSignal.aborted);
+      const routerError = error instanceof RouterError ? error : undefined;
+      finish({
+        cache: cache.status,
+        model: classification.model,
+        status: routerError?.status ?? 499,
+        outcome: clientSignal.aborted ? "cancelled" : "rejected",
+        reachedUpstream: false,
+        upstreamMs: performance.now() - sentAt,
+      });
+      throw routerError ? routerError.withHeaders(headers) : error;
+    }
+    const upstreamMs = performance.now() - sentAt;
+    c.set("waitedMs", c.get("waitedMs") + upstreamMs);
+
+    const { step, candidate } = attempt;
+    headers.set("x-router-model", step.model);
+    headers.set("x-router-pool", step.pool);
+    headers.set("x-router-target", candidate.target.name);
+    headers.set("x-router-queue-ms", String(Math.round(attempt.queuedMs)));
+    if (attempt.retries > 0) headers.set("x-router-retries", String(attempt.retries));
+    if (step.degraded) headers.set("x-router-degraded", step.degraded);
+    if (attempt.traceId) headers.set("x-ds-trace-id", attempt.traceId);
+
+    const accounting: AnswerObserver = {
+      end: (end: AnswerEnd) => {
+        // The upstream's own latency: the wait for a slot and earlier attempts are not its doing.
+        const latencyMs =
+          end.firstTokenMs === undefined ? undefined : Math.max(0, end.firstTokenMs - attempt.queuedMs);
+        attempt.settle({ kind: settlement(end), status: 200, latencyMs });
+        finish({
+          cache: cache.status,
+          model: step.model,
+          pool: step.pool,
+          status: 200,
+          outcome: end.outcome,
+          finishReason: end.finishReason,
+          reported: end.usage,
+          reachedUpstream: true,
+          outputEvents: end.outputEvents,
+          firstTokenMs: end.firstTokenMs,
+          upstreamMs,
+        });
+      },
+    };
+    const observers: AnswerObserver[] = [
+      accounting,
+      cache.observe(step, candidate.target.name, attempt.answer.kind),
+    ];
+    const { answer } = attempt;
+    if (answer.kind === "stream") {
+      const pool = policy.pools[step.pool];
+      return streamAnswer(answer.source, headers, clientSignal, sentAt, observers, {
+        firstTokenAt: attempt.firstTokenAt,
+        idleMs: pool?.timeouts.idleMs ?? 30_000,
+        totalAt: deadlines.totalAt,
+        abort: attempt.abort,
+      });
+    }
+    try {
+      return jsonAnswer(answer.text, headers, sentAt, observers);
+    } catch (error) {
+      throw error instanceof RouterError ? error.withHeaders(headers) : error;
+    }
+  };
+  if (!stream) return respond();
+  // A stream still queued after a moment is committed with keep-alives; x-router-queue-ms can then only
+  // say how long it had waited by the commit.
+  return holdWhileQueued(respond(), admission.queued, headers, (notice) => {
+    headers.set("x-router-model", notice.step.model);
+    headers.set("x-router-pool", notice.step.pool);
+    headers.set("x-router-queue-ms", String(Math.round(notice.waitedMs)));
+    c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
+  });
 }
 
 const MAX_DEADLINE_MS = 3_600_000;

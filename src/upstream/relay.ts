@@ -79,11 +79,13 @@ export function relay(
     try {
       const writer = writable.getWriter();
       if (tail) await writer.write(tail);
+      // Reported before the close: once the client's body is closed workerd may end the request, and
+      // the end hook's work (lease release, usage ledger; all waitUntil) would never be scheduled.
+      finish(end);
       await writer.close();
     } catch (error) {
       return cancel(error);
     }
-    finish(end);
   })();
   return readable;
 }

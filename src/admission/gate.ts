@@ -1,0 +1,257 @@
+import type { LatencyClass } from "../classify/classify";
+import type { Policy, PoolSpec } from "../config/policy";
+import type { Priority, Tenant } from "../config/tenants";
+import { RouterError } from "../errors";
+import type { AttemptOutcome, StepGate, StepPass } from "../proxy/attempt";
+import type { PlanStep } from "../routing/plan";
+import type { PoolGate } from "./pool-gate";
+import { gateName, pickShard, shareOf, tenantShareOf } from "./shards";
+import type { AcquireRequest, AcquireResult, GateLoad, LeaseRef } from "./types";
+
+/** Who is asking, as admission needs to know it. */
+export interface Admittee {
+  tenant: Pick<Tenant, "id" | "concurrency">;
+  priority: Priority;
+  latency: LatencyClass;
+  /** `x-router-max-wait-ms`, validated; otherwise the pool's wait for the latency class applies. */
+  maxWaitMs?: number;
+  /** The request's deadline: no wait outlasts it. */
+  totalAt: number;
+}
+
+/** A stream still waiting for a slot after this long is committed (200, then keep-alives). */
+export const COMMIT_QUEUED_AFTER_MS = 1_000;
+
+/** A step has been waiting in a queue for {@link COMMIT_QUEUED_AFTER_MS}. */
+export interface QueuedNotice {
+  step: PlanStep;
+  waitedMs: number;
+}
+
+export const MAX_WAIT_HEADER = "x-router-max-wait-ms";
+const MAX_WAIT_LIMIT_MS = 3_600_000;
+
+/** `x-router-max-wait-ms`: whole milliseconds, 0 meaning "do not queue me". */
+export function parseMaxWait(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const value = Number(header);
+  if (header.trim() === "" || !Number.isInteger(value) || value < 0 || value > MAX_WAIT_LIMIT_MS) {
+    throw new RouterError(
+      "invalid_request",
+      `Header ${MAX_WAIT_HEADER} must be a whole number of milliseconds from 0 to ${MAX_WAIT_LIMIT_MS}.`,
+      { param: MAX_WAIT_HEADER },
+    );
+  }
+  return value;
+}
+
+/** How long a request may wait at `pool`: its own ask (capped at the pool's longest wait) or its class's. */
+export function waitBudgetMs(pool: PoolSpec, admittee: Admittee, now: number): number {
+  const { maxWaitMs } = pool.admission;
+  const wanted =
+    admittee.maxWaitMs === undefined
+      ? maxWaitMs[admittee.latency]
+      : Math.min(admittee.maxWaitMs, Math.max(maxWaitMs.interactive, maxWaitMs.background));
+  return Math.max(0, Math.min(wanted, admittee.totalAt - now));
+}
+
+/** What this isolate last heard from each gate: the loads power-of-two-choices compares. */
+const lastLoad = new Map<string, GateLoad>();
+
+/**
+ * Admission for one request: a lease from its pool's PoolGate per plan step. A step that is not the
+ * plan's last never queues (a full pool sheds it at once, so the plan moves on to its fallback); the
+ * last step waits up to its budget. A gate that cannot be reached is never taken for a grant.
+ */
+export class PoolGates implements StepGate {
+  /** Resolves once a step has waited {@link COMMIT_QUEUED_AFTER_MS} for a slot. */
+  readonly queued: Promise<QueuedNotice>;
+  private notifyQueued: (notice: QueuedNotice) => void = () => {};
+  /** Time already spent waiting at gates: the wait budget is the request's, across retries and steps. */
+  private waitedMs = 0;
+
+  constructor(
+    private readonly namespace: DurableObjectNamespace<PoolGate>,
+    private readonly policy: Policy,
+    private readonly admittee: Admittee,
+    private readonly waitUntil: (promise: Promise<unknown>) => void,
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.queued = new Promise((resolve) => {
+      this.notifyQueued = resolve;
+    });
+  }
+
+  async enter(step: PlanStep, lastStep: boolean, signal: AbortSignal): Promise<StepPass> {
+    const pool = this.policy.pools[step.pool] as PoolSpec;
+    const { shards } = pool.admission;
+    const loads = Array.from({ length: shards }, (_, i) => lastLoad.get(gateName(step.pool, i)));
+    const index = pickShard(loads, this.random);
+    const name = gateName(step.pool, index);
+    const concurrency = this.admittee.tenant.concurrency;
+    const startedAt = this.now();
+    const request: AcquireRequest = {
+      leaseId: crypto.randomUUID(),
+      tenant: this.admittee.tenant.id,
+      priority: this.admittee.priority,
+      latency: this.admittee.latency,
+      tenantLimit: concurrency === undefined ? undefined : tenantShareOf(concurrency, shards, index),
+      waitMs: lastStep ? Math.max(0, waitBudgetMs(pool, this.admittee, startedAt) - this.waitedMs) : 0,
+      limits: {
+        ceiling: shareOf(pool.concurrency, shards, index),
+        maxQueue: Math.ceil(pool.admission.maxQueue / shards),
+        leaseTtlMs: pool.admission.leaseTtlMs,
+        adaptive: pool.admission.adaptive,
+      },
+    };
+    let result: AcquireResult;
+    try {
+      result = await this.acquire(name, request, step, signal);
+    } finally {
+      this.waitedMs += this.now() - startedAt;
+    }
+    lastLoad.set(name, result.load);
+    if (!result.granted) throw shedError(result, step.pool, request, this.admittee.tenant);
+    return this.pass(name, request, this.now() - startedAt);
+  }
+
+  private async acquire(
+    name: string,
+    request: AcquireRequest,
+    step: PlanStep,
+    signal: AbortSignal,
+  ): Promise<AcquireResult> {
+    signal.throwIfAborted();
+    const startedAt = this.now();
+    const notice =
+      request.waitMs > COMMIT_QUEUED_AFTER_MS
+        ? setTimeout(
+            () => this.notifyQueued({ step, waitedMs: this.now() - startedAt }),
+            COMMIT_QUEUED_AFTER_MS,
+          )
+        : undefined;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        // Withdraws the waiter, or frees a grant that raced the abort; a no-op if neither exists.
+        this.waitUntil(this.releaseLease(name, request.leaseId, { kind: "abandoned" }));
+        reject(signal.reason);
+      };
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Promise.race([this.call(name, request, step.pool, startedAt), aborted]);
+    } finally {
+      clearTimeout(notice);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * One acquire, retried once on a fresh stub if the call fails (the object was evicted or restarted
+   * mid-call). The retry is safe because the lease id is the same: a grant that was persisted before
+   * the failure is handed back, and nothing is granted twice.
+   */
+  private async call(name: string, request: AcquireRequest, pool: string, startedAt: number) {
+    try {
+      return await this.namespace.getByName(name).acquire(request);
+    } catch (error) {
+      if (isOverloaded(error)) return overloadedShed();
+      try {
+        const waitMs = Math.max(0, request.waitMs - (this.now() - startedAt));
+        return await this.namespace.getByName(name).acquire({ ...request, waitMs });
+      } catch (again) {
+        this.waitUntil(this.releaseLease(name, request.leaseId, { kind: "abandoned" }));
+        if (isOverloaded(again)) return overloadedShed();
+        throw new RouterError(
+          "admission_unavailable",
+          `Admission control for pool '${pool}' is unreachable; retry shortly.`,
+          { headers: { "retry-after": "1", "retry-after-ms": "1000" }, cause: again },
+        );
+      }
+    }
+  }
+
+  /** The granted lease: renewed every third of its TTL while held, released exactly once. */
+  private pass(name: string, request: AcquireRequest, queuedMs: number): StepPass {
+    const ref: LeaseRef = { leaseId: request.leaseId, tenant: request.tenant, priority: request.priority };
+    const ttl = request.limits.leaseTtlMs;
+    // Some failures break a stub for good, so a failed renewal gets a fresh one for the next beat.
+    let stub = this.namespace.getByName(name);
+    const heartbeat = setInterval(() => {
+      stub.renew(ref, ttl).catch((error: unknown) => {
+        stub = this.namespace.getByName(name);
+        console.warn(JSON.stringify({ event: "lease_renew_failed", gate: name, error: String(error) }));
+      });
+    }, ttl / 3);
+    let released = false;
+    return {
+      queuedMs,
+      release: (outcome) => {
+        if (released) return;
+        released = true;
+        clearInterval(heartbeat);
+        this.waitUntil(this.releaseLease(name, request.leaseId, outcome, stub));
+      },
+    };
+  }
+
+  /** Never rejects: a release that cannot be delivered is left to the lease's expiry. */
+  private async releaseLease(
+    name: string,
+    leaseId: string,
+    outcome: AttemptOutcome,
+    stub: DurableObjectStub<PoolGate> = this.namespace.getByName(name),
+  ): Promise<void> {
+    try {
+      lastLoad.set(name, await stub.release(leaseId, outcome));
+    } catch {
+      try {
+        lastLoad.set(name, await this.namespace.getByName(name).release(leaseId, outcome));
+      } catch (error) {
+        console.error(JSON.stringify({ event: "lease_release_failed", gate: name, error: String(error) }));
+      }
+    }
+  }
+}
+
+function isOverloaded(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && (error as { overloaded?: unknown }).overloaded === true
+  );
+}
+
+/** An overloaded gate must not be retried (that deepens the overload): shed, briefly. */
+function overloadedShed(): AcquireResult {
+  return {
+    granted: false,
+    reason: "pool_saturated",
+    retryAfterMs: 1_000,
+    load: { inFlight: 0, queued: 0, limit: 0 },
+  };
+}
+
+/** The caller's 429: which limit refused it, and when to come back (the gate's drain-rate estimate). */
+export function shedError(
+  result: Extract<AcquireResult, { granted: false }>,
+  pool: string,
+  request: AcquireRequest,
+  tenant: Pick<Tenant, "id" | "concurrency">,
+): RouterError {
+  const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  const retry = ` Retry after ${seconds} s.`;
+  const { load } = result;
+  const messages = {
+    pool_saturated:
+      load.limit === 0
+        ? `Admission control for pool '${pool}' is overloaded.`
+        : `Pool '${pool}' is saturated: all ${load.limit} concurrency slots are in use` +
+          (request.waitMs > 0 ? ` and its queue of ${load.queued} is full.` : "."),
+    tenant_concurrency_limit: `Tenant '${tenant.id}' already has its limit of ${tenant.concurrency ?? "?"} requests in flight in pool '${pool}'.`,
+    queue_timeout: `No concurrency slot in pool '${pool}' became free within the ${request.waitMs} ms this request may wait.`,
+  } as const;
+  return new RouterError(result.reason, messages[result.reason] + retry, {
+    headers: { "retry-after": String(seconds), "retry-after-ms": String(Math.round(result.retryAfterMs)) },
+  });
+}

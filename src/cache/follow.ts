@@ -1,0 +1,208 @@
+import { RouterError } from "../errors";
+import type { Usage } from "../observe/usage";
+import type { Finished } from "../proxy/accounting";
+import type { AnswerEnd } from "../proxy/respond";
+import { sseEvent } from "../upstream/sse";
+import type { Flight, ServedBy } from "./flight";
+import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
+
+export interface FollowOptions {
+  endpoint: "chat" | "fim";
+  /** The follower's classified model, for accounting a failure before any answer. */
+  model: string;
+  /** The follower's own request streams. */
+  stream: boolean;
+  /** The follower's decision headers. */
+  headers: Headers;
+  signal: AbortSignal;
+  totalAt: number;
+  priceSaving(model: string, usage: Usage | undefined): number;
+  /** Once, when the follower's answer has ended (or failed). */
+  onEnd(finished: Finished): void;
+}
+
+/**
+ * Answers a request from an identical one in flight. A streaming follower of a streaming leader gets
+ * the leader's bytes as they are produced (everything so far first, if it joined late); any other
+ * pairing waits for the whole answer and converts it. Returns "lead" when the leader's own client left
+ * before this follower was sent anything: that says nothing about the upstream, so the follower
+ * competes to lead a new attempt instead of failing.
+ */
+export async function follow(flight: Flight, o: FollowOptions): Promise<Response | "lead"> {
+  while (flight.state.phase === "pending") await waitForChange(flight, o);
+  const state = flight.state;
+  if (state.phase === "failed") {
+    if (state.error === "abandoned") return "lead";
+    o.onEnd({
+      model: o.model,
+      status: state.error.status,
+      outcome: "rejected",
+      reachedUpstream: false,
+      cache: "COALESCED",
+    });
+    throw sharedFailure(state.error, o.headers);
+  }
+  const headers = followerHeaders(o.headers, state.servedBy);
+  if (o.stream && state.kind === "stream") return streamAlong(flight, state.servedBy, headers, o);
+
+  while (flight.state.phase === "answering") await waitForChange(flight, o);
+  const ended = flight.state;
+  if (ended.phase !== "ended") return "lead";
+  if (ended.end.outcome === "cancelled") return "lead";
+  if (ended.end.outcome !== "complete") {
+    o.onEnd(finished(ended.servedBy, ended.end, 502, 0));
+    throw new RouterError(
+      "upstream_error",
+      "The upstream answer this request shared with an identical request failed.",
+    ).withHeaders(headers);
+  }
+  const answer = sharedAnswer(flight, ended.kind, o.endpoint);
+  const saved = o.priceSaving(ended.servedBy.model, ended.end.usage);
+  headers.set("x-router-saved-usd", saved.toFixed(8));
+  o.onEnd(finished(ended.servedBy, ended.end, 200, saved));
+  if (o.stream) {
+    headers.set("content-type", "text/event-stream; charset=utf-8");
+    headers.set("cache-control", "no-cache");
+    return new Response(replaySse(answer), { status: 200, headers });
+  }
+  headers.set("content-type", "application/json");
+  return new Response(replayJson(answer), { status: 200, headers });
+}
+
+function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: FollowOptions): Response {
+  let cursor = 0;
+  let done = false;
+  const end = (outcome: AnswerEnd["outcome"], answerEnd?: AnswerEnd) => {
+    if (done) return;
+    done = true;
+    const saved = outcome === "complete" ? o.priceSaving(servedBy.model, answerEnd?.usage) : 0;
+    o.onEnd(finished(servedBy, { ...answerEnd, outcome }, 200, saved));
+  };
+  o.signal.addEventListener("abort", () => end("cancelled"), { once: true });
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const chunk = flight.chunks[cursor];
+          if (chunk) {
+            cursor++;
+            // Each follower gets its own copy: a body the runtime has sent may be detached.
+            controller.enqueue(chunk.slice());
+            return;
+          }
+          const state = flight.state;
+          if (state.phase === "ended") {
+            // Accounted before the close: once the response is complete, workerd drops new I/O.
+            end(state.end.outcome, state.end);
+            if (state.end.outcome !== "complete") controller.enqueue(interrupted(state.end.outcome));
+            controller.close();
+            return;
+          }
+          const remaining = o.totalAt - Date.now();
+          const change =
+            remaining > 0 ? await flight.changed(remaining, o.signal).catch(() => "aborted") : "timeout";
+          if (change === "aborted") {
+            end("cancelled");
+            controller.close();
+            return;
+          }
+          if (change === "timeout") {
+            end("failed");
+            controller.enqueue(sseEvent(deadline().toEnvelope()));
+            controller.close();
+            return;
+          }
+        }
+      },
+      cancel() {
+        end("cancelled");
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  headers.set("content-type", "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache");
+  return new Response(body, { status: 200, headers });
+}
+
+async function waitForChange(flight: Flight, o: FollowOptions): Promise<void> {
+  const remaining = o.totalAt - Date.now();
+  const change = remaining > 0 ? await flight.changed(remaining, o.signal).catch(() => "aborted") : "timeout";
+  if (change === "aborted") {
+    o.onEnd({
+      model: o.model,
+      status: 499,
+      outcome: "cancelled",
+      reachedUpstream: false,
+      cache: "COALESCED",
+    });
+    throw o.signal.reason ?? new RouterError("upstream_error", "The client went away.");
+  }
+  if (change === "timeout") {
+    o.onEnd({ model: o.model, status: 504, outcome: "rejected", reachedUpstream: false, cache: "COALESCED" });
+    throw deadline().withHeaders(o.headers);
+  }
+}
+
+function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: "chat" | "fim"): StoredAnswer {
+  const decoder = new TextDecoder();
+  let text = "";
+  for (const chunk of flight.chunks) text += decoder.decode(chunk, { stream: true });
+  text += decoder.decode();
+  return kind === "stream"
+    ? { endpoint, kind, events: ssePayloads(text) }
+    : { endpoint, kind, json: text.trim() };
+}
+
+function followerHeaders(own: Headers, servedBy: ServedBy): Headers {
+  const headers = new Headers(own);
+  headers.set("x-router-cache", "COALESCED");
+  headers.set("x-router-model", servedBy.model);
+  headers.set("x-router-pool", servedBy.pool);
+  headers.set("x-router-target", servedBy.target);
+  if (servedBy.degraded) headers.set("x-router-degraded", servedBy.degraded);
+  headers.set("x-router-cost-usd", "0");
+  headers.set("age", "0");
+  return headers;
+}
+
+function finished(servedBy: ServedBy, end: Partial<AnswerEnd>, status: number, savedUsd: number): Finished {
+  return {
+    model: servedBy.model,
+    pool: servedBy.pool,
+    status,
+    outcome: end.outcome ?? "failed",
+    finishReason: end.finishReason,
+    reachedUpstream: false,
+    cache: "COALESCED",
+    savedUsd,
+    upstreamMs: 0,
+  };
+}
+
+/** The leader's failure, told to a follower with the follower's own headers (and the leader's Retry-After). */
+function sharedFailure(error: RouterError, headers: Headers): RouterError {
+  const copy = new RouterError(error.code, error.message, {
+    status: error.status,
+    type: error.type,
+    param: error.param,
+  });
+  const retryAfter = error.headers["retry-after"];
+  if (retryAfter) copy.withHeaders({ "retry-after": retryAfter });
+  return copy.withHeaders(headers).withHeaders({ "x-router-cache": "COALESCED" });
+}
+
+function interrupted(outcome: AnswerEnd["outcome"]): Uint8Array {
+  const why =
+    outcome === "cancelled"
+      ? "The identical request this answer was shared with was cancelled, which stopped the upstream; retry."
+      : "The upstream answer ended before it was complete.";
+  return sseEvent(new RouterError("upstream_error", why).toEnvelope());
+}
+
+function deadline(): RouterError {
+  return new RouterError(
+    "deadline_exceeded",
+    "The identical request this one joined did not answer before the deadline.",
+  );
+}

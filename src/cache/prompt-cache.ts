@@ -1,0 +1,287 @@
+import type { Context } from "hono";
+import { modelPrices } from "../classify/catalog";
+import type { Classification } from "../classify/classify";
+import { costUsd, ratesAt } from "../classify/price";
+import type { AppEnv } from "../env";
+import { toRouterError } from "../errors";
+import type { Usage } from "../observe/usage";
+import type { Finished } from "../proxy/accounting";
+import type { AnswerObserver } from "../proxy/respond";
+import type { InferenceCall } from "../proxy/serve";
+import type { PlanStep, RoutePlan } from "../routing/plan";
+import { type CacheDecision, decideCaching } from "./cacheability";
+import { type CapturedAnswer, captureAnswer } from "./capture";
+import { countCache } from "./counting";
+import { ageSeconds, type CacheEntry, encodeEntry, storeVerdict } from "./entry";
+import { type Flight, isInFlight, joinOrLead, land } from "./flight";
+import { follow } from "./follow";
+import { CACHE_FORMAT_VERSION, type CacheId, cacheId, formatCacheId, scopeFor } from "./key";
+import { replayJson, replaySse } from "./replay";
+import type { CacheCounters } from "./stats";
+import { CacheStore } from "./store";
+
+export type CacheStatus = "HIT" | "MISS" | "BYPASS" | "COALESCED";
+
+export interface CacheLookup {
+  call: InferenceCall;
+  classification: Classification;
+  plan: RoutePlan;
+  /** The request's decision headers; the cache adds its own and copies them onto the answers it serves. */
+  headers: Headers;
+  signal: AbortSignal;
+  /** The request's deadline: a follower waits for the answer it joined no longer than this. */
+  totalAt: number;
+  /** Accounts for an answer the cache served, once it has ended. */
+  account(finished: Finished): void;
+}
+
+/** What the cache made of a request: an answer it served, or how the upstream's answer is to be kept. */
+export interface PromptCache {
+  status: CacheStatus;
+  /** HIT or COALESCED: the answer, with no upstream call and no concurrency slot. */
+  served?: Response;
+  /**
+   * For the request that goes upstream: watches its answer, shares it with identical requests that
+   * arrive meanwhile, and stores it (in `waitUntil`) if it completed and may be kept.
+   */
+  observe(step: PlanStep, target: string, kind: "stream" | "json"): AnswerObserver;
+  /** The request that went upstream failed before answering; `abandoned` when its own client left. */
+  fail(error: unknown, abandoned: boolean): void;
+}
+
+type Count = (delta: Partial<CacheCounters>) => void;
+
+const PASSIVE = { observe: () => ({ end() {} }), fail() {} } satisfies Omit<PromptCache, "status">;
+/** A follower whose leader's client keeps leaving tries to lead at most this often, then goes alone. */
+const MAX_ELECTIONS = 5;
+
+/**
+ * The prompt cache in the request path, after planning and before admission: decide, derive the key,
+ * join an identical request in flight or serve a fresh entry (L1, then KV); otherwise the caller goes
+ * upstream and hands the answer back through `observe`.
+ */
+export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Promise<PromptCache> {
+  const tenant = c.get("tenant");
+  const policy = c.get("policy");
+  const { call, classification, plan, headers } = lookup;
+  const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+  const count: Count = (delta) => countCache(c.env, background, tenant.id, delta);
+
+  const decision = decideCaching({
+    temperature: call.request.body.temperature,
+    cacheControl: c.req.header("cache-control"),
+    routerCache: c.req.header("x-router-cache"),
+    settings: policy.cache,
+    tenantMode: tenant.cache,
+    routeMode: policy.cache.routes[classification.type],
+  });
+  const keyed = plan.steps[0];
+  if (!decision.cacheable || !keyed) {
+    headers.set("x-router-cache", "BYPASS");
+    count({ bypasses: 1 });
+    return { status: "BYPASS", ...PASSIVE };
+  }
+
+  const id = await cacheId({
+    scope: scopeFor(tenant.id, tenant.cacheScope),
+    endpoint: call.request.endpoint,
+    beta: call.beta,
+    body: call.request.body,
+    resolvedModel: keyed.model,
+    upstreamModel: keyed.upstreamModel,
+    disableThinking: keyed.disableThinking,
+  });
+  const key = formatCacheId(id);
+  headers.set("x-router-cache-key", key);
+  const store = new CacheStore(c.env.CACHE, caches.default);
+  const stream = call.request.body.stream === true;
+  const priceSaving = (model: string, usage: Usage | undefined) => savedUsd(c, model, usage);
+
+  let flight: Flight | undefined;
+  for (let election = 0; decision.mode === "use" && election < MAX_ELECTIONS; election++) {
+    if (!isInFlight(key, Date.now())) {
+      const found = await store.get(id, Date.now(), decision.maxAgeSeconds, background).catch(logReadFailure);
+      if (found) {
+        const hit = hitResponse(
+          found.entry,
+          stream,
+          headers,
+          priceSaving(found.entry.model, found.entry.usage),
+        );
+        count({ hits: 1, bytesServed: hit.bytes, savedUsd: hit.savedUsd });
+        lookup.account({
+          model: found.entry.model,
+          status: 200,
+          outcome: "complete",
+          finishReason: found.entry.finishReason,
+          reachedUpstream: false,
+          cache: "HIT",
+          savedUsd: hit.savedUsd,
+          upstreamMs: 0,
+        });
+        return { status: "HIT", served: hit.response, ...PASSIVE };
+      }
+    }
+    // Nothing awaits between this check and registering, so two misses of one isolate cannot both lead.
+    const joined = joinOrLead(key, Date.now(), lookup.totalAt);
+    if (joined.role === "leader") {
+      flight = joined.flight;
+      break;
+    }
+    const followed = await follow(joined.flight, {
+      endpoint: call.request.endpoint,
+      model: classification.model,
+      stream,
+      headers,
+      signal: lookup.signal,
+      totalAt: lookup.totalAt,
+      priceSaving,
+      onEnd: (finished) => {
+        if (finished.savedUsd) count({ savedUsd: finished.savedUsd });
+        lookup.account(finished);
+      },
+    });
+    if (followed !== "lead") {
+      count({ coalesced: 1 });
+      return { status: "COALESCED", served: followed, ...PASSIVE };
+    }
+  }
+
+  headers.set("x-router-cache", "MISS");
+  count(decision.mode === "refresh" ? { misses: 1, refreshes: 1 } : { misses: 1 });
+  const leading = flight;
+  /** Until its entry is written, identical requests keep joining the finished flight instead of missing. */
+  const landAfter = (write: Promise<void> | undefined) => {
+    if (!leading) {
+      if (write) background(write);
+    } else if (write) background(write.finally(() => land(key, leading)));
+    else land(key, leading);
+  };
+  return {
+    status: "MISS",
+    observe(step, target, kind) {
+      leading?.answering(kind, { model: step.model, pool: step.pool, target, degraded: step.degraded });
+      const capture = captureAnswer(kind, policy.cache.maxEntryBytes, (answer) => {
+        leading?.end(answer.end);
+        landAfter(keep(c, store, id, decision, call.request.endpoint, answer, keyed, step, count));
+      });
+      return {
+        chunk(bytes) {
+          leading?.push(bytes);
+          capture.chunk?.(bytes);
+        },
+        end: (end) => capture.end(end),
+      };
+    },
+    fail(error, abandoned) {
+      landAfter(undefined);
+      leading?.fail(abandoned ? "abandoned" : toRouterError(error));
+    },
+  };
+}
+
+/** Stores a finished answer if it may be kept; returns the write, which runs off the response path. */
+function keep(
+  c: Context<AppEnv>,
+  store: CacheStore,
+  id: CacheId,
+  decision: CacheDecision,
+  endpoint: "chat" | "fim",
+  answer: CapturedAnswer,
+  keyedStep: PlanStep,
+  servedStep: PlanStep,
+  count: Count,
+): Promise<void> | undefined {
+  const { end } = answer;
+  const servedOtherwise =
+    servedStep.model !== keyedStep.model ||
+    servedStep.upstreamModel !== keyedStep.upstreamModel ||
+    servedStep.disableThinking !== keyedStep.disableThinking ||
+    servedStep.degraded !== undefined;
+  const maxBytes = c.get("policy").cache.maxEntryBytes;
+  const bytes = answer.oversize ? Number.POSITIVE_INFINITY : answer.bytes;
+  const verdict = storeVerdict(
+    { outcome: end.outcome, finishReason: end.finishReason, bytes, servedOtherwise },
+    maxBytes,
+  );
+  if (!verdict.store || !end.finishReason) {
+    if (end.outcome === "complete") count({ notStored: 1 });
+    return undefined;
+  }
+  const now = Date.now();
+  const base = {
+    v: CACHE_FORMAT_VERSION,
+    endpoint,
+    model: servedStep.model,
+    storedAt: now,
+    expiresAt: now + decision.ttlSeconds * 1000,
+    finishReason: end.finishReason,
+    ...(end.usage ? { usage: end.usage } : {}),
+  };
+  const entry: CacheEntry =
+    answer.kind === "stream"
+      ? { ...base, kind: "stream", events: answer.events }
+      : { ...base, kind: "json", json: answer.json };
+  const text = encodeEntry(entry);
+  const size = new TextEncoder().encode(text).byteLength;
+  if (size > maxBytes) {
+    count({ notStored: 1 });
+    return undefined;
+  }
+  return store.put(id, text, entry, now).then(
+    () => count({ stores: 1, bytesStored: size }),
+    (error: unknown) => {
+      // KV allows one write per key per second; a refresh racing a store can lose. Nothing is served wrong.
+      console.error(
+        JSON.stringify({ event: "cache_store_failed", key: formatCacheId(id), error: String(error) }),
+      );
+    },
+  );
+}
+
+function hitResponse(
+  entry: CacheEntry,
+  stream: boolean,
+  decisionHeaders: Headers,
+  saved: number,
+): { response: Response; bytes: number; savedUsd: number } {
+  const headers = new Headers(decisionHeaders);
+  headers.set("x-router-cache", "HIT");
+  headers.set("age", String(ageSeconds(entry, Date.now())));
+  headers.set("x-router-model", entry.model);
+  headers.set("x-router-cost-usd", "0");
+  headers.set("x-router-saved-usd", saved.toFixed(8));
+  if (stream) {
+    const body = replaySse(entry);
+    headers.set("content-type", "text/event-stream; charset=utf-8");
+    headers.set("cache-control", "no-cache");
+    return {
+      response: new Response(body, { status: 200, headers }),
+      bytes: body.byteLength,
+      savedUsd: saved,
+    };
+  }
+  const body = new TextEncoder().encode(replayJson(entry));
+  headers.set("content-type", "application/json");
+  return { response: new Response(body, { status: 200, headers }), bytes: body.byteLength, savedUsd: saved };
+}
+
+/** What the answer would cost upstream now: the usage it reported, at the prices in force. */
+function savedUsd(c: Context<AppEnv>, model: string, usage: Usage | undefined): number {
+  const rates = ratesAt(modelPrices(c.get("policy"), model), Date.now());
+  if (!usage || !rates) return 0;
+  return costUsd(
+    {
+      cacheHitTokens: usage.cacheHitTokens,
+      cacheMissTokens: usage.cacheMissTokens,
+      outputTokens: usage.completionTokens,
+    },
+    rates.rates,
+  );
+}
+
+/** A cache that cannot be read is a miss, never an error the caller sees. */
+function logReadFailure(error: unknown): undefined {
+  console.error(JSON.stringify({ event: "cache_read_failed", error: String(error) }));
+  return undefined;
+}

@@ -8,6 +8,7 @@ import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
+import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
 import { MODEL_PATHS, models } from "./routes/models";
 import { pools } from "./routes/pools";
@@ -51,6 +52,7 @@ export function createApp(): Hono<AppEnv> {
   );
 
   app.route("/", health);
+  app.route("/", dashboard);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
   rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");

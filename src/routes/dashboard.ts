@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { DASHBOARD_HTML } from "../observe/dashboard-page";
+
+/**
+ * `GET /dashboard`: the live view of the router. The page itself carries no data and needs no key; it
+ * asks for a router key and polls `/v1/usage` and `/v1/router/pools` with it every 2 s.
+ */
+export const dashboard = new Hono<AppEnv>();
+
+dashboard.get("/dashboard", (c) =>
+  c.html(DASHBOARD_HTML, 200, {
+    "content-security-policy":
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+    "cache-control": "no-store",
+  }),
+);

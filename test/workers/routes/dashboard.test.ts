@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { callRouter } from "../helpers";
+
+describe("GET /dashboard", () => {
+  it("serves the self-contained live page without a key, and the data it polls needs one", async () => {
+    const page = await callRouter("/dashboard", { key: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    const html = await page.text();
+    expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
+    expect(html).not.toMatch(/https?:\/\//);
+    for (const endpoint of ["/v1/usage", "/v1/router/pools"]) {
+      expect(html).toContain(endpoint);
+      expect((await callRouter(endpoint, { key: null })).status).toBe(401);
+      expect((await callRouter(endpoint)).status).toBe(200);
+    }
+  });
+});

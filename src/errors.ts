@@ -19,6 +19,8 @@ const ERRORS = {
   pool_saturated: { status: 429, type: "rate_limit_error" },
   tenant_concurrency_limit: { status: 429, type: "rate_limit_error" },
   queue_timeout: { status: 429, type: "rate_limit_error" },
+  /** The caller left before an answer; nobody reads this one, but it must not count as our failure. */
+  client_closed: { status: 499, type: "invalid_request_error" },
   internal_error: { status: 500, type: "internal_error" },
   upstream_error: { status: 502, type: "upstream_error" },
   upstream_auth: { status: 502, type: "upstream_error" },

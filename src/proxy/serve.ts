@@ -119,6 +119,9 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
         reachedUpstream: false,
         upstreamMs: performance.now() - sentAt,
       });
+      if (clientSignal.aborted && !routerError) {
+        throw new RouterError("client_closed", "The client closed the request before an answer.", { cause: error });
+      }
       throw routerError ? routerError.withHeaders(headers) : error;
     }
     const upstreamMs = performance.now() - sentAt;

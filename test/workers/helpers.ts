@@ -1,6 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
 import worker from "../../src/index";
+import type { LedgerEntry } from "../../src/ledger/entry";
 import { ACME_KEY } from "../fixtures/tenants";
 
 export const ROUTER = "http://router.test";
@@ -164,6 +166,17 @@ export function routerFetch(baseUrl: string): typeof fetch {
     );
     return response;
   };
+}
+
+/** The ledger row of a request, once its accounting has landed (it is written off the response path). */
+export async function ledgerEntry(requestId: string, tenant = "acme"): Promise<LedgerEntry> {
+  let found: LedgerEntry | null = null;
+  await eventually(async () => {
+    found = await env.TENANT_LEDGER.getByName(tenant).entry(requestId);
+    expect(found).not.toBeNull();
+  });
+  if (!found) throw new Error(`no ledger row for ${requestId}`);
+  return found;
 }
 
 /** Retries `check` until it passes or `timeoutMs` runs out; for state that settles asynchronously. */

@@ -1,17 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { LedgerEntry } from "../../../src/ledger/entry";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { callRouter, chatBody, createSim, eventually, readSse } from "../helpers";
-
-async function ledgerEntry(tenant: string, requestId: string): Promise<LedgerEntry> {
-  let found: LedgerEntry | null = null;
-  await eventually(async () => {
-    found = await env.TENANT_LEDGER.getByName(tenant).entry(requestId);
-    expect(found).not.toBeNull();
-  });
-  return found as unknown as LedgerEntry;
-}
+import { callRouter, chatBody, createSim, eventually, ledgerEntry, readSse } from "../helpers";
 
 describe("usage ledger", () => {
   it("records a streamed answer's reported usage and its cost, once", async () => {
@@ -25,7 +15,7 @@ describe("usage ledger", () => {
     const final = JSON.parse(events.at(-2) ?? "{}") as {
       usage: { prompt_tokens: number; completion_tokens: number };
     };
-    const entry = await ledgerEntry("acme", requestId);
+    const entry = await ledgerEntry(requestId);
     expect(entry).toMatchObject({
       outcome: "complete",
       status: 200,
@@ -49,7 +39,7 @@ describe("usage ledger", () => {
       headers: { "x-request-id": requestId },
     });
     await response.text();
-    const entry = await ledgerEntry("acme", requestId);
+    const entry = await ledgerEntry(requestId);
     expect(entry.outcome).toBe("failed");
     expect(entry.estimated).toBe(true);
     expect(entry.usage.completionTokens).toBeGreaterThan(0);
@@ -64,7 +54,7 @@ describe("usage ledger", () => {
       headers: { "x-request-id": requestId },
     });
     expect(response.status).toBe(503);
-    const entry = await ledgerEntry("acme", requestId);
+    const entry = await ledgerEntry(requestId);
     expect(entry).toMatchObject({ outcome: "rejected", status: 503, estimated: false, costUsd: 0 });
     expect(entry.usage.promptTokens).toBe(0);
   });

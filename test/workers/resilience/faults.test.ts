@@ -1,12 +1,11 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { LedgerEntry } from "../../../src/ledger/entry";
 import {
   callWithUpstream,
   chatBody,
   createSim,
   errorOf,
   eventually,
+  ledgerEntry,
   readSse,
   type SimInstance,
   singlePoolPolicy,
@@ -20,15 +19,6 @@ const FAST_TIMEOUTS = {
     totalMs: { interactive: 5_000, background: 5_000 },
   },
 };
-
-async function ledgerEntry(requestId: string): Promise<LedgerEntry> {
-  let found: LedgerEntry | null = null;
-  await eventually(async () => {
-    found = await env.TENANT_LEDGER.getByName("acme").entry(requestId);
-    expect(found).not.toBeNull();
-  });
-  return found as unknown as LedgerEntry;
-}
 
 interface Run {
   response: Response;

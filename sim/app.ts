@@ -68,6 +68,9 @@ function controlRoutes(app: Hono, sim: Simulator): void {
   });
 }
 
+/** Bytes of each answer kept in `recent[].sent`. */
+const SENT_LIMIT = 256 * 1024;
+
 function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
   app.use("*", async (c, next) => {
     if (c.req.path.startsWith("/_sim/")) return next();
@@ -94,7 +97,10 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     const key = c.get("apiKey");
     const ready = prepare(state.options, await c.req.text(), key, c.get("record"));
     if (!ready.ok) return errorResponse(state.options, ready.error);
-    const outcome = serve(state, ready.prepared, key, c.req.raw.signal);
+    const record = c.get("record");
+    const outcome = serve(state, ready.prepared, key, c.req.raw.signal, (text) => {
+      if ((record.sent?.length ?? 0) < SENT_LIMIT) record.sent = (record.sent ?? "") + text;
+    });
     return outcome.kind === "error" ? errorResponse(state.options, outcome.error) : outcome.response;
   };
   for (const path of CHAT_PATHS) app.post(path, auth, generation(prepareChat));

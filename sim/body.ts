@@ -31,6 +31,8 @@ export function streamBody(
   produce: Producer,
   onEnd: (reason: EndReason) => void,
   external?: AbortSignal,
+  /** Sees every piece of text as it is sent, e.g. to record the exact bytes for tests. */
+  onWrite?: (text: string) => void,
 ): ReadableStream<Uint8Array> {
   const ac = new AbortController();
   const signal = ac.signal;
@@ -107,6 +109,7 @@ export function streamBody(
           async write(text) {
             check();
             controller.enqueue(encoder.encode(text));
+            onWrite?.(text);
             if ((controller.desiredSize ?? 1) <= 0) {
               await new Promise<void>((resolve) => {
                 drained = resolve;

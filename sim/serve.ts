@@ -106,7 +106,13 @@ function plan(
  * Serves a prepared request: admission, then a 200 whose body the timeline writes over time
  * (`signal` is the request's, so a disconnect stops the work and frees the slot).
  */
-export function serve(state: SimState, p: Prepared, key: string, signal: AbortSignal | undefined): Outcome {
+export function serve(
+  state: SimState,
+  p: Prepared,
+  key: string,
+  signal: AbortSignal | undefined,
+  onWrite?: (text: string) => void,
+): Outcome {
   const admitted = admit(state, key);
   if (!admitted.ok) return { kind: "error", error: admitted.error };
   const { fault, lease } = admitted;
@@ -142,7 +148,7 @@ export function serve(state: SimState, p: Prepared, key: string, signal: AbortSi
       },
     },
   );
-  const body = streamBody(producer, (reason) => recordEnd(stats, reason), signal);
+  const body = streamBody(producer, (reason) => recordEnd(stats, reason), signal, onWrite);
   const headers: Record<string, string> = p.stream
     ? { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" }
     : { "content-type": "application/json" };

@@ -9,6 +9,8 @@ export interface RecentRequest {
   body?: unknown;
   /** Response status, once decided. */
   status?: number;
+  /** The exact text of a generated answer as it was sent (up to 256 KiB), for byte-level comparisons. */
+  sent?: string;
   /** Unix milliseconds of arrival. */
   at: number;
 }

@@ -111,7 +111,7 @@ export const classifyBench: BenchScenario = {
       title: classifyBench.title,
       notes: [
         "Timed on Node (V8, the engine workerd embeds) since both functions are pure; prompts are the varied corpus in bench/scenarios/corpus.ts.",
-        "The estimator is DeepSeek's rule of thumb (0.3 token per ASCII character, 0.6 per CJK character); the simulator's tokenizer approximates DeepSeek's BPE. Error = (estimate − simulator) ÷ simulator.",
+        "The estimator walks character classes as byte-level BPE splits them (src/classify/tokens.ts); the simulator's tokenizer approximates DeepSeek's BPE more closely (sim/tokens.ts). Error = (estimate − simulator) ÷ simulator.",
       ],
       columns: ["measure", "p50", "p99", "µs per 1k tokens (p50)"],
       rows,

@@ -2,7 +2,7 @@ import type { LatencyClass } from "../classify/classify";
 import type { Policy, PoolSpec } from "../config/policy";
 import type { Priority, Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
-import type { AttemptOutcome, StepGate, StepPass } from "../proxy/attempt";
+import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "../proxy/attempt";
 import type { PlanStep } from "../routing/plan";
 import type { PoolGate } from "./pool-gate";
 import { gateName, pickShard, shareOf, tenantShareOf } from "./shards";
@@ -85,6 +85,7 @@ export class PoolGates implements StepGate {
 
   async enter(step: PlanStep, lastStep: boolean, signal: AbortSignal): Promise<StepPass> {
     const pool = this.policy.pools[step.pool] as PoolSpec;
+    if (!pool.admission.enabled) return OPEN_GATE.enter(step, lastStep, signal);
     const { shards } = pool.admission;
     const loads = Array.from({ length: shards }, (_, i) => lastLoad.get(gateName(step.pool, i)));
     const index = pickShard(loads, this.random);

@@ -59,6 +59,11 @@ export type PoolRetries = z.output<typeof retries>;
 
 /** Admission control of a pool (src/admission/, docs/scaling.md). */
 const admission = z.object({
+  /**
+   * Off only for an upstream with no concurrency cap of its own (an autoscaled self-hosted model):
+   * requests then skip the gate's round trip, and nothing protects the upstream from a burst.
+   */
+  enabled: z.boolean().default(true),
   /** Requests waiting for a slot, all priorities together; when full the least important is shed. */
   maxQueue: z.number().int().min(0).max(100_000).default(1_000),
   /** Longest wait for a slot, by latency class; x-router-max-wait-ms may ask for any wait up to the larger. */
@@ -72,6 +77,7 @@ const admission = z.object({
 });
 export type PoolAdmission = z.output<typeof admission>;
 export const ADMISSION_DEFAULTS: PoolAdmission = {
+  enabled: true,
   maxQueue: 1_000,
   maxWaitMs: { interactive: 10_000, background: 60_000 },
   shards: 1,

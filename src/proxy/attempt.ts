@@ -116,7 +116,8 @@ export async function attemptPlan(
         pass.release({ kind: "abandoned" });
         break;
       }
-      budget.recordRequest(now());
+      // The budget is a share of the requests callers made, so a retry is not itself counted as one.
+      if (retry === 0) budget.recordRequest(now());
       const tracked = track(candidate, pass, now);
       const attemptAbort = new AbortController();
       const onClientAbort = () => attemptAbort.abort(signal.reason);

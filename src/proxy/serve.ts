@@ -120,7 +120,9 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
         upstreamMs: performance.now() - sentAt,
       });
       if (clientSignal.aborted && !routerError) {
-        throw new RouterError("client_closed", "The client closed the request before an answer.", { cause: error });
+        throw new RouterError("client_closed", "The client closed the request before an answer.", {
+          cause: error,
+        });
       }
       throw routerError ? routerError.withHeaders(headers) : error;
     }

@@ -35,3 +35,61 @@ describe("client disconnects", () => {
     await reader.cancel().catch(() => {});
   });
 });
+
+describe("relay fidelity", () => {
+  const cases: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+    ["a plain stream", {}, {}],
+    [
+      "a thinking stream with usage on every chunk",
+      { thinking: { type: "enabled" }, stream_options: { include_usage: true } },
+      {},
+    ],
+    [
+      "a tool-call stream",
+      {
+        tools: [
+          {
+            type: "function",
+            function: {
+              name: "weather",
+              parameters: { type: "object", properties: { city: { type: "string" } } },
+            },
+          },
+        ],
+        tool_choice: "required",
+      },
+      {},
+    ],
+    [
+      "a stream with keep-alives before the first token",
+      {},
+      { ttftMs: 150, keepAliveBeforeFirstTokenMs: 30 },
+    ],
+    ["a stream paced token by token", {}, { tokensPerS: 400 }],
+  ];
+
+  it.each(cases)("the client receives exactly the upstream's bytes: %s", async (_, body, simOptions) => {
+    const sim = await createSim(simOptions);
+    const response = await sim.call("/v1/chat/completions", { json: chatBody({ stream: true, ...body }) });
+    const received = await response.text();
+    const [upstream] = (await sim.stats()).recent as Array<{ sent?: string }>;
+    expect(upstream?.sent?.length).toBeGreaterThan(100);
+    expect(received).toBe(upstream?.sent);
+  });
+
+  it("a non-streamed answer is the upstream's JSON, byte for byte, without its keep-alive lines", async () => {
+    const sim = await createSim({ concurrency: 1, overload: "queue", queueKeepAliveMs: 20, ttftMs: 100 });
+    const [, second] = await Promise.all([
+      sim.call("/v1/chat/completions", { json: chatBody() }),
+      sim.call("/v1/chat/completions", {
+        json: chatBody({ messages: [{ role: "user", content: "queued" }] }),
+      }),
+    ]);
+    const received = await second.text();
+    const sent = (
+      (await sim.stats()).recent as Array<{ sent?: string; body?: { messages?: Array<{ content: string }> } }>
+    ).find((r) => r.body?.messages?.[0]?.content === "queued")?.sent;
+    expect(sent?.startsWith("\n")).toBe(true);
+    expect(received).toBe(sent?.trimStart());
+  });
+});

@@ -1,8 +1,7 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { startSimServer } from "../sim/node";
 import type { SimOptionsPatch } from "../sim/options";
-import { buildRouter, ROOT } from "./build";
+import { routerWorker } from "./build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "./local-config";
 
 export interface LocalStack {
@@ -42,25 +41,15 @@ export default {
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sim = await startSimServer({ port: options.simPort ?? 0, ...options.sim });
-  const scriptPath = buildRouter();
-  // The bundle is already built, so wrangler's module rules (for unbundled sources) do not apply.
-  const { modulesRules: _unbundledRules, ...workerOptions } = unstable_getMiniflareWorkerOptions(
-    `${ROOT}wrangler.jsonc`,
-  ).workerOptions;
-  const router: V4WorkerOptions = {
-    ...workerOptions,
-    name: "router",
-    modules: true,
-    scriptPath,
+  const router = routerWorker({
     bindings: {
-      ...(workerOptions.bindings as Record<string, unknown> | undefined),
       DEEPSEEK_BASE_URL: sim.url,
       DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
       ROUTER_TENANTS: tenantsConfig(),
       ...options.vars,
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: options.routerPort ?? 0 }],
-  };
+  });
   const bare: V4WorkerOptions = {
     name: "bare",
     modules: true,

@@ -1,6 +1,5 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { buildRouter, ROOT } from "../../scripts/build";
+import { routerWorker } from "../../scripts/build";
 import { distribution, formatMs } from "../lib/stats";
 import { formatNumber } from "../lib/table";
 import type { BenchScenario, BenchSection } from "../lib/types";
@@ -131,16 +130,7 @@ function section(rows: Array<Record<string, string>>): BenchSection {
 }
 
 async function start(): Promise<Miniflare> {
-  const scriptPath = buildRouter();
-  const { modulesRules: _unbundledRules, ...workerOptions } = unstable_getMiniflareWorkerOptions(
-    `${ROOT}wrangler.jsonc`,
-  ).workerOptions;
-  const router: V4WorkerOptions = {
-    ...workerOptions,
-    name: "router",
-    modules: true,
-    scriptPath,
-  };
+  const router = routerWorker();
   const driver: V4WorkerOptions = {
     name: "driver",
     modules: true,

@@ -1,5 +1,6 @@
 import type { Policy, PoolSpec } from "../config/policy";
 import { RouterError } from "../errors";
+import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
@@ -101,7 +102,7 @@ export async function attemptPlan(
     const budget = retryBudget(step.pool, pool.retries.budgetRatio);
     for (let retry = 0; ; retry++) {
       if (now() >= deadlines.totalAt) throw deadlineExceeded(lastError);
-      if (!hasTarget(step.pool, pool, now())) break;
+      if (!poolHasTarget(step.pool, pool, now())) break;
       let pass: StepPass;
       try {
         pass = await gate.enter(step, index === plan.steps.length - 1, signal);
@@ -260,10 +261,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function hasTarget(poolName: string, pool: PoolSpec, now: number): boolean {
-  return pool.targets.some((target) => targetState(poolName, target).state(now) !== "open");
 }
 
 function chooseTarget(poolName: string, pool: PoolSpec, now: number): Candidate | undefined {

@@ -36,8 +36,3 @@ export function targetState(pool: string, target: TargetSpec): TargetState {
   }
   return state;
 }
-
-/** For tests: forget every target's state in this isolate. */
-export function resetTargetStates(): void {
-  registry.clear();
-}

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CacheCounters } from "../../../src/cache/stats";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { type CallInit, chatBody, createSim, errorOf, type SimInstance } from "../helpers";
-import { callRouterWith, sha256Hex, storedFrom, uniquePrompt } from "./support";
+import { type CallInit, callWithUpstream, chatBody, createSim, errorOf, type SimInstance } from "../helpers";
+import { sha256Hex, storedFrom, uniquePrompt } from "./support";
 
 const CHAT = "/v1/chat/completions";
 const ADMIN_KEY = "sk-admin-test-0000000000000000";
@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 function admin(path: string, init: CallInit = {}): Promise<Response> {
-  return callRouterWith(
+  return callWithUpstream(
     sim.baseUrl,
     `/admin/cache${path}`,
     { key: ADMIN_KEY, ...init },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { chatBody, createSim, errorOf, readSse } from "../helpers";
-import { callRouterWith, sha256Hex, storedFrom, uniquePrompt } from "./support";
+import { callWithUpstream, chatBody, createSim, errorOf, readSse } from "../helpers";
+import { sha256Hex, storedFrom, uniquePrompt } from "./support";
 
 const CHAT = "/v1/chat/completions";
 
@@ -121,7 +121,7 @@ describe("tenant isolation", () => {
       { id: "three", keys: [await sha256Hex("sk-three")] },
     ]);
     const as = (key: string) =>
-      callRouterWith(sim.baseUrl, CHAT, { json: body, key }, { ROUTER_TENANTS: tenants });
+      callWithUpstream(sim.baseUrl, CHAT, { json: body, key }, { ROUTER_TENANTS: tenants });
     const body = deterministic();
     const one = await as("sk-one");
     expect(one.headers.get("x-router-cache-key")).toMatch(/^shared:/);
@@ -239,7 +239,7 @@ describe("what is never cached", () => {
     });
     const body = deterministic();
     for (let i = 0; i < 2; i++) {
-      const response = await callRouterWith(sim.baseUrl, CHAT, { json: body }, { ROUTER_POLICY: policy });
+      const response = await callWithUpstream(sim.baseUrl, CHAT, { json: body }, { ROUTER_POLICY: policy });
       expect(response.headers.get("x-router-cache")).toBe("MISS");
       await response.text();
     }
@@ -272,7 +272,7 @@ describe("answers from a fallback step", () => {
       routes: { chat: ["primary", "elsewhere"], code: ["primary"], reasoning: ["primary"] },
     });
     const body = deterministic();
-    const call = () => callRouterWith(sim.baseUrl, CHAT, { json: body }, { ROUTER_POLICY: policy });
+    const call = () => callWithUpstream(sim.baseUrl, CHAT, { json: body }, { ROUTER_POLICY: policy });
     const fallback = await call();
     expect(fallback.headers.get("x-router-pool")).toBe("elsewhere");
     await fallback.text();

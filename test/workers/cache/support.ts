@@ -1,27 +1,8 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { parseCacheId } from "../../../src/cache/key";
 import { entryKvKey } from "../../../src/cache/store";
-import worker from "../../../src/index";
-import { type CallInit, eventually, routerRequest } from "../helpers";
-
-/** Calls the router with `baseUrl` as upstream and extra bindings (tenants, policy, admin key). */
-export async function callRouterWith(
-  baseUrl: string,
-  path: string,
-  init: CallInit = {},
-  bindings: Record<string, string> = {},
-): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(
-    routerRequest(path, init),
-    { ...env, DEEPSEEK_BASE_URL: baseUrl, ...bindings },
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return response;
-}
+import { eventually } from "../helpers";
 
 /** A streamed answer's entry is written in waitUntil after its last byte: wait until KV has it. */
 export async function storedFrom(response: Response): Promise<void> {

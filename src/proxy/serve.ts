@@ -42,7 +42,8 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   const plan = planRoute(classification, policy, poolAvailability(policy, Date.now()), allowDegrade);
 
   const headers = decisionHeaders(classification, plan.reason);
-  const clientSignal = c.req.raw.signal;
+  const departure = departureOf(c.req.raw.signal);
+  const clientSignal = departure.signal;
   const deadlines = requestDeadlines(
     c.req.header("x-router-deadline-ms"),
     classification,
@@ -182,12 +183,26 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   if (!stream) return respond();
   // A stream still queued after a moment is committed with keep-alives; x-router-queue-ms can then only
   // say how long it had waited by the commit.
-  return holdWhileQueued(respond(), admission.queued, headers, (notice) => {
-    headers.set("x-router-model", notice.step.model);
-    headers.set("x-router-pool", notice.step.pool);
-    headers.set("x-router-queue-ms", String(Math.round(notice.waitedMs)));
-    c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
+  return holdWhileQueued(respond(), admission.queued, headers, {
+    commit(notice) {
+      headers.set("x-router-model", notice.step.model);
+      headers.set("x-router-pool", notice.step.pool);
+      headers.set("x-router-queue-ms", String(Math.round(notice.waitedMs)));
+      c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
+    },
+    leave: (reason) => departure.abort(reason),
   });
+}
+
+/**
+ * The request's end as every waiter, hold and retry loop sees it: the runtime's request signal, or
+ * the router seeing its own response body cancelled (the signal does not fire for a body it handed back).
+ */
+function departureOf(requestSignal: AbortSignal): AbortController {
+  const departure = new AbortController();
+  if (requestSignal.aborted) departure.abort(requestSignal.reason);
+  else requestSignal.addEventListener("abort", () => departure.abort(requestSignal.reason), { once: true });
+  return departure;
 }
 
 const MAX_DEADLINE_MS = 3_600_000;

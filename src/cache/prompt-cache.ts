@@ -1,7 +1,6 @@
 import type { Context } from "hono";
-import { modelPrices } from "../classify/catalog";
+import { usageCostUsd } from "../classify/catalog";
 import type { Classification } from "../classify/classify";
-import { costUsd, ratesAt } from "../classify/price";
 import type { AppEnv } from "../env";
 import { toRouterError } from "../errors";
 import type { Usage } from "../observe/usage";
@@ -268,16 +267,7 @@ function hitResponse(
 
 /** What the answer would cost upstream now: the usage it reported, at the prices in force. */
 function savedUsd(c: Context<AppEnv>, model: string, usage: Usage | undefined): number {
-  const rates = ratesAt(modelPrices(c.get("policy"), model), Date.now());
-  if (!usage || !rates) return 0;
-  return costUsd(
-    {
-      cacheHitTokens: usage.cacheHitTokens,
-      cacheMissTokens: usage.cacheMissTokens,
-      outputTokens: usage.completionTokens,
-    },
-    rates.rates,
-  );
+  return usage ? usageCostUsd(c.get("policy"), model, usage, Date.now()) : 0;
 }
 
 /** A cache that cannot be read is a miss, never an error the caller sees. */

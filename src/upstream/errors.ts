@@ -9,7 +9,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  */
 export async function upstreamError(response: Response, targetName: string): Promise<RouterError> {
   const body = await readBounded(response);
-  const wire = parseEnvelope(body);
+  const wire = parseEnvelope(parseJson(body));
   const status = response.status;
   const retryAfter = response.headers.get("retry-after");
   const headers: Record<string, string> = retryAfter ? { "retry-after": retryAfter } : {};
@@ -51,22 +51,63 @@ export async function upstreamError(response: Response, targetName: string): Pro
   return new RouterError("upstream_error", wire?.message ?? `The upstream failed (${status}).`);
 }
 
+const MAX_JSON_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The parts of a non-streamed answer the router reads. */
+export interface JsonAnswer {
+  usage?: unknown;
+  choices?: Array<{ finish_reason?: unknown }>;
+}
+
+/**
+ * A non-streamed 200 body, judged before the router commits to it: an answer, an error the upstream
+ * put in a 200 (an error whatever its status), or something cut or garbled.
+ */
+export function readJsonAnswer(
+  text: string,
+):
+  | { kind: "answer"; body: JsonAnswer }
+  | { kind: "error"; error: RouterError }
+  | { kind: "invalid"; message: string } {
+  if (text.length > MAX_JSON_ANSWER_BYTES)
+    return { kind: "invalid", message: "The upstream answer exceeds the router's size limit." };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: "invalid", message: "The upstream broke off its answer: it is not valid JSON." };
+  }
+  if (typeof body !== "object" || body === null)
+    return { kind: "invalid", message: "The upstream answer is not a JSON object." };
+  const wire = parseEnvelope(body);
+  if (wire) {
+    const why = wire.message ?? "The upstream answered with an error.";
+    return { kind: "error", error: new RouterError("upstream_error", why) };
+  }
+  return { kind: "answer", body: body as JsonAnswer };
+}
+
 interface WireError {
   message?: string;
   type?: string;
   param?: string | null;
 }
 
-function parseEnvelope(body: string): WireError | undefined {
+function parseEnvelope(body: unknown): WireError | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const envelope = (body as { error?: unknown }).error;
+  if (typeof envelope !== "object" || envelope === null) return undefined;
+  const error = envelope as Record<string, unknown>;
+  return {
+    message: typeof error.message === "string" ? error.message : undefined,
+    type: typeof error.type === "string" ? error.type : undefined,
+    param: typeof error.param === "string" ? error.param : null,
+  };
+}
+
+function parseJson(text: string): unknown {
   try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error !== "object" || parsed.error === null) return undefined;
-    const error = parsed.error as Record<string, unknown>;
-    return {
-      message: typeof error.message === "string" ? error.message : undefined,
-      type: typeof error.type === "string" ? error.type : undefined,
-      param: typeof error.param === "string" ? error.param : null,
-    };
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ const PLAIN_DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /**
  * A numeric request header (`x-router-deadline-ms` and the like): plain decimal digits only, so
- * `1e3`, `0x3e8`, `+1000` and ` 1000` are refused instead of being read as something the caller
+ * `1e3`, `0x3e8`, `+1000` and `1000.0` are refused instead of being read as something the caller
  * may not have meant. Absent is `undefined`.
  */
 export function parseWholeNumber(

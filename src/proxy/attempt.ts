@@ -4,10 +4,10 @@ import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
-import { type JsonAnswer, readJsonAnswer, upstreamError } from "../upstream/errors";
+import { type JsonAnswer, readJsonAnswer, streamedError, upstreamError } from "../upstream/errors";
 import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
-import type { ProviderEnv, UpstreamCall } from "../upstream/providers/types";
+import { type ProviderEnv, secretOf, type UpstreamCall } from "../upstream/providers/types";
 import type { RelaySource } from "../upstream/relay";
 import { requestedWaitMs, retryBudget, retryDelayMs } from "../upstream/retry";
 
@@ -258,6 +258,7 @@ async function sendOnce(
 ): Promise<SendResult> {
   const { abort, firstTokenAt, deadlines, now } = timing;
   const startedAt = now();
+  const secret = secretOf(env, candidate.target);
   // A non-streamed answer arrives whole, so only the total deadline bounds it.
   const answerBy = call.stream ? firstTokenAt : deadlines.totalAt;
   const timer = setTimeout(
@@ -269,7 +270,7 @@ async function sendOnce(
     const response = await PROVIDERS[call.step.provider].send(call, candidate.target, env, abort.signal);
     const traceId = response.headers.get("x-ds-trace-id");
     if (!response.ok) {
-      const error = await upstreamError(response, candidate.target.name);
+      const error = await upstreamError(response, { name: candidate.target.name, secret });
       return {
         ok: false,
         error,
@@ -289,11 +290,13 @@ async function sendOnce(
           mayBill: true,
         };
       if (first.kind === "ended") return failed("The upstream closed the stream without an answer.");
+      if (first.kind === "error")
+        return { ok: false, error: streamedError(first.payload, secret), retryable: true };
       return { ok: true, answer: { kind: "stream", source: first.source }, traceId };
     }
     const text = (await response.text()).trimStart();
     if (text === "") return failed("The upstream closed the connection without an answer.");
-    const json = readJsonAnswer(text);
+    const json = readJsonAnswer(text, secret);
     if (json.kind === "invalid") return failed(json.message);
     // An error is an error whatever the status: never an answer, never cached or shared as one.
     if (json.kind === "error") return { ok: false, error: json.error, retryable: true };

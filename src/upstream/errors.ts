@@ -7,9 +7,13 @@ const MAX_ERROR_BODY = 64 * 1024;
  * the caller's mistakes (4xx) but never anything that describes the router's upstream account: a 401
  * or 402 there is the operator's problem, and DeepSeek's 401 text even echoes the key's last characters.
  */
-export async function upstreamError(response: Response, targetName: string): Promise<RouterError> {
+export async function upstreamError(
+  response: Response,
+  target: { name: string; secret: string },
+): Promise<RouterError> {
+  const targetName = target.name;
   const body = await readBounded(response);
-  const wire = parseEnvelope(parseJson(body));
+  const wire = redacted(parseEnvelope(parseJson(body)), target.secret);
   const status = response.status;
   const retryAfter = response.headers.get("retry-after");
   const headers: Record<string, string> = retryAfter ? { "retry-after": retryAfter } : {};
@@ -65,6 +69,7 @@ export interface JsonAnswer {
  */
 export function readJsonAnswer(
   text: string,
+  secret: string,
 ):
   | { kind: "answer"; body: JsonAnswer }
   | { kind: "error"; error: RouterError }
@@ -79,12 +84,31 @@ export function readJsonAnswer(
   }
   if (typeof body !== "object" || body === null)
     return { kind: "invalid", message: "The upstream answer is not a JSON object." };
-  const wire = parseEnvelope(body);
+  const wire = redacted(parseEnvelope(body), secret);
   if (wire) {
     const why = wire.message ?? "The upstream answered with an error.";
     return { kind: "error", error: new RouterError("upstream_error", why) };
   }
   return { kind: "answer", body: body as JsonAnswer };
+}
+
+/** The first event of a stream, when it is an error rather than an answer. */
+export function streamedError(payload: string, secret: string): RouterError {
+  const wire = redacted(parseEnvelope(parseJson(payload)), secret);
+  return new RouterError("upstream_error", wire?.message ?? "The upstream answered with an error.");
+}
+
+/**
+ * An upstream's error text with the router's credential for it taken out: a broken or hostile upstream
+ * may echo the Authorization header, and its messages are passed on to callers.
+ */
+export function redactSecret(text: string, secret: string): string {
+  return secret.length >= 8 ? text.replaceAll(secret, "[redacted]") : text;
+}
+
+function redacted(wire: WireError | undefined, secret: string): WireError | undefined {
+  if (!wire) return undefined;
+  return { ...wire, ...(wire.message ? { message: redactSecret(wire.message, secret) } : {}) };
 }
 
 interface WireError {

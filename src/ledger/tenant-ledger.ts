@@ -115,7 +115,7 @@ export class TenantLedger extends DurableObject<Env> {
       .toArray();
     const byOutcome: Record<string, number> = {};
     for (const row of sql.exec<{ outcome: string; n: number }>(
-      "SELECT outcome, count(*) AS n FROM usage_rows WHERE at >= ? AND at < ? GROUP BY outcome",
+      "SELECT outcome, count(*) AS n FROM usage_rows WHERE kind = 'request' AND at >= ? AND at < ? GROUP BY outcome",
       from,
       to,
     )) {

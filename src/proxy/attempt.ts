@@ -192,7 +192,10 @@ async function sendTracked(
   const attemptAbort = new AbortController();
   let sent = false;
   let answered = false;
+  let departed = false;
   const onDeparture = () => {
+    if (departed) return;
+    departed = true;
     attemptAbort.abort(signal.reason);
     // An answer that reached the caller is accounted when it ends, with what it relayed.
     if (sent && !answered) run.onSpent?.({ step, status: 499 });

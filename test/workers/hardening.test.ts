@@ -123,3 +123,16 @@ describe("an upstream error body is never shared as a success", () => {
     expect(again.headers.get("x-router-cache")).toBe("MISS");
   });
 });
+
+describe("a coalesced follower never inherits the leader's own limits", () => {
+  it("a follower with no deadline gets its answer when the leader's own deadline passes", async () => {
+    const sim = await createSim({ ttftMs: 600 });
+    const body = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
+    const leader = sim.call(CHAT, { json: body, headers: { "x-router-deadline-ms": "200" } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const follower = await sim.call(CHAT, { json: body });
+    expect((await leader).status).toBe(504);
+    expect(follower.status).toBe(200);
+    expect(await follower.text()).toContain('"finish_reason"');
+  });
+});

@@ -39,6 +39,7 @@ export interface SimStats {
   aborted: number;
   rejected429: number;
   queued: number;
+  promptTokens: number;
   byStatus: Record<string, number>;
   recent: Array<{ path: string; authorization?: string; body?: unknown }>;
 }

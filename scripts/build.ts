@@ -18,14 +18,14 @@ export function buildRouter(): string {
 }
 
 /**
- * The router as a Miniflare worker, built and configured from wrangler.jsonc exactly as deployed;
+ * The router as a Miniflare worker, built and configured from wrangler.toml exactly as deployed;
  * `extra` adds or overrides options (bindings, sockets).
  */
 export function routerWorker(extra: Partial<V4WorkerOptions> = {}): V4WorkerOptions {
   const scriptPath = buildRouter();
   // The bundle is already built, so wrangler's module rules (for unbundled sources) do not apply.
   const { modulesRules: _unbundledRules, ...workerOptions } = unstable_getMiniflareWorkerOptions(
-    `${ROOT}wrangler.jsonc`,
+    `${ROOT}wrangler.toml`,
   ).workerOptions;
   return {
     ...workerOptions,

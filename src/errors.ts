@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ZodError } from "zod";
+import type * as z from "./zod";
 
 /**
  * Every error a caller can see. Each maps to one HTTP status and one DeepSeek/OpenAI error `type`,
@@ -93,7 +93,7 @@ export function paramPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-export function fromZodError(error: ZodError, what = "request"): RouterError {
+export function fromZodError(error: z.core.$ZodError, what = "request"): RouterError {
   const issue = error.issues[0];
   if (!issue) return new RouterError("invalid_request", `Invalid ${what}.`);
   const param = paramPath(issue.path);

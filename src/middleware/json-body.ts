@@ -1,13 +1,13 @@
 import type { Context } from "hono";
-import type { z } from "zod";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
+import type * as z from "../zod";
 
 /**
  * Reads the body up to the configured limit (413 past it, without buffering the excess), parses JSON
  * (400 on anything else) and validates it with `schema` (400 naming the field). Unknown fields survive.
  */
-export async function readJsonBody<S extends z.ZodType>(
+export async function readJsonBody<S extends z.ZodMiniType>(
   c: Context<AppEnv>,
   schema: S,
 ): Promise<{ body: z.output<S>; raw: string }> {

@@ -11,7 +11,7 @@ import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
 import { MODEL_PATHS, models } from "./routes/models";
-import { pools } from "./routes/pools";
+import { POOL_PATHS, pools } from "./routes/pools";
 import { usage } from "./routes/usage";
 
 /**
@@ -74,7 +74,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", dashboard);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
+  rejectOtherMethods(app, [...MODEL_PATHS, ...POOL_PATHS, "/healthz", "/v1/usage", "/dashboard"], "GET");
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);

@@ -45,7 +45,7 @@ Load and bounds
 
 Request mix
   --stream-ratio <0..1> share of streamed requests
-  --repeat-ratio <0..1> share of requests that repeat an earlier prompt (cache)
+  --repeat-ratio <0..1> share of requests that repeat an earlier prompt, deterministically (cache hits)
 
 Output
   --out <dir>           report directory (default loadtest/out/<timestamp>)

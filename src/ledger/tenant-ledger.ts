@@ -12,7 +12,7 @@ type TotalsRow = { [K in keyof UsageTotals]: number | null };
 
 /**
  * One per tenant: every inference request's usage and cost, kept 35 days in SQLite. Recording is
- * idempotent on the request id, so a retried `record` can never count a request twice.
+ * idempotent on the request id, so a retried `recordMany` can never count a request twice.
  */
 export class TenantLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -23,11 +23,6 @@ export class TenantLedger extends DurableObject<Env> {
       cache_hit_tokens INTEGER NOT NULL, cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
       estimated INTEGER NOT NULL, cost_usd REAL NOT NULL, saved_usd REAL NOT NULL)`);
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS requests_at ON requests (at)");
-  }
-
-  /** Records one request; returns false when this request id was already recorded. */
-  async record(entry: LedgerEntry): Promise<boolean> {
-    return (await this.recordMany([entry])) === 1;
   }
 
   /** Records a batch in one transaction; returns how many were new (the rest were already recorded). */

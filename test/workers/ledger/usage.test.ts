@@ -26,9 +26,12 @@ describe("usage ledger", () => {
     expect(entry.usage.completionTokens).toBe(final.usage.completion_tokens);
     expect(entry.costUsd).toBeGreaterThan(0);
 
-    const again = await env.TENANT_LEDGER.getByName("acme").record({ ...entry, costUsd: 99 });
-    expect(again).toBe(false);
-    expect((await env.TENANT_LEDGER.getByName("acme").entry(requestId))?.costUsd).toBe(entry.costUsd);
+    const ledger = env.TENANT_LEDGER.getByName("acme");
+    const replayed = { ...entry, costUsd: 99 };
+    const fresh = { ...entry, requestId: `${requestId}-other` };
+    expect(await ledger.recordMany([replayed, fresh])).toBe(1);
+    expect((await ledger.entry(requestId))?.costUsd).toBe(entry.costUsd);
+    expect((await ledger.entry(fresh.requestId))?.costUsd).toBe(entry.costUsd);
   });
 
   it("estimates usage for a stream that broke before the upstream reported it", async () => {

@@ -45,7 +45,7 @@ export interface MixConfig {
   path: string;
 }
 
-export const defaultMix: MixConfig = {
+const defaultMix: MixConfig = {
   types: { chat: 0.6, reasoning: 0.15, code: 0.2, vision: 0.05 },
   streamRatio: 0.8,
   promptTokens: { kind: "lognormal", median: 200, sigma: 0.8, max: 4000 },
@@ -128,7 +128,7 @@ export function buildRequest(mix: MixConfig, seed: number, seq: number): Request
   };
 }
 
-export function drawLength(dist: LengthDistribution, rng: Rng): number {
+function drawLength(dist: LengthDistribution, rng: Rng): number {
   switch (dist.kind) {
     case "fixed":
       return Math.max(1, Math.round(dist.tokens));

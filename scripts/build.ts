@@ -4,10 +4,10 @@ import type { V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const ROUTER_BUNDLE_DIR = `${ROOT}dist/router`;
+const ROUTER_BUNDLE_DIR = `${ROOT}dist/router`;
 
 /** Bundles the router exactly as `wrangler deploy` would, without uploading anything. */
-export function buildRouter(): string {
+function buildRouter(): string {
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", ROUTER_BUNDLE_DIR], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "inherit"],

@@ -30,9 +30,9 @@ const ERRORS = {
   deadline_exceeded: { status: 504, type: "timeout_error" },
 } as const satisfies Record<string, { status: number; type: string }>;
 
-export type ErrorCode = keyof typeof ERRORS;
+type ErrorCode = keyof typeof ERRORS;
 
-export interface ErrorEnvelope {
+interface ErrorEnvelope {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
@@ -84,7 +84,7 @@ export class RouterError extends Error {
 }
 
 /** `messages[1].content` style, as DeepSeek and OpenAI name parameters. */
-export function paramPath(path: ReadonlyArray<PropertyKey>): string {
+function paramPath(path: ReadonlyArray<PropertyKey>): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;

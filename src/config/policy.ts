@@ -43,7 +43,6 @@ const timeouts = z.object({
   /** The whole answer, unless the request asks for less with x-router-deadline-ms. */
   totalMs: z._default(byLatency, { interactive: 300_000, background: 900_000 }),
 });
-export type PoolTimeouts = z.output<typeof timeouts>;
 
 const retries = z.object({
   /** Retries of the same step before the plan moves on; 0 disables retrying. */
@@ -75,8 +74,8 @@ const admission = z.object({
   /** A lease the Worker stops renewing (it died mid-stream) frees its slot after this long. */
   leaseTtlMs: z._default(intIn(3_000, 600_000), 60_000),
 });
-export type PoolAdmission = z.output<typeof admission>;
-export const ADMISSION_DEFAULTS: PoolAdmission = {
+type PoolAdmission = z.output<typeof admission>;
+const ADMISSION_DEFAULTS: PoolAdmission = {
   enabled: true,
   maxQueue: 1_000,
   maxWaitMs: { interactive: 10_000, background: 60_000 },

@@ -27,7 +27,7 @@ export type PricePeriod = z.output<typeof pricePeriod>;
 
 /** Model name → its periods in any order; the latest period that has started applies. */
 export const priceTable = z.record(z.string(), z.array(pricePeriod).check(z.minLength(1)));
-export type PriceTable = z.output<typeof priceTable>;
+type PriceTable = z.output<typeof priceTable>;
 
 const PEAK_2026 = [
   [1, 4],

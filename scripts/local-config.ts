@@ -5,13 +5,13 @@ export const LOCAL_ROUTER_KEY = "sk-local-dev";
 /** What the router presents to the simulator; the simulator accepts any well-formed key. */
 export const LOCAL_UPSTREAM_KEY = "sk-sim-local-0000000000000000000";
 
-export interface LocalTenant {
+interface LocalTenant {
   id: string;
   key: string;
   maxPriority?: "high" | "normal" | "low";
 }
 
-export const LOCAL_TENANTS: LocalTenant[] = [
+const LOCAL_TENANTS: LocalTenant[] = [
   { id: "local", key: LOCAL_ROUTER_KEY },
   { id: "local-batch", key: "sk-local-batch", maxPriority: "normal" },
 ];

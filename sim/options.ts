@@ -200,7 +200,7 @@ const simOptionsSchema = z
   }) satisfies z.ZodType<SimOptions>;
 
 /** Sum of all per-request fault probabilities (status faults included). */
-export function totalFaultRate(f: FaultRates): number {
+function totalFaultRate(f: FaultRates): number {
   const statuses = Object.values(f.statusRates).reduce((a, b) => a + b, 0);
   return (
     statuses +

@@ -22,7 +22,7 @@ import { bump, recordEnd } from "./stats";
 
 const USD_TO_CNY = 7.2;
 
-export type Outcome = { kind: "error"; error: SimError } | { kind: "stream"; response: Response };
+type Outcome = { kind: "error"; error: SimError } | { kind: "stream"; response: Response };
 
 type Admitted = { ok: true; fault: FaultSpec; lease: Lease | undefined } | { ok: false; error: SimError };
 

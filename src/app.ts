@@ -11,9 +11,28 @@ import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
 import { MODEL_PATHS, models } from "./routes/models";
-import { pools } from "./routes/pools";
+import { POOL_PATHS, pools } from "./routes/pools";
 import { usage } from "./routes/usage";
 
+/**
+ * Every request header the router reads, for CORS preflights. Browsers match these names one by one
+ * (a `x-router-*` pattern is not a wildcard to them), so a header the router starts reading is added here.
+ */
+const CALLER_HEADERS = [
+  "authorization",
+  "content-type",
+  "cache-control",
+  "x-request-id",
+  "x-router-type",
+  "x-router-priority",
+  "x-router-latency",
+  "x-router-degrade",
+  "x-router-deadline-ms",
+  "x-router-max-wait-ms",
+  "x-router-cache",
+];
+
+/** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
   "x-request-id",
   "x-router-overhead-ms",
@@ -45,7 +64,7 @@ export function createApp(): Hono<AppEnv> {
         if (allowed.includes("*")) return "*";
         return allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["authorization", "content-type", "cache-control", "x-request-id", "x-router-*"],
+      allowHeaders: CALLER_HEADERS,
       exposeHeaders: ROUTER_HEADERS,
       maxAge: 600,
     }),
@@ -55,7 +74,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", dashboard);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
+  rejectOtherMethods(app, [...MODEL_PATHS, ...POOL_PATHS, "/healthz", "/v1/usage", "/dashboard"], "GET");
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);

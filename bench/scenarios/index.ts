@@ -1,5 +1,6 @@
 import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
+import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { overload } from "./overload";
@@ -19,4 +20,5 @@ export const scenarios: BenchScenario[] = [
   admissionGate,
   overload,
   spike,
+  bundle,
 ];

@@ -1,14 +1,14 @@
 import type { Context } from "hono";
-import type { z } from "zod";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
+import type * as z from "../zod";
 import { assertNestingWithin, type MAX_JSON_DEPTH } from "./json-depth";
 
 /**
  * Reads the body up to the configured limit (413 past it, without buffering the excess), parses JSON
  * (400 on anything else, or on nesting past {@link MAX_JSON_DEPTH}) and validates it with `schema` (400 naming the field). Unknown fields survive.
  */
-export async function readJsonBody<S extends z.ZodType>(
+export async function readJsonBody<S extends z.ZodMiniType>(
   c: Context<AppEnv>,
   schema: S,
 ): Promise<{ body: z.output<S>; raw: string }> {

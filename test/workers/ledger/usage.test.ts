@@ -26,9 +26,12 @@ describe("usage ledger", () => {
     expect(entry.usage.completionTokens).toBe(final.usage.completion_tokens);
     expect(entry.costUsd).toBeGreaterThan(0);
 
-    const again = await env.TENANT_LEDGER.getByName("acme").recordMany([{ ...entry, costUsd: 99 }]);
-    expect(again).toBe(0);
-    expect((await env.TENANT_LEDGER.getByName("acme").entry(requestId))?.costUsd).toBe(entry.costUsd);
+    const ledger = env.TENANT_LEDGER.getByName("acme");
+    const replayed = { ...entry, costUsd: 99 };
+    const fresh = { ...entry, entryId: crypto.randomUUID(), requestId: `${requestId}-other` };
+    expect(await ledger.recordMany([replayed, fresh])).toBe(1);
+    expect((await ledger.entry(requestId))?.costUsd).toBe(entry.costUsd);
+    expect((await ledger.entry(fresh.requestId))?.costUsd).toBe(entry.costUsd);
   });
 
   it("records every request of a caller that reuses one x-request-id: the id is not a billing key", async () => {
@@ -134,11 +137,5 @@ describe("usage ledger", () => {
     });
     const acme = (await (await callRouter("/v1/usage")).json()) as { tenant: string };
     expect(acme.tenant).toBe("acme");
-  });
-
-  it("400s a bad time range", async () => {
-    const response = await callRouter("/v1/usage?from=yesterday");
-    expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: { param: string } }).error.param).toBe("from");
   });
 });

@@ -2,10 +2,10 @@ import type { LatencyClass } from "../classify/classify";
 import type { Policy, PoolSpec } from "../config/policy";
 import type { Priority, Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
-import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "../proxy/attempt";
 import type { PlanStep } from "../routing/plan";
 import type { PoolGate } from "./pool-gate";
 import { gateName, pickShard, shareOf, tenantShareOf } from "./shards";
+import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "./step-gate";
 import type { AcquireRequest, AcquireResult, GateLoad, LeaseRef } from "./types";
 
 /** Who is asking, as admission needs to know it. */

@@ -1,6 +1,6 @@
 import type { LatencyClass } from "../classify/classify";
 import type { Priority } from "../config/tenants";
-import type { AttemptOutcome } from "../proxy/attempt";
+import type { AttemptOutcome } from "./step-gate";
 
 /** Why a request was refused a slot; each is a `429` code the caller sees. */
 export type ShedReason = "pool_saturated" | "tenant_concurrency_limit" | "queue_timeout";

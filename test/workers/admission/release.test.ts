@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { AttemptOutcome, StepGate, StepPass } from "../../../src/admission/step-gate";
 import type { PolicyInput } from "../../../src/config/policy";
-import { type AttemptOutcome, attemptPlan, type StepGate, type StepPass } from "../../../src/proxy/attempt";
+import { attemptPlan } from "../../../src/proxy/attempt";
 import type { RoutePlan } from "../../../src/routing/plan";
 import { chatBody, createSim, type SimInstance, singlePoolPolicy } from "../helpers";
 import { policyOf } from "../policy-fixtures";

@@ -74,6 +74,13 @@ const admission = z.object({
   adaptive: z.boolean().default(true),
   /** A lease the Worker stops renewing (it died mid-stream) frees its slot after this long. */
   leaseTtlMs: z.number().int().min(3_000).max(600_000).default(60_000),
+  /**
+   * Isolates lease blocks of permits from the gate and admit from them with no round trip (issue 11,
+   * docs/scaling.md). Off sends every request to the gate: exact per-request order at one RTT each.
+   */
+  leaseBlocks: z.boolean().default(true),
+  /** A block whose isolate stops renewing it (it died) frees its permits after this long. */
+  blockTtlMs: z.number().int().min(1_000).max(60_000).default(10_000),
 });
 export type PoolAdmission = z.output<typeof admission>;
 export const ADMISSION_DEFAULTS: PoolAdmission = {
@@ -83,6 +90,8 @@ export const ADMISSION_DEFAULTS: PoolAdmission = {
   shards: 1,
   adaptive: true,
   leaseTtlMs: 60_000,
+  leaseBlocks: true,
+  blockTtlMs: 10_000,
 };
 
 const pool = z.object({

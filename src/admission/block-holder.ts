@@ -44,7 +44,6 @@ export class BlockHolder {
   /** Something the gate must hear soon: units given back, an upstream overload, an idle block. */
   private urgent = false;
   private calling: Promise<void> | undefined;
-  private callAgain = false;
   private idleCheck = false;
 
   constructor(public ttlMs: number) {}
@@ -112,11 +111,8 @@ export class BlockHolder {
 
   /** The gate's view is due: the one call, chained if one is already out. Resolves when done. */
   sync(lend: Lend, now: () => number): Promise<void> | undefined {
-    if (this.calling) {
-      this.callAgain = true;
-      return undefined;
-    }
-    if (!this.due(now())) return undefined;
+    // A call already out checks again when it is answered.
+    if (this.calling || !this.due(now())) return undefined;
     this.calling = this.run(lend, now).finally(() => {
       this.calling = undefined;
     });
@@ -134,15 +130,14 @@ export class BlockHolder {
     return this.units > 0 && now - this.renewedAt >= this.ttlMs / 3;
   }
 
+  /** Calls while something is due (a shrink the gate must hear follows at once); stops on a failure. */
   private async run(lend: Lend, now: () => number): Promise<void> {
-    for (;;) {
-      this.callAgain = false;
-      await this.call(lend, now());
-      if (!this.callAgain || !this.due(now())) return;
+    while (await this.call(lend, now())) {
+      if (!this.due(now())) return;
     }
   }
 
-  private async call(lend: Lend, sentAt: number): Promise<void> {
+  private async call(lend: Lend, sentAt: number): Promise<boolean> {
     const request = this.request(sentAt);
     let answer: LendAnswer;
     try {
@@ -152,25 +147,29 @@ export class BlockHolder {
       this.spent = [...request.spent, ...this.spent].slice(0, MAX_SPENT);
       this.urgent = true;
       console.warn(JSON.stringify({ event: "block_lend_failed", error: String(error) }));
-      return;
+      return false;
     }
     // The gate answered for `keep`; units given back locally while the call was out stay given back.
     this.units += answer.units - request.keep;
-    if (this.units !== answer.units) this.urgent = true;
     this.pressure = answer.pressure;
+    // Under pressure the spare goes back to the gate, which serves its queue with it.
+    if (this.pressure) this.units = Math.min(this.units, this.inUse);
+    if (this.units !== answer.units) this.urgent = true;
     this.renewedAt = sentAt;
     this.expiresAt = answer.units > 0 ? holderExpiry(sentAt, request.ttlMs) : 0;
+    return true;
   }
 
   /** The next call's content; shrinks the block locally first, so the gate's count stays the larger. */
   private request(now: number): LendRequest {
     if (now >= this.expiresAt) this.units = this.inUse;
-    const target = this.pressure ? this.inUse : Math.ceil(this.peak * HEADROOM_FACTOR) + 1;
+    const demand = Math.max(this.peak, this.active, this.missed ? 1 : 0);
+    const target = this.pressure ? this.inUse : demand === 0 ? 0 : Math.ceil(demand * HEADROOM_FACTOR) + 1;
     if (this.units > target) this.units = Math.max(this.inUse, target);
     const request: LendRequest = {
       leaseId: this.leaseId,
       keep: this.units,
-      want: this.peak === 0 && this.active === 0 ? this.units : target,
+      want: target,
       spent: this.spent,
       ttlMs: this.ttlMs,
     };

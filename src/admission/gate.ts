@@ -120,10 +120,10 @@ export class PoolGates implements StepGate {
     lastLoad.set(name, result.load);
     if (holder) {
       holder.observe(result.load);
+      if (result.granted) holder.begin(this.now());
       this.sync(holder, name, limits);
     }
     if (!result.granted) throw shedError(result, step.pool, request, this.admittee.tenant);
-    holder?.begin(this.now());
     return this.pass(name, request, this.now() - startedAt, holder);
   }
 

@@ -205,7 +205,7 @@ export class PoolGate extends DurableObject<Env> {
     const units = unitsToLend(state, request.keep, request.want);
     this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs });
     this.pump(now);
-    const after = { ...state, queued: this.queue.size };
+    const after = { limit: this.effective(), usedElsewhere: this.used() - units, queued: this.queue.size };
     return { units, pressure: underPressure(after, units), load: this.load() };
   }
 

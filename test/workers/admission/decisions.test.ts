@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { holderExpiry, reserveOf, underPressure, unitsToLend } from "../../../src/admission/budget";
 import {
   DrainRate,
   RETRY_AFTER_BOUNDS,
@@ -274,5 +275,35 @@ describe("wait budget", () => {
     } catch (error) {
       expect(error).toMatchObject({ status: 400, param: "x-router-max-wait-ms" });
     }
+  });
+});
+
+describe("block lending", () => {
+  const state = { limit: 100, usedElsewhere: 0, queued: 0 };
+
+  it("lends what the holder wants while the pool is quiet, never out of the reserve", () => {
+    expect(reserveOf(100)).toBe(13);
+    expect(reserveOf(4)).toBe(1);
+    expect(unitsToLend(state, 0, 10)).toBe(10);
+    // 100 − 13 reserved − 60 used elsewhere = 27 free: at most half of it.
+    expect(unitsToLend({ ...state, usedElsewhere: 60 }, 0, 40)).toBe(13);
+    expect(unitsToLend({ ...state, usedElsewhere: 86 }, 0, 40)).toBe(0);
+  });
+
+  it("lends nothing more while anyone waits, and never takes back what the holder keeps", () => {
+    expect(unitsToLend({ ...state, queued: 1 }, 4, 20)).toBe(4);
+    // A holder whose permits are in use keeps them even over the limit: the count must match reality.
+    expect(unitsToLend({ ...state, usedElsewhere: 100 }, 5, 5)).toBe(5);
+    expect(unitsToLend(state, 6, 2)).toBe(6);
+  });
+
+  it("says pressure once waiters queue or the reserve is reached", () => {
+    expect(underPressure(state, 10)).toBe(false);
+    expect(underPressure({ ...state, queued: 1 }, 0)).toBe(true);
+    expect(underPressure({ ...state, usedElsewhere: 80 }, 7)).toBe(true);
+  });
+
+  it("stops a holder a tenth of the TTL early, counted from when it sent its call", () => {
+    expect(holderExpiry(1_000, 10_000)).toBe(10_000);
   });
 });

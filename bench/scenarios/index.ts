@@ -2,6 +2,7 @@ import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { geography } from "./geography";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
@@ -17,6 +18,7 @@ export const scenarios: BenchScenario[] = [
   cacheLatency,
   cacheWorkload,
   admissionGate,
+  geography,
   overload,
   spike,
 ];

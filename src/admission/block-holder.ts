@@ -38,6 +38,7 @@ export class BlockHolder {
   private peak = 0;
   private spent: SpentPermit[] = [];
   private renewedAt = Number.NEGATIVE_INFINITY;
+  private renewInMs = Number.POSITIVE_INFINITY;
   private lastUsedAt = 0;
   /** A request found no spare permit while the gate was not under pressure: grow. */
   private missed = false;
@@ -127,7 +128,7 @@ export class BlockHolder {
   private due(now: number): boolean {
     if (this.urgent || this.spent.length >= MAX_SPENT) return true;
     if (this.missed && !this.pressure) return true;
-    return this.units > 0 && now - this.renewedAt >= this.ttlMs / 3;
+    return this.units > 0 && now - this.renewedAt >= Math.min(this.renewInMs, this.ttlMs / 3);
   }
 
   /** Calls while something is due (a shrink the gate must hear follows at once); stops on a failure. */
@@ -156,6 +157,7 @@ export class BlockHolder {
     if (this.pressure) this.units = Math.min(this.units, this.inUse);
     if (this.units !== answer.units) this.urgent = true;
     this.renewedAt = sentAt;
+    this.renewInMs = answer.renewInMs;
     this.expiresAt = answer.units > 0 ? holderExpiry(sentAt, request.ttlMs) : 0;
     return true;
   }
@@ -170,6 +172,7 @@ export class BlockHolder {
       leaseId: this.leaseId,
       keep: this.units,
       want: target,
+      inUse: this.inUse,
       spent: this.spent,
       ttlMs: this.ttlMs,
     };

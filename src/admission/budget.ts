@@ -39,6 +39,8 @@ export interface LendRequest {
   keep: number;
   /** Units it would like to hold, from its recent demand; `want < keep` is read as `keep`. */
   want: number;
+  /** Of `keep`, the permits its requests hold right now: real use, not spare. */
+  inUse: number;
   /** Permits spent since its last call. */
   spent: SpentPermit[];
   ttlMs: number;
@@ -53,6 +55,8 @@ export interface LendAnswer {
    * authority, where priority and fair share are decided.
    */
   pressure: boolean;
+  /** When the holder should call again while it spends: sooner as the pool fills ({@link renewalMs}). */
+  renewInMs: number;
 }
 
 /** Permits never lent out, kept for requests that come to the authority itself: 1/8 of the limit. */
@@ -75,21 +79,39 @@ export interface LendingState {
 /**
  * Units a lease may hold after a lend call. Never fewer than `keep` (those are in the holder's hands
  * and are counted until given back: a re-registration may even exceed the limit, because the count
- * must match what is really in flight). Spare units beyond `keep` are lent only with nobody waiting,
- * never out of the reserve, and at most half of what is free above it, so each further holder gets
- * less and lending dries up as the pool nears saturation: the spare out on lease is at most
- * `limit − reserve − used`, and then the authority's own requests still find the reserve.
+ * must match what is really in flight). Spare units beyond what the holder has in use are lent only
+ * with nobody waiting, never out of the reserve, and at most half of what is free above it, so
+ * holders with equal demand settle on equal blocks and lending dries up as the pool nears
+ * saturation: the spare out on lease is at most `limit − reserve − used`, and the authority's own
+ * requests still find the reserve.
  */
-export function unitsToLend(state: LendingState, keep: number, want: number): number {
+export function unitsToLend(
+  state: LendingState,
+  { keep, want, inUse }: Pick<LendRequest, "keep" | "want" | "inUse">,
+): number {
   if (state.queued > 0) return keep;
-  const free = state.limit - reserveOf(state.limit) - state.usedElsewhere - keep;
-  const spare = Math.min(Math.max(0, want - keep), Math.floor(free / 2));
-  return keep + Math.max(0, spare);
+  const free = state.limit - reserveOf(state.limit) - state.usedElsewhere - inUse;
+  const spare = Math.min(want - inUse, Math.floor(free / 2));
+  return Math.max(keep, inUse + Math.max(0, spare));
 }
 
 /** Whether the authority should tell holders to stop spending locally. */
 export function underPressure(state: LendingState, lent: number): boolean {
   return state.queued > 0 || state.usedElsewhere + lent >= state.limit - reserveOf(state.limit);
+}
+
+/** How often a busy holder checks in once the pool is more than half used. */
+export const BUSY_RENEWAL_MS = 100;
+
+/**
+ * How long a holder may spend before it calls again. While less than 3/4 of the limit is really in use,
+ * a third of the TTL (the renewal a lease needs anyway). Past that, spare units parked in one isolate
+ * may be what another isolate's request is about to queue for at the gate, so busy holders check in
+ * every {@link BUSY_RENEWAL_MS}: a parked spare goes back within that plus one round trip once the
+ * gate says pressure.
+ */
+export function renewalMs(limit: number, inUse: number, ttlMs: number): number {
+  return inUse * 4 >= limit * 3 ? Math.min(BUSY_RENEWAL_MS, ttlMs / 3) : ttlMs / 3;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Priority } from "../config/tenants";
-import { type LendAnswer, type LendRequest, underPressure, unitsToLend } from "./budget";
+import { type LendAnswer, type LendRequest, renewalMs, underPressure, unitsToLend } from "./budget";
 import { DrainRate, retryAfterMs, tenantDrainPerSecond } from "./drain";
 import { type AdaptiveLimit, effectiveLimit, initialLimit, observeOutcome, type Released } from "./limit";
 import { type Waiter, WaitQueue } from "./queue";
@@ -28,6 +28,8 @@ interface Block {
   id: string;
   units: number;
   expiresAt: number;
+  /** What the holder last said it had in use (not stored: after a restart, taken as all of it). */
+  inUse: number;
 }
 
 /** A waiter's open `acquire` call, answered when it is granted, shed or cancelled. */
@@ -91,7 +93,9 @@ export class PoolGate extends DurableObject<Env> {
     const blocks = sql.exec<{ id: string; units: number; expires_at: number }>(
       "SELECT id, units, expires_at FROM blocks",
     );
-    for (const row of blocks) this.holdBlock({ id: row.id, units: row.units, expiresAt: row.expires_at });
+    for (const row of blocks) {
+      this.holdBlock({ id: row.id, units: row.units, expiresAt: row.expires_at, inUse: row.units });
+    }
     const rows = sql.exec<{
       id: string;
       tenant: string;
@@ -202,11 +206,16 @@ export class PoolGate extends DurableObject<Env> {
     }
     const current = this.blocks.get(request.leaseId)?.units ?? 0;
     const state = { limit: this.effective(), usedElsewhere: this.used() - current, queued: this.queue.size };
-    const units = unitsToLend(state, request.keep, request.want);
-    this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs });
+    const units = unitsToLend(state, request);
+    this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs, inUse: request.inUse });
     this.pump(now);
     const after = { limit: this.effective(), usedElsewhere: this.used() - units, queued: this.queue.size };
-    return { units, pressure: underPressure(after, units), load: this.load() };
+    return {
+      units,
+      pressure: underPressure(after, units),
+      renewInMs: renewalMs(after.limit, this.inUse(), request.ttlMs),
+      load: this.load(),
+    };
   }
 
   async status(): Promise<GateStatus> {
@@ -260,6 +269,13 @@ export class PoolGate extends DurableObject<Env> {
     const limits = this.limits;
     if (!limits) return 0;
     return limits.adaptive && this.limit ? effectiveLimit(this.limit, limits.ceiling) : limits.ceiling;
+  }
+
+  /** Permits really in use: single leases plus what each block's holder last reported. */
+  private inUse(): number {
+    let n = this.leases.size;
+    for (const block of this.blocks.values()) n += block.inUse;
+    return n;
   }
 
   /** Permits out: single leases plus every block's units, spare ones included. */

@@ -167,7 +167,7 @@ describe("blocks of permits: holders that die, gates that restart", () => {
     expect(await after.status()).toMatchObject({ lent: units, inFlight: units, blocks: 1 });
     // The holder renews through the restarted gate: the same lease, not a second one.
     const renewal = await after.lend(
-      { leaseId: holder.leaseId, keep: units, want: units, spent: [], ttlMs: TTL },
+      { leaseId: holder.leaseId, keep: units, want: units, inUse: 0, spent: [], ttlMs: TTL },
       limits,
     );
     expect(renewal.units).toBe(units);

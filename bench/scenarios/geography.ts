@@ -10,7 +10,7 @@ const ROUTERS = 4;
 /** The pool's ceiling; the simulator takes far more, so its peak in flight shows any overshoot. */
 const LIMIT = 40;
 const RTTS_MS = [0, 20, 80, 150] as const;
-const LOADS = [0.1, 0.5, 0.9] as const;
+const LOADS = [0.1, 0.25, 0.5, 0.9] as const;
 const POOL = "geo";
 /** Streams: first token after 50 ms, then 20 tokens at 400/s, about 100 ms a request. */
 const SIM = { ttftMs: 50, tokensPerS: 400, minAnswerTokens: 20, maxAnswerTokens: 20, concurrency: 10_000 };
@@ -70,6 +70,7 @@ export const geography: BenchScenario = {
     const seconds = ctx.quick ? 1.5 : 4;
     const sim = await startSimServer({ port: 0, ...SIM });
     const bare = new Map<number, Run>();
+    const open = new Map<number, Run>();
     const routed = new Map<string, Run>();
     try {
       for (const rtt of RTTS_MS) {
@@ -81,12 +82,14 @@ export const geography: BenchScenario = {
             ),
           );
           const bareUrl = stripSlash(await mf.unsafeGetDirectURL("bare"));
+          const openUrl = stripSlash(await mf.unsafeGetDirectURL("router-open"));
           // Cold isolates compile the bundle on their first request: not what a location pays per request.
-          await Promise.all([...urls, bareUrl].map((url) => warm(url)));
+          await Promise.all([...urls, bareUrl, openUrl].map((url) => warm(url)));
           if (rtt === RTTS_MS[0]) {
             for (const load of LOADS) {
-              bare.set(load, await drive(sim.url, Array(ROUTERS).fill(bareUrl), load, seconds, undefined));
-              ctx.log(`bare, ${load * 100}% of the limit: ${bare.get(load)?.requests} requests`);
+              bare.set(load, await drive(sim.url, [bareUrl], load, seconds, undefined));
+              open.set(load, await drive(sim.url, [openUrl], load, seconds, undefined));
+              ctx.log(`bare and admission off, ${load * 100}% of the limit: done`);
             }
           }
           for (const load of LOADS) {
@@ -103,7 +106,7 @@ export const geography: BenchScenario = {
     } finally {
       await sim.close();
     }
-    return report(bare, routed, seconds);
+    return report({ bare, open, routed }, seconds);
   },
 };
 
@@ -181,7 +184,7 @@ function spec(seq: number) {
   };
 }
 
-function policy(simUrl: string): string {
+function policy(simUrl: string, admission = true): string {
   return JSON.stringify({
     pools: {
       [POOL]: {
@@ -190,6 +193,7 @@ function policy(simUrl: string): string {
         models: { "deepseek-v4-flash": "deepseek-v4-flash" },
         capabilities: ["tools", "json", "thinking"],
         concurrency: LIMIT,
+        admission: { enabled: admission },
       },
     },
     routes: { chat: [POOL], code: [POOL], reasoning: [POOL] },
@@ -205,6 +209,12 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
     ROUTER_POLICY: policy(simUrl),
   };
   const owner = routerWorker({ name: "gates", bindings });
+  // The same router with admission off: what the router costs without any gate.
+  const openRouter = routerWorker({
+    name: "router-open",
+    bindings: { ...bindings, ROUTER_POLICY: policy(simUrl, false) },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
   const routers: V4WorkerOptions[] = Array.from({ length: ROUTERS }, (_, i) =>
     routerWorker({
       name: `router-${i}`,
@@ -238,7 +248,7 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
   };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      workers: [owner, ...routers, delay, bare],
+      workers: [owner, ...routers, openRouter, delay, bare],
       log: new Log(LogLevel.WARN),
       cf: false,
       handleStructuredLogs: () => {},
@@ -248,7 +258,15 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
   return mf;
 }
 
-function report(bare: Map<number, Run>, routed: Map<string, Run>, seconds: number): BenchSection {
+interface Runs {
+  bare: Map<number, Run>;
+  /** The router with admission off. */
+  open: Map<number, Run>;
+  /** By `${rtt}:${load}`. */
+  routed: Map<string, Run>;
+}
+
+function report({ bare, open, routed }: Runs, seconds: number): BenchSection {
   const rows: Array<Record<string, string>> = [];
   const goals: BenchSection["goals"] = [];
   let worstLowLoadP50 = Number.NEGATIVE_INFINITY;
@@ -257,6 +275,7 @@ function report(bare: Map<number, Run>, routed: Map<string, Run>, seconds: numbe
     for (const load of LOADS) {
       const run = routed.get(`${rtt}:${load}`) as Run;
       const base = distribution((bare.get(load) as Run).ttftMs);
+      const off = distribution((open.get(load) as Run).ttftMs);
       const d = distribution(run.ttftMs);
       const addedP50 = d.p50 - base.p50;
       const addedP99 = d.p99 - base.p99;
@@ -270,6 +289,7 @@ function report(bare: Map<number, Run>, routed: Map<string, Run>, seconds: numbe
         "bare p50 / p99": `${formatMs(base.p50)} / ${formatMs(base.p99)}`,
         "added p50": formatMs(addedP50),
         "added p99": formatMs(addedP99),
+        "p50 over admission off": formatMs(d.p50 - off.p50),
         "gate calls / request": (run.gateCalls / Math.max(1, run.requests)).toFixed(3),
         "peak upstream in flight / ceiling": `${run.peakInFlight} / ${LIMIT}`,
       });
@@ -291,6 +311,7 @@ function report(bare: Map<number, Run>, routed: Map<string, Run>, seconds: numbe
       `${ROUTERS} router instances (separate isolates under one Miniflare) share one set of Durable Objects; each reaches the pool's gate through a delay hop that adds the RTT (half each way). The pool's ceiling is ${LIMIT}; the simulator accepts any number, so its peak in flight is what the routers really let through.`,
       `Closed-loop streams (first token after 50 ms, 20 tokens at 400/s), spread evenly over the routers, ${seconds} s per cell; the bare pass-through Worker gets the same load. TTFB is the time to the first token, which is the first byte a client reads for both paths.`,
       "Gate calls per request count every call the gate answered during the cell (acquires, releases, renewals and block lends), divided by the requests sent.",
+      "“p50 over admission off” compares with the same router and load with admission turned off (policy `admission.enabled: false`): the share of the added time that admission itself costs; the rest is the router's own work.",
       "Near the limit the gate puts holders under pressure (waiters, or free permits down to its 1/8 reserve), and requests go to the gate, where priority decides: there the RTT is paid on purpose.",
     ],
     columns: [
@@ -301,6 +322,7 @@ function report(bare: Map<number, Run>, routed: Map<string, Run>, seconds: numbe
       "bare p50 / p99",
       "added p50",
       "added p99",
+      "p50 over admission off",
       "gate calls / request",
       "peak upstream in flight / ceiling",
     ],

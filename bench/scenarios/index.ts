@@ -6,6 +6,7 @@ import { geography } from "./geography";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { throughput } from "./throughput";
 
 /**
  * Every benchmark `npm run bench` runs, in this order. Each issue that asks for a benchmark adds a
@@ -14,6 +15,7 @@ import { spike } from "./spike";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  throughput,
   classifyBench,
   cacheLatency,
   cacheWorkload,

@@ -5,7 +5,7 @@ import type { GateLoad } from "./types";
 
 /** Spent permits reported in one call at most; more make the holder call early. */
 const MAX_SPENT = 256;
-/** A block nobody spent from for this long goes back to the gate. */
+/** Spare units nobody took for this long go back to the gate (the whole block, when nothing is in use). */
 export const IDLE_RETURN_MS = 1_000;
 /** Demand is the peak of this isolate's requests in flight at the gate since its last call, times this, plus one. */
 const HEADROOM_FACTOR = 1.5;
@@ -39,13 +39,16 @@ export class BlockHolder {
   private spent: SpentPermit[] = [];
   private renewedAt = Number.NEGATIVE_INFINITY;
   private renewInMs = Number.POSITIVE_INFINITY;
-  private lastUsedAt = 0;
+  /** When a request of this isolate last got a permit, from the block or the gate. */
+  private lastTakeAt = 0;
   /** A request found no spare permit while the gate was not under pressure: grow. */
   private missed = false;
-  /** Something the gate must hear soon: units given back, an upstream overload, an idle block. */
+  /** Something the gate must hear soon: units given back, an upstream overload, idle spare. */
   private urgent = false;
   private calling: Promise<void> | undefined;
   private idleCheck = false;
+  /** The spare went unused: the next call asks for no more than what is in use. */
+  private idleSpare = false;
 
   constructor(public ttlMs: number) {}
 
@@ -61,9 +64,9 @@ export class BlockHolder {
   }
 
   /** A permit spent from the block is back. Under pressure it goes back to the gate, not to the block. */
-  put(outcome: AttemptOutcome, heldMs: number, now: number): void {
+  put(outcome: AttemptOutcome, heldMs: number): void {
     this.inUse--;
-    this.end(now);
+    this.end();
     if (this.spent.length < MAX_SPENT) this.spent.push({ outcome, heldMs });
     if (isOverloadStatus(outcome.status)) {
       // The upstream refused for overload: the gate's limit must hear it now, and this block's spare
@@ -81,12 +84,11 @@ export class BlockHolder {
   begin(now: number): void {
     this.active++;
     this.peak = Math.max(this.peak, this.active);
-    this.lastUsedAt = now;
+    this.lastTakeAt = now;
   }
 
-  end(now: number): void {
+  end(): void {
     this.active--;
-    this.lastUsedAt = now;
   }
 
   /** What the gate said about its load in any answer: enough to tell pressure. */
@@ -94,19 +96,23 @@ export class BlockHolder {
     this.pressure = load.queued > 0 || load.inFlight >= load.limit - reserveOf(load.limit);
   }
 
-  /** Whether the caller should schedule an idle check (one at a time): nothing is in flight here. */
+  /**
+   * Whether the caller should schedule an idle check (one at a time): the block holds spare. A holder
+   * whose only traffic is long answers already running takes nothing and calls rarely, so without
+   * this its spare could sit parked while other isolates' requests queue at the gate.
+   */
   idle(): boolean {
-    if (this.active > 0 || this.units === 0 || this.idleCheck) return false;
+    if (this.units <= this.inUse || this.idleCheck) return false;
     this.idleCheck = true;
     return true;
   }
 
-  /** After {@link IDLE_RETURN_MS} of no use, the whole block is given back. */
+  /** After {@link IDLE_RETURN_MS} with no permit taken here, the spare goes back (all of it, if nothing runs). */
   returnIfIdle(now: number): void {
     this.idleCheck = false;
-    if (this.active > 0 || now - this.lastUsedAt < IDLE_RETURN_MS) return;
+    if (now - this.lastTakeAt < IDLE_RETURN_MS || this.units <= this.inUse) return;
     this.units = this.inUse;
-    this.peak = 0;
+    this.idleSpare = true;
     this.urgent = true;
   }
 
@@ -166,7 +172,12 @@ export class BlockHolder {
   private request(now: number): LendRequest {
     if (now >= this.expiresAt) this.units = this.inUse;
     const demand = Math.max(this.peak, this.active, this.missed ? 1 : 0);
-    const target = this.pressure ? this.inUse : demand === 0 ? 0 : Math.ceil(demand * HEADROOM_FACTOR) + 1;
+    const target =
+      this.pressure || this.idleSpare
+        ? this.inUse
+        : demand === 0
+          ? 0
+          : Math.ceil(demand * HEADROOM_FACTOR) + 1;
     if (this.units > target) this.units = Math.max(this.inUse, target);
     const request: LendRequest = {
       leaseId: this.leaseId,
@@ -180,6 +191,7 @@ export class BlockHolder {
     this.peak = this.active;
     this.missed = false;
     this.urgent = false;
+    this.idleSpare = false;
     return request;
   }
 }

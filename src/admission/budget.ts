@@ -104,14 +104,13 @@ export function underPressure(state: LendingState, lent: number): boolean {
 export const BUSY_RENEWAL_MS = 100;
 
 /**
- * How long a holder may spend before it calls again. While less than 3/4 of the limit is really in use,
- * a third of the TTL (the renewal a lease needs anyway). Past that, spare units parked in one isolate
- * may be what another isolate's request is about to queue for at the gate, so busy holders check in
- * every {@link BUSY_RENEWAL_MS}: a parked spare goes back within that plus one round trip once the
- * gate says pressure.
+ * How long a holder may spend before it calls again. While less than 3/4 of the limit is out (spare
+ * included), a third of the TTL: the renewal a lease needs anyway. Past that, spare parked in one
+ * isolate may be what another isolate's request is about to queue for at the gate, so busy holders
+ * check in every {@link BUSY_RENEWAL_MS}, and give their spare back once the gate says pressure.
  */
-export function renewalMs(limit: number, inUse: number, ttlMs: number): number {
-  return inUse * 4 >= limit * 3 ? Math.min(BUSY_RENEWAL_MS, ttlMs / 3) : ttlMs / 3;
+export function renewalMs(limit: number, used: number, ttlMs: number): number {
+  return used * 4 >= limit * 3 ? Math.min(BUSY_RENEWAL_MS, ttlMs / 3) : ttlMs / 3;
 }
 
 /**

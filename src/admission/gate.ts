@@ -142,14 +142,13 @@ export class PoolGates implements StepGate {
         if (released) return;
         released = true;
         clearInterval(heartbeat);
-        const now = this.now();
-        holder.put(outcome, now - takenAt, now);
+        holder.put(outcome, this.now() - takenAt);
         this.settle(holder, name, limits);
       },
     };
   }
 
-  /** After a permit of this isolate's comes back: the gate hears what is due, and an idle block goes home. */
+  /** After a permit of this isolate's comes back: the gate hears what is due, and idle spare goes home. */
   private settle(holder: BlockHolder, name: string, limits: GateLimits): void {
     this.sync(holder, name, limits);
     if (!holder.idle()) return;
@@ -258,7 +257,7 @@ export class PoolGates implements StepGate {
         clearInterval(heartbeat);
         this.waitUntil(this.releaseLease(name, request.leaseId, outcome, stub));
         if (holder) {
-          holder.end(this.now());
+          holder.end();
           this.settle(holder, name, request.limits);
         }
       },

@@ -28,8 +28,6 @@ interface Block {
   id: string;
   units: number;
   expiresAt: number;
-  /** What the holder last said it had in use (not stored: after a restart, taken as all of it). */
-  inUse: number;
 }
 
 /** A waiter's open `acquire` call, answered when it is granted, shed or cancelled. */
@@ -93,9 +91,7 @@ export class PoolGate extends DurableObject<Env> {
     const blocks = sql.exec<{ id: string; units: number; expires_at: number }>(
       "SELECT id, units, expires_at FROM blocks",
     );
-    for (const row of blocks) {
-      this.holdBlock({ id: row.id, units: row.units, expiresAt: row.expires_at, inUse: row.units });
-    }
+    for (const row of blocks) this.holdBlock({ id: row.id, units: row.units, expiresAt: row.expires_at });
     const rows = sql.exec<{
       id: string;
       tenant: string;
@@ -207,13 +203,13 @@ export class PoolGate extends DurableObject<Env> {
     const current = this.blocks.get(request.leaseId)?.units ?? 0;
     const state = { limit: this.effective(), usedElsewhere: this.used() - current, queued: this.queue.size };
     const units = unitsToLend(state, request);
-    this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs, inUse: request.inUse });
+    this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs });
     this.pump(now);
     const after = { limit: this.effective(), usedElsewhere: this.used() - units, queued: this.queue.size };
     return {
       units,
       pressure: underPressure(after, units),
-      renewInMs: renewalMs(after.limit, this.inUse(), request.ttlMs),
+      renewInMs: renewalMs(after.limit, this.used(), request.ttlMs),
       load: this.load(),
     };
   }
@@ -269,13 +265,6 @@ export class PoolGate extends DurableObject<Env> {
     const limits = this.limits;
     if (!limits) return 0;
     return limits.adaptive && this.limit ? effectiveLimit(this.limit, limits.ceiling) : limits.ceiling;
-  }
-
-  /** Permits really in use: single leases plus what each block's holder last reported. */
-  private inUse(): number {
-    let n = this.leases.size;
-    for (const block of this.blocks.values()) n += block.inUse;
-    return n;
   }
 
   /** Permits out: single leases plus every block's units, spare ones included. */

@@ -94,7 +94,7 @@ describe("blocks of permits: the fleet-wide ceiling holds", () => {
         }
       } else if (roll < 0.7 && taken.length > 0) {
         const [permit] = taken.splice(Math.floor(random() * taken.length), 1);
-        permit?.holder.put(ok, now - permit.at, now);
+        permit?.holder.put(ok, now - permit.at);
       } else if (roll < 0.85 && direct.length > 0) {
         const [leaseId] = direct.splice(Math.floor(random() * direct.length), 1);
         await gate.release(leaseId as string, ok);
@@ -226,7 +226,7 @@ describe("blocks of permits: near saturation the gate decides", () => {
     await sync(t0);
     expect(holder.take(t0)).toBe(true);
     holder.observe({ inFlight: 8, queued: 1, limit: 8 });
-    holder.put(ok, 10, t0 + 10);
+    holder.put(ok, 10);
     expect(holder.view()).toMatchObject({ units: 0, inUse: 0 });
     await sync(t0 + 20);
     expect(await gate.status()).toMatchObject({ lent: 0, blocks: 0 });
@@ -240,7 +240,7 @@ describe("blocks of permits: near saturation the gate decides", () => {
     demand(holder, 4, t0);
     await sync(t0);
     expect(holder.take(t0 + 1)).toBe(true);
-    holder.put({ kind: "failure", status: 429 }, 50, t0 + 50);
+    holder.put({ kind: "failure", status: 429 }, 50);
     await sync(t0 + 60);
     // The limit learned at once, and the block's spare went back rather than meet more refusals.
     expect(await gate.status()).toMatchObject({ limit: 7, lent: 0 });
@@ -254,13 +254,31 @@ describe("blocks of permits: near saturation the gate decides", () => {
     const t0 = Date.now();
     demand(holder, 1, t0);
     await sync(t0);
-    holder.end(t0);
+    holder.end();
     expect(holder.idle()).toBe(true);
     expect((await gate.status()).lent).toBeGreaterThan(0);
     holder.returnIfIdle(t0 + IDLE_RETURN_MS);
     await sync(t0 + IDLE_RETURN_MS);
     expect(holder.view().units).toBe(0);
     expect(await gate.status()).toMatchObject({ lent: 0, blocks: 0 });
+  });
+});
+
+describe("blocks of permits: spare does not sit parked", () => {
+  it("gives spare back after a second without a new request, while long answers keep their permits", async () => {
+    const gate = freshGate();
+    const limits = limitsOf(16);
+    const { holder, sync } = isolate(gate, limits);
+    const t0 = Date.now();
+    demand(holder, 2, t0);
+    await sync(t0);
+    expect(holder.take(t0)).toBe(true);
+    expect(holder.view().units).toBeGreaterThan(1);
+    expect(holder.idle()).toBe(true);
+    holder.returnIfIdle(t0 + IDLE_RETURN_MS);
+    await sync(t0 + IDLE_RETURN_MS);
+    expect(holder.view()).toMatchObject({ units: 1, inUse: 1 });
+    expect(await gate.status()).toMatchObject({ lent: 1 });
   });
 });
 

@@ -312,7 +312,7 @@ describe("block lending", () => {
     expect(underPressure({ ...state, usedElsewhere: 80 }, 7)).toBe(true);
   });
 
-  it("has busy holders check in often once three quarters of the limit is in use", () => {
+  it("has busy holders check in often once three quarters of the limit is out", () => {
     expect(renewalMs(40, 20, 10_000)).toBeCloseTo(3_333.3, 0);
     expect(renewalMs(40, 30, 10_000)).toBe(BUSY_RENEWAL_MS);
   });

@@ -3,9 +3,11 @@ import { admissionGate } from "./admission-gate";
 import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { geography } from "./geography";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { throughput } from "./throughput";
 
 /**
  * Every benchmark `npm run bench` runs, in this order. Each issue that asks for a benchmark adds a
@@ -14,10 +16,12 @@ import { spike } from "./spike";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  throughput,
   classifyBench,
   cacheLatency,
   cacheWorkload,
   admissionGate,
+  geography,
   overload,
   spike,
   bundle,

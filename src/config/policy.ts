@@ -73,6 +73,13 @@ const admission = z.object({
   adaptive: z._default(z.boolean(), true),
   /** A lease the Worker stops renewing (it died mid-stream) frees its slot after this long. */
   leaseTtlMs: z._default(intIn(3_000, 600_000), 60_000),
+  /**
+   * Isolates lease blocks of permits from the gate and admit from them with no round trip (issue 11,
+   * docs/scaling.md). Off sends every request to the gate: exact per-request order at one RTT each.
+   */
+  leaseBlocks: z._default(z.boolean(), true),
+  /** A block whose isolate stops renewing it (it died) frees its permits after this long. */
+  blockTtlMs: z._default(intIn(1_000, 60_000), 10_000),
 });
 type PoolAdmission = z.output<typeof admission>;
 const ADMISSION_DEFAULTS: PoolAdmission = {
@@ -82,6 +89,8 @@ const ADMISSION_DEFAULTS: PoolAdmission = {
   shards: 1,
   adaptive: true,
   leaseTtlMs: 60_000,
+  leaseBlocks: true,
+  blockTtlMs: 10_000,
 };
 
 const pool = z.object({

@@ -1,13 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { AttemptOutcome, StepGate, StepPass } from "../../../src/admission/step-gate";
 import type { PolicyInput } from "../../../src/config/policy";
-import {
-  ABORTED_CALL_HOLD_MS,
-  type AttemptOutcome,
-  attemptPlan,
-  type StepGate,
-  type StepPass,
-} from "../../../src/proxy/attempt";
+import { ABORTED_CALL_HOLD_MS, attemptPlan } from "../../../src/proxy/attempt";
 import type { RoutePlan } from "../../../src/routing/plan";
 import { chatBody, createSim, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
 import { policyOf } from "../policy-fixtures";

@@ -5,11 +5,13 @@ import { RouterError, renderError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
+import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
+import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { pools } from "./routes/pools";
 import { usage } from "./routes/usage";
@@ -50,9 +52,11 @@ export function createApp(): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
+  app.use(recordOverhead);
 
   app.route("/", health);
   app.route("/", dashboard);
+  app.route("/", operator);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
   rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");

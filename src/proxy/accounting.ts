@@ -7,6 +7,7 @@ import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
+import { metrics } from "../observe/metrics";
 import type { Usage } from "../observe/usage";
 
 /** How a request ended, as far as billing and the log care. */
@@ -71,7 +72,7 @@ export function accountFor(
           rates.rates,
         )
       : 0;
-    logCompletion({
+    const record: CompletionRecord = {
       requestId,
       tenant,
       model: finished.model,
@@ -87,7 +88,23 @@ export function accountFor(
       upstreamMs: round(finished.upstreamMs ?? 0),
       firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
       totalMs: round(performance.now() - startedAt),
-    });
+    };
+    logCompletion(record);
+    // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
+    const metricsFlush = metrics.request(
+      c.env,
+      {
+        ...record,
+        type: classification.type,
+        costUsd: spent,
+        cache: finished.cache?.toLowerCase(),
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        cacheHitTokens: usage.cacheHitTokens,
+        savedUsd: finished.savedUsd ?? 0,
+      },
+      policy,
+    );
     const entry: LedgerEntry = {
       requestId,
       at: Date.now(),
@@ -101,7 +118,7 @@ export function accountFor(
       costUsd: spent,
       savedUsd: finished.savedUsd ?? 0,
     };
-    written(ledgerBatcher(c.env).add(tenant, entry));
+    written(Promise.all([ledgerBatcher(c.env).add(tenant, entry), metricsFlush]).then(() => {}));
   };
 }
 

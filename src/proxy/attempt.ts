@@ -1,5 +1,6 @@
 import type { Policy, PoolSpec } from "../config/policy";
 import { RouterError } from "../errors";
+import { metrics } from "../observe/metrics";
 import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
@@ -108,6 +109,7 @@ export async function attemptPlan(
         pass = await gate.enter(step, index === plan.steps.length - 1, signal);
       } catch (error) {
         if (signal.aborted || !(error instanceof RouterError)) throw error;
+        metrics.event({ kind: "shed", pool: step.pool, reason: error.code });
         lastError = error;
         break;
       }
@@ -142,6 +144,7 @@ export async function attemptPlan(
         throw error;
       }
       if (result.ok) {
+        countAnswered(plan, index, queuedMs);
         return {
           step,
           candidate,
@@ -162,7 +165,9 @@ export async function attemptPlan(
         tracked.settle({ kind: "abandoned" });
         throw signal.reason ?? result.error;
       }
+      const wasOpen = candidate.state.state(now()) === "open";
       tracked.settle({ kind: result.retryable ? "failure" : "success", status: result.status });
+      countFailed(step.pool, candidate, result.status, wasOpen, now());
       lastError = result.error;
       if (!result.retryable) throw result.error;
       const delay = retryDelayMs(
@@ -174,11 +179,35 @@ export async function attemptPlan(
       );
       if (delay === undefined || !budget.tryRetry(now())) break;
       retries++;
+      metrics.event({ kind: "retry", pool: step.pool });
       await sleep(delay, signal);
       queuedMs += delay;
     }
   }
   throw lastError ?? noTargetAvailable(plan, policy, now());
+}
+
+/** Metrics (issue 13): the answered attempt's pool, how it got there, and its wait. */
+function countAnswered(plan: RoutePlan, index: number, queuedMs: number): void {
+  const step = plan.steps[index] as PlanStep;
+  metrics.event({ kind: "upstream_response", pool: step.pool, status: 200 });
+  metrics.event({ kind: "queue_wait", pool: step.pool, ms: queuedMs });
+  const first = plan.steps[0];
+  if (index > 0 && first) metrics.event({ kind: "fallback", from: first.pool, to: step.pool });
+  if (step.degraded) metrics.event({ kind: "degrade", pool: step.pool, how: step.degraded });
+}
+
+/** Metrics (issue 13): a failed attempt's status (0: no answer), and whether it opened the breaker. */
+function countFailed(
+  pool: string,
+  candidate: Candidate,
+  status: number | undefined,
+  wasOpen: boolean,
+  now: number,
+): void {
+  metrics.event({ kind: "upstream_response", pool, status: status ?? 0 });
+  if (!wasOpen && candidate.state.state(now) === "open")
+    metrics.event({ kind: "breaker_open", pool, target: candidate.target.name });
 }
 
 /** One upstream request, up to the point where the router would commit to the caller. */

@@ -1,0 +1,79 @@
+import type { RequestSample } from "./sample";
+
+/**
+ * One Workers Analytics Engine data point per finished request. The column order is a contract with
+ * the SQL in docs/OPERATIONS.md: append new columns, never reorder.
+ *
+ * blob1 tenant · blob2 pool · blob3 model · blob4 type · blob5 outcome · blob6 cache · blob7 status
+ * · blob8 stream|json · blob9 request id
+ * double1 status · double2 TTFT ms (-1: none) · double3 total ms · double4 upstream ms · double5 prompt
+ * tokens · double6 output tokens · double7 cache-hit tokens · double8 cost USD · double9 saved USD
+ * index1 tenant (Analytics Engine samples per index value, so one busy tenant cannot crowd out others)
+ */
+export function dataPoint(s: RequestSample): AnalyticsEngineDataPoint {
+  return {
+    indexes: [s.tenant],
+    blobs: [
+      s.tenant,
+      s.pool ?? "",
+      s.model,
+      s.type,
+      s.outcome,
+      s.cache ?? "",
+      String(s.status),
+      s.stream ? "stream" : "json",
+      s.requestId,
+    ],
+    doubles: [
+      s.status,
+      s.firstTokenMs ?? -1,
+      s.totalMs,
+      s.upstreamMs,
+      s.promptTokens,
+      s.completionTokens,
+      s.cacheHitTokens,
+      s.costUsd,
+      s.savedUsd,
+    ],
+  };
+}
+
+/** Production's limits (workerd `analytics-engine-impl.h`); the local simulator checks none of them. */
+const LIMITS = { blobs: 20, doubles: 20, indexes: 1, indexBytes: 96, blobBytes: 16_000 } as const;
+
+/** Why production would refuse this point, or undefined when it is within the limits. */
+export function dataPointProblem(point: AnalyticsEngineDataPoint): string | undefined {
+  const blobs = point.blobs ?? [];
+  const indexes = point.indexes ?? [];
+  const size = (value: unknown) =>
+    value === null || value === undefined
+      ? 0
+      : typeof value === "string"
+        ? new TextEncoder().encode(value).byteLength
+        : (value as ArrayBuffer).byteLength;
+  if (blobs.length > LIMITS.blobs) return `more than ${LIMITS.blobs} blobs`;
+  if ((point.doubles ?? []).length > LIMITS.doubles) return `more than ${LIMITS.doubles} doubles`;
+  if (indexes.length > LIMITS.indexes) return `more than ${LIMITS.indexes} index`;
+  if (indexes.some((i) => size(i) > LIMITS.indexBytes)) return `an index over ${LIMITS.indexBytes} bytes`;
+  if (blobs.reduce((n, b) => n + size(b), 0) > LIMITS.blobBytes)
+    return `blobs over ${LIMITS.blobBytes} bytes`;
+  return undefined;
+}
+
+/** Writes the point when the binding exists and the point is valid; never throws on the request path. */
+export function writeRequestPoint(dataset: AnalyticsEngineDataset | undefined, sample: RequestSample): void {
+  if (!dataset) return;
+  const point = dataPoint(sample);
+  const problem = dataPointProblem(point);
+  if (problem) {
+    console.error(JSON.stringify({ event: "analytics_point_invalid", requestId: sample.requestId, problem }));
+    return;
+  }
+  try {
+    dataset.writeDataPoint(point);
+  } catch (error) {
+    console.error(
+      JSON.stringify({ event: "analytics_write_failed", requestId: sample.requestId, error: String(error) }),
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import type { CounterDelta } from "./delta";
-import { type PoolSample, type Slot, slotRequests } from "./series";
+import type { PoolSample, PoolTraffic, Slot } from "./series";
 
 export type AlertKind = "breaker_open" | "limit_cut" | "error_rate" | "shed_rate";
 
@@ -8,12 +8,12 @@ export interface AlertRules {
   /** A pool's adaptive limit below (1 − this) × its peak over `limitLookbackMs`. */
   limitCutShare: number;
   limitLookbackMs: number;
-  /** Share of finished requests answered with a 5xx, over `windowMs`. */
+  /** Share of a pool's upstream attempts that failed with a 5xx or got no answer, over `windowMs`. */
   errorRate: number;
-  /** Admission refusals per finished request, over `windowMs`. */
+  /** Share of a pool's requests admission refused, over `windowMs`. */
   shedRate: number;
   windowMs: number;
-  /** Rates are not judged on fewer requests than this in the window. */
+  /** Rates are not judged on fewer attempts or requests than this in the window. */
   minRequests: number;
   /** The same alert (kind and subject) fires at most once per this long. */
   cooldownMs: number;
@@ -92,44 +92,49 @@ export function breakerAlerts(counters: readonly CounterDelta[], now: number): A
     );
 }
 
-/** 5xx and shed rates over the last `windowMs` of slots. */
+/**
+ * Per pool, over the last `windowMs` of slots: the share of upstream attempts that failed with a 5xx
+ * (or got no answer), and the share of requests admission refused (sheds ÷ sheds + answered).
+ */
 export function rateAlerts(slots: readonly Slot[], rules: AlertRules, now: number): Alert[] {
-  const recent = slots.filter((s) => s.start >= now - rules.windowMs);
-  const requests = recent.reduce((n, s) => n + slotRequests(s), 0);
-  if (requests < rules.minRequests) return [];
-  const errors = recent.reduce((n, s) => n + s.errors, 0);
-  const sheds = recent.reduce((n, s) => n + s.sheds, 0);
+  const totals = new Map<string, PoolTraffic>();
+  for (const slot of slots) {
+    if (slot.start < now - rules.windowMs) continue;
+    for (const [pool, t] of Object.entries(slot.traffic)) {
+      const sum = totals.get(pool) ?? { answered: 0, upstream: 0, upstream5xx: 0, sheds: 0 };
+      sum.answered += t.answered;
+      sum.upstream += t.upstream;
+      sum.upstream5xx += t.upstream5xx;
+      sum.sheds += t.sheds;
+      totals.set(pool, sum);
+    }
+  }
   const seconds = Math.round(rules.windowMs / 1000);
   const out: Alert[] = [];
-  if (errors / requests > rules.errorRate) {
-    out.push(
-      alert(
-        "error_rate",
-        "fleet",
-        now,
-        `${pct(errors / requests)} of requests failed with a 5xx in the last ${seconds} s.`,
-        {
-          requests,
-          errors,
+  for (const [pool, t] of totals) {
+    if (t.upstream >= rules.minRequests && t.upstream5xx / t.upstream > rules.errorRate) {
+      const summary = `Pool '${pool}': ${pct(t.upstream5xx / t.upstream)} of upstream attempts failed (5xx or no answer) in the last ${seconds} s.`;
+      out.push(
+        alert("error_rate", pool, now, summary, {
+          pool,
+          attempts: t.upstream,
+          failed: t.upstream5xx,
           threshold: rules.errorRate,
-        },
-      ),
-    );
-  }
-  if (sheds / requests > rules.shedRate) {
-    out.push(
-      alert(
-        "shed_rate",
-        "fleet",
-        now,
-        `${pct(sheds / requests)} of requests were shed by admission in the last ${seconds} s.`,
-        {
-          requests,
-          sheds,
+        }),
+      );
+    }
+    const asked = t.sheds + t.answered;
+    if (asked >= rules.minRequests && t.sheds / asked > rules.shedRate) {
+      const summary = `Pool '${pool}': ${pct(t.sheds / asked)} of requests were shed by admission in the last ${seconds} s.`;
+      out.push(
+        alert("shed_rate", pool, now, summary, {
+          pool,
+          requests: asked,
+          sheds: t.sheds,
           threshold: rules.shedRate,
-        },
-      ),
-    );
+        }),
+      );
+    }
   }
   return out;
 }

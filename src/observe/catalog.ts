@@ -27,8 +27,8 @@ export const METRIC = {
   responses: {
     name: "router_responses_total",
     type: "counter",
-    help: "HTTP statuses the router answered inference requests with.",
-    labels: ["code"],
+    help: "HTTP statuses the router answered inference requests with, by the pool that answered (none: no pool did).",
+    labels: ["pool", "code"],
   },
   upstreamResponses: {
     name: "router_upstream_responses_total",

@@ -43,7 +43,7 @@ export class DeltaRecorder implements MetricsSink {
   request(s: RequestSample): void {
     const pool = s.pool ?? "none";
     this.count("requests", [pool, s.model, s.type, s.tenant, s.outcome, s.cache ?? "none"]);
-    this.count("responses", [String(s.status)]);
+    this.count("responses", [pool, String(s.status)]);
     this.count("tokens", [pool, s.model, s.tenant, "input"], s.promptTokens);
     this.count("tokens", [pool, s.model, s.tenant, "output"], s.completionTokens);
     this.count("tokens", [pool, s.model, s.tenant, "cache_hit"], s.cacheHitTokens);

@@ -10,6 +10,16 @@ export interface PoolSample {
   ceiling: number;
 }
 
+/** One pool's traffic in a slot: what its rate alerts judge. */
+export interface PoolTraffic {
+  /** Requests the pool answered (finished with this pool). */
+  answered: number;
+  upstream: number;
+  /** Upstream attempts answered with a 5xx, or not at all. */
+  upstream5xx: number;
+  sheds: number;
+}
+
 /** What the fleet did in one time slot: the operator dashboard's and the rate alerts' input. */
 export interface Slot {
   start: number;
@@ -33,6 +43,7 @@ export interface Slot {
   tenants: Record<string, { requests: number; costUsd: number }>;
   /** Last sample of each pool's gauges within the slot. */
   pools: Record<string, PoolSample>;
+  traffic: Record<string, PoolTraffic>;
 }
 
 /** Two resolutions: ten-second slots for the last hour, five-minute slots for the last day. */
@@ -61,6 +72,7 @@ export function emptySlot(start: number): Slot {
     duration: zeros(buckets),
     tenants: {},
     pools: {},
+    traffic: {},
   };
 }
 
@@ -79,6 +91,7 @@ export function addToSlot(slot: Slot, delta: MetricsDelta): void {
         if (cache === "hit" || cache === "coalesced") slot.cacheHits += value;
         if (cache === "hit" || cache === "coalesced" || cache === "miss") slot.cacheLookups += value;
         tenantOf(slot, labels.tenant).requests += value;
+        if (labels.pool !== "none") trafficOf(slot, labels.pool).answered += value;
         break;
       }
       case "responses":
@@ -86,13 +99,19 @@ export function addToSlot(slot: Slot, delta: MetricsDelta): void {
         break;
       case "upstreamResponses": {
         const code = Number(labels.code);
+        const traffic = trafficOf(slot, labels.pool);
         slot.upstream += value;
+        traffic.upstream += value;
         if (code === 429) slot.upstream429 += value;
-        if (code >= 500 || code === 0) slot.upstream5xx += value;
+        if (code >= 500 || code === 0) {
+          slot.upstream5xx += value;
+          traffic.upstream5xx += value;
+        }
         break;
       }
       case "sheds":
         slot.sheds += value;
+        trafficOf(slot, labels.pool).sheds += value;
         break;
       case "retries":
         slot.retries += value;
@@ -126,6 +145,15 @@ function tenantOf(slot: Slot, tenant = ""): { requests: number; costUsd: number 
   return entry;
 }
 
+function trafficOf(slot: Slot, pool = ""): PoolTraffic {
+  let entry = slot.traffic[pool];
+  if (!entry) {
+    entry = { answered: 0, upstream: 0, upstream5xx: 0, sheds: 0 };
+    slot.traffic[pool] = entry;
+  }
+  return entry;
+}
+
 /**
  * The q-quantile (0..1) of bucket counts, in seconds, interpolated linearly within the bucket as
  * Prometheus's histogram_quantile does; the +Inf bucket reports the largest finite bound.
@@ -146,11 +174,4 @@ export function quantile(bounds: readonly number[], counts: readonly number[], q
     seen += n;
   }
   return bounds[bounds.length - 1] as number;
-}
-
-/** Requests finished in a slot, every outcome. */
-export function slotRequests(slot: Slot): number {
-  let n = 0;
-  for (const count of Object.values(slot.requests)) n += count;
-  return n;
 }

@@ -20,7 +20,9 @@ export default defineConfig({
                 // to the loopback receiver started in global setup.
                 METRICS_FLUSH_MS: "50",
                 ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
+                ALERT_RETRY_BASE_S: "1",
               },
+              queueConsumers: { "deepseek-router-alerts": { maxBatchTimeout: 0.05 } },
             },
           })),
         ],

@@ -9,11 +9,13 @@ interface Delivery {
 /**
  * A loopback webhook receiver for the alert tests: `POST /hooks` records a delivery (or fails it, while
  * a matching failure is armed); `POST /_control/fail` arms `{ match, times }` failures for deliveries
- * whose body contains `match`; `GET /_control/received?match=` lists what arrived. Test files share
+ * whose body contains `match`; `GET /_control/received?match=` lists what arrived and
+ * `/_control/refused` what was failed on purpose. Test files share
  * one receiver, so each matches on its own unique text.
  */
 export async function startWebhookReceiver(): Promise<{ url: string; close(): Promise<void> }> {
   const received: Delivery[] = [];
+  const refused: Delivery[] = [];
   const failures: Array<{ match: string; times: number }> = [];
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
@@ -22,6 +24,7 @@ export async function startWebhookReceiver(): Promise<{ url: string; close(): Pr
       const armed = failures.find((f) => f.times > 0 && body.includes(f.match));
       if (armed) {
         armed.times--;
+        refused.push({ id: req.headers["x-router-alert-id"] as string | undefined, body });
         res.writeHead(503).end("failing on purpose");
         return;
       }
@@ -34,10 +37,11 @@ export async function startWebhookReceiver(): Promise<{ url: string; close(): Pr
       res.writeHead(204).end();
       return;
     }
-    if (req.method === "GET" && url.pathname === "/_control/received") {
+    const list = { "/_control/received": received, "/_control/refused": refused }[url.pathname];
+    if (req.method === "GET" && list) {
       const match = url.searchParams.get("match") ?? "";
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(received.filter((d) => d.body.includes(match))));
+      res.end(JSON.stringify(list.filter((d) => d.body.includes(match))));
       return;
     }
     res.writeHead(404).end();

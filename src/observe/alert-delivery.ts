@@ -1,9 +1,9 @@
 import type { Alert } from "./alerts";
 import type { ObserveVars } from "./settings";
 
-/** Backoff between deliveries of one alert: 10 s, 20 s, 40 s, … capped at 5 minutes. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 10 * 2 ** Math.max(0, attempts - 1));
+/** Backoff between deliveries of one alert: base, 2×, 4×, … capped at 5 minutes (base 10 s by default). */
+export function retryDelaySeconds(attempts: number, baseSeconds = 10): number {
+  return Math.min(300, baseSeconds * 2 ** Math.max(0, attempts - 1));
 }
 
 /**
@@ -45,6 +45,7 @@ export async function deliverAlerts(
     console.error(
       JSON.stringify({ event: "alert_delivery_failed", id: alert.id, status, attempts: message.attempts }),
     );
-    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    const base = Number(env.ALERT_RETRY_BASE_S) > 0 ? Number(env.ALERT_RETRY_BASE_S) : undefined;
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts, base) });
   }
 }

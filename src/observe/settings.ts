@@ -13,6 +13,8 @@ export interface ObserveVars {
   ALERT_RULES?: string;
   /** Where alerts are POSTed; without it they are logged and shown on the dashboard only. */
   ALERT_WEBHOOK_URL?: string;
+  /** First retry delay of a failed delivery in seconds, doubling after (default 10). */
+  ALERT_RETRY_BASE_S?: string;
 }
 
 export interface ObserveSettings {

@@ -76,7 +76,11 @@ describe("GET /metrics", () => {
     expect(requests?.type).toBe("COUNTER");
     const mine = requests?.metrics.filter((m) => m.labels?.pool === pool) ?? [];
     expect(mine.reduce((n, m) => n + Number(m.value), 0)).toBe(3);
-    expect(mine[0]?.labels).toMatchObject({ tenant: "acme", outcome: "complete", model: "deepseek-v4-flash" });
+    expect(mine[0]?.labels).toMatchObject({
+      tenant: "acme",
+      outcome: "complete",
+      model: "deepseek-v4-flash",
+    });
 
     const tokens = family("router_tokens_total")?.metrics.filter((m) => m.labels?.pool === pool) ?? [];
     expect(tokens.find((m) => m.labels?.direction === "output")?.value).not.toBe("0");
@@ -92,7 +96,12 @@ describe("GET /metrics", () => {
     expect(text).toContain(`router_time_to_first_token_seconds_count{pool="${pool}"} 3\n`);
     expect(text).toContain(`router_request_duration_seconds_count{pool="${pool}"} 3\n`);
 
-    const gauges = ["router_pool_in_flight", "router_pool_queued", "router_pool_limit", "router_pool_ceiling"];
+    const gauges = [
+      "router_pool_in_flight",
+      "router_pool_queued",
+      "router_pool_limit",
+      "router_pool_ceiling",
+    ];
     for (const name of gauges) expect(family(name)?.metrics.some((m) => m.labels?.pool === pool)).toBe(true);
     expect(family("router_pool_ceiling")?.metrics.find((m) => m.labels?.pool === pool)?.value).toBe("100");
   });

@@ -23,10 +23,14 @@ export async function asOperator(
   );
 }
 
-/** The alerts the loopback receiver got whose body contains `match`. */
-export async function deliveredAlerts(match: string): Promise<Array<{ id: string; body: string }>> {
+/** The alerts the loopback receiver accepted (or, with `refused`, failed on purpose) whose body contains `match`. */
+export async function deliveredAlerts(
+  match: string,
+  refused = false,
+): Promise<Array<{ id: string; body: string }>> {
   const hooks = new URL(env.ALERT_WEBHOOK_URL as string).origin;
-  const response = await fetch(`${hooks}/_control/received?match=${encodeURIComponent(match)}`);
+  const list = refused ? "refused" : "received";
+  const response = await fetch(`${hooks}/_control/${list}?match=${encodeURIComponent(match)}`);
   return response.json();
 }
 

@@ -2,6 +2,7 @@ import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
@@ -19,4 +20,5 @@ export const scenarios: BenchScenario[] = [
   admissionGate,
   overload,
   spike,
+  metricsBench,
 ];

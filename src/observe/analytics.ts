@@ -1,5 +1,16 @@
 import type { RequestSample } from "./sample";
 
+/** The shape of Analytics Engine's data point and dataset, declared here so Node tools can use them too. */
+export interface DataPoint {
+  indexes: string[];
+  blobs: string[];
+  doubles: number[];
+}
+
+export interface Dataset {
+  writeDataPoint(point: DataPoint): void;
+}
+
 /**
  * One Workers Analytics Engine data point per finished request. The column order is a contract with
  * the SQL in docs/OPERATIONS.md: append new columns, never reorder.
@@ -10,7 +21,7 @@ import type { RequestSample } from "./sample";
  * tokens · double6 output tokens · double7 cache-hit tokens · double8 cost USD · double9 saved USD
  * index1 tenant (Analytics Engine samples per index value, so one busy tenant cannot crowd out others)
  */
-export function dataPoint(s: RequestSample): AnalyticsEngineDataPoint {
+export function dataPoint(s: RequestSample): DataPoint {
   return {
     indexes: [s.tenant],
     blobs: [
@@ -42,17 +53,10 @@ export function dataPoint(s: RequestSample): AnalyticsEngineDataPoint {
 const LIMITS = { blobs: 20, doubles: 20, indexes: 1, indexBytes: 96, blobBytes: 16_000 } as const;
 
 /** Why production would refuse this point, or undefined when it is within the limits. */
-export function dataPointProblem(point: AnalyticsEngineDataPoint): string | undefined {
-  const blobs = point.blobs ?? [];
-  const indexes = point.indexes ?? [];
-  const size = (value: unknown) =>
-    value === null || value === undefined
-      ? 0
-      : typeof value === "string"
-        ? new TextEncoder().encode(value).byteLength
-        : (value as ArrayBuffer).byteLength;
+export function dataPointProblem({ blobs, doubles, indexes }: DataPoint): string | undefined {
+  const size = (value: string) => new TextEncoder().encode(value).byteLength;
   if (blobs.length > LIMITS.blobs) return `more than ${LIMITS.blobs} blobs`;
-  if ((point.doubles ?? []).length > LIMITS.doubles) return `more than ${LIMITS.doubles} doubles`;
+  if (doubles.length > LIMITS.doubles) return `more than ${LIMITS.doubles} doubles`;
   if (indexes.length > LIMITS.indexes) return `more than ${LIMITS.indexes} index`;
   if (indexes.some((i) => size(i) > LIMITS.indexBytes)) return `an index over ${LIMITS.indexBytes} bytes`;
   if (blobs.reduce((n, b) => n + size(b), 0) > LIMITS.blobBytes)
@@ -61,7 +65,7 @@ export function dataPointProblem(point: AnalyticsEngineDataPoint): string | unde
 }
 
 /** Writes the point when the binding exists and the point is valid; never throws on the request path. */
-export function writeRequestPoint(dataset: AnalyticsEngineDataset | undefined, sample: RequestSample): void {
+export function writeRequestPoint(dataset: Dataset | undefined, sample: RequestSample): void {
   if (!dataset) return;
   const point = dataPoint(sample);
   const problem = dataPointProblem(point);

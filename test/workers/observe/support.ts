@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import type { ObserveVars } from "../../../src/observe/settings";
 import { type CallInit, callWithUpstream } from "../helpers";
 
 export const ADMIN_KEY = "sk-admin-test-metrics-000000000000";
@@ -28,7 +29,7 @@ export async function deliveredAlerts(
   match: string,
   refused = false,
 ): Promise<Array<{ id: string; body: string }>> {
-  const hooks = new URL(env.ALERT_WEBHOOK_URL as string).origin;
+  const hooks = hooksOrigin();
   const list = refused ? "refused" : "received";
   const response = await fetch(`${hooks}/_control/${list}?match=${encodeURIComponent(match)}`);
   return response.json();
@@ -36,6 +37,11 @@ export async function deliveredAlerts(
 
 /** Makes the receiver fail the next `times` deliveries whose body contains `match`. */
 export async function failDeliveries(match: string, times: number): Promise<void> {
-  const hooks = new URL(env.ALERT_WEBHOOK_URL as string).origin;
+  const hooks = hooksOrigin();
   await fetch(`${hooks}/_control/fail`, { method: "POST", body: JSON.stringify({ match, times }) });
+}
+
+/** Where the vitest config points ALERT_WEBHOOK_URL: the loopback receiver of the global setup. */
+function hooksOrigin(): string {
+  return new URL((env as Env & ObserveVars).ALERT_WEBHOOK_URL ?? "").origin;
 }

@@ -43,6 +43,8 @@ export const metricsBench: BenchScenario = {
       ...base,
       name,
       bindings: { ...(base.bindings as Record<string, unknown>), METRICS_ENABLED: String(enabled) },
+      // One consumer per queue in a workerd; the copy without metrics never raises an alert.
+      queueConsumers: enabled ? base.queueConsumers : undefined,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     });
     const mf = new Miniflare(
@@ -128,7 +130,7 @@ export const metricsBench: BenchScenario = {
       goals: [
         {
           goal: "throughput with metrics ≤ 5% lower than without",
-          measured: `${(drop * 100).toFixed(1)}% lower`,
+          measured: `${Math.abs(drop * 100).toFixed(1)}% ${drop >= 0 ? "lower" : "higher"}`,
           met: drop <= 0.05,
         },
       ],

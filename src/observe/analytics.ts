@@ -54,14 +54,20 @@ const LIMITS = { blobs: 20, doubles: 20, indexes: 1, indexBytes: 96, blobBytes: 
 
 /** Why production would refuse this point, or undefined when it is within the limits. */
 export function dataPointProblem({ blobs, doubles, indexes }: DataPoint): string | undefined {
-  const size = (value: string) => new TextEncoder().encode(value).byteLength;
+  // A UTF-16 unit is at most 3 UTF-8 bytes, so strings short enough are never encoded (the usual case).
+  const size = (value: string) => (value.length * 3 <= LIMITS.indexBytes ? value.length : utf8Bytes(value));
   if (blobs.length > LIMITS.blobs) return `more than ${LIMITS.blobs} blobs`;
   if (doubles.length > LIMITS.doubles) return `more than ${LIMITS.doubles} doubles`;
   if (indexes.length > LIMITS.indexes) return `more than ${LIMITS.indexes} index`;
   if (indexes.some((i) => size(i) > LIMITS.indexBytes)) return `an index over ${LIMITS.indexBytes} bytes`;
-  if (blobs.reduce((n, b) => n + size(b), 0) > LIMITS.blobBytes)
+  const chars = blobs.reduce((n, b) => n + b.length, 0);
+  if (chars * 3 > LIMITS.blobBytes && blobs.reduce((n, b) => n + utf8Bytes(b), 0) > LIMITS.blobBytes)
     return `blobs over ${LIMITS.blobBytes} bytes`;
   return undefined;
+}
+
+function utf8Bytes(value: string): number {
+  return new TextEncoder().encode(value).byteLength;
 }
 
 /** Writes the point when the binding exists and the point is valid; never throws on the request path. */

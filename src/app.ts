@@ -11,6 +11,7 @@ import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
+import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { pools } from "./routes/pools";
@@ -59,7 +60,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", operator);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
+  rejectOtherMethods(app, [...MODEL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage"], "GET");
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
@@ -68,6 +69,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);
+  api.route("/", latency);
   app.route("/", api);
 
   app.notFound((c) =>

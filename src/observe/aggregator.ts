@@ -12,13 +12,27 @@ import {
 import { type Labels, type MetricId, OTHER_TENANT } from "./catalog";
 import type { CounterDelta, HistogramDelta, MetricsDelta } from "./delta";
 import type { HistogramSample, Sample } from "./prometheus";
-import { addToSlot, emptySlot, type PoolSample, RESOLUTIONS, type Slot, slotStart } from "./series";
+import {
+  addToSlot,
+  emptySlot,
+  type PoolSample,
+  RESOLUTIONS,
+  type Slot,
+  slotStart,
+  type TenantSlot,
+} from "./series";
 import type { ObserveConfig } from "./settings";
 
 export interface SeriesView {
   slotMs: number;
   slots: Slot[];
   alerts: Alert[];
+}
+
+export interface TenantSeriesView {
+  slotMs: number;
+  tracked: boolean;
+  slots: Array<TenantSlot & { start: number }>;
 }
 
 /** How often the alarm samples pool gauges and judges the rate and limit alerts while traffic flows. */
@@ -115,6 +129,22 @@ export class MetricsAggregator extends DurableObject<Env> {
       .toArray()
       .map((row) => JSON.parse(row.data) as Alert);
     return { slotMs: res.slotMs, slots, alerts };
+  }
+
+  /**
+   * One tenant's slice of the series, for its own dashboard; `tracked` is false when the tenant is
+   * folded into `other` (its latency is then not its own to show).
+   */
+  async tenantSeries(tenant: string, rangeMs: number): Promise<TenantSeriesView> {
+    const { slotMs, slots } = await this.series(rangeMs);
+    return {
+      slotMs,
+      tracked: this.tenants.has(tenant),
+      slots: slots.flatMap((slot) => {
+        const mine = slot.tenants[tenant];
+        return mine ? [{ start: slot.start, ...mine }] : [];
+      }),
+    };
   }
 
   /** Samples every pool's gauges into the current slots and judges the rate and limit alerts. */

@@ -110,6 +110,20 @@ export const METRIC = {
     labels: ["pool"],
     buckets: LATENCY_BUCKETS,
   },
+  tenantTtft: {
+    name: "router_tenant_time_to_first_token_seconds",
+    type: "histogram",
+    help: "Time to first token per tenant (tenants past the configured number are 'other').",
+    labels: ["tenant"],
+    buckets: LATENCY_BUCKETS,
+  },
+  tenantDuration: {
+    name: "router_tenant_request_duration_seconds",
+    type: "histogram",
+    help: "Request duration per tenant (tenants past the configured number are 'other').",
+    labels: ["tenant"],
+    buckets: LATENCY_BUCKETS,
+  },
   queueWait: {
     name: "router_queue_wait_seconds",
     type: "histogram",

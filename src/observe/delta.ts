@@ -49,8 +49,12 @@ export class DeltaRecorder implements MetricsSink {
     this.count("tokens", [pool, s.model, s.tenant, "cache_hit"], s.cacheHitTokens);
     this.count("cost", [s.model, s.tenant], s.costUsd);
     if (s.savedUsd > 0) this.count("saved", [s.tenant], s.savedUsd);
-    if (s.firstTokenMs !== undefined) this.observe("ttft", [pool], s.firstTokenMs / 1000);
+    if (s.firstTokenMs !== undefined) {
+      this.observe("ttft", [pool], s.firstTokenMs / 1000);
+      this.observe("tenantTtft", [s.tenant], s.firstTokenMs / 1000);
+    }
     this.observe("duration", [pool], s.totalMs / 1000);
+    this.observe("tenantDuration", [s.tenant], s.totalMs / 1000);
   }
 
   event(e: PipelineEvent): void {

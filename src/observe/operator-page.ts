@@ -29,7 +29,7 @@ export const OPERATOR_HTML = `<!doctype html>
 <body>
 <header><h1>DeepSeek router — operator</h1>
   <input id="key" type="password" placeholder="admin key" autocomplete="off">
-  <select id="range"><option>15m</option><option>1h</option><option>6h</option><option>24h</option></select>
+  <select id="range"><option>5m</option><option selected>15m</option><option>1h</option><option>6h</option><option>24h</option></select>
   <button id="go">Watch</button><span id="status" class="muted"></span></header>
 <main>
   <section class="wide"><h2>Fleet, over the range</h2><div class="cards" id="cards"></div></section>
@@ -51,6 +51,7 @@ if (fromHash.get("range")) $("range").value = fromHash.get("range");
 $("key").value = sessionStorage.getItem("adminKey") || "";
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const colors = ["#7ee787", "#ff7b72", "#ffb347", "#4aa3ff", "#d2a8ff", "#79c0ff", "#f0883e"];
+const RANGES = { "5m": 3e5, "15m": 9e5, "1h": 3.6e6, "6h": 2.16e7, "24h": 8.64e7 };
 const fmt = (v, d = 2) => v === null || v === undefined || Number.isNaN(v) ? "—" : Number(v).toFixed(d);
 function quantile(bounds, counts, q) {
   const total = counts.reduce((a, b) => a + b, 0); if (!total) return null;
@@ -73,14 +74,19 @@ function chart(svg, series, opts = {}) {
     const pts = s.points.map((v, j) => v === null ? null : (j * 600 / (n - 1)).toFixed(1) + "," + (145 - v / max * 125).toFixed(1)).filter(Boolean).join(" ");
     return '<polyline fill="none" stroke-width="2" stroke="' + color + '" points="' + pts + '"/>' +
       '<text x="' + (6 + i * 92) + '" y="13" fill="' + color + '" font-size="11">' + esc(s.name) + '</text>';
-  }).join("") + '<text x="594" y="148" text-anchor="end" fill="#8fa1b3" font-size="10">max ' + fmt(max, opts.digits ?? 2) + '</text>';
+  }).join("") + '<text x="594" y="26" text-anchor="end" fill="#8fa1b3" font-size="10">max ' + fmt(max, opts.digits ?? 2) + '</text>' +
+    '<text x="4" y="148" fill="#8fa1b3" font-size="10">' + esc(axis) + '</text><text x="596" y="148" text-anchor="end" fill="#8fa1b3" font-size="10">now</text>';
 }
+/** The range's slots oldest first, gaps as null; leading empty slots are dropped so fresh data is not a sliver. */
 function filled(data) {
   const out = []; const byStart = new Map(data.slots.map((s) => [s.start, s]));
-  const end = data.now - (data.now % data.slotMs); const count = Math.min(360, Math.ceil(({ "15m": 9e5, "1h": 3.6e6, "6h": 2.16e7, "24h": 8.64e7 })[data.range] / data.slotMs));
+  const end = data.now - (data.now % data.slotMs); const count = Math.min(360, Math.ceil(RANGES[data.range] / data.slotMs));
   for (let t = end - (count - 1) * data.slotMs; t <= end; t += data.slotMs) out.push(byStart.get(t) || null);
-  return out;
+  const first = out.findIndex((s) => s !== null);
+  return first > 1 ? out.slice(first - 1) : out;
 }
+function ago(ms) { return ms >= 3.6e6 ? (ms / 3.6e6).toFixed(1) + " h" : ms >= 6e4 ? Math.round(ms / 6e4) + " min" : Math.round(ms / 1e3) + " s"; }
+let axis = "";
 const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
 let timer;
 async function tick() {
@@ -88,6 +94,7 @@ async function tick() {
     const r = await fetch("/metrics/series?range=" + $("range").value, { headers: { authorization: "Bearer " + $("key").value } });
     if (!r.ok) throw new Error(r.status + " " + ((await r.json().catch(() => ({}))).error?.message || ""));
     const d = await r.json(); const slots = filled(d); const secs = d.slotMs / 1000; const B = d.latencyBuckets;
+    axis = "−" + ago(slots.length * d.slotMs);
     const live = d.slots; const total = live.reduce((n, s) => n + sum(s.requests), 0);
     const merge = (key) => live.reduce((acc, s) => acc.map((v, i) => v + (s[key][i] || 0)), B.map(() => 0).concat([0]));
     const ttft = merge("ttft"), dur = merge("duration");

@@ -20,6 +20,15 @@ export interface PoolTraffic {
   sheds: number;
 }
 
+/** One tenant's share of a slot (tenants past the configured number are folded into `other`). */
+export interface TenantSlot {
+  requests: number;
+  costUsd: number;
+  /** Latency histogram counts, as the slot's own. */
+  ttft: number[];
+  duration: number[];
+}
+
 /** What the fleet did in one time slot: the operator dashboard's and the rate alerts' input. */
 export interface Slot {
   start: number;
@@ -40,7 +49,7 @@ export interface Slot {
   /** Histogram counts over the latency buckets (+Inf last). */
   ttft: number[];
   duration: number[];
-  tenants: Record<string, { requests: number; costUsd: number }>;
+  tenants: Record<string, TenantSlot>;
   /** Last sample of each pool's gauges within the slot. */
   pools: Record<string, PoolSample>;
   traffic: Record<string, PoolTraffic>;
@@ -129,17 +138,27 @@ export function addToSlot(slot: Slot, delta: MetricsDelta): void {
         break;
     }
   }
-  for (const { metric, counts } of delta.histograms) {
-    const into = metric === "ttft" ? slot.ttft : metric === "duration" ? slot.duration : undefined;
+  for (const { metric, labels, counts } of delta.histograms) {
+    const into =
+      metric === "ttft"
+        ? slot.ttft
+        : metric === "duration"
+          ? slot.duration
+          : metric === "tenantTtft"
+            ? tenantOf(slot, labels.tenant).ttft
+            : metric === "tenantDuration"
+              ? tenantOf(slot, labels.tenant).duration
+              : undefined;
     if (!into) continue;
     for (const [i, n] of counts.entries()) into[i] = (into[i] ?? 0) + n;
   }
 }
 
-function tenantOf(slot: Slot, tenant = ""): { requests: number; costUsd: number } {
+function tenantOf(slot: Slot, tenant = ""): TenantSlot {
   let entry = slot.tenants[tenant];
   if (!entry) {
-    entry = { requests: 0, costUsd: 0 };
+    const buckets = METRIC.duration.buckets.length + 1;
+    entry = { requests: 0, costUsd: 0, ttft: zeros(buckets), duration: zeros(buckets) };
     slot.tenants[tenant] = entry;
   }
   return entry;

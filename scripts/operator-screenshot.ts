@@ -6,13 +6,13 @@ import { adminKeyDigest, LOCAL_ADMIN_KEY, LOCAL_TENANTS } from "./local-config";
 import { startLocalStack } from "./stack";
 
 /**
- * `npx tsx scripts/operator-screenshot.ts [out.png]`: the operator dashboard in headless Chromium,
- * under load. Starts the local stack (simulator with a little 429/5xx noise, router with the local
+ * `npx tsx scripts/operator-screenshot.ts [dir]`: the operator and tenant dashboards in headless
+ * Chromium, under load. Starts the local stack (simulator with a little 429/5xx noise, router with the local
  * admin key), drives it with the load-test kit (`npm run loadtest`: a spike from the first local
- * tenant, steady traffic from the second), and shoots /operator while the load runs. Default output:
- * docs/img/operator-dashboard.png. Everything stays on loopback and is bounded in time.
+ * tenant, steady traffic from the second), and shoots /operator and /dashboard while the load runs. Output:
+ * <dir>/operator-dashboard.png and <dir>/tenant-dashboard.png, dir defaulting to docs/img. Everything stays on loopback and is bounded in time.
  */
-const out = resolve(process.argv[2] ?? `${ROOT}docs/img/operator-dashboard.png`);
+const dir = resolve(process.argv[2] ?? `${ROOT}docs/img`);
 const LOAD_S = 45;
 const SHOOT_AT_S = 34;
 
@@ -32,12 +32,18 @@ const loads = [
 ];
 try {
   await new Promise((done) => setTimeout(done, SHOOT_AT_S * 1000));
-  await screenshot(`${stack.routerUrl}/operator#key=${LOCAL_ADMIN_KEY}&range=15m`, out, {
-    width: 1500,
-    height: 1400,
-    virtualTimeMs: 5_000,
-  });
-  console.log(`wrote ${out}`);
+  const shots = [
+    [`/operator#key=${LOCAL_ADMIN_KEY}&range=5m`, "operator-dashboard.png"],
+    [`/dashboard#key=${first?.key ?? ""}`, "tenant-dashboard.png"],
+  ] as const;
+  for (const [path, file] of shots) {
+    await screenshot(`${stack.routerUrl}${path}`, `${dir}/${file}`, {
+      width: 1500,
+      height: 1250,
+      virtualTimeMs: 5_000,
+    });
+    console.log(`wrote ${dir}/${file}`);
+  }
   await Promise.all(loads);
 } finally {
   await stack.close();

@@ -40,7 +40,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 const $ = (id) => document.getElementById(id);
 const keyInput = $("key");
 const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
-if (fromHash) { sessionStorage.setItem("routerKey", fromHash); history.replaceState(null, "", location.pathname); }
+if (fromHash) { sessionStorage.setItem("routerKey", fromHash); window.history.replaceState(null, "", location.pathname); }
 keyInput.value = sessionStorage.getItem("routerKey") || "";
 const history = { rate: [], pools: {} };
 let timer, lastTotals;

@@ -46,7 +46,7 @@ export const OPERATOR_HTML = `<!doctype html>
 <script>
 const $ = (id) => document.getElementById(id);
 const fromHash = new URLSearchParams(location.hash.slice(1));
-if (fromHash.get("key")) { sessionStorage.setItem("adminKey", fromHash.get("key")); history.replaceState(null, "", location.pathname); }
+if (fromHash.get("key")) { sessionStorage.setItem("adminKey", fromHash.get("key")); window.history.replaceState(null, "", location.pathname); }
 if (fromHash.get("range")) $("range").value = fromHash.get("range");
 $("key").value = sessionStorage.getItem("adminKey") || "";
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -95,6 +95,8 @@ async function tick() {
     if (!r.ok) throw new Error(r.status + " " + ((await r.json().catch(() => ({}))).error?.message || ""));
     const d = await r.json(); const slots = filled(d); const secs = d.slotMs / 1000; const B = d.latencyBuckets;
     axis = "−" + ago(slots.length * d.slotMs);
+    // The newest slot is still filling: its rates are over the seconds it has had, not a whole slot.
+    const per = (s, n) => n / Math.max(1, Math.min(secs, (d.now - s.start) / 1000));
     const live = d.slots; const total = live.reduce((n, s) => n + sum(s.requests), 0);
     const merge = (key) => live.reduce((acc, s) => acc.map((v, i) => v + (s[key][i] || 0)), B.map(() => 0).concat([0]));
     const ttft = merge("ttft"), dur = merge("duration");
@@ -108,13 +110,13 @@ async function tick() {
       ["cache hit rate", looks ? fmt(100 * hits / looks, 1) + "%" : "—"], ["cost $", fmt(cost, 4)], ["saved $", fmt(saved, 4)]]
       .map(([k, v]) => '<div class="card"><span class="muted">' + k + '</span><b>' + esc(v) + '</b></div>').join("");
     const outcomes = [...new Set(live.flatMap((s) => Object.keys(s.requests)))].sort();
-    chart($("rate"), outcomes.map((o) => ({ name: o, points: slots.map((s) => s ? (s.requests[o] || 0) / secs : 0) })));
+    chart($("rate"), outcomes.map((o) => ({ name: o, points: slots.map((s) => s ? per(s, s.requests[o] || 0) : 0) })));
     chart($("latency"), [
       { name: "TTFT p50", points: slots.map((s) => s && quantile(B, s.ttft, .5)) }, { name: "TTFT p99", points: slots.map((s) => s && quantile(B, s.ttft, .99)) },
       { name: "total p50", points: slots.map((s) => s && quantile(B, s.duration, .5)) }, { name: "total p99", points: slots.map((s) => s && quantile(B, s.duration, .99)) }]);
     chart($("upstream"), [
-      { name: "429/s", points: slots.map((s) => s ? s.upstream429 / secs : 0) }, { name: "5xx/s", points: slots.map((s) => s ? s.upstream5xx / secs : 0) },
-      { name: "sheds/s", points: slots.map((s) => s ? s.sheds / secs : 0) }, { name: "retries/s", points: slots.map((s) => s ? s.retries / secs : 0) }]);
+      { name: "429/s", points: slots.map((s) => s ? per(s, s.upstream429) : 0) }, { name: "5xx/s", points: slots.map((s) => s ? per(s, s.upstream5xx) : 0) },
+      { name: "sheds/s", points: slots.map((s) => s ? per(s, s.sheds) : 0) }, { name: "retries/s", points: slots.map((s) => s ? per(s, s.retries) : 0) }]);
     const poolNames = d.pools.map((p) => p.pool);
     chart($("queue"), poolNames.map((p) => ({ name: p, points: slots.map((s) => s && s.pools[p] ? s.pools[p].queued : null) })), { digits: 0 });
     $("pools").innerHTML = "<tr><th>pool</th><th>in flight</th><th>limit</th><th>ceiling</th><th>queued</th><th></th></tr>" + d.pools.map((p) =>

@@ -50,6 +50,7 @@ operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
 });
 
 const RANGES: Record<string, number> = {
+  "5m": 300_000,
   "15m": 900_000,
   "1h": 3_600_000,
   "6h": 21_600_000,

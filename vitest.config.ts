@@ -38,7 +38,13 @@ export default defineConfig({
                 DEEPSEEK_BASE_URL: inject("simUrl"),
                 DEEPSEEK_API_KEY: "sk-test-upstream-0000000000000000",
                 ROUTER_TENANTS: inject("routerTenants"),
+                // Metrics (issue 13): flush quickly so a test's waitUntil is not held 2 s; alerts go
+                // to the loopback receiver started in global setup.
+                METRICS_FLUSH_MS: "50",
+                ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
+                ALERT_RETRY_BASE_S: "1",
               },
+              queueConsumers: { "deepseek-router-alerts": { maxBatchTimeout: 0.05 } },
             },
           })),
         ],

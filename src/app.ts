@@ -5,11 +5,14 @@ import { RouterError, renderError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
+import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
+import { LATENCY_PATHS, latency } from "./routes/latency";
+import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { usage } from "./routes/usage";
@@ -69,12 +72,18 @@ export function createApp(): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
+  app.use(recordOverhead);
 
   app.route("/", health);
   app.route("/", dashboard);
+  app.route("/", operator);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, ...POOL_PATHS, "/healthz", "/v1/usage", "/dashboard"], "GET");
+  rejectOtherMethods(
+    app,
+    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    "GET",
+  );
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
@@ -83,6 +92,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);
+  api.route("/", latency);
   app.route("/", api);
 
   app.notFound((c) =>

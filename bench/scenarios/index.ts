@@ -4,6 +4,7 @@ import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { geography } from "./geography";
+import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
@@ -25,4 +26,5 @@ export const scenarios: BenchScenario[] = [
   overload,
   spike,
   bundle,
+  metricsBench,
 ];

@@ -6,6 +6,7 @@ import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
+import { metrics } from "../observe/metrics";
 import type { Usage } from "../observe/usage";
 import type { SpentAttempt } from "./attempt";
 
@@ -93,7 +94,7 @@ export function accountFor(
       finished.outputEvents ?? 0,
     );
     const cost = price(finished.model, usage);
-    logCompletion({
+    const record: CompletionRecord = {
       requestId,
       tenant,
       model: finished.model,
@@ -109,7 +110,23 @@ export function accountFor(
       upstreamMs: round(finished.upstreamMs ?? 0),
       firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
       totalMs: round(performance.now() - startedAt),
-    });
+    };
+    logCompletion(record);
+    // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
+    const metricsFlush = metrics.request(
+      c.env,
+      {
+        ...record,
+        type: classification.type,
+        costUsd: cost,
+        cache: finished.cache?.toLowerCase(),
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        cacheHitTokens: usage.cacheHitTokens,
+        savedUsd: finished.savedUsd ?? 0,
+      },
+      policy,
+    );
     const entry: LedgerEntry = {
       entryId: crypto.randomUUID(),
       kind: "request",
@@ -125,7 +142,7 @@ export function accountFor(
       costUsd: cost,
       savedUsd: finished.savedUsd ?? 0,
     };
-    written(Promise.all([...spentRows, ledger.add(tenant, entry)]).then(() => {}));
+    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
   };
   return { finish, spent };
 }

@@ -1,6 +1,7 @@
 import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "../admission/step-gate";
 import type { Policy, PoolSpec } from "../config/policy";
 import { RouterError } from "../errors";
+import { metrics } from "../observe/metrics";
 import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
@@ -112,6 +113,7 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
         pass = await gate.enter(step, index === plan.steps.length - 1, signal);
       } catch (error) {
         if (signal.aborted || !(error instanceof RouterError)) throw error;
+        metrics.event({ kind: "shed", pool: step.pool, reason: error.code });
         lastError = error;
         break;
       }
@@ -124,7 +126,10 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
       // The budget is a share of the requests callers made, so a retry is not itself counted as one.
       if (retry === 0) budget.recordRequest(now());
       const sent = await sendTracked(run, step, candidate, pass);
-      if (sent.ok) return { ...sent.attempt, queuedMs, retries };
+      if (sent.ok) {
+        countAnswered(plan, index, queuedMs);
+        return { ...sent.attempt, queuedMs, retries };
+      }
       lastError = sent.error;
       if (!sent.retryable) throw sent.error;
       const delay = retryDelayMs(
@@ -136,6 +141,7 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
       );
       if (delay === undefined || !budget.tryRetry(now())) break;
       retries++;
+      metrics.event({ kind: "retry", pool: step.pool });
       await sleep(delay, signal);
       queuedMs += delay;
     }
@@ -208,11 +214,36 @@ async function sendTracked(
     throw signal.reason ?? result.error;
   }
   if (result.mayBill) run.onSpent?.({ step, status: result.error.status });
+  const wasOpen = candidate.state.state(now()) === "open";
   tracked.settle(
     { kind: result.retryable ? "failure" : "success", status: result.status },
     { cut: attemptAbort.signal.aborted },
   );
+  countFailed(step.pool, candidate, result.status, wasOpen, now());
   return result;
+}
+
+/** Metrics (issue 13): the answered attempt's pool, how it got there, and its wait. */
+function countAnswered(plan: RoutePlan, index: number, queuedMs: number): void {
+  const step = plan.steps[index] as PlanStep;
+  metrics.event({ kind: "upstream_response", pool: step.pool, status: 200 });
+  metrics.event({ kind: "queue_wait", pool: step.pool, ms: queuedMs });
+  const first = plan.steps[0];
+  if (index > 0 && first) metrics.event({ kind: "fallback", from: first.pool, to: step.pool });
+  if (step.degraded) metrics.event({ kind: "degrade", pool: step.pool, how: step.degraded });
+}
+
+/** Metrics (issue 13): a failed attempt's status (0: no answer), and whether it opened the breaker. */
+function countFailed(
+  pool: string,
+  candidate: Candidate,
+  status: number | undefined,
+  wasOpen: boolean,
+  now: number,
+): void {
+  metrics.event({ kind: "upstream_response", pool, status: status ?? 0 });
+  if (!wasOpen && candidate.state.state(now) === "open")
+    metrics.event({ kind: "breaker_open", pool, target: candidate.target.name });
 }
 
 /** One upstream request, up to the point where the router would commit to the caller. */

@@ -21,7 +21,7 @@ interface AdminEnv {
  */
 export const admin = new Hono<AppEnv>();
 
-const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
+export const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
   const configured = (c.env as Env & AdminEnv).ROUTER_ADMIN_KEY;
   if (!configured) throw new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`);
   const digest = hexDigest(configured);

@@ -10,7 +10,7 @@ describe("GET /dashboard", () => {
     const html = await page.text();
     expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
     expect(html).not.toMatch(/https?:\/\//);
-    for (const endpoint of ["/v1/usage", "/v1/router/pools"]) {
+    for (const endpoint of ["/v1/usage", "/v1/router/pools", "/v1/router/latency"]) {
       expect(html).toContain(endpoint);
       expect((await callRouter(endpoint, { key: null })).status).toBe(401);
       expect((await callRouter(endpoint)).status).toBe(200);

@@ -1,8 +1,7 @@
+import type { AnswerEnd, Finished } from "../answer";
 import { RouterError } from "../errors";
-import type { Usage } from "../observe/usage";
-import type { Finished } from "../proxy/accounting";
-import type { AnswerEnd } from "../proxy/respond";
 import { sseEvent } from "../upstream/sse";
+import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
 import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 

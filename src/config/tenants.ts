@@ -1,5 +1,5 @@
-import { CACHE_MODES } from "../cache/cacheability";
 import * as z from "../zod";
+import { CACHE_MODES } from "./cache-limits";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;

@@ -49,7 +49,7 @@ function partOf(file: string): string {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/from\s+"(\.[^"]+)"/g)].map((match) => {
+  return [...text.matchAll(/^(?:import|export)\b[^;]*?\sfrom\s+"(\.[^"]+)"/gm)].map((match) => {
     const target = normalize(join(dirname(file), match[1] ?? ""));
     return target.endsWith(".ts") ? target : `${target}.ts`;
   });

@@ -5,6 +5,7 @@ import type { Policy } from "../config/policy";
 import type { Tenant } from "../config/tenants";
 import { type ErrorCode, toRouterError } from "../errors";
 import type { PlanStep, RoutePlan } from "../routing/plan";
+import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import { type CacheDecision, decideCaching } from "./cacheability";
 import { type CapturedAnswer, captureAnswer } from "./capture";
@@ -283,13 +284,7 @@ function hitResponse(
   headers.set("x-router-saved-usd", saved.toFixed(8));
   if (stream) {
     const body = replaySse(entry);
-    headers.set("content-type", "text/event-stream; charset=utf-8");
-    headers.set("cache-control", "no-cache");
-    return {
-      response: new Response(body, { status: 200, headers }),
-      bytes: body.byteLength,
-      savedUsd: saved,
-    };
+    return { response: sseResponse(body, headers), bytes: body.byteLength, savedUsd: saved };
   }
   const body = new TextEncoder().encode(replayJson(entry));
   headers.set("content-type", "application/json");

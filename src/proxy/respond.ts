@@ -3,7 +3,7 @@ import { RouterError } from "../errors";
 import { CompletionTap } from "../upstream/completion-tap";
 import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
-import { sseEvent } from "../upstream/sse";
+import { sseEvent, sseResponse } from "../upstream/sse";
 import { type Usage, usageFromWire } from "../usage";
 
 /** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
@@ -83,9 +83,7 @@ export function streamAnswer(
     (reason) => watch.abort(new RouterError("upstream_error", "The client went away.", { cause: reason })),
     clientSignal,
   );
-  headers.set("content-type", "text/event-stream; charset=utf-8");
-  headers.set("cache-control", "no-cache");
-  return new Response(stream, { status: 200, headers });
+  return sseResponse(stream, headers);
 }
 
 function outcomeOf(end: RelayEnd, tap: CompletionTap): AnswerOutcome {

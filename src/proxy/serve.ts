@@ -1,19 +1,19 @@
 import type { Context } from "hono";
 import { MAX_WAIT_HEADER, PoolGates, parseMaxWait } from "../admission/gate";
-import { holdWhileQueued } from "../admission/hold";
 import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceCall } from "../classify/classify";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
-import { RouterError, toRouterError } from "../errors";
+import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
 import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
+import { holdWhileQueued } from "./hold";
 import { jsonAnswer, streamAnswer } from "./respond";
 
 /** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
@@ -100,6 +100,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
       c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
     },
     leave: (reason) => scope.departure.abort(reason),
+    fail: (error) => reportError(error, c.get("requestId")),
   });
 }
 

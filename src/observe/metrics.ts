@@ -2,7 +2,7 @@ import type { Policy } from "../config/policy";
 import { writeRequestPoint } from "./analytics";
 import { DeltaRecorder } from "./delta";
 import type { MetricsSink, PipelineEvent, RequestSample } from "./sample";
-import { type ObserveSettings, type ObserveVars, observeSettings } from "./settings";
+import { type ObserveVars, observeSettings } from "./settings";
 
 /** The one aggregator every isolate flushes to. */
 export const FLEET = "fleet";
@@ -30,14 +30,15 @@ class IsolateMetrics implements MetricsSink {
     this.recorder.request(sample);
     writeRequestPoint(env.REQUEST_EVENTS, sample);
     this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, settings.flushMs)).then(() =>
-      this.flush(env, settings, policy),
+      this.flush(env, policy),
     );
     return this.flushing;
   }
 
   /** Writes what is pending now (a scrape does this first, so this isolate's latest counts show). */
-  flush(env: MetricsEnv, settings: ObserveSettings, policy: Policy): Promise<void> {
+  flush(env: MetricsEnv, policy: Policy): Promise<void> {
     this.flushing = undefined;
+    const settings = observeSettings(env);
     if (this.recorder.empty) return Promise.resolve();
     const delta = this.recorder.take();
     return env.METRICS.getByName(FLEET)

@@ -11,9 +11,10 @@ type MetricsEnv = Pick<Env, "METRICS" | "REQUEST_EVENTS"> & ObserveVars;
 
 /**
  * This isolate's metrics: deltas gathered in memory and flushed to the aggregator at most every
- * `METRICS_FLUSH_MS`, in one RPC, off the response path. Like the ledger batcher, every request that
- * records holds the pending flush in its `waitUntil`, so the isolate stays up until its deltas are
- * written; only an isolate that crashes inside that window loses them.
+ * `METRICS_FLUSH_MS`, in one RPC, off the response path. The request that opens a flush window holds
+ * that flush in its `waitUntil` (which outlives its response and its client) and carries everything
+ * recorded until then; later requests in the window only add to it, so they are not kept alive for
+ * seconds each. Only an isolate that crashes inside the window loses its deltas.
  */
 class IsolateMetrics implements MetricsSink {
   private recorder = new DeltaRecorder();
@@ -23,13 +24,14 @@ class IsolateMetrics implements MetricsSink {
     this.recorder.event(event);
   }
 
-  /** Records a finished request; returns the flush that will carry it, for the request's `waitUntil`. */
+  /** Records a finished request; returns the flush this request must hold in its `waitUntil`, if any. */
   request(env: MetricsEnv, sample: RequestSample, policy: Policy): Promise<void> {
     const settings = observeSettings(env);
     if (!settings.enabled) return Promise.resolve();
     this.recorder.request(sample);
     writeRequestPoint(env.REQUEST_EVENTS, sample);
-    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, settings.flushMs)).then(() =>
+    if (this.flushing) return Promise.resolve();
+    this.flushing = new Promise<void>((resolve) => setTimeout(resolve, settings.flushMs)).then(() =>
       this.flush(env, policy),
     );
     return this.flushing;

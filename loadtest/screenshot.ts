@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** Debian's package; the kit never downloads a browser of its own. */
-export const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
 export function findChromium(): string | undefined {
   const fromEnv = process.env.CHROMIUM_PATH;
@@ -14,7 +14,7 @@ export function findChromium(): string | undefined {
   return CHROMIUM_CANDIDATES.find((p) => existsSync(p));
 }
 
-export interface ScreenshotOptions {
+interface ScreenshotOptions {
   width?: number;
   height?: number;
   timeoutMs?: number;

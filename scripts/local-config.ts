@@ -7,7 +7,7 @@ export const LOCAL_ADMIN_KEY = "sk-local-admin";
 /** What the router presents to the simulator; the simulator accepts any well-formed key. */
 export const LOCAL_UPSTREAM_KEY = "sk-sim-local-0000000000000000000";
 
-export interface LocalTenant {
+interface LocalTenant {
   id: string;
   key: string;
   maxPriority?: "high" | "normal" | "low";

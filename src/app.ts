@@ -14,9 +14,28 @@ import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
-import { pools } from "./routes/pools";
+import { POOL_PATHS, pools } from "./routes/pools";
 import { usage } from "./routes/usage";
 
+/**
+ * Every request header the router reads, for CORS preflights. Browsers match these names one by one
+ * (a `x-router-*` pattern is not a wildcard to them), so a header the router starts reading is added here.
+ */
+const CALLER_HEADERS = [
+  "authorization",
+  "content-type",
+  "cache-control",
+  "x-request-id",
+  "x-router-type",
+  "x-router-priority",
+  "x-router-latency",
+  "x-router-degrade",
+  "x-router-deadline-ms",
+  "x-router-max-wait-ms",
+  "x-router-cache",
+];
+
+/** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
   "x-request-id",
   "x-router-overhead-ms",
@@ -48,7 +67,7 @@ export function createApp(): Hono<AppEnv> {
         if (allowed.includes("*")) return "*";
         return allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["authorization", "content-type", "cache-control", "x-request-id", "x-router-*"],
+      allowHeaders: CALLER_HEADERS,
       exposeHeaders: ROUTER_HEADERS,
       maxAge: 600,
     }),
@@ -60,7 +79,11 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", operator);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage"], "GET");
+  rejectOtherMethods(
+    app,
+    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    "GET",
+  );
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);

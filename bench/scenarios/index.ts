@@ -1,11 +1,14 @@
 import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
+import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { geography } from "./geography";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { throughput } from "./throughput";
 
 /**
  * Every benchmark `npm run bench` runs, in this order. Each issue that asks for a benchmark adds a
@@ -14,11 +17,14 @@ import { spike } from "./spike";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  throughput,
   classifyBench,
   cacheLatency,
   cacheWorkload,
   admissionGate,
+  geography,
   overload,
   spike,
+  bundle,
   metricsBench,
 ];

@@ -2,11 +2,13 @@ import type { LatencyClass } from "../classify/classify";
 import type { Policy, PoolSpec } from "../config/policy";
 import type { Priority, Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
-import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "../proxy/attempt";
+import { parseWholeNumber } from "../headers";
 import type { PlanStep } from "../routing/plan";
+import { BlockHolder, IDLE_RETURN_MS, type Lend } from "./block-holder";
 import type { PoolGate } from "./pool-gate";
 import { gateName, pickShard, shareOf, tenantShareOf } from "./shards";
-import type { AcquireRequest, AcquireResult, GateLoad, LeaseRef } from "./types";
+import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "./step-gate";
+import type { AcquireRequest, AcquireResult, GateLimits, GateLoad, LeaseRef } from "./types";
 
 /** Who is asking, as admission needs to know it. */
 export interface Admittee {
@@ -33,16 +35,7 @@ const MAX_WAIT_LIMIT_MS = 3_600_000;
 
 /** `x-router-max-wait-ms`: whole milliseconds, 0 meaning "do not queue me". */
 export function parseMaxWait(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const value = Number(header);
-  if (header.trim() === "" || !Number.isInteger(value) || value < 0 || value > MAX_WAIT_LIMIT_MS) {
-    throw new RouterError(
-      "invalid_request",
-      `Header ${MAX_WAIT_HEADER} must be a whole number of milliseconds from 0 to ${MAX_WAIT_LIMIT_MS}.`,
-      { param: MAX_WAIT_HEADER },
-    );
-  }
-  return value;
+  return parseWholeNumber(MAX_WAIT_HEADER, header, { min: 0, max: MAX_WAIT_LIMIT_MS });
 }
 
 /** How long a request may wait at `pool`: its own ask (capped at the pool's longest wait) or its class's. */
@@ -57,11 +50,17 @@ export function waitBudgetMs(pool: PoolSpec, admittee: Admittee, now: number): n
 
 /** What this isolate last heard from each gate: the loads power-of-two-choices compares. */
 const lastLoad = new Map<string, GateLoad>();
+/** This isolate's block of permits from each gate. */
+const holders = new Map<string, BlockHolder>();
 
 /**
- * Admission for one request: a lease from its pool's PoolGate per plan step. A step that is not the
- * plan's last never queues (a full pool sheds it at once, so the plan moves on to its fallback); the
- * last step waits up to its budget. A gate that cannot be reached is never taken for a grant.
+ * Admission for one request, per plan step: a permit from this isolate's block of the pool's gate when
+ * one is spare (no round trip), otherwise a lease from the gate itself. A step that is not the plan's
+ * last never queues (a full pool sheds it at once, so the plan moves on to its fallback); the last
+ * step waits up to its budget. A gate that cannot be reached is never taken for a grant.
+ *
+ * Requests of a tenant with its own concurrency limit always go to the gate, which counts leases per
+ * tenant; blocks are not split by tenant, so spending one would bypass that count.
  */
 export class PoolGates implements StepGate {
   /** Resolves once a step has waited {@link COMMIT_QUEUED_AFTER_MS} for a slot. */
@@ -91,7 +90,10 @@ export class PoolGates implements StepGate {
     const index = pickShard(loads, this.random);
     const name = gateName(step.pool, index);
     const concurrency = this.admittee.tenant.concurrency;
+    const limits = limitsOf(pool, shards, index);
+    const holder = concurrency === undefined ? holderFor(pool, name) : undefined;
     const startedAt = this.now();
+    if (holder?.take(startedAt)) return this.blockPass(holder, name, limits);
     const request: AcquireRequest = {
       leaseId: crypto.randomUUID(),
       tenant: this.admittee.tenant.id,
@@ -99,12 +101,7 @@ export class PoolGates implements StepGate {
       latency: this.admittee.latency,
       tenantLimit: concurrency === undefined ? undefined : tenantShareOf(concurrency, shards, index),
       waitMs: lastStep ? Math.max(0, waitBudgetMs(pool, this.admittee, startedAt) - this.waitedMs) : 0,
-      limits: {
-        ceiling: shareOf(pool.concurrency, shards, index),
-        maxQueue: Math.ceil(pool.admission.maxQueue / shards),
-        leaseTtlMs: pool.admission.leaseTtlMs,
-        adaptive: pool.admission.adaptive,
-      },
+      limits,
     };
     let result: AcquireResult;
     try {
@@ -113,8 +110,60 @@ export class PoolGates implements StepGate {
       this.waitedMs += this.now() - startedAt;
     }
     lastLoad.set(name, result.load);
+    if (holder) {
+      holder.observe(result.load);
+      if (result.granted) holder.begin(this.now());
+      this.sync(holder, name, limits);
+    }
     if (!result.granted) throw shedError(result, step.pool, request, this.admittee.tenant);
-    return this.pass(name, request, this.now() - startedAt);
+    return this.pass(name, request, this.now() - startedAt, holder);
+  }
+
+  /**
+   * A permit from this isolate's block: no round trip. Its release returns it to the block (or, under
+   * pressure, to the gate); long answers keep the block renewed while they run.
+   */
+  private blockPass(holder: BlockHolder, name: string, limits: GateLimits): StepPass {
+    const takenAt = this.now();
+    this.sync(holder, name, limits);
+    const heartbeat = setInterval(() => this.sync(holder, name, limits), holder.ttlMs / 3);
+    let released = false;
+    return {
+      queuedMs: 0,
+      release: (outcome) => {
+        if (released) return;
+        released = true;
+        clearInterval(heartbeat);
+        holder.put(outcome, this.now() - takenAt);
+        this.settle(holder, name, limits);
+      },
+    };
+  }
+
+  /** After a permit of this isolate's comes back: the gate hears what is due, and idle spare goes home. */
+  private settle(holder: BlockHolder, name: string, limits: GateLimits): void {
+    this.sync(holder, name, limits);
+    if (!holder.idle()) return;
+    const check = new Promise((resolve) => setTimeout(resolve, IDLE_RETURN_MS)).then(() => {
+      holder.returnIfIdle(this.now());
+      return holder.sync(this.lend(name, limits), this.now);
+    });
+    this.waitUntil(check);
+  }
+
+  /** The holder's call to the gate, if one is due, sent off the request path. */
+  private sync(holder: BlockHolder, name: string, limits: GateLimits): void {
+    const call = holder.sync(this.lend(name, limits), this.now);
+    if (call) this.waitUntil(call);
+  }
+
+  /** A stub made in the calling request's context: an I/O object must not outlive its request. */
+  private lend(name: string, limits: GateLimits): Lend {
+    return async (request) => {
+      const answer = await this.namespace.getByName(name).lend(request, limits);
+      lastLoad.set(name, answer.load);
+      return answer;
+    };
   }
 
   private async acquire(
@@ -175,7 +224,12 @@ export class PoolGates implements StepGate {
   }
 
   /** The granted lease: renewed every third of its TTL while held, released exactly once. */
-  private pass(name: string, request: AcquireRequest, queuedMs: number): StepPass {
+  private pass(
+    name: string,
+    request: AcquireRequest,
+    queuedMs: number,
+    holder: BlockHolder | undefined,
+  ): StepPass {
     const ref: LeaseRef = { leaseId: request.leaseId, tenant: request.tenant, priority: request.priority };
     const ttl = request.limits.leaseTtlMs;
     // Some failures break a stub for good, so a failed renewal gets a fresh one for the next beat.
@@ -194,6 +248,10 @@ export class PoolGates implements StepGate {
         released = true;
         clearInterval(heartbeat);
         this.waitUntil(this.releaseLease(name, request.leaseId, outcome, stub));
+        if (holder) {
+          holder.end();
+          this.settle(holder, name, request.limits);
+        }
       },
     };
   }
@@ -215,6 +273,29 @@ export class PoolGates implements StepGate {
       }
     }
   }
+}
+
+/** What a gate is told with every call: its share of the pool's ceiling and queue, and the pool's settings. */
+function limitsOf(pool: PoolSpec, shards: number, index: number): GateLimits {
+  return {
+    ceiling: shareOf(pool.concurrency, shards, index),
+    maxQueue: Math.ceil(pool.admission.maxQueue / shards),
+    leaseTtlMs: pool.admission.leaseTtlMs,
+    adaptive: pool.admission.adaptive,
+  };
+}
+
+/** This isolate's holder for gate `name`, or none when the pool does not lease blocks. */
+function holderFor(pool: PoolSpec, name: string): BlockHolder | undefined {
+  const { leaseBlocks, blockTtlMs } = pool.admission;
+  if (!leaseBlocks) return undefined;
+  let holder = holders.get(name);
+  if (!holder) {
+    holder = new BlockHolder(blockTtlMs);
+    holders.set(name, holder);
+  }
+  holder.ttlMs = blockTtlMs;
+  return holder;
 }
 
 function isOverloaded(error: unknown): boolean {

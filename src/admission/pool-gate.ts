@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Priority } from "../config/tenants";
+import { type LendAnswer, type LendRequest, renewalMs, underPressure, unitsToLend } from "./budget";
 import { DrainRate, retryAfterMs, tenantDrainPerSecond } from "./drain";
 import { type AdaptiveLimit, effectiveLimit, initialLimit, observeOutcome, type Released } from "./limit";
 import { type Waiter, WaitQueue } from "./queue";
@@ -22,6 +23,13 @@ interface Lease {
   expiresAt: number;
 }
 
+/** A block of permits lent to one isolate (a `BudgetLease` of concurrency); its units count as in flight. */
+interface Block {
+  id: string;
+  units: number;
+  expiresAt: number;
+}
+
 /** A waiter's open `acquire` call, answered when it is granted, shed or cancelled. */
 interface Parked {
   waiter: Waiter;
@@ -35,11 +43,13 @@ interface Parked {
 const RELEASED_MEMORY = 4_096;
 
 /**
- * One per pool shard: the concurrency leases of every Worker in the fleet for that pool.
+ * One per pool shard: the authority over every permit of that pool in the fleet. It grants single
+ * leases (one request, one call each way) and lends blocks of permits to isolates (`lend`), which
+ * spend them with no round trip; both count against one limit, spare block units included.
  *
  * What survives eviction lives in SQLite and is written before any answer leaves (the output gate
- * holds the reply until the write is durable): every granted lease with its expiry, the adaptive limit
- * and the last limits callers sent. So a restarted object reloads exactly the leases it granted — it
+ * holds the reply until the write is durable): every granted lease and block with its expiry, the
+ * adaptive limit and the last limits callers sent. So a restarted object reloads exactly the leases it granted — it
  * loses no capacity and cannot grant a slot twice — and a Worker that retries `acquire` with the same
  * lease id gets its existing lease back. Waiters live only in memory: eviction fails their open calls,
  * which the Worker treats as "not granted" (it retries once, then sheds), never as a lease.
@@ -50,6 +60,9 @@ const RELEASED_MEMORY = 4_096;
  */
 export class PoolGate extends DurableObject<Env> {
   private readonly leases = new Map<string, Lease>();
+  private readonly blocks = new Map<string, Block>();
+  /** Units of every block together: permits out on lease in isolates, in use or spare. */
+  private lent = 0;
   private readonly heldByTenant = new Map<string, number>();
   private readonly queue = new WaitQueue();
   private readonly parked = new Map<string, Parked>();
@@ -60,6 +73,10 @@ export class PoolGate extends DurableObject<Env> {
   private alarmAt: number | null = null;
   private seq = 0;
   private expired = 0;
+  /** Calls answered since the object started: the benchmarks count gate calls per request with it. */
+  private calls = 0;
+  /** The gate's clock. Tests replace it (through `runInDurableObject`) instead of racing real time. */
+  clock: () => number = () => Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +85,13 @@ export class PoolGate extends DurableObject<Env> {
       id TEXT PRIMARY KEY, tenant TEXT NOT NULL, priority TEXT NOT NULL, granted_at INTEGER NOT NULL,
       expires_at INTEGER NOT NULL)`);
     sql.exec("CREATE TABLE IF NOT EXISTS gate (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, units INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+    );
+    const blocks = sql.exec<{ id: string; units: number; expires_at: number }>(
+      "SELECT id, units, expires_at FROM blocks",
+    );
+    for (const row of blocks) this.holdBlock({ id: row.id, units: row.units, expiresAt: row.expires_at });
     const rows = sql.exec<{
       id: string;
       tenant: string;
@@ -93,7 +117,8 @@ export class PoolGate extends DurableObject<Env> {
 
   /** A lease now; a place in the queue answered when a slot frees or the wait ends; or a refusal. */
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const now = Date.now();
+    this.calls++;
+    const now = this.clock();
     this.configure(request.limits);
     if (this.alarmAt !== null && now >= this.alarmAt) this.sweep(now);
     this.pump(now);
@@ -128,8 +153,9 @@ export class PoolGate extends DurableObject<Env> {
    * what is really in flight upstream. Returns whether the lease was still held.
    */
   async renew(ref: LeaseRef, leaseTtlMs: number): Promise<boolean> {
+    this.calls++;
     if (this.released.has(ref.leaseId)) return false;
-    const now = Date.now();
+    const now = this.clock();
     const expiresAt = now + leaseTtlMs;
     const lease = this.leases.get(ref.leaseId);
     if (lease) {
@@ -143,11 +169,12 @@ export class PoolGate extends DurableObject<Env> {
 
   /** Frees a lease, or withdraws a waiter; idempotent. The outcome teaches the adaptive limit. */
   async release(leaseId: string, outcome: ReleaseOutcome): Promise<GateLoad> {
-    const now = Date.now();
+    this.calls++;
+    const now = this.clock();
     const lease = this.leases.get(leaseId);
     this.remember(leaseId);
     if (lease) {
-      const inFlight = this.leases.size;
+      const inFlight = this.used();
       this.drop(lease);
       this.drain.record(now);
       this.adapt({ outcome, grantedAt: lease.grantedAt, inFlight }, now);
@@ -159,6 +186,34 @@ export class PoolGate extends DurableObject<Env> {
     return this.load();
   }
 
+  /**
+   * Renews, resizes or returns an isolate's block of permits (a `BudgetLease` of concurrency),
+   * and learns from the permits it spent. The size is {@link unitsToLend}'s; a block of 0 units is
+   * deleted. Written before the answer leaves, like a lease, so a restart neither loses nor repeats it.
+   */
+  async lend(request: LendRequest, limits: GateLimits): Promise<LendAnswer & { load: GateLoad }> {
+    this.calls++;
+    const now = this.clock();
+    this.configure(limits);
+    if (this.alarmAt !== null && now >= this.alarmAt) this.sweep(now);
+    for (const { outcome, heldMs } of request.spent) {
+      this.drain.record(now);
+      this.adapt({ outcome, grantedAt: now - heldMs, inFlight: this.used() }, now);
+    }
+    const current = this.blocks.get(request.leaseId)?.units ?? 0;
+    const state = { limit: this.effective(), usedElsewhere: this.used() - current, queued: this.queue.size };
+    const units = unitsToLend(state, request);
+    this.storeBlock({ id: request.leaseId, units, expiresAt: now + request.ttlMs });
+    this.pump(now);
+    const after = { limit: this.effective(), usedElsewhere: this.used() - units, queued: this.queue.size };
+    return {
+      units,
+      pressure: underPressure(after, units),
+      renewInMs: renewalMs(after.limit, this.used(), request.ttlMs),
+      load: this.load(),
+    };
+  }
+
   async status(): Promise<GateStatus> {
     const tenants: Record<string, number> = {};
     for (const [tenant, count] of this.heldByTenant) tenants[tenant] = count;
@@ -168,19 +223,23 @@ export class PoolGate extends DurableObject<Env> {
       adaptive: this.limits?.adaptive ?? true,
       queuedBy: this.queue.counts(),
       tenants,
-      drainPerS: Math.round(this.drain.perSecond(Date.now()) * 100) / 100,
+      drainPerS: Math.round(this.drain.perSecond(this.clock()) * 100) / 100,
       expired: this.expired,
+      lent: this.lent,
+      blocks: this.blocks.size,
+      calls: this.calls,
     };
   }
 
   /** Sweeps expired leases (their Workers stopped renewing them) and serves the queue with the slots. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const now = Date.now();
+    const now = this.clock();
     this.sweep(now);
     this.pump(now);
     let next = Number.POSITIVE_INFINITY;
     for (const lease of this.leases.values()) next = Math.min(next, lease.expiresAt);
+    for (const block of this.blocks.values()) next = Math.min(next, block.expiresAt);
     if (Number.isFinite(next)) this.scheduleAlarm(next);
   }
 
@@ -208,8 +267,13 @@ export class PoolGate extends DurableObject<Env> {
     return limits.adaptive && this.limit ? effectiveLimit(this.limit, limits.ceiling) : limits.ceiling;
   }
 
+  /** Permits out: single leases plus every block's units, spare ones included. */
+  private used(): number {
+    return this.leases.size + this.lent;
+  }
+
   private load(): GateLoad {
-    return { inFlight: this.leases.size, queued: this.queue.size, limit: this.effective() };
+    return { inFlight: this.used(), queued: this.queue.size, limit: this.effective() };
   }
 
   private heldBy(tenant: string): number {
@@ -217,7 +281,7 @@ export class PoolGate extends DurableObject<Env> {
   }
 
   private hasRoom(waiter: Waiter): boolean {
-    return this.leases.size < this.effective() && this.heldBy(waiter.tenant) < waiter.tenantLimit;
+    return this.used() < this.effective() && this.heldBy(waiter.tenant) < waiter.tenantLimit;
   }
 
   private grant(request: AcquireRequest, now: number): AcquireResult {
@@ -237,7 +301,7 @@ export class PoolGate extends DurableObject<Env> {
     const perSecond = this.drain.perSecond(now);
     const held = this.heldBy(waiter.tenant);
     if (held >= waiter.tenantLimit) {
-      const tenantRate = tenantDrainPerSecond(perSecond, held, this.leases.size);
+      const tenantRate = tenantDrainPerSecond(perSecond, held, this.used());
       return {
         granted: false,
         reason: "tenant_concurrency_limit",
@@ -259,7 +323,7 @@ export class PoolGate extends DurableObject<Env> {
       answer = resolve;
     });
     const timer = setTimeout(() => {
-      this.answerParked(waiter.id, () => this.refusal(waiter, Date.now(), "queue_timeout"));
+      this.answerParked(waiter.id, () => this.refusal(waiter, this.clock(), "queue_timeout"));
     }, request.waitMs);
     this.parked.set(waiter.id, { waiter, request, result, answer, timer });
     this.queue.add(waiter);
@@ -278,7 +342,7 @@ export class PoolGate extends DurableObject<Env> {
 
   /** Grants free slots to waiters, in the queue's order, until none fits. */
   private pump(now: number): void {
-    while (this.queue.size > 0 && this.leases.size < this.effective()) {
+    while (this.queue.size > 0 && this.used() < this.effective()) {
       const next = this.queue.next((tenant) => this.heldBy(tenant));
       const parked = next && this.parked.get(next.id);
       if (!parked) return;
@@ -302,6 +366,35 @@ export class PoolGate extends DurableObject<Env> {
       this.expired++;
       console.warn(JSON.stringify({ event: "lease_expired", lease: lease.id, tenant: lease.tenant }));
     }
+    for (const block of [...this.blocks.values()]) {
+      if (block.expiresAt > now) continue;
+      this.storeBlock({ ...block, units: 0 });
+      this.expired++;
+      console.warn(JSON.stringify({ event: "block_expired", block: block.id, units: block.units }));
+    }
+  }
+
+  /** Records a block's new size (0 deletes it) and keeps `lent` in step. */
+  private storeBlock(block: Block): void {
+    const sql = this.ctx.storage.sql;
+    if (block.units > 0) {
+      sql.exec(
+        "INSERT OR REPLACE INTO blocks (id, units, expires_at) VALUES (?, ?, ?)",
+        block.id,
+        block.units,
+        block.expiresAt,
+      );
+      this.scheduleAlarm(block.expiresAt);
+    } else if (this.blocks.has(block.id)) {
+      sql.exec("DELETE FROM blocks WHERE id = ?", block.id);
+    }
+    this.holdBlock(block);
+  }
+
+  private holdBlock(block: Block): void {
+    this.lent += block.units - (this.blocks.get(block.id)?.units ?? 0);
+    if (block.units > 0) this.blocks.set(block.id, block);
+    else this.blocks.delete(block.id);
   }
 
   private store(lease: Lease): void {

@@ -12,8 +12,13 @@ export interface GateView {
   queued: number;
   queuedBy: Record<Priority, number>;
   drainPerS: number;
-  /** Leases the alarm swept since the gate last started: Workers that died holding a slot. */
+  /** Leases and blocks the alarm swept since the gate last started: Workers that died holding them. */
   expired: number;
+  /** Permits out on blocks in isolates, in use or spare (part of `inFlight`), and how many isolates hold one. */
+  lent: number;
+  blocks: number;
+  /** Calls the gate answered since it last started. */
+  calls: number;
 }
 
 export interface PoolView {
@@ -49,6 +54,9 @@ export async function poolStatus(
         queuedBy: status.queuedBy,
         drainPerS: status.drainPerS,
         expired: status.expired,
+        lent: status.lent,
+        blocks: status.blocks,
+        calls: status.calls,
       };
     }),
   );

@@ -1,6 +1,6 @@
 import type { LatencyClass } from "../classify/classify";
 import type { Priority } from "../config/tenants";
-import type { AttemptOutcome } from "../proxy/attempt";
+import type { AttemptOutcome } from "./step-gate";
 
 /** Why a request was refused a slot; each is a `429` code the caller sees. */
 export type ShedReason = "pool_saturated" | "tenant_concurrency_limit" | "queue_timeout";
@@ -32,6 +32,7 @@ export interface AcquireRequest {
 
 /** A gate's load as its callers see it: enough for power-of-two-choices between shards. */
 export interface GateLoad {
+  /** Permits out: single leases plus the units of isolates' blocks, spare ones included. */
   inFlight: number;
   queued: number;
   /** The effective (adaptive) limit. */
@@ -59,6 +60,12 @@ export interface GateStatus extends GateLoad {
   tenants: Record<string, number>;
   /** Slots freed per second over the last ten seconds: the basis of Retry-After. */
   drainPerS: number;
-  /** Leases the alarm swept since the object started: Workers that died holding a slot. */
+  /** Leases and blocks the alarm swept since the object started: Workers that died holding them. */
   expired: number;
+  /** Permits out on block leases in isolates (in use or spare); part of `inFlight`. */
+  lent: number;
+  /** Isolates holding a block. */
+  blocks: number;
+  /** Calls the gate answered since the object started. */
+  calls: number;
 }

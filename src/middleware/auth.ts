@@ -15,11 +15,34 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   if (key === undefined) {
     throw new RouterError("unauthorized", "Missing router key: send 'Authorization: Bearer <router key>'.");
   }
-  const tenant = await findTenant(directory.value, key);
+  const tenant = await resolveTenant(directory.value, key);
   if (!tenant) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", tenant);
   await next();
 });
+
+/** Keys this isolate has already resolved, per tenant directory (a new configuration starts empty). */
+const resolved = new WeakMap<TenantDirectory, Map<string, Tenant>>();
+/** Bounded: only valid keys are remembered, so a flood of wrong ones cannot grow it, and few tenants have more. */
+const RESOLVED_MAX = 1_024;
+
+/**
+ * The tenant of a key, hashed once per isolate and then remembered: hashing every request cost a
+ * digest round trip per call. Unknown keys are never remembered, so they are always hashed and compared
+ * in constant time ({@link findTenant}); a remembered key is found by its exact value only.
+ */
+async function resolveTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
+  let known = resolved.get(directory);
+  if (!known) {
+    known = new Map();
+    resolved.set(directory, known);
+  }
+  const cached = known.get(key);
+  if (cached) return cached;
+  const tenant = await findTenant(directory, key);
+  if (tenant && known.size < RESOLVED_MAX) known.set(key, tenant);
+  return tenant;
+}
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
@@ -30,7 +53,7 @@ function bearerToken(header: string | undefined): string | undefined {
  * Compares the key's SHA-256 digest against every configured digest in constant time and without an
  * early exit, so neither the match position nor a partial match shows in the timing.
  */
-export async function findTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
+async function findTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
   let found: Tenant | undefined;
   for (const entry of directory.entries) {

@@ -1,6 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { GLOBEX_KEY } from "../fixtures/tenants";
-import { callRouter, chatBody, createSim, errorOf } from "./helpers";
+import { ACME_KEY, GLOBEX_KEY } from "../fixtures/tenants";
+import { callRouter, callWithUpstream, chatBody, createSim, errorOf } from "./helpers";
 
 describe("router keys", () => {
   it("401s a request without a key, in the DeepSeek envelope", async () => {
@@ -38,5 +39,16 @@ describe("router keys", () => {
     const text = await response.text();
     expect(text).not.toContain("sk-test-upstream");
     for (const value of response.headers.values()) expect(value).not.toContain("sk-test-upstream");
+  });
+
+  it("forgets a key the moment a new tenant configuration drops it, though the isolate resolved it before", async () => {
+    const tenants = JSON.parse(env.ROUTER_TENANTS) as Array<{ id: string }>;
+    const withoutGlobex = JSON.stringify(tenants.filter((t) => t.id !== "globex"));
+    const call = (key: string, vars: Record<string, string> = {}) =>
+      callWithUpstream(env.DEEPSEEK_BASE_URL, "/v1/models", { key }, vars);
+    expect((await call(GLOBEX_KEY)).status).toBe(200);
+    expect((await call(GLOBEX_KEY)).status).toBe(200);
+    expect((await call(GLOBEX_KEY, { ROUTER_TENANTS: withoutGlobex })).status).toBe(401);
+    expect((await call(ACME_KEY, { ROUTER_TENANTS: withoutGlobex })).status).toBe(200);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
+  BUSY_RENEWAL_MS,
+  holderExpiry,
+  renewalMs,
+  reserveOf,
+  underPressure,
+  unitsToLend,
+} from "../../../src/admission/budget";
+import {
   DrainRate,
   RETRY_AFTER_BOUNDS,
   retryAfterMs,
@@ -274,5 +282,42 @@ describe("wait budget", () => {
     } catch (error) {
       expect(error).toMatchObject({ status: 400, param: "x-router-max-wait-ms" });
     }
+  });
+});
+
+describe("block lending", () => {
+  const state = { limit: 100, usedElsewhere: 0, queued: 0 };
+
+  it("lends what the holder wants while the pool is quiet, never out of the reserve", () => {
+    expect(reserveOf(100)).toBe(13);
+    expect(reserveOf(4)).toBe(1);
+    expect(unitsToLend(state, { keep: 0, want: 10, inUse: 0 })).toBe(10);
+    // 100 − 13 reserved − 60 used elsewhere = 27 free: at most half of it.
+    expect(unitsToLend({ ...state, usedElsewhere: 60 }, { keep: 0, want: 40, inUse: 0 })).toBe(13);
+    expect(unitsToLend({ ...state, usedElsewhere: 86 }, { keep: 0, want: 40, inUse: 0 })).toBe(0);
+    // Permits in use are the holder's real load, not spare: four equal holders settle on equal blocks.
+    expect(unitsToLend({ limit: 40, usedElsewhere: 24, queued: 0 }, { keep: 8, want: 8, inUse: 5 })).toBe(8);
+  });
+
+  it("lends nothing more while anyone waits, and never takes back what the holder keeps", () => {
+    expect(unitsToLend({ ...state, queued: 1 }, { keep: 4, want: 20, inUse: 1 })).toBe(4);
+    // A holder whose permits are in use keeps them even over the limit: the count must match reality.
+    expect(unitsToLend({ ...state, usedElsewhere: 100 }, { keep: 5, want: 5, inUse: 5 })).toBe(5);
+    expect(unitsToLend(state, { keep: 6, want: 2, inUse: 0 })).toBe(6);
+  });
+
+  it("says pressure once waiters queue or the reserve is reached", () => {
+    expect(underPressure(state, 10)).toBe(false);
+    expect(underPressure({ ...state, queued: 1 }, 0)).toBe(true);
+    expect(underPressure({ ...state, usedElsewhere: 80 }, 7)).toBe(true);
+  });
+
+  it("has busy holders check in often once three quarters of the limit is out", () => {
+    expect(renewalMs(40, 20, 10_000)).toBeCloseTo(3_333.3, 0);
+    expect(renewalMs(40, 30, 10_000)).toBe(BUSY_RENEWAL_MS);
+  });
+
+  it("stops a holder a tenth of the TTL early, counted from when it sent its call", () => {
+    expect(holderExpiry(1_000, 10_000)).toBe(10_000);
   });
 });

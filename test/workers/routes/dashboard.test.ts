@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callRouter } from "../helpers";
+import { callRouter, errorOf } from "../helpers";
 
 describe("GET /dashboard", () => {
   it("serves the self-contained live page without a key, and the data it polls needs one", async () => {
@@ -15,5 +15,12 @@ describe("GET /dashboard", () => {
       expect((await callRouter(endpoint, { key: null })).status).toBe(401);
       expect((await callRouter(endpoint)).status).toBe(200);
     }
+  });
+
+  it.each(["POST", "PUT", "DELETE"])("is 405 for %s, naming GET", async (method) => {
+    const response = await callRouter("/dashboard", { key: null, method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
+    expect((await errorOf(response)).code).toBe("method_not_allowed");
   });
 });

@@ -1,0 +1,147 @@
+import { startLocalStack } from "../../scripts/stack";
+import { defaultPolicy } from "../../src/config/default-policy";
+import { type Measurement, measureRequests } from "../lib/measure";
+import { formatMs, ratio } from "../lib/stats";
+import type { BenchScenario, BenchSection } from "../lib/types";
+
+const PATHS = ["direct", "bare", "router", "router, admission off"] as const;
+type Path = (typeof PATHS)[number];
+const MODES = [
+  { concurrency: 1, stream: false },
+  { concurrency: 1, stream: true },
+  { concurrency: 32, stream: false },
+  { concurrency: 32, stream: true },
+] as const;
+const ROUNDS = 2;
+
+const body = (stream: boolean) => ({
+  model: "deepseek-v4-flash",
+  messages: [{ role: "user", content: "Throughput benchmark: a short question." }],
+  thinking: { type: "disabled" },
+  stream,
+});
+
+/**
+ * Issue 11's throughput: the same requests straight to an instant simulator, through a bare
+ * pass-through Worker, through the router with its default policy (admission on: a 2,500-slot pool,
+ * blocks of permits leased to the isolate), and through the router with admission off. Rounds
+ * alternate the paths so drift on a shared machine hits all alike.
+ */
+export const throughput: BenchScenario = {
+  name: "throughput",
+  title: "Throughput: router vs bare Worker vs direct, c=1 and c=32",
+  async run(ctx): Promise<BenchSection> {
+    const stack = await startLocalStack({ sim: { ttftMs: 0, tokensPerS: 0 } });
+    const open = await startLocalStack({
+      sim: { ttftMs: 0, tokensPerS: 0 },
+      vars: { ROUTER_POLICY: JSON.stringify(withoutAdmission(defaultPolicy(stack.simUrl))) },
+    });
+    const urls: Record<Path, string> = {
+      direct: stack.simUrl,
+      bare: stack.bareUrl,
+      router: stack.routerUrl,
+      "router, admission off": open.routerUrl,
+    };
+    const results = new Map<string, Measurement[]>();
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const mode of MODES) {
+          const n = mode.concurrency === 1 ? (ctx.quick ? 100 : 400) : ctx.quick ? 400 : 2_000;
+          for (const path of PATHS) {
+            const m = await measureRequests({
+              baseUrl: urls[path],
+              key: stack.routerKey,
+              body: body(mode.stream),
+              n,
+              concurrency: mode.concurrency,
+              warmup: round === 0 ? 50 : 0,
+            });
+            const key = keyOf(path, mode);
+            results.set(key, [...(results.get(key) ?? []), m]);
+            ctx.log(
+              `round ${round + 1} ${path} c=${mode.concurrency} ${mode.stream ? "stream" : "json"}: ${m.rps.toFixed(0)} req/s, p99 ${m.latencyMs.p99.toFixed(1)} ms, ok ${m.ok}/${m.n}`,
+            );
+          }
+        }
+      }
+    } finally {
+      await Promise.all([stack.close(), open.close()]);
+    }
+    return report(results);
+  },
+};
+
+function keyOf(path: Path, mode: (typeof MODES)[number]): string {
+  return `${path}:${mode.concurrency}:${mode.stream}`;
+}
+
+function withoutAdmission(policy: ReturnType<typeof defaultPolicy>) {
+  const pools = Object.fromEntries(
+    Object.entries(policy.pools).map(([name, pool]) => [name, { ...pool, admission: { enabled: false } }]),
+  );
+  return { ...policy, pools };
+}
+
+/** Requests per second over every round; the mean and p99 of the best-behaved round (the median would need more rounds). */
+function summarise(runs: Measurement[]) {
+  const wall = runs.reduce((sum, m) => sum + m.wallMs, 0);
+  const rps = wall > 0 ? (runs.reduce((sum, m) => sum + m.n, 0) * 1000) / wall : 0;
+  const mean = Math.min(...runs.map((m) => m.latencyMs.mean));
+  const p99 = Math.min(...runs.map((m) => m.latencyMs.p99));
+  const ok = runs.reduce((sum, m) => sum + m.ok, 0);
+  const n = runs.reduce((sum, m) => sum + m.n, 0);
+  return { rps, mean, p99, ok, n };
+}
+
+function report(results: Map<string, Measurement[]>): BenchSection {
+  const rows: Array<Record<string, string>> = [];
+  const ratios = new Map<string, { rps: number; p99: number }>();
+  for (const mode of MODES) {
+    const bare = summarise(results.get(keyOf("bare", mode)) ?? []);
+    for (const path of PATHS) {
+      const s = summarise(results.get(keyOf(path, mode)) ?? []);
+      const rpsRatio = ratio(s.rps, bare.rps);
+      const p99Ratio = ratio(s.p99, bare.p99);
+      ratios.set(keyOf(path, mode), { rps: rpsRatio, p99: p99Ratio });
+      rows.push({
+        mode: `c=${mode.concurrency} ${mode.stream ? "stream" : "non-stream"}`,
+        path,
+        "req/s": s.rps.toFixed(0),
+        "÷ bare": `${rpsRatio.toFixed(2)}×`,
+        mean: formatMs(s.mean),
+        p99: formatMs(s.p99),
+        "p99 ÷ bare": `${p99Ratio.toFixed(2)}×`,
+        ok: `${s.ok}/${s.n}`,
+      });
+    }
+  }
+  const at = (stream: boolean) =>
+    ratios.get(keyOf("router", { concurrency: 32, stream })) as { rps: number; p99: number };
+  return {
+    title: throughput.title,
+    notes: [
+      "One Miniflare (workerd, direct sockets) runs the router and a bare pass-through Worker; a second runs the same router with admission off. The simulator on Node answers at once (no first-token delay, no pacing), so the figures are the paths' own cost.",
+      "The router runs its default policy: the deepseek-flash pool (2,500 slots), admission on, blocks of permits leased to the isolate, so after the first request a request takes its permit locally.",
+      `${ROUNDS} rounds alternate the paths; req/s is over all rounds, mean and p99 are the better round's (the machine is shared, and a neighbour's burst lands on one path at a time).`,
+    ],
+    columns: ["mode", "path", "req/s", "÷ bare", "mean", "p99", "p99 ÷ bare", "ok"],
+    rows,
+    goals: [
+      {
+        goal: "router ≥ 0.7× bare, non-stream, c=32, admission on",
+        measured: `${at(false).rps.toFixed(2)}×`,
+        met: at(false).rps >= 0.7,
+      },
+      {
+        goal: "router ≥ 0.9× bare, stream, c=32",
+        measured: `${at(true).rps.toFixed(2)}×`,
+        met: at(true).rps >= 0.9,
+      },
+      {
+        goal: "router p99 ≤ 1.5× bare at c=32 (non-stream)",
+        measured: `${at(false).p99.toFixed(2)}×`,
+        met: at(false).p99 <= 1.5,
+      },
+    ],
+  };
+}

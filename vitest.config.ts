@@ -2,18 +2,17 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the servers that
- * test/global-setup.ts starts on loopback (the simulator and the alert webhook receiver) are
- * reachable; any other request fails as a network error naming the host, so a test that would reach
- * the internet, or any other server, fails loudly.
+ * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator and the
+ * alert webhook receiver (each one host and port, started by test/global-setup.ts) are reachable; any
+ * other request fails as a network error naming the host, so a test that would reach the internet, or
+ * any other server, fails loudly.
  */
 const OUTBOUND_GUARD = `
 export default {
   fetch(request, env) {
     const { host } = new URL(request.url);
-    const allowed = env.ALLOWED_HOSTS.split(",");
-    if (allowed.includes(host)) return fetch(request);
-    throw new Error("Outbound request to " + host + " refused: the workers tests may only reach " + allowed.join(" and ") + ".");
+    if (env.ALLOWED_HOSTS.split(",").includes(host)) return fetch(request);
+    throw new Error("Outbound request to " + host + " refused: the workers tests may only reach " + env.ALLOWED_HOSTS + ".");
   },
 };`;
 

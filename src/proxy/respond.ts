@@ -4,7 +4,7 @@ import { CompletionTap } from "../upstream/completion-tap";
 import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
 import { sseEvent, sseResponse } from "../upstream/sse";
-import { type Usage, usageFromWire } from "../usage";
+import { usageFromWire } from "../usage";
 
 /** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
 export interface StreamWatch {

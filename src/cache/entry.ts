@@ -64,7 +64,7 @@ export function ageSeconds(entry: CacheEntry, now: number): number {
 }
 
 /** How an answer ended, as far as the cache must know to decide whether to keep it. */
-export interface FinishedAnswer {
+interface FinishedAnswer {
   outcome: AnswerOutcome;
   finishReason?: string;
   /** Bytes of the payloads that would be stored. */
@@ -73,7 +73,7 @@ export interface FinishedAnswer {
   servedOtherwise: boolean;
 }
 
-export type StoreVerdict =
+type StoreVerdict =
   | { store: true }
   | {
       store: false;

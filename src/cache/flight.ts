@@ -9,7 +9,7 @@ export interface ServedBy {
   degraded?: string;
 }
 
-export type FlightState =
+type FlightState =
   /** The leader is still planning, queueing or waiting for its first event. */
   | { phase: "pending" }
   /** The leader's answer is flowing; `chunks` grows. */

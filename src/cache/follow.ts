@@ -5,7 +5,7 @@ import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
 import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 
-export interface FollowOptions {
+interface FollowOptions {
   endpoint: "chat" | "fim";
   /** The follower's classified model, for accounting a failure before any answer. */
   model: string;

@@ -7,7 +7,7 @@ import { SSE_KEEP_ALIVE, sseEvent, sseResponse } from "../upstream/sse";
  * learns that such a client left: workerd notices a closed socket only when it next writes to it, and
  * only then cancels the body (measured locally), so this bounds how long a departed waiter stays queued.
  */
-export const QUEUED_KEEP_ALIVE_MS = 1_000;
+const QUEUED_KEEP_ALIVE_MS = 1_000;
 
 type Settled = { response: Response } | { error: unknown };
 

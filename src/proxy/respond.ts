@@ -7,7 +7,7 @@ import { sseEvent, sseResponse } from "../upstream/sse";
 import { usageFromWire } from "../usage";
 
 /** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
-export interface StreamWatch {
+interface StreamWatch {
   firstTokenAt: number;
   idleMs: number;
   totalAt: number;

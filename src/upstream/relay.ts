@@ -4,7 +4,7 @@ export type RelayEnd =
   | { kind: "failed"; error: unknown }
   | { kind: "cancelled"; reason: unknown };
 
-export interface RelayHooks {
+interface RelayHooks {
   /** Sees each chunk (on a side branch, never holding up the client's bytes); must be cheap and not throw. */
   chunk?(bytes: Uint8Array): void;
   /** Bytes to send the client before closing, e.g. an SSE error event instead of a silent cut. */

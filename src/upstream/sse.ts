@@ -3,7 +3,7 @@
  * only reads them. Events are separated by a blank line; `data:` lines carry the payload and lines
  * starting with `:` are comments (DeepSeek's `: keep-alive`).
  */
-export interface SseHandlers {
+interface SseHandlers {
   data(payload: string): void;
   comment?(text: string): void;
 }

@@ -4,6 +4,7 @@ import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { geography } from "./geography";
 import { overload } from "./overload";
+import { profile } from "./profile";
 import { relay } from "./relay";
 import { spike } from "./spike";
 import { throughput } from "./throughput";
@@ -23,4 +24,5 @@ export const scenarios: BenchScenario[] = [
   geography,
   overload,
   spike,
+  profile,
 ];

@@ -1,0 +1,160 @@
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { routerWorker } from "../../scripts/build";
+import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
+import { startSimServer } from "../../sim/node";
+import { measureRequests } from "../lib/measure";
+import type { BenchScenario, BenchSection } from "../lib/types";
+
+const INSPECTOR_PORT = 9_329;
+const SAMPLING_US = 100;
+const TOP = 20;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Where the router's own CPU goes: a V8 CPU profile of the router's isolate (workerd's inspector, as
+ * platform-wave2.md §7.2 describes), taken while closed-loop requests run against an instant
+ * simulator. Self time is grouped by function; "(idle)" is time the isolate waited on I/O.
+ */
+export const profile: BenchScenario = {
+  name: "profile",
+  title: "Router CPU profile: where a request's CPU goes",
+  async run(ctx): Promise<BenchSection> {
+    const requests = ctx.quick ? 300 : 1_500;
+    const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
+    const router = routerWorker({
+      bindings: {
+        DEEPSEEK_BASE_URL: sim.url,
+        DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
+        ROUTER_TENANTS: tenantsConfig(),
+      },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    });
+    const mf = new Miniflare(
+      convertV4MiniflareOptions({
+        workers: [router],
+        log: new Log(LogLevel.WARN),
+        cf: false,
+        inspectorPort: INSPECTOR_PORT,
+        handleStructuredLogs: () => {},
+      }),
+    );
+    try {
+      await mf.ready;
+      const url = (await mf.unsafeGetDirectURL("router")).toString().replace(/\/$/, "");
+      const body = (stream: boolean) => ({
+        model: "deepseek-v4-flash",
+        messages: [{ role: "user", content: "Profile: a short question." }],
+        thinking: { type: "disabled" },
+        stream,
+      });
+      await measureRequests({
+        baseUrl: url,
+        key: LOCAL_ROUTER_KEY,
+        body: body(false),
+        n: 100,
+        concurrency: 8,
+      });
+      const inspector = await connect();
+      await inspector.send("Profiler.enable");
+      await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
+      await inspector.send("Profiler.start");
+      for (const stream of [false, true]) {
+        await measureRequests({
+          baseUrl: url,
+          key: LOCAL_ROUTER_KEY,
+          body: body(stream),
+          n: requests,
+          concurrency: 8,
+        });
+      }
+      const { profile: cpu } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
+      inspector.close();
+      return report(cpu, 2 * requests);
+    } finally {
+      await mf.dispose();
+      await sim.close();
+    }
+  },
+};
+
+/** The router's isolate on workerd's inspector: a minimal Chrome DevTools Protocol client. */
+async function connect(): Promise<{
+  send(method: string, params?: object): Promise<unknown>;
+  close(): void;
+}> {
+  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as Array<{
+    id: string;
+    title: string;
+    webSocketDebuggerUrl: string;
+  }>;
+  const target = targets.find((t) => `${t.id} ${t.title}`.includes("core:user:router"));
+  if (!target) throw new Error(`no router target among ${targets.map((t) => t.title).join(", ")}`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", reject, { once: true });
+  });
+  let next = 1;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  return {
+    send(method, params = {}) {
+      const id = next++;
+      socket.send(JSON.stringify({ id, method, params }));
+      return new Promise((resolve) => pending.set(id, resolve));
+    },
+    close: () => socket.close(),
+  };
+}
+
+function report(cpu: CpuProfile, requests: number): BenchSection {
+  const byNode = new Map(cpu.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  cpu.samples.forEach((id, i) => {
+    const us = cpu.timeDeltas[i] ?? 0;
+    const frame = byNode.get(id)?.callFrame;
+    const name = frame?.functionName || "(anonymous)";
+    total += us;
+    if (name === "(idle)") {
+      idle += us;
+      return;
+    }
+    const file = frame?.url.split("/").pop() ?? "";
+    const key = `${name} ${file}${file ? `:${(frame?.lineNumber ?? 0) + 1}` : ""}`;
+    self.set(key, (self.get(key) ?? 0) + us);
+  });
+  const busy = total - idle;
+  const rows = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP)
+    .map(([fn, us]) => ({
+      function: fn,
+      "self ms": (us / 1000).toFixed(1),
+      "share of busy": `${((us / busy) * 100).toFixed(1)}%`,
+      "µs / request": (us / requests).toFixed(1),
+    }));
+  return {
+    title: profile.title,
+    notes: [
+      `${requests} requests (half non-streamed, half streamed) at 8 in flight against an instant simulator, default policy (admission on); sampled every ${SAMPLING_US} µs through workerd's inspector.`,
+      `The isolate was busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms: ${(busy / requests).toFixed(0)} µs of CPU per request (self time of JavaScript, garbage collection and "(program)": the runtime's native work on the isolate's thread).`,
+      "Function names and lines are from the bundle (dist/router/index.js), which wrangler builds unminified.",
+    ],
+    columns: ["function", "self ms", "share of busy", "µs / request"],
+    rows,
+  };
+}

@@ -1,22 +1,50 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Two projects: the Worker's suites run inside workerd; the simulator, load-test kit and
-// bench helpers are Node programs and are tested in Node.
+/**
+ * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator (one
+ * host and port, started by test/global-setup.ts) is reachable; any other request fails as a network
+ * error naming the host, so a test that would reach the internet, or any other server, fails loudly.
+ */
+const OUTBOUND_GUARD = `
+export default {
+  fetch(request, env) {
+    const { host } = new URL(request.url);
+    if (host === env.ALLOWED_HOST) return fetch(request);
+    throw new Error("Outbound request to " + host + " refused: the workers tests may only reach the simulator at " + env.ALLOWED_HOST + ".");
+  },
+};`;
+
 export default defineConfig({
   test: {
     projects: [
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.jsonc" },
+            wrangler: { configPath: "./wrangler.toml" },
             remoteBindings: false,
             miniflare: {
+              outboundService: "outbound-guard",
+              workers: [
+                {
+                  name: "outbound-guard",
+                  modules: true,
+                  script: OUTBOUND_GUARD,
+                  compatibilityDate: "2026-11-01",
+                  bindings: { ALLOWED_HOST: new URL(inject("simUrl")).host },
+                },
+              ],
               bindings: {
                 DEEPSEEK_BASE_URL: inject("simUrl"),
                 DEEPSEEK_API_KEY: "sk-test-upstream-0000000000000000",
                 ROUTER_TENANTS: inject("routerTenants"),
+                // Metrics (issue 13): flush quickly so a test's waitUntil is not held 2 s; alerts go
+                // to the loopback receiver started in global setup.
+                METRICS_FLUSH_MS: "50",
+                ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
+                ALERT_RETRY_BASE_S: "1",
               },
+              queueConsumers: { "deepseek-router-alerts": { maxBatchTimeout: 0.05 } },
             },
           })),
         ],

@@ -1,8 +1,8 @@
 import type { ArrivalProcess } from "./arrivals";
 import type { ScenarioOverrides } from "./scenarios";
 
-export const DEFAULT_BASE_URL = "http://127.0.0.1:8787";
-export const DEFAULT_KEY = "sk-local-dev";
+const DEFAULT_BASE_URL = "http://127.0.0.1:8787";
+const DEFAULT_KEY = "sk-local-dev";
 
 export interface CliOptions {
   scenario?: string;
@@ -45,7 +45,7 @@ Load and bounds
 
 Request mix
   --stream-ratio <0..1> share of streamed requests
-  --repeat-ratio <0..1> share of requests that repeat an earlier prompt (cache)
+  --repeat-ratio <0..1> share of requests that repeat an earlier prompt, deterministically (cache hits)
 
 Output
   --out <dir>           report directory (default loadtest/out/<timestamp>)
@@ -53,7 +53,7 @@ Output
   --quiet               no live progress line
   -h, --help            this text`;
 
-export type ParseResult = { ok: true; options: CliOptions } | { ok: false; error: string };
+type ParseResult = { ok: true; options: CliOptions } | { ok: false; error: string };
 
 /** Parses the command line. Pure: the environment comes in as an argument. */
 export function parseArgs(

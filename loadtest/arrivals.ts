@@ -94,7 +94,7 @@ export function timeOfExpected(profile: RateProfile, target: number): number | u
   return undefined;
 }
 
-export interface ScheduleOptions {
+interface ScheduleOptions {
   process: ArrivalProcess;
   /** No arrival at or after this time (seconds). */
   durationS: number;
@@ -126,7 +126,7 @@ export function scheduleArrivals(profile: RateProfile, options: ScheduleOptions,
   return out;
 }
 
-export interface VirtualUserOptions {
+interface VirtualUserOptions {
   vus: number;
   /** Pause between a VU's requests. */
   thinkMs: number;

@@ -1,4 +1,4 @@
-export interface HistogramOptions {
+interface HistogramOptions {
   /** Smallest distinguishable step, in the recorded unit (default 0.001: microseconds when recording ms). */
   unit?: number;
   /** log2 of the linear sub-buckets per power of two (default 8: relative error ≤ 1/512). */
@@ -18,7 +18,7 @@ export interface HistogramSummary {
 }
 
 /** The serialised form: enough to rebuild and merge a histogram elsewhere. */
-export interface HistogramJson {
+interface HistogramJson {
   unit: number;
   subBucketBits: number;
   count: number;

@@ -3,7 +3,7 @@ import { OUTCOME_KINDS, type OutcomeKind, type RequestOutcome } from "./request"
 
 export type KindCounts = Record<OutcomeKind, number>;
 
-export function emptyKinds(): KindCounts {
+function emptyKinds(): KindCounts {
   return Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as KindCounts;
 }
 

@@ -28,7 +28,10 @@ export interface MixConfig {
   streamRatio: number;
   promptTokens: LengthDistribution;
   maxTokens: number;
-  /** Share of requests that repeat a prompt from the pool, byte for byte, to exercise caches. */
+  /**
+   * Share of requests that repeat a prompt from the pool, byte for byte, to exercise caches. Repeats
+   * are deterministic (`temperature: 0`), which the router caches by default, so they can hit.
+   */
   repeatRatio: number;
   /** Number of distinct repeated prompts. */
   repeatPool: number;
@@ -42,7 +45,7 @@ export interface MixConfig {
   path: string;
 }
 
-export const defaultMix: MixConfig = {
+const defaultMix: MixConfig = {
   types: { chat: 0.6, reasoning: 0.15, code: 0.2, vision: 0.05 },
   streamRatio: 0.8,
   promptTokens: { kind: "lognormal", median: 200, sigma: 0.8, max: 4000 },
@@ -90,7 +93,8 @@ export function resolveMix(partial: Partial<MixConfig> = {}): MixConfig {
 /**
  * Builds request `seq` of a run. Pure: the same (mix, seed, seq) always gives the same request.
  * A repeated request takes everything that reaches the cache key (type, stream, prompt, body) from
- * its pool entry; only the headers (priority, tenant) are drawn per request.
+ * its pool entry and asks for a deterministic answer (temperature 0), as a cacheable request does;
+ * only the headers (priority, tenant) are drawn per request.
  */
 export function buildRequest(mix: MixConfig, seed: number, seq: number): RequestSpec {
   const rng = seededRng(deriveSeed(seed, `req:${seq}`));
@@ -101,6 +105,7 @@ export function buildRequest(mix: MixConfig, seed: number, seq: number): Request
   const tokens = drawLength(mix.promptTokens, shapeRng);
   const nonce = repeat ? "" : ` [run ${seed.toString(36)} request ${seq}]`;
   const body = chatBody(mix, type, stream, promptText(type, tokens, shapeRng) + nonce);
+  if (repeat) body.temperature = 0;
 
   const priority = pickOptional(mix.priorities, rng);
   const latency = pickOptional(mix.latency, rng);
@@ -123,7 +128,7 @@ export function buildRequest(mix: MixConfig, seed: number, seq: number): Request
   };
 }
 
-export function drawLength(dist: LengthDistribution, rng: Rng): number {
+function drawLength(dist: LengthDistribution, rng: Rng): number {
   switch (dist.kind) {
     case "fixed":
       return Math.max(1, Math.round(dist.tokens));

@@ -148,7 +148,7 @@ function abortReason(timeout: AbortSignal): string {
   return timeout.aborted ? "request timeout" : "cut at the run's hard stop";
 }
 
-export function statusKind(status: number): OutcomeKind {
+function statusKind(status: number): OutcomeKind {
   if (status === 429) return "shed";
   if (status >= 500) return "server_error";
   if (status >= 200 && status < 300) return "ok";
@@ -163,7 +163,7 @@ export function parseRetryAfter(value: string, nowEpochMs: number): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, (date - nowEpochMs) / 1000);
 }
 
-export function routerHeaders(h: Headers): RouterHeaders {
+function routerHeaders(h: Headers): RouterHeaders {
   const n = (name: string) => {
     const v = h.get(name);
     const parsed = v === null ? Number.NaN : Number.parseFloat(v);
@@ -179,7 +179,7 @@ export function routerHeaders(h: Headers): RouterHeaders {
   };
 }
 
-export function joinUrl(baseUrl: string, path: string): string {
+function joinUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
 }
 

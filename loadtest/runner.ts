@@ -24,7 +24,7 @@ export interface Progress {
   behindMs: number;
 }
 
-export interface RunOptions {
+interface RunOptions {
   baseUrl: string;
   key: string;
   scenario: Scenario;
@@ -63,7 +63,7 @@ export interface RunResult {
 const MAX_ERROR_SAMPLES = 50;
 
 /** Resolves after `ms`, or at once when `signal` aborts; never rejects and never outlives the abort. */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0 || signal?.aborted) return;
   await delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -143,7 +143,7 @@ const loadSchema = z.discriminatedUnion("kind", [
 ]);
 
 /** The custom scenario file: every field optional when `extends` names a built-in to start from. */
-export const customScenarioSchema = z.strictObject({
+const customScenarioSchema = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
   extends: z.string().optional(),
@@ -156,8 +156,6 @@ export const customScenarioSchema = z.strictObject({
   mix: mixSchema.optional(),
   local: z.strictObject({ sim: z.record(z.string(), z.unknown()).optional() }).optional(),
 });
-export type CustomScenarioFile = z.input<typeof customScenarioSchema>;
-
 /** Builds a scenario from a parsed custom file; throws with every problem listed. */
 export function scenarioFromJson(raw: unknown, fallbackName = "custom"): Scenario {
   const parsed = customScenarioSchema.safeParse(raw);
@@ -258,11 +256,11 @@ function stretchTo(s: Scenario, durationS: number | undefined): LoadShape {
   return { ...s.load, profile: stretch(s.load.profile, durationS / s.durationS) };
 }
 
-export function stretch(profile: RateProfile, factor: number): RateProfile {
+function stretch(profile: RateProfile, factor: number): RateProfile {
   return profile.map((p) => ({ atS: p.atS * factor, rps: p.rps }));
 }
 
-export function scaleToPeak(profile: RateProfile, peak: number): RateProfile {
+function scaleToPeak(profile: RateProfile, peak: number): RateProfile {
   const max = Math.max(...profile.map((p) => p.rps));
   if (max <= 0) return constantProfile(peak);
   return profile.map((p) => ({ atS: p.atS, rps: (p.rps * peak) / max }));

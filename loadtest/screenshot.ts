@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** Debian's package; the kit never downloads a browser of its own. */
-export const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
 export function findChromium(): string | undefined {
   const fromEnv = process.env.CHROMIUM_PATH;
@@ -14,15 +14,17 @@ export function findChromium(): string | undefined {
   return CHROMIUM_CANDIDATES.find((p) => existsSync(p));
 }
 
-export interface ScreenshotOptions {
+interface ScreenshotOptions {
   width?: number;
   height?: number;
   timeoutMs?: number;
+  /** Virtual time the page may run (timers, polling) before the shot; for live pages. */
+  virtualTimeMs?: number;
 }
 
 /**
- * Renders a local HTML file in headless Chromium and writes a PNG. Flags keep the browser off the
- * network and off the user's profile; the file itself needs nothing from outside.
+ * Renders a local HTML file (or a loopback http URL) in headless Chromium and writes a PNG. Flags keep
+ * the browser off the network and off the user's profile; the page itself needs nothing from outside.
  */
 export async function screenshot(
   htmlPath: string,
@@ -46,7 +48,8 @@ export async function screenshot(
     `--user-data-dir=${profile}`,
     `--screenshot=${out}`,
     `--window-size=${options.width ?? 1400},${options.height ?? 1800}`,
-    pathToFileURL(resolve(htmlPath)).href,
+    ...(options.virtualTimeMs ? [`--virtual-time-budget=${options.virtualTimeMs}`] : []),
+    /^https?:\/\//.test(htmlPath) ? htmlPath : pathToFileURL(resolve(htmlPath)).href,
   ];
   try {
     await new Promise<void>((done, fail) => {

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from "node:net";
  * (queue time in `x-router-queue-ms`), 429 + Retry-After past the queue, an exact-match cache
  * (`x-router-cache`), keep-alive comments before the first token, and scripted broken streams.
  */
-export interface ScriptedServerOptions {
+interface ScriptedServerOptions {
   /** Keep-alive comments sent before the role chunk. */
   keepAlives: number;
   /** Delay between the role chunk and the first content chunk. */
@@ -28,7 +28,7 @@ export interface ScriptedServerOptions {
   cache: boolean;
 }
 
-export const defaultScriptedOptions: ScriptedServerOptions = {
+const defaultScriptedOptions: ScriptedServerOptions = {
   keepAlives: 0,
   ttftMs: 20,
   tokens: 5,

@@ -1,5 +1,5 @@
 /** One parsed SSE event: a comment line (`: keep-alive`) or a data event (its `data:` lines joined). */
-export type SseEvent = { kind: "comment"; text: string } | { kind: "data"; data: string };
+type SseEvent = { kind: "comment"; text: string } | { kind: "data"; data: string };
 
 /**
  * Incremental SSE framing (WHATWG rules restricted to what LLM APIs send): lines end in LF, CRLF or
@@ -57,21 +57,21 @@ export class SseParser {
   }
 }
 
-export interface StreamUsage {
+interface StreamUsage {
   promptTokens?: number;
   completionTokens?: number;
   reasoningTokens?: number;
   cacheHitTokens?: number;
 }
 
-export interface StreamError {
+interface StreamError {
   message: string;
   type?: string;
   code?: string;
 }
 
 /** What one stream did, with times in ms measured from the caller's `startMs`. */
-export interface StreamStats {
+interface StreamStats {
   firstByteMs?: number;
   /** First data event carrying a token: content, reasoning_content, text or a tool-call delta. */
   ttftMs?: number;
@@ -96,7 +96,7 @@ export interface StreamStats {
   readError?: string;
 }
 
-export interface ReadStreamOptions {
+interface ReadStreamOptions {
   /** The instant latency is measured from: the scheduled send time in an open-loop run. */
   startMs: number;
   now(): number;

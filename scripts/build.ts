@@ -4,10 +4,10 @@ import type { V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const ROUTER_BUNDLE_DIR = `${ROOT}dist/router`;
+const ROUTER_BUNDLE_DIR = `${ROOT}dist/router`;
 
 /** Bundles the router exactly as `wrangler deploy` would, without uploading anything. */
-export function buildRouter(): string {
+function buildRouter(): string {
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", ROUTER_BUNDLE_DIR], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "inherit"],
@@ -18,14 +18,14 @@ export function buildRouter(): string {
 }
 
 /**
- * The router as a Miniflare worker, built and configured from wrangler.jsonc exactly as deployed;
+ * The router as a Miniflare worker, built and configured from wrangler.toml exactly as deployed;
  * `extra` adds or overrides options (bindings, sockets).
  */
 export function routerWorker(extra: Partial<V4WorkerOptions> = {}): V4WorkerOptions {
   const scriptPath = buildRouter();
   // The bundle is already built, so wrangler's module rules (for unbundled sources) do not apply.
   const { modulesRules: _unbundledRules, ...workerOptions } = unstable_getMiniflareWorkerOptions(
-    `${ROOT}wrangler.jsonc`,
+    `${ROOT}wrangler.toml`,
   ).workerOptions;
   return {
     ...workerOptions,

@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import { startSimServer } from "../sim/node";
 import { ROOT } from "./build";
-import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "./local-config";
+import {
+  adminKeyDigest,
+  LOCAL_ADMIN_KEY,
+  LOCAL_ROUTER_KEY,
+  LOCAL_UPSTREAM_KEY,
+  tenantsConfig,
+} from "./local-config";
 
 /**
  * `npm run dev`: the DeepSeek simulator on Node, and the router under `wrangler dev` pointed at it, with
@@ -11,7 +17,8 @@ const port = Number(process.env.PORT ?? 8787);
 const simPort = Number(process.env.SIM_PORT ?? port + 1);
 
 const sim = await startSimServer({ port: simPort });
-const vars: Record<string, string> = { DEEPSEEK_BASE_URL: sim.url };
+// The admin key's digest is not a credential either: it only verifies the local admin key.
+const vars: Record<string, string> = { DEEPSEEK_BASE_URL: sim.url, ROUTER_ADMIN_KEY: adminKeyDigest() };
 // Wrangler reads the required secrets from the environment; these are local, not credentials.
 const secrets = { DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY, ROUTER_TENANTS: tenantsConfig() };
 const wrangler = spawn(
@@ -31,6 +38,7 @@ const wrangler = spawn(
 console.log(`
   DeepSeek router (dev)   http://127.0.0.1:${port}      (OpenAI base URL: http://127.0.0.1:${port}/v1)
   Router key              ${LOCAL_ROUTER_KEY}
+  Admin key               ${LOCAL_ADMIN_KEY}      (operator dashboard: http://127.0.0.1:${port}/operator, Prometheus: /metrics)
   Upstream simulator      ${sim.url}
 `);
 

@@ -10,6 +10,11 @@ export interface LocalStack {
   routerKey: string;
   /** A bare pass-through Worker in the same runtime: the floor the router is measured against. */
   bareUrl: string;
+  /**
+   * A Worker that calls the router through a service binding, for client departures a direct socket
+   * cannot show locally: `x-caller-abort-ms: N` makes it abandon its call after N ms.
+   */
+  callerUrl: string;
   close(): Promise<void>;
 }
 
@@ -31,6 +36,20 @@ export default {
     return fetch(env.UPSTREAM + url.pathname + url.search, {
       method: request.method, headers: request.headers, body: request.body,
     });
+  },
+};`;
+
+// A client that leaves: workerd reports a departure before the response starts only through a binding.
+const CALLER = `
+export default {
+  async fetch(request, env) {
+    const abortMs = Number(request.headers.get("x-caller-abort-ms") ?? "0");
+    const signal = abortMs > 0 ? AbortSignal.timeout(abortMs) : undefined;
+    try {
+      return await env.ROUTER.fetch(new Request(request, { signal }));
+    } catch (error) {
+      return new Response(String(error), { status: 499 });
+    }
   },
 };`;
 
@@ -58,9 +77,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bindings: { UPSTREAM: sim.url },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
+  const caller: V4WorkerOptions = {
+    name: "caller",
+    modules: true,
+    script: CALLER,
+    compatibilityDate: "2026-11-01",
+    serviceBindings: { ROUTER: "router" },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      workers: [router, bare],
+      workers: [router, bare, caller],
       log: new Log(LogLevel.WARN),
       host: "127.0.0.1",
       port: 0,
@@ -71,9 +98,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await mf.ready;
   const routerUrl = stripSlash(await mf.unsafeGetDirectURL("router"));
   const bareUrl = stripSlash(await mf.unsafeGetDirectURL("bare"));
+  const callerUrl = stripSlash(await mf.unsafeGetDirectURL("caller"));
   return {
     routerUrl,
     bareUrl,
+    callerUrl,
     simUrl: sim.url,
     routerKey: LOCAL_ROUTER_KEY,
     async close() {

@@ -6,7 +6,7 @@ import type { EndReason } from "./stats";
  * so the producer stops at once and its `finally` blocks free what it holds.
  */
 
-export class Aborted extends Error {
+class Aborted extends Error {
   override name = "Aborted";
 }
 

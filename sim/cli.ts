@@ -17,7 +17,7 @@ interface FlagSpec {
   shownDefault?: string;
 }
 
-export const DEFAULT_PORT = 8788;
+const DEFAULT_PORT = 8788;
 
 export const FLAGS: readonly FlagSpec[] = [
   {
@@ -171,7 +171,7 @@ export class CliError extends Error {
   override name = "CliError";
 }
 
-export interface CliResult {
+interface CliResult {
   help: boolean;
   port: number;
   config?: string;

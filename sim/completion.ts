@@ -49,7 +49,7 @@ const KEYWORDS = new Set([
 const EFFORT_FACTOR = { low: 0.5, high: 1, max: 2 } as const;
 
 /** Seed of the answer: same model + messages + answer-shaping params → same answer (stream or not). */
-export function chatSeed(req: ChatRequest, resolved: Resolved): number {
+function chatSeed(req: ChatRequest, resolved: Resolved): number {
   const { model, messages, tools, tool_choice, response_format } = req;
   const shape = { model, messages, tools, tool_choice, response_format };
   return fnv1a(JSON.stringify({ ...shape, thinking: resolved.thinking, effort: resolved.effort }));
@@ -69,7 +69,7 @@ function mentions(text: string, name: string): boolean {
  * otherwise every tool whose name the last message (a user message) mentions; "required" with no
  * mention → one tool picked by the seed.
  */
-export function chooseTools(req: ChatRequest, rng: Rng): ToolDef[] {
+function chooseTools(req: ChatRequest, rng: Rng): ToolDef[] {
   const tools = req.tools ?? [];
   const choice = req.tool_choice ?? "auto";
   if (tools.length === 0 || choice === "none") return [];

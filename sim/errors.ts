@@ -85,3 +85,19 @@ export function gatewayError(status: 502 | 504): SimError {
     body: `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n`,
   };
 }
+
+/** Not DeepSeek's behaviour: a broken upstream that puts the caller's credentials in an error. */
+export function keyEcho(status: 200 | 400 | 500, key: string, stream: boolean): SimError {
+  const error = envelope(
+    status,
+    `Request rejected for Authorization: Bearer ${key}`,
+    "invalid_request_error",
+    "invalid_request_error",
+  );
+  if (!stream || status !== 200) return error;
+  return {
+    status,
+    contentType: "text/event-stream; charset=utf-8",
+    body: `data: ${error.body}\n\ndata: [DONE]\n\n`,
+  };
+}

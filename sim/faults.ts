@@ -3,7 +3,7 @@ import type { FaultRates, FaultSpec, FaultStatus } from "./options";
 const STATUSES: readonly FaultStatus[] = [429, 500, 502, 503, 504];
 
 /** Maps one uniform draw `u` in [0, 1) to a fault, each with its configured probability. */
-export function drawFault(rates: FaultRates, u: number): FaultSpec {
+function drawFault(rates: FaultRates, u: number): FaultSpec {
   const table: [number, FaultSpec][] = [
     ...STATUSES.map((status): [number, FaultSpec] => [
       rates.statusRates[`${status}`],

@@ -27,7 +27,12 @@ export type FaultSpec =
   /** End the answer early with finish_reason "insufficient_system_resource". */
   | { kind: "insufficientResource"; afterTokens?: number }
   /** Serve normally but with this request's own timing. */
-  | { kind: "slow"; ttftMs?: number; tokensPerS?: number };
+  | { kind: "slow"; ttftMs?: number; tokensPerS?: number }
+  /**
+   * A hostile or broken upstream: an error whose message echoes the request's Authorization header,
+   * with `status` (200 puts the error in a 200 body, or in the first event of a stream).
+   */
+  | { kind: "echoKey"; status: 200 | 400 | 500 };
 
 export interface FaultRates {
   /** Probability per request of answering with each status instead of serving it. */
@@ -149,6 +154,7 @@ const faultSpecSchema = z.discriminatedUnion("kind", [
     ttftMs: ms.optional(),
     tokensPerS: z.number().min(0).optional(),
   }),
+  z.strictObject({ kind: z.literal("echoKey"), status: z.literal([200, 400, 500]) }),
 ]);
 
 const faultRatesSchema = z
@@ -194,7 +200,7 @@ const simOptionsSchema = z
   }) satisfies z.ZodType<SimOptions>;
 
 /** Sum of all per-request fault probabilities (status faults included). */
-export function totalFaultRate(f: FaultRates): number {
+function totalFaultRate(f: FaultRates): number {
   const statuses = Object.values(f.statusRates).reduce((a, b) => a + b, 0);
   return (
     statuses +

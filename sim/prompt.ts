@@ -9,7 +9,7 @@ import type { ChatRequest, Content, FimRequest } from "./request";
 const BOS = "<｜begin▁of▁sentence｜>";
 const EOS = "<｜end▁of▁sentence｜>";
 /** Tokens charged per image; the real count depends on the image size. */
-export const IMAGE_TOKENS = 256;
+const IMAGE_TOKENS = 256;
 
 function contentText(content: Content | undefined): string {
   if (content === undefined) return "";

@@ -28,7 +28,7 @@ export interface Frame {
   token: boolean;
 }
 
-export function usageJson(u: UsageCounts, g: Generated, thinking: boolean): Record<string, unknown> {
+function usageJson(u: UsageCounts, g: Generated, thinking: boolean): Record<string, unknown> {
   const reasoning = g.reasoning.length;
   return {
     prompt_tokens: u.prompt,
@@ -41,8 +41,8 @@ export function usageJson(u: UsageCounts, g: Generated, thinking: boolean): Reco
   };
 }
 
-export const sse = (json: unknown): string => `data: ${JSON.stringify(json)}\n\n`;
-export const DONE = "data: [DONE]\n\n";
+const sse = (json: unknown): string => `data: ${JSON.stringify(json)}\n\n`;
+const DONE = "data: [DONE]\n\n";
 
 /** Builds chunk envelopes and the closing usage/[DONE] frames shared by chat and FIM streams. */
 function framer(meta: Meta, object: string) {

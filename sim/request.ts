@@ -211,7 +211,7 @@ export const fimDecoder = memo((era): Decoder<FimRequest> => {
   });
 });
 
-export type Parsed<T> = { ok: true; value: T; raw: unknown } | { ok: false; error: SimError; raw?: unknown };
+type Parsed<T> = { ok: true; value: T; raw: unknown } | { ok: false; error: SimError; raw?: unknown };
 
 /** serde's wording for an error at `index` of `text` reported by V8. */
 function syntaxDetail(text: string, message: string): string {

@@ -11,7 +11,7 @@ import type { EndReason } from "./stats";
  * so a client disconnect ends it immediately and the slot is released in `finally`.
  */
 
-export interface Timeline {
+interface Timeline {
   stream: boolean;
   /** SSE frames, or for non-stream a single frame holding the JSON body. */
   frames: Frame[];
@@ -29,7 +29,7 @@ export interface Timeline {
   rng: Rng;
 }
 
-export interface Admission {
+interface Admission {
   /** Set when a slot was free on arrival. */
   lease?: Lease | undefined;
   wait(): Waiter;

@@ -6,6 +6,7 @@ import {
   gatewayError,
   insufficientBalance,
   internalError,
+  keyEcho,
   type SimError,
   serviceBusy,
 } from "./errors";
@@ -21,7 +22,7 @@ import { bump, recordEnd } from "./stats";
 
 const USD_TO_CNY = 7.2;
 
-export type Outcome = { kind: "error"; error: SimError } | { kind: "stream"; response: Response };
+type Outcome = { kind: "error"; error: SimError } | { kind: "stream"; response: Response };
 
 type Admitted = { ok: true; fault: FaultSpec; lease: Lease | undefined } | { ok: false; error: SimError };
 
@@ -33,13 +34,14 @@ function statusFault(status: FaultStatus, held: number): SimError {
 }
 
 /** Balance, then the next injected fault, then a concurrency slot (or a place in the queue); blank bodies take none. */
-function admit(state: SimState, key: string): Admitted {
+function admit(state: SimState, key: string, stream: boolean): Admitted {
   const { options: o, stats, capacity } = state;
   if (balanceOf(state, key) <= 0) return { ok: false, error: insufficientBalance() };
   const fault = nextFault(state.script, o.faults, () => state.faultRng.next());
   const label = faultLabel(fault);
   if (label) bump(stats.faults, label);
   if (fault.kind === "status") return { ok: false, error: statusFault(fault.status, capacity.held(key)) };
+  if (fault.kind === "echoKey") return { ok: false, error: keyEcho(fault.status, key, stream) };
   if (fault.kind === "blankBody") return { ok: true, fault, lease: undefined };
   const lease = capacity.tryAcquire(key);
   if (lease || o.overload === "queue") return { ok: true, fault, lease };
@@ -113,7 +115,7 @@ export function serve(
   signal: AbortSignal | undefined,
   onWrite?: (text: string) => void,
 ): Outcome {
-  const admitted = admit(state, key);
+  const admitted = admit(state, key, p.stream);
   if (!admitted.ok) return { kind: "error", error: admitted.error };
   const { fault, lease } = admitted;
   let answer: ReturnType<typeof plan>;

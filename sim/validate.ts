@@ -124,7 +124,7 @@ function checkReasoningRoundTrip(messages: ChatMessage[]): Check {
   return undefined;
 }
 
-export type Validated = { ok: true; resolved: Resolved } | { ok: false; error: SimError };
+type Validated = { ok: true; resolved: Resolved } | { ok: false; error: SimError };
 
 const failed = (error: SimError): Validated => ({ ok: false, error });
 

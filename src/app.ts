@@ -5,15 +5,37 @@ import { RouterError, renderError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
+import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { health } from "./routes/health";
+import { LATENCY_PATHS, latency } from "./routes/latency";
+import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
-import { pools } from "./routes/pools";
+import { POOL_PATHS, pools } from "./routes/pools";
 import { usage } from "./routes/usage";
 
+/**
+ * Every request header the router reads, for CORS preflights. Browsers match these names one by one
+ * (a `x-router-*` pattern is not a wildcard to them), so a header the router starts reading is added here.
+ */
+const CALLER_HEADERS = [
+  "authorization",
+  "content-type",
+  "cache-control",
+  "x-request-id",
+  "x-router-type",
+  "x-router-priority",
+  "x-router-latency",
+  "x-router-degrade",
+  "x-router-deadline-ms",
+  "x-router-max-wait-ms",
+  "x-router-cache",
+];
+
+/** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
   "x-request-id",
   "x-router-overhead-ms",
@@ -45,17 +67,23 @@ export function createApp(): Hono<AppEnv> {
         if (allowed.includes("*")) return "*";
         return allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["authorization", "content-type", "cache-control", "x-request-id", "x-router-*"],
+      allowHeaders: CALLER_HEADERS,
       exposeHeaders: ROUTER_HEADERS,
       maxAge: 600,
     }),
   );
+  app.use(recordOverhead);
 
   app.route("/", health);
   app.route("/", dashboard);
+  app.route("/", operator);
   app.route("/admin", admin);
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
-  rejectOtherMethods(app, [...MODEL_PATHS, "/healthz", "/v1/usage"], "GET");
+  rejectOtherMethods(
+    app,
+    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    "GET",
+  );
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
@@ -64,6 +92,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);
+  api.route("/", latency);
   app.route("/", api);
 
   app.notFound((c) =>

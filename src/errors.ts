@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ZodError } from "zod";
+import type * as z from "./zod";
 
 /**
  * Every error a caller can see. Each maps to one HTTP status and one DeepSeek/OpenAI error `type`,
@@ -32,7 +32,7 @@ const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-export interface ErrorEnvelope {
+interface ErrorEnvelope {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
@@ -84,7 +84,7 @@ export class RouterError extends Error {
 }
 
 /** `messages[1].content` style, as DeepSeek and OpenAI name parameters. */
-export function paramPath(path: ReadonlyArray<PropertyKey>): string {
+function paramPath(path: ReadonlyArray<PropertyKey>): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
@@ -93,7 +93,7 @@ export function paramPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-export function fromZodError(error: ZodError, what = "request"): RouterError {
+export function fromZodError(error: z.core.$ZodError, what = "request"): RouterError {
   const issue = error.issues[0];
   if (!issue) return new RouterError("invalid_request", `Invalid ${what}.`);
   const param = paramPath(issue.path);

@@ -1,11 +1,15 @@
 import { createApp } from "./app";
+import { deliverAlerts } from "./observe/alert-delivery";
+import type { Alert } from "./observe/alerts";
 
 export { PoolGate } from "./admission/pool-gate";
 export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
+export { MetricsAggregator } from "./observe/aggregator";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => deliverAlerts(batch, env),
+} satisfies ExportedHandler<Env, Alert>;

@@ -2,11 +2,14 @@ import { createHash } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { startSimServer } from "../sim/node";
 import { TEST_TENANTS } from "./fixtures/tenants";
+import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
   export interface ProvidedContext {
     simUrl: string;
     routerTenants: string;
+    /** The loopback receiver alert webhooks go to (test/webhook-receiver.ts). */
+    hookUrl: string;
   }
 }
 
@@ -23,5 +26,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }));
   project.provide("simUrl", sim.url);
   project.provide("routerTenants", JSON.stringify(tenants));
-  return () => sim.close();
+  const hooks = await startWebhookReceiver();
+  project.provide("hookUrl", hooks.url);
+  return async () => {
+    await sim.close();
+    await hooks.close();
+  };
 }

@@ -7,13 +7,13 @@ import { renderBenchmarksMd } from "./report";
 import { sectionTerminal } from "./table";
 import type { BenchScenario } from "./types";
 
-export const BENCH_USAGE = `Usage: npm run bench -- [name ...] [--quick] [--out <file>] [--list]
+const BENCH_USAGE = `Usage: npm run bench -- [name ...] [--quick] [--out <file>] [--list]
 
 Runs every benchmark in bench/scenarios/index.ts (or only the named ones), prints each table as it
 completes and writes BENCHMARKS.md at the repository root. A filtered run replaces only its own
 sections. --quick is a short smoke run written to bench/out/BENCHMARKS.quick.md unless --out is given.`;
 
-export interface BenchArgs {
+interface BenchArgs {
   names: string[];
   quick: boolean;
   out?: string;
@@ -37,7 +37,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   return a;
 }
 
-export interface BenchCliOptions {
+interface BenchCliOptions {
   /** Repository root: where BENCHMARKS.md goes. */
   root: string;
   print(line: string): void;

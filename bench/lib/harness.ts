@@ -1,7 +1,7 @@
 import type { SectionResult } from "./report";
 import type { BenchScenario } from "./types";
 
-export interface RunBenchOptions {
+interface RunBenchOptions {
   scenarios: readonly BenchScenario[];
   /** Names to run; empty runs all. */
   names: readonly string[];

@@ -4,7 +4,7 @@ import type { RequestSpec } from "../../loadtest/mix";
 import { executeRequest, type RequestContext } from "../../loadtest/request";
 import { type Distribution, distribution } from "./stats";
 
-export interface MeasureOptions {
+interface MeasureOptions {
   baseUrl: string;
   /** Default /v1/chat/completions. */
   path?: string;

@@ -13,7 +13,7 @@ export interface SectionResult {
   measuredAt: Date;
 }
 
-export interface BenchRun {
+interface BenchRun {
   results: SectionResult[];
   machine: MachineInfo;
   date: Date;
@@ -35,7 +35,7 @@ export function extractSections(markdown: string): Map<string, string> {
   return out;
 }
 
-export function renderSection(r: SectionResult, machine: MachineInfo, quick: boolean): string {
+function renderSection(r: SectionResult, machine: MachineInfo, quick: boolean): string {
   const when = `_Measured ${isoMinute(r.measuredAt)} in ${r.seconds.toFixed(1)} s on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}${quick ? ", **quick mode**" : ""}. Reproduce: \`npm run bench -- ${r.name}\`._`;
   const body = r.section
     ? sectionMarkdown(r.section)

@@ -49,14 +49,14 @@ export function formatMs(v: number): string {
   return Number.isFinite(v) ? `${formatNumber(v)} ms` : "—";
 }
 
-export interface CompareMetric {
+interface CompareMetric {
   label: string;
   /** Value per variant (column). */
   values: Record<string, number>;
   format?: (v: number) => string;
 }
 
-export interface CompareOptions {
+interface CompareOptions {
   /** Header of the first column, e.g. "metric". */
   metricColumn: string;
   /** Variant names in column order; `baseline` must be one of them. */

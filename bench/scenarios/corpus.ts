@@ -52,7 +52,7 @@ function table(rows: number): string {
   return lines.join("\n");
 }
 
-export interface CorpusDoc {
+interface CorpusDoc {
   kind: string;
   text: string;
 }

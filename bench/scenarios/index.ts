@@ -1,8 +1,10 @@
 import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
+import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { geography } from "./geography";
+import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { profile } from "./profile";
 import { relay } from "./relay";
@@ -24,5 +26,7 @@ export const scenarios: BenchScenario[] = [
   geography,
   overload,
   spike,
+  bundle,
+  metricsBench,
   profile,
 ];

@@ -1,12 +1,15 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { ROUTER_BUNDLE_DIR, routerWorker } from "../../scripts/build";
+import { ROOT, routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
 import { startSimServer } from "../../sim/node";
 import { measureRequests } from "../lib/measure";
 import type { BenchScenario, BenchSection } from "../lib/types";
 
 const INSPECTOR_PORT = 9_329;
+/** The deployed bundle is minified; the profile reads an unminified build of the same code. */
+const PROFILE_BUNDLE_DIR = `${ROOT}dist/router-profile`;
 const SAMPLING_US = 100;
 const TOP = 20;
 
@@ -32,6 +35,7 @@ export const profile: BenchScenario = {
     const requests = ctx.quick ? 300 : 1_500;
     const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
     const router = routerWorker({
+      scriptPath: buildUnminified(),
       bindings: {
         DEEPSEEK_BASE_URL: sim.url,
         DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
@@ -79,13 +83,22 @@ export const profile: BenchScenario = {
       }
       const { profile: cpu } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
       inspector.close();
-      return report(cpu, 2 * requests, moduleOfLine(`${ROUTER_BUNDLE_DIR}/index.js`));
+      return report(cpu, 2 * requests, moduleOfLine(`${PROFILE_BUNDLE_DIR}/index.js`));
     } finally {
       await mf.dispose();
       await sim.close();
     }
   },
 };
+
+function buildUnminified(): string {
+  execFileSync("wrangler", ["deploy", "--dry-run", "--no-minify", "--outdir", PROFILE_BUNDLE_DIR], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", ROUTER_TENANTS: "[]", DEEPSEEK_API_KEY: "unused" },
+  });
+  return `${PROFILE_BUNDLE_DIR}/index.js`;
+}
 
 /** The router's isolate on workerd's inspector: a minimal Chrome DevTools Protocol client. */
 async function connect(): Promise<{
@@ -172,7 +185,7 @@ function report(cpu: CpuProfile, requests: number, moduleOf: (line: number) => s
     notes: [
       `${requests} requests (half non-streamed, half streamed) at 8 in flight against an instant simulator, default policy (admission on); sampled every ${SAMPLING_US} µs through workerd's inspector.`,
       `The isolate was busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms: ${(busy / requests).toFixed(0)} µs of CPU per request (self time of JavaScript, garbage collection and "(program)": the runtime's native work on the isolate's thread).`,
-      "Function names are from the bundle (dist/router/index.js, unminified), each with the source module it came from; (runtime) is native work: stream reads, text decoding, fetch, KV.",
+      "Function names are from an unminified build of the deployed code (dist/router-profile/index.js), each with the source module it came from; (runtime) is native work: stream reads, text decoding, fetch, KV.",
       "Locally the clock runs on while the machine is busy with other work, so absolute CPU figures on a shared machine are inflated; the shares are the useful part.",
     ],
     columns: ["function", "self ms", "share of busy", "µs / request"],

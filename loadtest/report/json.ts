@@ -37,7 +37,7 @@ const classSummary = z.object({
 const tri = z.object({ p50: maybe, p90: maybe, p99: maybe });
 
 /** The JSON report's schema, as read back from disk (nulls where the run had no samples). */
-export const loadReportJsonSchema = z.object({
+const loadReportJsonSchema = z.object({
   schema: z.literal(REPORT_SCHEMA),
   meta: z.object({
     scenario: z.string(),

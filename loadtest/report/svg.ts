@@ -8,13 +8,13 @@ export interface LineSeries {
   dashed?: boolean;
 }
 
-export interface StackSeries {
+interface StackSeries {
   name: string;
   color: string;
   values: readonly number[];
 }
 
-export interface ChartOptions {
+interface ChartOptions {
   title: string;
   yLabel: string;
   xLabel?: string;

@@ -5,7 +5,7 @@ import { renderJson } from "./json";
 import type { LoadReport } from "./model";
 import { renderSummary } from "./summary";
 
-export interface WrittenReports {
+interface WrittenReports {
   json: string;
   summary: string;
   html?: string;

@@ -2,6 +2,7 @@ import type { LatencyClass } from "../classify/classify";
 import type { Policy, PoolSpec } from "../config/policy";
 import type { Priority, Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
+import { parseWholeNumber } from "../headers";
 import type { PlanStep } from "../routing/plan";
 import { BlockHolder, IDLE_RETURN_MS, type Lend } from "./block-holder";
 import type { PoolGate } from "./pool-gate";
@@ -34,16 +35,7 @@ const MAX_WAIT_LIMIT_MS = 3_600_000;
 
 /** `x-router-max-wait-ms`: whole milliseconds, 0 meaning "do not queue me". */
 export function parseMaxWait(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const value = Number(header);
-  if (header.trim() === "" || !Number.isInteger(value) || value < 0 || value > MAX_WAIT_LIMIT_MS) {
-    throw new RouterError(
-      "invalid_request",
-      `Header ${MAX_WAIT_HEADER} must be a whole number of milliseconds from 0 to ${MAX_WAIT_LIMIT_MS}.`,
-      { param: MAX_WAIT_HEADER },
-    );
-  }
-  return value;
+  return parseWholeNumber(MAX_WAIT_HEADER, header, { min: 0, max: MAX_WAIT_LIMIT_MS });
 }
 
 /** How long a request may wait at `pool`: its own ask (capped at the pool's longest wait) or its class's. */

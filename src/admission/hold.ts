@@ -2,8 +2,12 @@ import { toRouterError } from "../errors";
 import { SSE_KEEP_ALIVE, sseEvent } from "../upstream/sse";
 import type { QueuedNotice } from "./gate";
 
-/** How often a committed, still-queued stream hears from the router. */
-export const QUEUED_KEEP_ALIVE_MS = 5_000;
+/**
+ * How often a committed, still-queued stream hears from the router. It is also how soon the router
+ * learns that such a client left: workerd notices a closed socket only when it next writes to it, and
+ * only then cancels the body (measured locally), so this bounds how long a departed waiter stays queued.
+ */
+export const QUEUED_KEEP_ALIVE_MS = 1_000;
 
 type Settled = { response: Response } | { error: unknown };
 
@@ -22,7 +26,7 @@ export async function holdWhileQueued(
   answer: Promise<Response>,
   queued: Promise<QueuedNotice>,
   headers: Headers,
-  onCommit: (notice: QueuedNotice) => void,
+  on: { commit(notice: QueuedNotice): void; leave(reason: unknown): void },
   keepAliveMs = QUEUED_KEEP_ALIVE_MS,
 ): Promise<Response> {
   const settled: Promise<Settled> = answer.then(
@@ -32,13 +36,17 @@ export async function holdWhileQueued(
   const first = await Promise.race([settled, queued]);
   if ("response" in first) return first.response;
   if ("error" in first) throw first.error;
-  onCommit(first);
+  on.commit(first);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(committedBody(settled, keepAliveMs), { status: 200, headers });
+  return new Response(committedBody(settled, keepAliveMs, on.leave), { status: 200, headers });
 }
 
-function committedBody(settled: Promise<Settled>, keepAliveMs: number): ReadableStream<Uint8Array> {
+function committedBody(
+  settled: Promise<Settled>,
+  keepAliveMs: number,
+  leave: (reason: unknown) => void,
+): ReadableStream<Uint8Array> {
   let answer: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let started = false;
   return new ReadableStream<Uint8Array>(
@@ -76,8 +84,10 @@ function committedBody(settled: Promise<Settled>, keepAliveMs: number): Readable
       },
       async cancel(reason) {
         if (answer) return answer.cancel(reason);
-        // The client left while still queued (request.signal withdraws the waiter); an answer that
-        // arrives anyway is cancelled so its relay releases the lease.
+        // The client left while still queued. The runtime's request signal does not fire for a body
+        // already handed back, so this cancel is the only word of it: withdraw the waiter now, and
+        // cancel an answer that raced the withdrawal so its relay releases the lease.
+        leave(reason);
         const outcome = await settled;
         if ("response" in outcome) await outcome.response.body?.cancel(reason);
       },

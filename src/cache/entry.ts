@@ -1,6 +1,6 @@
-import { z } from "zod";
 import type { Usage } from "../observe/usage";
 import type { AnswerOutcome } from "../proxy/respond";
+import * as z from "../zod";
 import { CACHE_FORMAT_VERSION } from "./key";
 
 /** KV caps a value at 25 MiB; the policy's limit is lower and sits under this. */
@@ -12,7 +12,7 @@ const usageSchema = z.object({
   cacheHitTokens: z.number(),
   cacheMissTokens: z.number(),
   reasoningTokens: z.number(),
-}) satisfies z.ZodType<Usage>;
+}) satisfies z.ZodMiniType<Usage>;
 
 const entryBase = {
   v: z.literal(CACHE_FORMAT_VERSION),
@@ -22,7 +22,7 @@ const entryBase = {
   storedAt: z.number(),
   expiresAt: z.number(),
   finishReason: z.string(),
-  usage: usageSchema.optional(),
+  usage: z.optional(usageSchema),
 };
 
 const entrySchema = z.discriminatedUnion("kind", [

@@ -15,7 +15,10 @@ export type FlightState =
   /** The leader's answer is flowing; `chunks` grows. */
   | { phase: "answering"; kind: "stream" | "json"; servedBy: ServedBy }
   | { phase: "ended"; kind: "stream" | "json"; servedBy: ServedBy; end: AnswerEnd }
-  /** The leader failed before answering. `abandoned`: its own client left, which says nothing about the upstream. */
+  /**
+   * The leader failed before answering. `abandoned`: for its own reasons (its client left, its deadline,
+   * wait or tenant limit), which say nothing about the upstream.
+   */
   | { phase: "failed"; error: RouterError | "abandoned" };
 
 /**

@@ -1,9 +1,8 @@
 import type { Context } from "hono";
-import { modelPrices } from "../classify/catalog";
+import { usageCostUsd } from "../classify/catalog";
 import type { Classification } from "../classify/classify";
-import { costUsd, ratesAt } from "../classify/price";
 import type { AppEnv } from "../env";
-import { toRouterError } from "../errors";
+import { type ErrorCode, toRouterError } from "../errors";
 import type { Usage } from "../observe/usage";
 import type { Finished } from "../proxy/accounting";
 import type { AnswerObserver } from "../proxy/respond";
@@ -52,7 +51,19 @@ export interface PromptCache {
 type Count = (delta: Partial<CacheCounters>) => void;
 
 const PASSIVE = { observe: () => ({ end() {} }), fail() {} } satisfies Omit<PromptCache, "status">;
-/** A follower whose leader's client keeps leaving tries to lead at most this often, then goes alone. */
+/**
+ * Failures that say something about the upstream, so every identical request would meet them too. Any
+ * other failure is the leader's own (its deadline, its wait, its tenant's limit, its client leaving):
+ * its followers try for themselves, and never see another request's, or another tenant's, error.
+ */
+const UPSTREAM_VERDICTS: ReadonlySet<ErrorCode> = new Set([
+  "upstream_error",
+  "upstream_unavailable",
+  "upstream_auth",
+  "rate_limited",
+  "invalid_request",
+]);
+/** A follower whose leader keeps failing for its own reasons tries to lead at most this often, then goes alone. */
 const MAX_ELECTIONS = 5;
 
 /**
@@ -175,7 +186,8 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
     },
     fail(error, abandoned) {
       landAfter(undefined);
-      leading?.fail(abandoned ? "abandoned" : toRouterError(error));
+      const verdict = toRouterError(error);
+      leading?.fail(abandoned || !UPSTREAM_VERDICTS.has(verdict.code) ? "abandoned" : verdict);
     },
   };
 }
@@ -268,16 +280,7 @@ function hitResponse(
 
 /** What the answer would cost upstream now: the usage it reported, at the prices in force. */
 function savedUsd(c: Context<AppEnv>, model: string, usage: Usage | undefined): number {
-  const rates = ratesAt(modelPrices(c.get("policy"), model), Date.now());
-  if (!usage || !rates) return 0;
-  return costUsd(
-    {
-      cacheHitTokens: usage.cacheHitTokens,
-      cacheMissTokens: usage.cacheMissTokens,
-      outputTokens: usage.completionTokens,
-    },
-    rates.rates,
-  );
+  return usage ? usageCostUsd(c.get("policy"), model, usage, Date.now()) : 0;
 }
 
 /** A cache that cannot be read is a miss, never an error the caller sees. */

@@ -1,6 +1,8 @@
 import { AUTO_MODEL } from "../config/models";
 import type { Policy } from "../config/policy";
 import { DEEPSEEK_PRICES, type PricePeriod } from "../config/prices";
+import type { Usage } from "../observe/usage";
+import { costUsd, ratesAt } from "./price";
 
 const served = new WeakMap<Policy, Set<string>>();
 
@@ -17,6 +19,20 @@ export function servedModels(policy: Policy): Set<string> {
 }
 
 /** A model's price periods: a pool's override if any pool has one, else DeepSeek's published prices. */
+/** What `usage` of `model` costs at the prices in force at `now`; 0 for a model with no price. */
+export function usageCostUsd(policy: Policy, model: string, usage: Usage, now: number): number {
+  const rates = ratesAt(modelPrices(policy, model), now);
+  if (!rates) return 0;
+  return costUsd(
+    {
+      cacheHitTokens: usage.cacheHitTokens,
+      cacheMissTokens: usage.cacheMissTokens,
+      outputTokens: usage.completionTokens,
+    },
+    rates.rates,
+  );
+}
+
 export function modelPrices(policy: Policy, model: string): readonly PricePeriod[] {
   for (const pool of Object.values(policy.pools)) {
     const override = pool.prices?.[model];

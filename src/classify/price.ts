@@ -2,7 +2,7 @@ import type { PricePeriod, Rates } from "../config/prices";
 
 const BEIJING_OFFSET_MS = 8 * 3600_000;
 
-export interface RatesAt {
+interface RatesAt {
   rates: Rates;
   peak: boolean;
 }
@@ -32,7 +32,7 @@ function isPeak(period: PricePeriod, now: number): boolean {
   return period.peakHoursUtc.some(([start, end]) => hour >= start && hour < end);
 }
 
-export interface TokenCounts {
+interface TokenCounts {
   cacheHitTokens: number;
   cacheMissTokens: number;
   outputTokens: number;

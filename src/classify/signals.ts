@@ -1,7 +1,7 @@
 import type { ChatMessage } from "../schema/chat";
 import { estimateTextTokens, IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS } from "./tokens";
 
-export interface PromptShape {
+interface PromptShape {
   tokens: number;
   images: number;
   /** Text of the last user message, the best evidence of what the caller wants now. */

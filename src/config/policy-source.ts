@@ -6,7 +6,7 @@ import { type ConfigResult, describeIssues } from "./settings";
 export const POLICY_KV_KEY = "config:policy";
 const RELOAD_INTERVAL_MS = 30_000;
 
-export interface ActivePolicy {
+interface ActivePolicy {
   policy: Policy;
   source: "default" | "ROUTER_POLICY" | "kv";
   /** Set when a newer policy was rejected and this isolate keeps serving the last valid one. */

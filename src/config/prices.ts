@@ -1,10 +1,10 @@
-import { z } from "zod";
+import * as z from "../zod";
 
 /** USD per 1M tokens. */
 export const rates = z.object({
-  inputCacheHit: z.number().nonnegative(),
-  inputCacheMiss: z.number().nonnegative(),
-  output: z.number().nonnegative(),
+  inputCacheHit: z.number().check(z.nonnegative()),
+  inputCacheMiss: z.number().check(z.nonnegative()),
+  output: z.number().check(z.nonnegative()),
 });
 export type Rates = z.output<typeof rates>;
 
@@ -16,17 +16,18 @@ export type Rates = z.output<typeof rates>;
 export const pricePeriod = z.object({
   from: z.iso.datetime(),
   offPeak: rates,
-  peak: rates.optional(),
-  peakHoursUtc: z
-    .array(z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]))
-    .default([]),
-  weekendsOffPeak: z.boolean().default(false),
+  peak: z.optional(rates),
+  peakHoursUtc: z._default(
+    z.array(z.tuple([z.int().check(z.gte(0), z.lte(23)), z.int().check(z.gte(1), z.lte(24))])),
+    [],
+  ),
+  weekendsOffPeak: z._default(z.boolean(), false),
 });
 export type PricePeriod = z.output<typeof pricePeriod>;
 
 /** Model name → its periods in any order; the latest period that has started applies. */
-export const priceTable = z.record(z.string(), z.array(pricePeriod).min(1));
-export type PriceTable = z.output<typeof priceTable>;
+export const priceTable = z.record(z.string(), z.array(pricePeriod).check(z.minLength(1)));
+type PriceTable = z.output<typeof priceTable>;
 
 const PEAK_2026 = [
   [1, 4],

@@ -1,23 +1,27 @@
-import { z } from "zod";
 import { RouterError } from "../errors";
+import * as z from "../zod";
+
+/** An operator-fixed http(s) origin, without trailing slashes. */
+export const httpBaseUrl = z.pipe(
+  z.url({ protocol: /^https?$/ }),
+  z.transform((url: string) => url.replace(/\/+$/, "")),
+);
 
 const settingsSchema = z.object({
-  DEEPSEEK_BASE_URL: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, "")),
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(100 * 1024 * 1024)
-    .default(8 * 1024 * 1024),
-  CORS_ORIGINS: z
-    .string()
-    .default("*")
-    .transform((value) =>
+  DEEPSEEK_BASE_URL: httpBaseUrl,
+  MAX_BODY_BYTES: z._default(
+    z.coerce.number().check(z.int(), z.gte(1024), z.lte(100 * 1024 * 1024)),
+    8 * 1024 * 1024,
+  ),
+  CORS_ORIGINS: z.pipe(
+    z._default(z.string(), "*"),
+    z.transform((value: string) =>
       value
         .split(",")
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
+  ),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
@@ -25,7 +29,7 @@ export type Settings = z.output<typeof settingsSchema>;
 export type ConfigResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 /** Human-readable problems, each naming the variable and field, never echoing a value. */
-export function describeIssues(source: string, error: z.ZodError): string[] {
+export function describeIssues(source: string, error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const field = issue.path.length > 0 ? `${source}.${issue.path.join(".")}` : source;
     return `${field}: ${issue.message}`;

@@ -1,35 +1,39 @@
-import { z } from "zod";
 import { CACHE_MODES } from "../cache/cacheability";
+import * as z from "../zod";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-const sha256Hex = z
-  .string()
-  .transform((value) => value.replace(/^sha256:/, "").toLowerCase())
-  .pipe(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters"));
+const sha256Hex = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((value: string) => value.replace(/^sha256:/, "").toLowerCase()),
+  ),
+  z.string().check(z.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters")),
+);
 
 const tenantSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]"),
+  id: z
+    .string()
+    .check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]")),
   /** SHA-256 digests of the tenant's router keys; the keys themselves are never configured. */
-  keys: z.array(sha256Hex).min(1),
+  keys: z.array(sha256Hex).check(z.minLength(1)),
   /** The highest priority the tenant may ask for; higher requests are capped to it. */
-  maxPriority: z.enum(PRIORITIES).default("high"),
+  maxPriority: z._default(z.enum(PRIORITIES), "high"),
   /** Requests may be served by a cheaper model when their pool is saturated or failing. */
-  allowDegrade: z.boolean().default(false),
+  allowDegrade: z._default(z.boolean(), false),
   /** Requests the tenant may have in flight in each pool at once; unset means only the pool's ceiling. */
-  concurrency: z.number().int().positive().optional(),
+  concurrency: z.optional(z.int().check(z.positive())),
   /** Prompt cache: "on" caches every request, "off" none; unset follows the policy (temperature 0 only). */
-  cache: z.enum(CACHE_MODES).optional(),
+  cache: z.optional(z.enum(CACHE_MODES)),
   /** "shared": the tenant reads and writes cache entries shared with every other tenant that says so. Default "tenant". */
-  cacheScope: z.enum(["tenant", "shared"]).optional(),
+  cacheScope: z.optional(z.enum(["tenant", "shared"])),
 });
 
-const tenantsSchema = z
-  .array(tenantSchema)
-  .min(1)
-  .superRefine((tenants, ctx) => {
+const tenantsSchema = z.array(tenantSchema).check(
+  z.minLength(1),
+  z.superRefine((tenants, ctx) => {
     const seenIds = new Set<string>();
     const seenKeys = new Set<string>();
     tenants.forEach((tenant, index) => {
@@ -44,7 +48,8 @@ const tenantsSchema = z
         seenKeys.add(key);
       });
     });
-  });
+  }),
+);
 
 export type Tenant = z.output<typeof tenantSchema>;
 

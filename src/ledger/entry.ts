@@ -1,7 +1,14 @@
 import type { Usage } from "../observe/usage";
 
-/** One inference request as the ledger keeps it; `requestId` makes recording idempotent. */
+/**
+ * One row of usage: a request's own (`kind: "request"`), or an earlier attempt of it that reached the
+ * upstream and was retried (`kind: "attempt"`; the upstream may have billed it). `entryId` is minted by
+ * the router and makes recording idempotent; `requestId` is only the caller's correlation id, which a
+ * caller may reuse, so it must never decide what is recorded.
+ */
 export interface LedgerEntry {
+  entryId: string;
+  kind: "request" | "attempt";
   requestId: string;
   at: number;
   model: string;

@@ -4,30 +4,43 @@ import type { LedgerEntry, UsageSummary, UsageTotals } from "./entry";
 const RETENTION_MS = 35 * 24 * 3600_000;
 const DAY_MS = 24 * 3600_000;
 
-const TOTALS_SQL = `count(*) AS requests, sum(prompt_tokens) AS promptTokens, sum(completion_tokens) AS completionTokens,
+const TOTALS_SQL = `count(CASE WHEN kind = 'request' THEN 1 END) AS requests, sum(prompt_tokens) AS promptTokens, sum(completion_tokens) AS completionTokens,
   sum(cache_hit_tokens) AS cacheHitTokens, sum(cache_miss_tokens) AS cacheMissTokens,
   sum(reasoning_tokens) AS reasoningTokens, sum(cost_usd) AS costUsd, sum(saved_usd) AS savedUsd`;
 
 type TotalsRow = { [K in keyof UsageTotals]: number | null };
 
+const VALUE_COLUMNS = `at, model, pool, status, outcome, cache, prompt_tokens, completion_tokens,
+  cache_hit_tokens, cache_miss_tokens, reasoning_tokens, estimated, cost_usd, saved_usd`;
+const COLUMNS = `at INTEGER NOT NULL, model TEXT NOT NULL, pool TEXT, status INTEGER NOT NULL,
+  outcome TEXT NOT NULL, cache TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+  cache_hit_tokens INTEGER NOT NULL, cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+  estimated INTEGER NOT NULL, cost_usd REAL NOT NULL, saved_usd REAL NOT NULL`;
+
 /**
- * One per tenant: every inference request's usage and cost, kept 35 days in SQLite. Recording is
- * idempotent on the request id, so a retried `record` can never count a request twice.
+ * One per tenant: the usage and cost of every inference request and of every retried attempt that
+ * reached the upstream, kept 35 days in SQLite. Recording is idempotent on the router-minted entry id,
+ * so a retried `recordMany` can never count a row twice, and a caller reusing its request id cannot
+ * make the router forget a request.
  */
 export class TenantLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS requests (
-      request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, model TEXT NOT NULL, pool TEXT, status INTEGER NOT NULL,
-      outcome TEXT NOT NULL, cache TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-      cache_hit_tokens INTEGER NOT NULL, cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
-      estimated INTEGER NOT NULL, cost_usd REAL NOT NULL, saved_usd REAL NOT NULL)`);
-    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS requests_at ON requests (at)");
-  }
-
-  /** Records one request; returns false when this request id was already recorded. */
-  async record(entry: LedgerEntry): Promise<boolean> {
-    return (await this.recordMany([entry])) === 1;
+    const sql = ctx.storage.sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS usage_rows (
+      entry_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, ${COLUMNS})`);
+    sql.exec("CREATE INDEX IF NOT EXISTS usage_rows_at ON usage_rows (at)");
+    sql.exec("CREATE INDEX IF NOT EXISTS usage_rows_request ON usage_rows (request_id)");
+    // The first schema keyed rows on the caller's request id; its rows carry over as requests.
+    const legacy = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'requests'");
+    if (legacy.toArray().length > 0) {
+      ctx.storage.transactionSync(() => {
+        sql.exec(
+          `INSERT OR IGNORE INTO usage_rows SELECT request_id, request_id, 'request', ${VALUE_COLUMNS} FROM requests`,
+        );
+        sql.exec("DROP TABLE requests");
+      });
+    }
   }
 
   /** Records a batch in one transaction; returns how many were new (the rest were already recorded). */
@@ -42,8 +55,10 @@ export class TenantLedger extends DurableObject<Env> {
   private insert(entry: LedgerEntry): number {
     const { usage } = entry;
     const cursor = this.ctx.storage.sql.exec(
-      `INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO usage_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.entryId,
       entry.requestId,
+      entry.kind,
       entry.at,
       entry.model,
       entry.pool,
@@ -62,54 +77,45 @@ export class TenantLedger extends DurableObject<Env> {
     return cursor.rowsWritten > 0 ? 1 : 0;
   }
 
+  /** Every row recorded under a request id, oldest first: attempts, then the request's own. */
+  entries(requestId: string): LedgerEntry[] {
+    return this.ctx.storage.sql
+      .exec("SELECT * FROM usage_rows WHERE request_id = ? ORDER BY at, kind", requestId)
+      .toArray()
+      .map(toEntry);
+  }
+
+  /** The request's own row under a request id (the latest, if a caller reused the id). */
   entry(requestId: string): LedgerEntry | null {
-    const row = this.ctx.storage.sql
-      .exec("SELECT * FROM requests WHERE request_id = ?", requestId)
-      .toArray()[0];
-    if (!row) return null;
-    return {
-      requestId: String(row.request_id),
-      at: Number(row.at),
-      model: String(row.model),
-      pool: row.pool === null ? null : String(row.pool),
-      status: Number(row.status),
-      outcome: String(row.outcome) as LedgerEntry["outcome"],
-      cache: row.cache === null ? null : String(row.cache),
-      usage: {
-        promptTokens: Number(row.prompt_tokens),
-        completionTokens: Number(row.completion_tokens),
-        cacheHitTokens: Number(row.cache_hit_tokens),
-        cacheMissTokens: Number(row.cache_miss_tokens),
-        reasoningTokens: Number(row.reasoning_tokens),
-      },
-      estimated: row.estimated === 1,
-      costUsd: Number(row.cost_usd),
-      savedUsd: Number(row.saved_usd),
-    };
+    return (
+      this.entries(requestId)
+        .filter((row) => row.kind === "request")
+        .at(-1) ?? null
+    );
   }
 
   summary(tenant: string, from: number, to: number): UsageSummary {
     const sql = this.ctx.storage.sql;
     const totals = sql
-      .exec<TotalsRow>(`SELECT ${TOTALS_SQL} FROM requests WHERE at >= ? AND at < ?`, from, to)
+      .exec<TotalsRow>(`SELECT ${TOTALS_SQL} FROM usage_rows WHERE at >= ? AND at < ?`, from, to)
       .one();
     const byModel = sql
       .exec<TotalsRow & { model: string }>(
-        `SELECT model, ${TOTALS_SQL} FROM requests WHERE at >= ? AND at < ? GROUP BY model ORDER BY model`,
+        `SELECT model, ${TOTALS_SQL} FROM usage_rows WHERE at >= ? AND at < ? GROUP BY model ORDER BY model`,
         from,
         to,
       )
       .toArray();
     const byDay = sql
       .exec<TotalsRow & { day: string }>(
-        `SELECT strftime('%Y-%m-%d', at / 1000, 'unixepoch') AS day, ${TOTALS_SQL} FROM requests WHERE at >= ? AND at < ? GROUP BY day ORDER BY day`,
+        `SELECT strftime('%Y-%m-%d', at / 1000, 'unixepoch') AS day, ${TOTALS_SQL} FROM usage_rows WHERE at >= ? AND at < ? GROUP BY day ORDER BY day`,
         from,
         to,
       )
       .toArray();
     const byOutcome: Record<string, number> = {};
     for (const row of sql.exec<{ outcome: string; n: number }>(
-      "SELECT outcome, count(*) AS n FROM requests WHERE at >= ? AND at < ? GROUP BY outcome",
+      "SELECT outcome, count(*) AS n FROM usage_rows WHERE kind = 'request' AND at >= ? AND at < ? GROUP BY outcome",
       from,
       to,
     )) {
@@ -127,10 +133,36 @@ export class TenantLedger extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM requests WHERE at < ?", Date.now() - RETENTION_MS);
-    const remaining = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM requests").one().n;
+    this.ctx.storage.sql.exec("DELETE FROM usage_rows WHERE at < ?", Date.now() - RETENTION_MS);
+    const remaining = this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM usage_rows")
+      .one().n;
     if (remaining > 0) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
   }
+}
+
+function toEntry(row: Record<string, SqlStorageValue>): LedgerEntry {
+  return {
+    entryId: String(row.entry_id),
+    kind: row.kind === "attempt" ? "attempt" : "request",
+    requestId: String(row.request_id),
+    at: Number(row.at),
+    model: String(row.model),
+    pool: row.pool === null ? null : String(row.pool),
+    status: Number(row.status),
+    outcome: String(row.outcome) as LedgerEntry["outcome"],
+    cache: row.cache === null ? null : String(row.cache),
+    usage: {
+      promptTokens: Number(row.prompt_tokens),
+      completionTokens: Number(row.completion_tokens),
+      cacheHitTokens: Number(row.cache_hit_tokens),
+      cacheMissTokens: Number(row.cache_miss_tokens),
+      reasoningTokens: Number(row.reasoning_tokens),
+    },
+    estimated: row.estimated === 1,
+    costUsd: Number(row.cost_usd),
+    savedUsd: Number(row.saved_usd),
+  };
 }
 
 function clean(row: TotalsRow): UsageTotals {

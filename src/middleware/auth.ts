@@ -53,7 +53,7 @@ function bearerToken(header: string | undefined): string | undefined {
  * Compares the key's SHA-256 digest against every configured digest in constant time and without an
  * early exit, so neither the match position nor a partial match shows in the timing.
  */
-export async function findTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
+async function findTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
   let found: Tenant | undefined;
   for (const entry of directory.entries) {

@@ -1,13 +1,14 @@
 import type { Context } from "hono";
-import type { z } from "zod";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
+import type * as z from "../zod";
+import { assertNestingWithin, type MAX_JSON_DEPTH } from "./json-depth";
 
 /**
  * Reads the body up to the configured limit (413 past it, without buffering the excess), parses JSON
- * (400 on anything else) and validates it with `schema` (400 naming the field). Unknown fields survive.
+ * (400 on anything else, or on nesting past {@link MAX_JSON_DEPTH}) and validates it with `schema` (400 naming the field). Unknown fields survive.
  */
-export async function readJsonBody<S extends z.ZodType>(
+export async function readJsonBody<S extends z.ZodMiniType>(
   c: Context<AppEnv>,
   schema: S,
 ): Promise<{ body: z.output<S>; raw: string }> {
@@ -22,6 +23,7 @@ export async function readJsonBody<S extends z.ZodType>(
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new RouterError("invalid_json", "The request body must be a JSON object.");
   }
+  assertNestingWithin(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw fromZodError(parsed.error);
   return { body: parsed.data, raw };

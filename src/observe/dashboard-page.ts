@@ -1,7 +1,8 @@
 /**
  * The live dashboard: one self-contained page (no CDN, no build step) that polls the router's own
- * JSON endpoints with the router key the viewer types in. The page holds no data; the key stays in the
- * tab's sessionStorage and only ever goes to this origin.
+ * JSON endpoints with the router key the viewer types in (or passes once as `#key=`, which never
+ * reaches the server). The page holds no data; the key stays in the tab's sessionStorage and only
+ * ever goes to this origin.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DeepSeek router — live</title>
@@ -30,12 +31,16 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Requests per second</h2><svg id="rate" viewBox="0 0 600 140" preserveAspectRatio="none"></svg></section>
   <section><h2>Pools: in flight / limit</h2><table id="pools"></table></section>
   <section><h2>In flight by pool</h2><svg id="inflight" viewBox="0 0 600 140" preserveAspectRatio="none"></svg></section>
+  <section><h2>Your latency (last 15 min)</h2><div class="cards" id="latency"></div><svg id="latencyChart" viewBox="0 0 600 140" preserveAspectRatio="none"></svg></section>
+  <section><h2>Your limits</h2><table id="limits"></table></section>
   <section><h2>Outcomes (last 7 days)</h2><table id="outcomes"></table></section>
   <section><h2>By model (last 7 days)</h2><table id="models"></table></section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
 const keyInput = $("key");
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fromHash) { sessionStorage.setItem("routerKey", fromHash); window.history.replaceState(null, "", location.pathname); }
 keyInput.value = sessionStorage.getItem("routerKey") || "";
 const history = { rate: [], pools: {} };
 let timer, lastTotals;
@@ -57,7 +62,17 @@ async function get(path) {
 }
 async function tick() {
   try {
-    const [usage, pools] = await Promise.all([get("/v1/usage"), get("/v1/router/pools")]);
+    const [usage, pools, lat] = await Promise.all([get("/v1/usage"), get("/v1/router/pools"), get("/v1/router/latency?range=15m")]);
+    const ms = (v) => v === null ? "—" : v >= 1000 ? (v / 1000).toFixed(2) + " s" : v + " ms";
+    const l = lat.latency;
+    $("latency").innerHTML = (lat.tracked ? [["TTFT p50", ms(l.ttftP50Ms)], ["TTFT p99", ms(l.ttftP99Ms)], ["total p50", ms(l.totalP50Ms)], ["total p99", ms(l.totalP99Ms)]]
+      : [["latency", "not tracked per tenant"]]).map(([k, v]) => '<div class="card"><span class="muted">' + k + '</span><b>' + esc(v) + '</b></div>').join("");
+    line($("latencyChart"), [["TTFT p50", "ttftP50Ms"], ["total p50", "totalP50Ms"], ["total p99", "totalP99Ms"]]
+      .map(([name, field]) => ({ name: name + " (ms)", points: lat.series.map((p) => p[field] ?? 0) })));
+    const lim = lat.limits;
+    $("limits").innerHTML = [["in flight per pool", lim.concurrencyPerPool ?? "pool ceiling only"], ["highest priority", lim.maxPriority],
+      ["may degrade", lim.allowDegrade ? "yes" : "no"], ["prompt cache", lim.cache + " (" + lim.cacheScope + ")"], ["budget", lat.budget ?? "none set"]]
+      .map(([k, v]) => "<tr><td>" + esc(k) + "</td><td>" + esc(v) + "</td></tr>").join("");
     const t = usage.totals;
     if (lastTotals) push(history.rate, Math.max(0, (t.requests - lastTotals.requests) / 2));
     lastTotals = t;

@@ -1,13 +1,14 @@
 import type { Context } from "hono";
-import { modelPrices } from "../classify/catalog";
+import { usageCostUsd } from "../classify/catalog";
 import type { Classification } from "../classify/classify";
-import { costUsd, ratesAt } from "../classify/price";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
+import { metrics } from "../observe/metrics";
 import type { Usage } from "../observe/usage";
+import type { SpentAttempt } from "./attempt";
 
 /** How a request ended, as far as billing and the log care. */
 export interface Finished {
@@ -30,10 +31,19 @@ export interface Finished {
   savedUsd?: number;
 }
 
+/** What a request's accounting is told: how the request ended, and any attempt spent on the way. */
+export interface Accounts {
+  /** Once, however the request ends; later calls are ignored. */
+  finish(finished: Finished): void;
+  /** An upstream attempt that was accepted but did not answer (retried, or its caller left). */
+  spent(attempt: SpentAttempt): void;
+}
+
 /**
  * Accounts for one request exactly once, however it ends: one log line, and one idempotent row in the
- * tenant's ledger written off the response path. Usage the upstream never reported (a stream that
- * broke, a client that left) is estimated and marked so.
+ * tenant's ledger written off the response path, plus a row for every attempt the upstream accepted
+ * but that did not answer, since the upstream may bill it. Usage the upstream never reported (a stream
+ * that broke, a client that left) is estimated and marked so.
  */
 export function accountFor(
   c: Context<AppEnv>,
@@ -41,17 +51,40 @@ export function accountFor(
   policy: Policy,
   stream: boolean,
   startedAt: number,
-): (finished: Finished) => void {
+): Accounts {
   let done = false;
   const tenant = c.get("tenant").id;
   const requestId = c.get("requestId");
+  const ledger = ledgerBatcher(c.env);
   // Registered now, while the request is live: a stream ends after its response is complete (or its
   // client gone), and workerd drops I/O that a finished request starts, waitUntil included.
   let written: (flush: Promise<void>) => void = () => {};
   c.executionCtx.waitUntil(
     new Promise<Promise<void>>((resolve) => (written = resolve)).then((flush) => flush),
   );
-  return (finished) => {
+  const spentRows: Promise<void>[] = [];
+  const price = (model: string, usage: Usage) => usageCostUsd(policy, model, usage, Date.now());
+  const spent = ({ step, status }: SpentAttempt) => {
+    if (done) return;
+    const usage = usageToRecord(undefined, true, classification.promptTokens, 0).usage;
+    const entry: LedgerEntry = {
+      entryId: crypto.randomUUID(),
+      kind: "attempt",
+      requestId,
+      at: Date.now(),
+      model: step.model,
+      pool: step.pool,
+      status,
+      outcome: status === 499 ? "cancelled" : "failed",
+      cache: null,
+      usage,
+      estimated: true,
+      costUsd: price(step.model, usage),
+      savedUsd: 0,
+    };
+    spentRows.push(ledger.add(tenant, entry));
+  };
+  const finish = (finished: Finished) => {
     if (done) return;
     done = true;
     const { usage, estimated } = usageToRecord(
@@ -60,18 +93,8 @@ export function accountFor(
       classification.promptTokens,
       finished.outputEvents ?? 0,
     );
-    const rates = ratesAt(modelPrices(policy, finished.model), Date.now());
-    const spent = rates
-      ? costUsd(
-          {
-            cacheHitTokens: usage.cacheHitTokens,
-            cacheMissTokens: usage.cacheMissTokens,
-            outputTokens: usage.completionTokens,
-          },
-          rates.rates,
-        )
-      : 0;
-    logCompletion({
+    const cost = price(finished.model, usage);
+    const record: CompletionRecord = {
       requestId,
       tenant,
       model: finished.model,
@@ -82,13 +105,31 @@ export function accountFor(
       finishReason: finished.finishReason,
       usage,
       estimated,
-      costUsd: spent,
+      costUsd: cost,
       cache: finished.cache,
       upstreamMs: round(finished.upstreamMs ?? 0),
       firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
       totalMs: round(performance.now() - startedAt),
-    });
+    };
+    logCompletion(record);
+    // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
+    const metricsFlush = metrics.request(
+      c.env,
+      {
+        ...record,
+        type: classification.type,
+        costUsd: cost,
+        cache: finished.cache?.toLowerCase(),
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        cacheHitTokens: usage.cacheHitTokens,
+        savedUsd: finished.savedUsd ?? 0,
+      },
+      policy,
+    );
     const entry: LedgerEntry = {
+      entryId: crypto.randomUUID(),
+      kind: "request",
       requestId,
       at: Date.now(),
       model: finished.model,
@@ -98,13 +139,13 @@ export function accountFor(
       cache: finished.cache ?? null,
       usage,
       estimated,
-      costUsd: spent,
+      costUsd: cost,
       savedUsd: finished.savedUsd ?? 0,
     };
-    written(ledgerBatcher(c.env).add(tenant, entry));
+    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
   };
+  return { finish, spent };
 }
-
 const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher>();
 
 /** One batcher per ledger binding per isolate. */

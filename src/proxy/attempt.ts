@@ -1,14 +1,15 @@
 import { type AttemptOutcome, OPEN_GATE, type StepGate, type StepPass } from "../admission/step-gate";
 import type { Policy, PoolSpec } from "../config/policy";
 import { RouterError } from "../errors";
+import { metrics } from "../observe/metrics";
 import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
-import { upstreamError } from "../upstream/errors";
+import { type JsonAnswer, readJsonAnswer, streamedError, upstreamError } from "../upstream/errors";
 import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
-import type { ProviderEnv, UpstreamCall } from "../upstream/providers/types";
+import { type ProviderEnv, secretOf, type UpstreamCall } from "../upstream/providers/types";
 import type { RelaySource } from "../upstream/relay";
 import { requestedWaitMs, retryBudget, retryDelayMs } from "../upstream/retry";
 
@@ -26,8 +27,8 @@ export interface Attempt {
   candidate: Candidate;
   /** DeepSeek's trace id, when the upstream sent one. */
   traceId: string | null;
-  /** The answer: a stream positioned at its start, or a non-streamed JSON text read whole. */
-  answer: { kind: "stream"; source: RelaySource } | { kind: "json"; text: string };
+  /** The answer: a stream positioned at its start, or a non-streamed JSON text read whole (and parsed). */
+  answer: { kind: "stream"; source: RelaySource } | { kind: "json"; text: string; body: JsonAnswer };
   /** A stream committed before its first token must still produce one by then. */
   firstTokenAt: number;
   /** Time spent waiting for admission and between retries, over all attempts. */
@@ -46,26 +47,57 @@ export function isRetryableStatus(status: number): boolean {
 
 type SendResult =
   | { ok: true; answer: Attempt["answer"]; traceId: string | null }
-  | { ok: false; error: RouterError; retryable: boolean; status?: number; requestedWaitMs?: number };
+  | {
+      ok: false;
+      error: RouterError;
+      retryable: boolean;
+      status?: number;
+      requestedWaitMs?: number;
+      /** Sent, and not refused with a status: the upstream may bill it though no answer came of it. */
+      mayBill?: boolean;
+    };
+
+/** An upstream attempt the upstream may bill that did not become the caller's answer. */
+export interface SpentAttempt {
+  step: PlanStep;
+  /** What the router made of it: the error it retried or gave up on, or the client's departure. */
+  status: number;
+}
+
+/** Everything one run of a plan needs; `gate`, `now` and `random` default to the real ones. */
+export interface PlanRun {
+  plan: RoutePlan;
+  policy: Policy;
+  call: Omit<UpstreamCall, "step">;
+  env: ProviderEnv;
+  /** The caller's departure: it withdraws waiters, aborts the upstream call and stops retries. */
+  signal: AbortSignal;
+  deadlines: RequestDeadlines;
+  gate?: StepGate;
+  /** Keeps work alive past the response (delayed releases); defaults to running it unattended. */
+  waitUntil?: (work: Promise<unknown>) => void;
+  /** Told of every attempt the upstream may bill that did not answer, so usage never goes missing. */
+  onSpent?: (spent: SpentAttempt) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+/**
+ * An upstream counts a call until it notices the abort, which takes it a moment; a slot freed at once
+ * lets the next request reach an upstream that still counts the old one, and an upstream whose real
+ * limit is the ceiling answers 429. So the slot of an aborted call is kept this long after the abort.
+ */
+export const ABORTED_CALL_HOLD_MS = 1_000;
 
 /**
  * Tries the plan's steps in order until one yields an answer, all before anything is sent to the caller.
  * Within a step, a retryable failure (network error, 429, 5xx, no first token in time, an empty answer)
  * is retried with full-jitter backoff, honouring Retry-After within a cap and the request's deadline,
  * and only while the pool's retry budget allows; then the plan moves on to its next step. A caller
- * error (other 4xx) is final.
+ * error (other 4xx) is final. A departed caller ends the run at once: no retry is sent for it.
  */
-export async function attemptPlan(
-  plan: RoutePlan,
-  policy: Policy,
-  call: Omit<UpstreamCall, "step">,
-  env: ProviderEnv,
-  signal: AbortSignal,
-  deadlines: RequestDeadlines,
-  gate: StepGate = OPEN_GATE,
-  now: () => number = Date.now,
-  random: () => number = Math.random,
-): Promise<Attempt> {
+export async function attemptPlan(run: PlanRun): Promise<Attempt> {
+  const { plan, policy, signal, deadlines, gate = OPEN_GATE, now = Date.now } = run;
   let lastError: RouterError | undefined;
   let queuedMs = 0;
   let retries = 0;
@@ -73,6 +105,7 @@ export async function attemptPlan(
     const pool = policy.pools[step.pool] as PoolSpec;
     const budget = retryBudget(step.pool, pool.retries.budgetRatio);
     for (let retry = 0; ; retry++) {
+      signal.throwIfAborted();
       if (now() >= deadlines.totalAt) throw deadlineExceeded(lastError);
       if (!poolHasTarget(step.pool, pool, now())) break;
       let pass: StepPass;
@@ -80,6 +113,7 @@ export async function attemptPlan(
         pass = await gate.enter(step, index === plan.steps.length - 1, signal);
       } catch (error) {
         if (signal.aborted || !(error instanceof RouterError)) throw error;
+        metrics.event({ kind: "shed", pool: step.pool, reason: error.code });
         lastError = error;
         break;
       }
@@ -91,61 +125,23 @@ export async function attemptPlan(
       }
       // The budget is a share of the requests callers made, so a retry is not itself counted as one.
       if (retry === 0) budget.recordRequest(now());
-      const tracked = track(candidate, pass, now);
-      const attemptAbort = new AbortController();
-      const onClientAbort = () => attemptAbort.abort(signal.reason);
-      signal.addEventListener("abort", onClientAbort, { once: true });
-      const firstTokenAt = Math.min(deadlines.totalAt, now() + pool.timeouts.firstTokenMs[deadlines.latency]);
-      let result: SendResult;
-      try {
-        result = await sendOnce(
-          { ...call, step },
-          candidate,
-          env,
-          attemptAbort,
-          firstTokenAt,
-          deadlines,
-          now,
-        );
-      } catch (error) {
-        // Only a client abort gets here; the pass (the admission lease) must still be released.
-        signal.removeEventListener("abort", onClientAbort);
-        tracked.settle({ kind: "abandoned" });
-        throw error;
+      const sent = await sendTracked(run, step, candidate, pass);
+      if (sent.ok) {
+        countAnswered(plan, index, queuedMs);
+        return { ...sent.attempt, queuedMs, retries };
       }
-      if (result.ok) {
-        return {
-          step,
-          candidate,
-          traceId: result.traceId,
-          answer: result.answer,
-          firstTokenAt,
-          queuedMs,
-          retries,
-          abort: (reason) => attemptAbort.abort(reason),
-          settle: (outcome) => {
-            signal.removeEventListener("abort", onClientAbort);
-            tracked.settle(outcome);
-          },
-        };
-      }
-      signal.removeEventListener("abort", onClientAbort);
-      if (signal.aborted) {
-        tracked.settle({ kind: "abandoned" });
-        throw signal.reason ?? result.error;
-      }
-      tracked.settle({ kind: result.retryable ? "failure" : "success", status: result.status });
-      lastError = result.error;
-      if (!result.retryable) throw result.error;
+      lastError = sent.error;
+      if (!sent.retryable) throw sent.error;
       const delay = retryDelayMs(
         retry,
-        result.requestedWaitMs,
+        sent.requestedWaitMs,
         pool.retries,
         deadlines.totalAt - now(),
-        random,
+        run.random ?? Math.random,
       );
       if (delay === undefined || !budget.tryRetry(now())) break;
       retries++;
+      metrics.event({ kind: "retry", pool: step.pool });
       await sleep(delay, signal);
       queuedMs += delay;
     }
@@ -153,17 +149,122 @@ export async function attemptPlan(
   throw lastError ?? noTargetAvailable(plan, policy, now());
 }
 
+type Sent =
+  | { ok: true; attempt: Omit<Attempt, "queuedMs" | "retries"> }
+  | { ok: false; error: RouterError; retryable: boolean; requestedWaitMs?: number };
+
+/**
+ * One attempt with its pass: the upstream call is aborted the moment the caller departs (from the
+ * abort listener itself, since the handler's own code may never run again), and the pass is settled
+ * exactly once, after {@link ABORTED_CALL_HOLD_MS} when the call was cut while the upstream was at it.
+ */
+async function sendTracked(
+  run: PlanRun,
+  step: PlanStep,
+  candidate: Candidate,
+  pass: StepPass,
+): Promise<Sent> {
+  const { signal, deadlines, now = Date.now } = run;
+  const pool = run.policy.pools[step.pool] as PoolSpec;
+  const tracked = track(candidate, pass, now, run.waitUntil);
+  const attemptAbort = new AbortController();
+  let sent = false;
+  let answered = false;
+  let departed = false;
+  const onDeparture = () => {
+    if (departed) return;
+    departed = true;
+    attemptAbort.abort(signal.reason);
+    // An answer that reached the caller is accounted when it ends, with what it relayed.
+    if (sent && !answered) run.onSpent?.({ step, status: 499 });
+    tracked.settle({ kind: "abandoned" }, { cut: true });
+  };
+  signal.addEventListener("abort", onDeparture, { once: true });
+  const firstTokenAt = Math.min(deadlines.totalAt, now() + pool.timeouts.firstTokenMs[deadlines.latency]);
+  const result = await sendOnce({ ...run.call, step }, candidate, run.env, {
+    abort: attemptAbort,
+    firstTokenAt,
+    deadlines,
+    now,
+    onSent: () => (sent = true),
+  }).catch((error: unknown) => {
+    signal.removeEventListener("abort", onDeparture);
+    if (signal.aborted) onDeparture();
+    throw error;
+  });
+  if (result.ok) {
+    answered = true;
+    const answer = {
+      step,
+      candidate,
+      traceId: result.traceId,
+      answer: result.answer,
+      firstTokenAt,
+      abort: (reason: RouterError) => attemptAbort.abort(reason),
+      settle: (outcome: AttemptOutcome) => {
+        signal.removeEventListener("abort", onDeparture);
+        tracked.settle(outcome, { cut: outcome.kind !== "success" && attemptAbort.signal.aborted });
+      },
+    };
+    return { ok: true, attempt: answer };
+  }
+  signal.removeEventListener("abort", onDeparture);
+  if (signal.aborted) {
+    onDeparture();
+    throw signal.reason ?? result.error;
+  }
+  if (result.mayBill) run.onSpent?.({ step, status: result.error.status });
+  const wasOpen = candidate.state.state(now()) === "open";
+  tracked.settle(
+    { kind: result.retryable ? "failure" : "success", status: result.status },
+    { cut: attemptAbort.signal.aborted },
+  );
+  countFailed(step.pool, candidate, result.status, wasOpen, now());
+  return result;
+}
+
+/** Metrics (issue 13): the answered attempt's pool, how it got there, and its wait. */
+function countAnswered(plan: RoutePlan, index: number, queuedMs: number): void {
+  const step = plan.steps[index] as PlanStep;
+  metrics.event({ kind: "upstream_response", pool: step.pool, status: 200 });
+  metrics.event({ kind: "queue_wait", pool: step.pool, ms: queuedMs });
+  const first = plan.steps[0];
+  if (index > 0 && first) metrics.event({ kind: "fallback", from: first.pool, to: step.pool });
+  if (step.degraded) metrics.event({ kind: "degrade", pool: step.pool, how: step.degraded });
+}
+
+/** Metrics (issue 13): a failed attempt's status (0: no answer), and whether it opened the breaker. */
+function countFailed(
+  pool: string,
+  candidate: Candidate,
+  status: number | undefined,
+  wasOpen: boolean,
+  now: number,
+): void {
+  metrics.event({ kind: "upstream_response", pool, status: status ?? 0 });
+  if (!wasOpen && candidate.state.state(now) === "open")
+    metrics.event({ kind: "breaker_open", pool, target: candidate.target.name });
+}
+
 /** One upstream request, up to the point where the router would commit to the caller. */
+interface SendTiming {
+  abort: AbortController;
+  firstTokenAt: number;
+  deadlines: RequestDeadlines;
+  now: () => number;
+  /** The request is on its way: from here on the upstream may bill it, unless it refuses with a status. */
+  onSent(): void;
+}
+
 async function sendOnce(
   call: UpstreamCall,
   candidate: Candidate,
   env: ProviderEnv,
-  abort: AbortController,
-  firstTokenAt: number,
-  deadlines: RequestDeadlines,
-  now: () => number,
+  timing: SendTiming,
 ): Promise<SendResult> {
+  const { abort, firstTokenAt, deadlines, now } = timing;
   const startedAt = now();
+  const secret = secretOf(env, candidate.target);
   // A non-streamed answer arrives whole, so only the total deadline bounds it.
   const answerBy = call.stream ? firstTokenAt : deadlines.totalAt;
   const timer = setTimeout(
@@ -171,10 +272,11 @@ async function sendOnce(
     Math.max(0, answerBy - startedAt),
   );
   try {
+    timing.onSent();
     const response = await PROVIDERS[call.step.provider].send(call, candidate.target, env, abort.signal);
     const traceId = response.headers.get("x-ds-trace-id");
     if (!response.ok) {
-      const error = await upstreamError(response, candidate.target.name);
+      const error = await upstreamError(response, { name: candidate.target.name, secret });
       return {
         ok: false,
         error,
@@ -187,26 +289,43 @@ async function sendOnce(
     if (call.stream) {
       const first = await awaitFirstEvent(response.body, firstTokenAt, now() + deadlines.commitAfterMs, now);
       if (first.kind === "timeout")
-        return { ok: false, error: firstTokenTimeout(firstTokenAt - startedAt), retryable: true };
+        return {
+          ok: false,
+          error: firstTokenTimeout(firstTokenAt - startedAt),
+          retryable: true,
+          mayBill: true,
+        };
       if (first.kind === "ended") return failed("The upstream closed the stream without an answer.");
+      if (first.kind === "error")
+        return { ok: false, error: streamedError(first.payload, secret), retryable: true };
       return { ok: true, answer: { kind: "stream", source: first.source }, traceId };
     }
     const text = (await response.text()).trimStart();
     if (text === "") return failed("The upstream closed the connection without an answer.");
-    return { ok: true, answer: { kind: "json", text }, traceId };
+    const json = readJsonAnswer(text, secret);
+    if (json.kind === "invalid") return failed(json.message);
+    // An error is an error whatever the status: never an answer, never cached or shared as one.
+    if (json.kind === "error") return { ok: false, error: json.error, retryable: true };
+    return { ok: true, answer: { kind: "json", text, body: json.body }, traceId };
   } catch (error) {
     if (abort.signal.reason instanceof RouterError)
-      return { ok: false, error: abort.signal.reason, retryable: true };
-    if (error instanceof RouterError) return { ok: false, error, retryable: error.code === "upstream_error" };
+      return { ok: false, error: abort.signal.reason, retryable: true, mayBill: true };
+    if (error instanceof RouterError) {
+      // upstream_error: the connection failed after sending, or never connected. workerd reports both
+      // alike, and the upstream may have taken (and will bill) the first, so it counts as spent.
+      const broken = error.code === "upstream_error";
+      return { ok: false, error, retryable: broken, mayBill: broken };
+    }
     if (abort.signal.aborted) throw error;
-    return failed(`Could not reach the upstream '${candidate.target.name}'.`);
+    return failed(`The upstream '${candidate.target.name}' broke off its answer.`);
   } finally {
     clearTimeout(timer);
   }
 }
 
+/** A failure after the request was sent: retryable, and the upstream may bill it. */
 function failed(message: string): SendResult {
-  return { ok: false, error: new RouterError("upstream_error", message), retryable: true };
+  return { ok: false, error: new RouterError("upstream_error", message), retryable: true, mayBill: true };
 }
 
 function firstTokenTimeout(ms: number): RouterError {
@@ -219,6 +338,10 @@ function deadlineExceeded(last: RouterError | undefined): RouterError {
     "deadline_exceeded",
     `The request's deadline passed before an upstream answered.${why}`,
   );
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -254,16 +377,18 @@ function track(
   candidate: Candidate,
   pass: StepPass,
   now: () => number,
-): { settle(outcome: AttemptOutcome): void } {
+  waitUntil: (work: Promise<unknown>) => void = () => {},
+): { settle(outcome: AttemptOutcome, how: { cut: boolean }): void } {
   const startedAt = now();
   candidate.state.inFlight++;
   let settled = false;
   return {
-    settle(outcome) {
+    settle(outcome, { cut }) {
       if (settled) return;
       settled = true;
       candidate.state.inFlight--;
-      pass.release(outcome);
+      if (cut) waitUntil(delay(ABORTED_CALL_HOLD_MS).then(() => pass.release(outcome)));
+      else pass.release(outcome);
       // A 429 says "too many at once", not "broken": admission's adaptive limit answers it. Ejecting
       // the target would turn an overload into 503s for everyone (Envoy's outlier detection agrees).
       const broken = outcome.kind === "failure" && outcome.status !== 429;

@@ -1,6 +1,7 @@
 import { RouterError } from "../errors";
 import { type Usage, usageFromWire } from "../observe/usage";
 import { CompletionTap } from "../upstream/completion-tap";
+import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
 import { sseEvent } from "../upstream/sse";
 
@@ -16,8 +17,6 @@ export interface AnswerEnd {
   /** From sending the request upstream to the first token; the JSON's arrival when not streamed. */
   firstTokenMs?: number;
 }
-
-const MAX_JSON_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /**
  * Something else that watches an answer as it is relayed (the cache's capture, for one): it sees the
@@ -133,31 +132,21 @@ function midStreamFailure(
 }
 
 /**
- * Answers with a non-streamed JSON read whole before the router committed (DeepSeek may precede it
- * with keep-alive blank lines, already stripped, or send nothing but them, already retried).
+ * Answers with a non-streamed JSON read whole and judged before the router committed (DeepSeek may
+ * precede it with keep-alive blank lines, already stripped, or send nothing but them, already retried).
  */
 export function jsonAnswer(
-  text: string,
+  answer: { text: string; body: JsonAnswer },
   headers: Headers,
   sentAt: number,
   observers: readonly AnswerObserver[],
 ): Response {
-  const fail = (message: string): never => {
-    for (const observer of observers) observer.end({ outcome: "failed" });
-    throw new RouterError("upstream_error", message);
-  };
-  if (text.length > MAX_JSON_ANSWER_BYTES) fail("The upstream answer exceeds the router's size limit.");
-  let answer: { usage?: unknown; choices?: Array<{ finish_reason?: unknown }> } = {};
-  try {
-    answer = JSON.parse(text);
-  } catch {
-    fail("The upstream answer is not valid JSON.");
-  }
-  const finishReason = answer.choices?.[0]?.finish_reason;
+  const { text } = answer;
+  const finishReason = answer.body.choices?.[0]?.finish_reason;
   const bytes = new TextEncoder().encode(text);
   const end: AnswerEnd = {
     outcome: "complete",
-    usage: usageFromWire(answer.usage),
+    usage: usageFromWire(answer.body.usage),
     finishReason: typeof finishReason === "string" ? finishReason : undefined,
     firstTokenMs: performance.now() - sentAt,
   };

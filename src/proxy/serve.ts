@@ -1,14 +1,17 @@
 import type { Context } from "hono";
 import { MAX_WAIT_HEADER, PoolGates, parseMaxWait } from "../admission/gate";
 import { holdWhileQueued } from "../admission/hold";
-import { lookupCache } from "../cache/prompt-cache";
+import { lookupCache, type PromptCache } from "../cache/prompt-cache";
+import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceRequest } from "../classify/classify";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, toRouterError } from "../errors";
+import { parseWholeNumber } from "../headers";
+import { usageFromWire } from "../observe/usage";
 import { poolAvailability } from "../routing/availability";
-import { planRoute, type RoutePlan } from "../routing/plan";
-import { accountFor } from "./accounting";
+import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
+import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { type AnswerEnd, type AnswerObserver, jsonAnswer, streamAnswer } from "./respond";
 
@@ -20,11 +23,89 @@ export interface InferenceCall {
   beta: boolean;
 }
 
+/** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
+interface Decision {
+  classification: Classification;
+  plan: RoutePlan;
+  deadlines: RequestDeadlines;
+  maxWaitMs: number | undefined;
+  stream: boolean;
+}
+
+/** One request being served: its decision, and the request-scoped parts every later step shares. */
+interface RequestScope {
+  c: Context<AppEnv>;
+  call: InferenceCall;
+  decision: Decision;
+  /** Decision headers; copied onto every answer and error this request gets. */
+  headers: Headers;
+  /** The caller's departure, from the runtime's signal or a cancelled response body. */
+  departure: AbortController;
+  accounts: Accounts;
+  sentAt: number;
+}
+
 /**
- * One inference request, start to finish: classify, plan, send (falling back across the plan before
- * the first byte), then relay the answer and account for it when it ends.
+ * One inference request, start to finish: decide (classify, plan, deadlines), ask the cache, then
+ * admit and send (falling back across the plan before the first byte), and respond with the answer,
+ * accounting for it when it ends.
  */
 export async function serveInference(c: Context<AppEnv>, call: InferenceCall): Promise<Response> {
+  const decision = decide(c, call, Date.now());
+  const sentAt = performance.now();
+  const scope: RequestScope = {
+    c,
+    call,
+    decision,
+    headers: decisionHeaders(decision.classification, decision.plan.reason),
+    departure: departureOf(c.req.raw.signal),
+    accounts: accountFor(c, decision.classification, c.get("policy"), decision.stream, sentAt),
+    sentAt,
+  };
+  // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
+  const cache = await lookupCache(c, {
+    call,
+    classification: decision.classification,
+    plan: decision.plan,
+    headers: scope.headers,
+    signal: scope.departure.signal,
+    totalAt: decision.deadlines.totalAt,
+    account: scope.accounts.finish,
+  }).catch((error: unknown) => {
+    scope.accounts.finish(failure(scope, error, undefined));
+    throw error;
+  });
+  if (cache.served) return cache.served;
+
+  const gates = new PoolGates(
+    c.env.POOL_GATE,
+    c.get("policy"),
+    {
+      tenant: c.get("tenant"),
+      priority: decision.classification.priority,
+      latency: decision.classification.latency,
+      maxWaitMs: decision.maxWaitMs,
+      totalAt: decision.deadlines.totalAt,
+    },
+    (promise) => c.executionCtx.waitUntil(promise),
+  );
+  const answer = admitAndSend(scope, gates, cache);
+  if (!decision.stream) return answer;
+  // A stream still queued after a moment is committed with keep-alives; x-router-queue-ms can then only
+  // say how long it had waited by the commit.
+  return holdWhileQueued(answer, gates.queued, scope.headers, {
+    commit(notice) {
+      scope.headers.set("x-router-model", notice.step.model);
+      scope.headers.set("x-router-pool", notice.step.pool);
+      scope.headers.set("x-router-queue-ms", String(Math.round(notice.waitedMs)));
+      c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
+    },
+    leave: (reason) => scope.departure.abort(reason),
+  });
+}
+
+/** Pure: what the request is, where it may go, and by when it must be done. */
+function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision {
   const policy = c.get("policy");
   const tenant = c.get("tenant");
   const classification = classify(
@@ -36,158 +117,139 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     },
     tenant,
     policy,
-    Date.now(),
+    now,
   );
   const allowDegrade = c.req.header("x-router-degrade") === "allow" || tenant.allowDegrade;
-  const plan = planRoute(classification, policy, poolAvailability(policy, Date.now()), allowDegrade);
-
-  const headers = decisionHeaders(classification, plan.reason);
-  const clientSignal = c.req.raw.signal;
-  const deadlines = requestDeadlines(
-    c.req.header("x-router-deadline-ms"),
-    classification,
-    policy,
-    plan,
-    Date.now(),
-  );
-  const maxWaitMs = parseMaxWait(c.req.header(MAX_WAIT_HEADER));
-
-  const sentAt = performance.now();
-  const stream = call.request.body.stream === true;
-  const finish = accountFor(c, classification, policy, stream, sentAt);
-  // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
-  const cache = await lookupCache(c, {
-    call,
+  const plan = planRoute(classification, policy, poolAvailability(policy, now), allowDegrade);
+  return {
     classification,
     plan,
-    headers,
-    signal: clientSignal,
-    totalAt: deadlines.totalAt,
-    account: finish,
-  }).catch((error: unknown) => {
-    finish({
-      model: classification.model,
-      status: toRouterError(error).status,
-      outcome: "rejected",
-      reachedUpstream: false,
-    });
-    throw error;
-  });
-  if (cache.served) return cache.served;
-
-  const admission = new PoolGates(
-    c.env.POOL_GATE,
-    policy,
-    {
-      tenant,
-      priority: classification.priority,
-      latency: classification.latency,
-      maxWaitMs,
-      totalAt: deadlines.totalAt,
-    },
-    (promise) => c.executionCtx.waitUntil(promise),
-  );
-  // Admission (a PoolGate lease per plan step) happens inside attemptPlan and nowhere else, so only a
-  // request that got past the cache lookup above ever takes a concurrency slot.
-  const attempted = attemptPlan(
-    plan,
-    policy,
-    {
-      endpoint: call.request.endpoint,
-      body: call.request.body,
-      rawBody: call.rawBody,
-      stream,
-      beta: call.beta,
-    },
-    c.env,
-    clientSignal,
-    deadlines,
-    admission,
-  );
-  const respond = async (): Promise<Response> => {
-    let attempt: Attempt;
-    try {
-      attempt = await attempted;
-    } catch (error) {
-      cache.fail(error, clientSignal.aborted);
-      const routerError = error instanceof RouterError ? error : undefined;
-      finish({
-        cache: cache.status,
-        model: classification.model,
-        status: routerError?.status ?? 499,
-        outcome: clientSignal.aborted ? "cancelled" : "rejected",
-        reachedUpstream: false,
-        upstreamMs: performance.now() - sentAt,
-      });
-      if (clientSignal.aborted && !routerError) {
-        throw new RouterError("client_closed", "The client closed the request before an answer.", {
-          cause: error,
-        });
-      }
-      throw routerError ? routerError.withHeaders(headers) : error;
-    }
-    const upstreamMs = performance.now() - sentAt;
-    c.set("waitedMs", c.get("waitedMs") + upstreamMs);
-
-    const { step, candidate } = attempt;
-    headers.set("x-router-model", step.model);
-    headers.set("x-router-pool", step.pool);
-    headers.set("x-router-target", candidate.target.name);
-    headers.set("x-router-queue-ms", String(Math.round(attempt.queuedMs)));
-    if (attempt.retries > 0) headers.set("x-router-retries", String(attempt.retries));
-    if (step.degraded) headers.set("x-router-degraded", step.degraded);
-    if (attempt.traceId) headers.set("x-ds-trace-id", attempt.traceId);
-
-    const accounting: AnswerObserver = {
-      end: (end: AnswerEnd) => {
-        // The upstream's own latency: the wait for a slot and earlier attempts are not its doing.
-        const latencyMs =
-          end.firstTokenMs === undefined ? undefined : Math.max(0, end.firstTokenMs - attempt.queuedMs);
-        attempt.settle({ kind: settlement(end), status: 200, latencyMs });
-        finish({
-          cache: cache.status,
-          model: step.model,
-          pool: step.pool,
-          status: 200,
-          outcome: end.outcome,
-          finishReason: end.finishReason,
-          reported: end.usage,
-          reachedUpstream: true,
-          outputEvents: end.outputEvents,
-          firstTokenMs: end.firstTokenMs,
-          upstreamMs,
-        });
-      },
-    };
-    const observers: AnswerObserver[] = [
-      accounting,
-      cache.observe(step, candidate.target.name, attempt.answer.kind),
-    ];
-    const { answer } = attempt;
-    if (answer.kind === "stream") {
-      const pool = policy.pools[step.pool];
-      return streamAnswer(answer.source, headers, clientSignal, sentAt, observers, {
-        firstTokenAt: attempt.firstTokenAt,
-        idleMs: pool?.timeouts.idleMs ?? 30_000,
-        totalAt: deadlines.totalAt,
-        abort: attempt.abort,
-      });
-    }
-    try {
-      return jsonAnswer(answer.text, headers, sentAt, observers);
-    } catch (error) {
-      throw error instanceof RouterError ? error.withHeaders(headers) : error;
-    }
+    deadlines: requestDeadlines(c.req.header("x-router-deadline-ms"), classification, policy, plan, now),
+    maxWaitMs: parseMaxWait(c.req.header(MAX_WAIT_HEADER)),
+    stream: call.request.body.stream === true,
   };
-  if (!stream) return respond();
-  // A stream still queued after a moment is committed with keep-alives; x-router-queue-ms can then only
-  // say how long it had waited by the commit.
-  return holdWhileQueued(respond(), admission.queued, headers, (notice) => {
-    headers.set("x-router-model", notice.step.model);
-    headers.set("x-router-pool", notice.step.pool);
-    headers.set("x-router-queue-ms", String(Math.round(notice.waitedMs)));
-    c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
-  });
+}
+
+/**
+ * Admission (a PoolGate lease per plan step) happens inside attemptPlan and nowhere else, so only a
+ * request that got past the cache ever takes a concurrency slot. Every failure before an answer is
+ * accounted here, once, and handed to the cache's followers.
+ */
+async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: PromptCache): Promise<Response> {
+  const { c, call, decision } = scope;
+  const signal = scope.departure.signal;
+  let attempt: Attempt;
+  try {
+    attempt = await attemptPlan({
+      plan: decision.plan,
+      policy: c.get("policy"),
+      call: {
+        endpoint: call.request.endpoint,
+        body: call.request.body,
+        rawBody: call.rawBody,
+        stream: decision.stream,
+        beta: call.beta,
+      },
+      env: c.env,
+      signal,
+      deadlines: decision.deadlines,
+      gate: gates,
+      waitUntil: (work) => c.executionCtx.waitUntil(work),
+      onSpent: scope.accounts.spent,
+    });
+  } catch (error) {
+    cache.fail(error, signal.aborted);
+    scope.accounts.finish(failure(scope, error, cache.status));
+    if (signal.aborted && !(error instanceof RouterError)) {
+      throw new RouterError("client_closed", "The client closed the request before an answer.", {
+        cause: error,
+      });
+    }
+    throw toRouterError(error).withHeaders(scope.headers);
+  }
+  return respond(scope, attempt, cache);
+}
+
+/** The answer, relayed: stream or JSON, with the decision headers of the step that served it. */
+function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Response {
+  const { c, decision, headers, sentAt } = scope;
+  const upstreamMs = performance.now() - sentAt;
+  c.set("waitedMs", c.get("waitedMs") + upstreamMs);
+  stampServedBy(headers, attempt, decision);
+
+  const { step, candidate } = attempt;
+  const accounting: AnswerObserver = {
+    end: (end: AnswerEnd) => {
+      // The upstream's own latency: the wait for a slot and earlier attempts are not its doing.
+      const latencyMs =
+        end.firstTokenMs === undefined ? undefined : Math.max(0, end.firstTokenMs - attempt.queuedMs);
+      attempt.settle({ kind: settlement(end), status: 200, latencyMs });
+      scope.accounts.finish({
+        cache: cache.status,
+        model: step.model,
+        pool: step.pool,
+        status: 200,
+        outcome: end.outcome,
+        finishReason: end.finishReason,
+        reported: end.usage,
+        reachedUpstream: true,
+        outputEvents: end.outputEvents,
+        firstTokenMs: end.firstTokenMs,
+        upstreamMs,
+      });
+    },
+  };
+  const observers = [accounting, cache.observe(step, candidate.target.name, attempt.answer.kind)];
+  const { answer } = attempt;
+  if (answer.kind === "stream") {
+    const pool = c.get("policy").pools[step.pool];
+    return streamAnswer(answer.source, headers, scope.departure.signal, sentAt, observers, {
+      firstTokenAt: attempt.firstTokenAt,
+      idleMs: pool?.timeouts.idleMs ?? 30_000,
+      totalAt: decision.deadlines.totalAt,
+      abort: attempt.abort,
+    });
+  }
+  const usage = usageFromWire(answer.body.usage);
+  const cost = usage ? usageCostUsd(c.get("policy"), step.model, usage, Date.now()) : 0;
+  headers.set("x-router-cost-usd", cost.toFixed(8));
+  return jsonAnswer(answer, headers, sentAt, observers);
+}
+
+/** The request ended before an answer: a departure is the caller's doing (499), anything else ours. */
+function failure(scope: RequestScope, error: unknown, cache: string | undefined) {
+  const departed = scope.departure.signal.aborted;
+  return {
+    cache,
+    model: scope.decision.classification.model,
+    status: departed ? 499 : toRouterError(error).status,
+    outcome: departed ? ("cancelled" as const) : ("rejected" as const),
+    reachedUpstream: false,
+    upstreamMs: performance.now() - scope.sentAt,
+  };
+}
+
+function stampServedBy(headers: Headers, attempt: Attempt, decision: Decision): void {
+  const { step, candidate } = attempt;
+  headers.set("x-router-model", step.model);
+  headers.set("x-router-pool", step.pool);
+  headers.set("x-router-target", candidate.target.name);
+  headers.set("x-router-queue-ms", String(Math.round(attempt.queuedMs)));
+  headers.set("x-router-reason", routeReason(decision.classification.why, decision.plan, step));
+  if (attempt.retries > 0) headers.set("x-router-retries", String(attempt.retries));
+  if (step.degraded) headers.set("x-router-degraded", step.degraded);
+  if (attempt.traceId) headers.set("x-ds-trace-id", attempt.traceId);
+}
+
+/**
+ * The request's end as every waiter, hold and retry loop sees it: the runtime's request signal, or
+ * the router seeing its own response body cancelled (the signal does not fire for a body it handed back).
+ */
+function departureOf(requestSignal: AbortSignal): AbortController {
+  const departure = new AbortController();
+  if (requestSignal.aborted) departure.abort(requestSignal.reason);
+  else requestSignal.addEventListener("abort", () => departure.abort(requestSignal.reason), { once: true });
+  return departure;
 }
 
 const MAX_DEADLINE_MS = 3_600_000;
@@ -205,19 +267,7 @@ function requestDeadlines(
   const latency = classification.latency;
   const first = plan.steps[0] ? policy.pools[plan.steps[0].pool] : undefined;
   const poolTotal = first?.timeouts.totalMs[latency] ?? MAX_DEADLINE_MS;
-  let requested: number | undefined;
-  if (header !== undefined) {
-    requested = Number(header);
-    if (!Number.isInteger(requested) || requested <= 0 || requested > MAX_DEADLINE_MS) {
-      throw new RouterError(
-        "invalid_request",
-        `Header x-router-deadline-ms must be a whole number of milliseconds from 1 to ${MAX_DEADLINE_MS}.`,
-        {
-          param: "x-router-deadline-ms",
-        },
-      );
-    }
-  }
+  const requested = parseWholeNumber("x-router-deadline-ms", header, { min: 1, max: MAX_DEADLINE_MS });
   return {
     totalAt: now + Math.min(requested ?? poolTotal, poolTotal),
     latency,

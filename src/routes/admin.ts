@@ -21,7 +21,7 @@ interface AdminEnv {
  */
 export const admin = new Hono<AppEnv>();
 
-const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
+export const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
   const configured = (c.env as Env & AdminEnv).ROUTER_ADMIN_KEY;
   if (!configured) throw new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`);
   const digest = hexDigest(configured);
@@ -88,6 +88,11 @@ admin.delete("/cache/tenants/:tenant", async (c) => {
 
 /** Deletes the entries of the shared scope, a batch per call; repeat while `more` is true. */
 admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")));
+
+/** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */
+admin.all("*", (c) => {
+  throw new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`);
+});
 
 async function purge(
   env: Env,

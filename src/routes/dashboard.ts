@@ -4,7 +4,8 @@ import { DASHBOARD_HTML } from "../observe/dashboard-page";
 
 /**
  * `GET /dashboard`: the live view of the router. The page itself carries no data and needs no key; it
- * asks for a router key and polls `/v1/usage` and `/v1/router/pools` with it every 2 s.
+ * asks for a router key and polls `/v1/usage`, `/v1/router/pools` and `/v1/router/latency` with it
+ * every 2 s.
  */
 export const dashboard = new Hono<AppEnv>();
 

@@ -3,14 +3,14 @@
  * the target is ejected for a cool-down. Half-open: one probe at a time decides between closing and
  * re-opening with a doubled cool-down. Pure state transitions: every method takes `now`.
  */
-export interface BreakerConfig {
+interface BreakerConfig {
   /** Consecutive failures that open the circuit. */
   consecutiveFailures: number;
   cooldownMs: number;
   maxCooldownMs: number;
 }
 
-export const DEFAULT_BREAKER: BreakerConfig = {
+const DEFAULT_BREAKER: BreakerConfig = {
   consecutiveFailures: 5,
   cooldownMs: 5_000,
   maxCooldownMs: 60_000,

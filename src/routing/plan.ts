@@ -49,10 +49,23 @@ export function planRoute(
   if (allowDegrade) steps.push(...degradedSteps(classification, policy).filter((s) => available(s.pool)));
   const head = steps[0];
   const reason = head
-    ? `${classification.why}; ${head.degraded ? `degraded: ${head.degraded}` : `pool ${head.pool}`}` +
-      (ejected.length > 0 ? `; circuit open: ${ejected.join(", ")}` : "")
+    ? routeReason(classification.why, { steps, ejected }, head)
     : `${classification.why}; every pool's circuit is open`;
   return { steps, ejected, reason };
+}
+
+/** `x-router-reason` for the step that serves the request: the planned one, or the fallback that answered. */
+export function routeReason(
+  why: string,
+  plan: Pick<RoutePlan, "steps" | "ejected">,
+  served: PlanStep,
+): string {
+  const how = served.degraded
+    ? `degraded: ${served.degraded}`
+    : served === plan.steps[0]
+      ? `pool ${served.pool}`
+      : `fell back to pool ${served.pool}`;
+  return `${why}; ${how}` + (plan.ejected.length > 0 ? `; circuit open: ${plan.ejected.join(", ")}` : "");
 }
 
 function degradedSteps(classification: Classification, policy: Policy): PlanStep[] {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../zod";
 
 /**
  * The DeepSeek chat-completion request. Known fields are checked; unknown fields pass through untouched
@@ -8,9 +8,9 @@ import { z } from "zod";
 const textPart = z.looseObject({ type: z.literal("text"), text: z.string() });
 const imagePart = z.looseObject({
   type: z.literal("image_url"),
-  image_url: z.looseObject({ url: z.string().min(1), detail: z.string().nullish() }),
+  image_url: z.looseObject({ url: z.string().check(z.minLength(1)), detail: z.nullish(z.string()) }),
 });
-export const contentPart = z.discriminatedUnion("type", [textPart, imagePart]);
+const contentPart = z.discriminatedUnion("type", [textPart, imagePart]);
 const content = z.union([z.string(), z.array(contentPart)]);
 
 const toolCall = z.looseObject({
@@ -19,15 +19,15 @@ const toolCall = z.looseObject({
   function: z.looseObject({ name: z.string(), arguments: z.string() }),
 });
 
-const systemMessage = z.looseObject({ role: z.literal("system"), content, name: z.string().nullish() });
-const userMessage = z.looseObject({ role: z.literal("user"), content, name: z.string().nullish() });
+const systemMessage = z.looseObject({ role: z.literal("system"), content, name: z.nullish(z.string()) });
+const userMessage = z.looseObject({ role: z.literal("user"), content, name: z.nullish(z.string()) });
 const assistantMessage = z.looseObject({
   role: z.literal("assistant"),
-  content: content.nullish(),
-  name: z.string().nullish(),
-  prefix: z.boolean().nullish(),
-  reasoning_content: z.string().nullish(),
-  tool_calls: z.array(toolCall).nullish(),
+  content: z.nullish(content),
+  name: z.nullish(z.string()),
+  prefix: z.nullish(z.boolean()),
+  reasoning_content: z.nullish(z.string()),
+  tool_calls: z.nullish(z.array(toolCall)),
 });
 const toolMessage = z.looseObject({ role: z.literal("tool"), content, tool_call_id: z.string() });
 
@@ -42,10 +42,12 @@ export const chatMessage = z.discriminatedUnion(
 const tool = z.looseObject({
   type: z.literal("function"),
   function: z.looseObject({
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 characters of [a-zA-Z0-9_-]"),
-    description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
-    strict: z.boolean().nullish(),
+    name: z
+      .string()
+      .check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 characters of [a-zA-Z0-9_-]")),
+    description: z.nullish(z.string()),
+    parameters: z.nullish(z.record(z.string(), z.unknown())),
+    strict: z.nullish(z.boolean()),
   }),
 });
 
@@ -54,30 +56,31 @@ const toolChoice = z.union([
   z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string() }) }),
 ]);
 
-const stop = z.union([z.string(), z.array(z.string()).max(16)]);
-
-export const streamOptions = z.looseObject({ include_usage: z.boolean().nullish() });
+/** Sampling fields DeepSeek's chat and FIM endpoints share. */
+export const samplingFields = {
+  stream: z.nullish(z.boolean()),
+  stream_options: z.nullish(z.looseObject({ include_usage: z.nullish(z.boolean()) })),
+  max_tokens: z.nullish(z.int().check(z.positive())),
+  temperature: z.nullish(z.number().check(z.gte(0), z.lte(2))),
+  top_p: z.nullish(z.number().check(z.gte(0), z.lte(1))),
+  frequency_penalty: z.nullish(z.number().check(z.gte(-2), z.lte(2))),
+  presence_penalty: z.nullish(z.number().check(z.gte(-2), z.lte(2))),
+  stop: z.nullish(z.union([z.string(), z.array(z.string()).check(z.maxLength(16))])),
+};
 
 export const chatRequest = z.looseObject({
-  model: z.string().min(1, "model is required"),
-  messages: z.array(chatMessage).min(1, "messages must contain at least one message"),
-  stream: z.boolean().nullish(),
-  stream_options: streamOptions.nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  stop: stop.nullish(),
-  tools: z.array(tool).max(128).nullish(),
-  tool_choice: toolChoice.nullish(),
-  response_format: z.looseObject({ type: z.enum(["text", "json_object"]) }).nullish(),
-  thinking: z.looseObject({ type: z.enum(["enabled", "disabled"]) }).nullish(),
-  reasoning_effort: z.enum(["minimal", "low", "medium", "high", "xhigh", "max", "ultra"]).nullish(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(20).nullish(),
-  user: z.string().nullish(),
-  user_id: z.string().max(512).nullish(),
+  model: z.string().check(z.minLength(1, "model is required")),
+  messages: z.array(chatMessage).check(z.minLength(1, "messages must contain at least one message")),
+  ...samplingFields,
+  tools: z.nullish(z.array(tool).check(z.maxLength(128))),
+  tool_choice: z.nullish(toolChoice),
+  response_format: z.nullish(z.looseObject({ type: z.enum(["text", "json_object"]) })),
+  thinking: z.nullish(z.looseObject({ type: z.enum(["enabled", "disabled"]) })),
+  reasoning_effort: z.nullish(z.enum(["minimal", "low", "medium", "high", "xhigh", "max", "ultra"])),
+  logprobs: z.nullish(z.boolean()),
+  top_logprobs: z.nullish(z.int().check(z.gte(0), z.lte(20))),
+  user: z.nullish(z.string()),
+  user_id: z.nullish(z.string().check(z.maxLength(512))),
 });
 
 export type ChatRequest = z.output<typeof chatRequest>;

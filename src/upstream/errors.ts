@@ -7,9 +7,13 @@ const MAX_ERROR_BODY = 64 * 1024;
  * the caller's mistakes (4xx) but never anything that describes the router's upstream account: a 401
  * or 402 there is the operator's problem, and DeepSeek's 401 text even echoes the key's last characters.
  */
-export async function upstreamError(response: Response, targetName: string): Promise<RouterError> {
+export async function upstreamError(
+  response: Response,
+  target: { name: string; secret: string },
+): Promise<RouterError> {
+  const targetName = target.name;
   const body = await readBounded(response);
-  const wire = parseEnvelope(body);
+  const wire = redacted(parseEnvelope(parseJson(body)), target.secret);
   const status = response.status;
   const retryAfter = response.headers.get("retry-after");
   const headers: Record<string, string> = retryAfter ? { "retry-after": retryAfter } : {};
@@ -51,22 +55,83 @@ export async function upstreamError(response: Response, targetName: string): Pro
   return new RouterError("upstream_error", wire?.message ?? `The upstream failed (${status}).`);
 }
 
+const MAX_JSON_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The parts of a non-streamed answer the router reads. */
+export interface JsonAnswer {
+  usage?: unknown;
+  choices?: Array<{ finish_reason?: unknown }>;
+}
+
+/**
+ * A non-streamed 200 body, judged before the router commits to it: an answer, an error the upstream
+ * put in a 200 (an error whatever its status), or something cut or garbled.
+ */
+export function readJsonAnswer(
+  text: string,
+  secret: string,
+):
+  | { kind: "answer"; body: JsonAnswer }
+  | { kind: "error"; error: RouterError }
+  | { kind: "invalid"; message: string } {
+  if (text.length > MAX_JSON_ANSWER_BYTES)
+    return { kind: "invalid", message: "The upstream answer exceeds the router's size limit." };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: "invalid", message: "The upstream broke off its answer: it is not valid JSON." };
+  }
+  if (typeof body !== "object" || body === null)
+    return { kind: "invalid", message: "The upstream answer is not a JSON object." };
+  const wire = redacted(parseEnvelope(body), secret);
+  if (wire) {
+    const why = wire.message ?? "The upstream answered with an error.";
+    return { kind: "error", error: new RouterError("upstream_error", why) };
+  }
+  return { kind: "answer", body: body as JsonAnswer };
+}
+
+/** The first event of a stream, when it is an error rather than an answer. */
+export function streamedError(payload: string, secret: string): RouterError {
+  const wire = redacted(parseEnvelope(parseJson(payload)), secret);
+  return new RouterError("upstream_error", wire?.message ?? "The upstream answered with an error.");
+}
+
+/**
+ * An upstream's error text with the router's credential for it taken out: a broken or hostile upstream
+ * may echo the Authorization header, and its messages are passed on to callers.
+ */
+export function redactSecret(text: string, secret: string): string {
+  return secret.length >= 8 ? text.replaceAll(secret, "[redacted]") : text;
+}
+
+function redacted(wire: WireError | undefined, secret: string): WireError | undefined {
+  if (!wire) return undefined;
+  return { ...wire, ...(wire.message ? { message: redactSecret(wire.message, secret) } : {}) };
+}
+
 interface WireError {
   message?: string;
   type?: string;
   param?: string | null;
 }
 
-function parseEnvelope(body: string): WireError | undefined {
+function parseEnvelope(body: unknown): WireError | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const envelope = (body as { error?: unknown }).error;
+  if (typeof envelope !== "object" || envelope === null) return undefined;
+  const error = envelope as Record<string, unknown>;
+  return {
+    message: typeof error.message === "string" ? error.message : undefined,
+    type: typeof error.type === "string" ? error.type : undefined,
+    param: typeof error.param === "string" ? error.param : null,
+  };
+}
+
+function parseJson(text: string): unknown {
   try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error !== "object" || parsed.error === null) return undefined;
-    const error = parsed.error as Record<string, unknown>;
-    return {
-      message: typeof error.message === "string" ? error.message : undefined,
-      type: typeof error.type === "string" ? error.type : undefined,
-      param: typeof error.param === "string" ? error.param : null,
-    };
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

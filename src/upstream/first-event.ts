@@ -7,7 +7,9 @@ export type FirstEvent =
   /** No data event by the deadline: the attempt is abandoned and may be retried. */
   | { kind: "timeout" }
   /** The stream closed before any data event: DeepSeek's give-up after queueing. */
-  | { kind: "ended" };
+  | { kind: "ended" }
+  /** The first data event is an error: nothing was generated, and it must not reach the caller as is. */
+  | { kind: "error"; payload: string };
 
 /**
  * Holds a stream back until its first data event, so the router can still retry or fall back while
@@ -26,8 +28,10 @@ export async function awaitFirstEvent(
   reader.closed.catch(() => {});
   const read: Uint8Array[] = [];
   let sawEvent = false;
+  let firstPayload = "";
   const parser = new SseParser({
-    data: () => {
+    data: (payload) => {
+      if (!sawEvent) firstPayload = payload;
       sawEvent = true;
     },
   });
@@ -53,11 +57,19 @@ export async function awaitFirstEvent(
     }
     read.push(outcome.value);
     parser.push(outcome.value);
+    if (sawEvent && isErrorPayload(firstPayload)) {
+      reader.cancel().catch(() => {});
+      return { kind: "error", payload: firstPayload };
+    }
     if (sawEvent) {
       reader.releaseLock();
       return { kind: "event", source: { prefix: read, rest: body } };
     }
   }
+}
+
+function isErrorPayload(payload: string): boolean {
+  return payload.startsWith('{"error"') || payload.startsWith('{ "error"');
 }
 
 async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | "timer"> {

@@ -5,7 +5,7 @@ import worker from "../../src/index";
 import type { LedgerEntry } from "../../src/ledger/entry";
 import { ACME_KEY } from "../fixtures/tenants";
 
-export const ROUTER = "http://router.test";
+const ROUTER = "http://router.test";
 
 export interface CallInit extends RequestInit {
   /** Router key; `null` sends no Authorization header. Defaults to the acme tenant's key. */
@@ -13,7 +13,7 @@ export interface CallInit extends RequestInit {
   json?: unknown;
 }
 
-export function routerRequest(path: string, init: CallInit = {}): Request {
+function routerRequest(path: string, init: CallInit = {}): Request {
   const { key = ACME_KEY, json, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (key !== null) headers.set("authorization", `Bearer ${key}`);
@@ -39,6 +39,7 @@ export interface SimStats {
   aborted: number;
   rejected429: number;
   queued: number;
+  promptTokens: number;
   byStatus: Record<string, number>;
   recent: Array<{ path: string; authorization?: string; body?: unknown }>;
 }

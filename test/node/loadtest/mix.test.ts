@@ -44,6 +44,11 @@ describe("request mix", () => {
     expect(bodies((r) => r.repeat).size).toBeLessThanOrEqual(5);
   });
 
+  it("makes repeats deterministic (temperature 0), so the router caches them by default", () => {
+    expect(reqs.filter((r) => r.repeat).every((r) => r.body.temperature === 0)).toBe(true);
+    expect(reqs.filter((r) => !r.repeat).every((r) => r.body.temperature === undefined)).toBe(true);
+  });
+
   it("builds valid chat bodies: stream options, thinking for reasoning, an image for vision", () => {
     const streamed = reqs.find((r) => r.stream)!;
     expect(streamed.body.stream_options).toEqual({ include_usage: true });

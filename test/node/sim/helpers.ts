@@ -1,6 +1,6 @@
 import { createSimulator, type SimOptionsPatch, type Simulator } from "../../../sim/app";
 
-export const KEY = "sk-test0000000000000000000000000001";
+const KEY = "sk-test0000000000000000000000000001";
 export const AUTH = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
 
 /** A fast simulator: no time to first token, unpaced tokens. */
@@ -32,7 +32,7 @@ export function chatBody(overrides: Record<string, unknown> = {}): Record<string
   };
 }
 
-export type Chunk = {
+type Chunk = {
   id: string;
   object: string;
   created: number;
@@ -92,5 +92,3 @@ export async function eventually(check: () => boolean, ms = 3000): Promise<void>
     await new Promise((r) => setTimeout(r, 5));
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

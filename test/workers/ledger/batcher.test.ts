@@ -3,6 +3,8 @@ import { LedgerBatcher } from "../../../src/ledger/batcher";
 import type { LedgerEntry } from "../../../src/ledger/entry";
 
 const entry = (requestId: string): LedgerEntry => ({
+  entryId: requestId,
+  kind: "request",
   requestId,
   at: 0,
   model: "m",

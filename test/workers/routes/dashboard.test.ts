@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callRouter } from "../helpers";
+import { callRouter, errorOf } from "../helpers";
 
 describe("GET /dashboard", () => {
   it("serves the self-contained live page without a key, and the data it polls needs one", async () => {
@@ -10,10 +10,17 @@ describe("GET /dashboard", () => {
     const html = await page.text();
     expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
     expect(html).not.toMatch(/https?:\/\//);
-    for (const endpoint of ["/v1/usage", "/v1/router/pools"]) {
+    for (const endpoint of ["/v1/usage", "/v1/router/pools", "/v1/router/latency"]) {
       expect(html).toContain(endpoint);
       expect((await callRouter(endpoint, { key: null })).status).toBe(401);
       expect((await callRouter(endpoint)).status).toBe(200);
     }
+  });
+
+  it.each(["POST", "PUT", "DELETE"])("is 405 for %s, naming GET", async (method) => {
+    const response = await callRouter("/dashboard", { key: null, method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
+    expect((await errorOf(response)).code).toBe("method_not_allowed");
   });
 });

@@ -1,0 +1,51 @@
+import type { Alert } from "./alerts";
+import type { ObserveVars } from "./settings";
+
+/** Backoff between deliveries of one alert: base, 2×, 4×, … capped at 5 minutes (base 10 s by default). */
+export function retryDelaySeconds(attempts: number, baseSeconds = 10): number {
+  return Math.min(300, baseSeconds * 2 ** Math.max(0, attempts - 1));
+}
+
+/**
+ * The ALERTS queue's consumer: POSTs each alert to `ALERT_WEBHOOK_URL` as JSON. A 2xx acknowledges
+ * it; anything else (or no answer) retries that message alone with backoff, up to the queue's
+ * `max_retries`, then the dead-letter queue keeps it. `x-router-alert-id` lets the receiver drop the
+ * duplicates at-least-once delivery can produce. Without a webhook URL, alerts are acknowledged:
+ * they are already in the log and on the operator dashboard.
+ */
+export async function deliverAlerts(
+  batch: MessageBatch<Alert>,
+  env: ObserveVars,
+  send: typeof fetch = fetch,
+): Promise<void> {
+  const url = env.ALERT_WEBHOOK_URL;
+  for (const message of batch.messages) {
+    if (!url) {
+      message.ack();
+      continue;
+    }
+    const alert = message.body;
+    let status = 0;
+    try {
+      const response = await send(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-router-alert-id": alert.id },
+        body: JSON.stringify({ ...alert, at: new Date(alert.at).toISOString() }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      status = response.status;
+      await response.body?.cancel();
+    } catch {
+      // No answer: retried like a failure status.
+    }
+    if (status >= 200 && status < 300) {
+      message.ack();
+      continue;
+    }
+    console.error(
+      JSON.stringify({ event: "alert_delivery_failed", id: alert.id, status, attempts: message.attempts }),
+    );
+    const base = Number(env.ALERT_RETRY_BASE_S) > 0 ? Number(env.ALERT_RETRY_BASE_S) : undefined;
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts, base) });
+  }
+}

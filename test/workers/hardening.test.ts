@@ -1,0 +1,138 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { MAX_JSON_DEPTH } from "../../src/middleware/json-depth";
+import { uniquePrompt } from "./cache/support";
+import { chatBody, createSim, errorOf, readSse } from "./helpers";
+
+const CHAT = "/v1/chat/completions";
+
+/** `{"x":{"x":…}}` nested `depth` levels deep, under an unknown field the schema lets through. */
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let i = 1; i < depth; i++) value = { x: value };
+  return value;
+}
+
+describe("hostile bodies", () => {
+  it("a cacheable body nested 3,000 levels deep is a 400 naming the limit, not a 500", async () => {
+    const sim = await createSim();
+    const response = await sim.call(CHAT, { json: chatBody({ temperature: 0, extra: nested(3_000) }) });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.type).toBe("invalid_request_error");
+    expect(error.message).toContain(`${MAX_JSON_DEPTH} levels`);
+    expect((await sim.stats()).requests).toBe(0);
+  });
+
+  it("a body nested up to the limit is served", async () => {
+    const sim = await createSim();
+    // The body itself is the first level, `extra` the second.
+    const response = await sim.call(CHAT, {
+      json: chatBody({ temperature: 0, extra: nested(MAX_JSON_DEPTH - 1) }),
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("numeric headers take plain decimal digits only", () => {
+  it.each([
+    ["x-router-deadline-ms", "1e3"],
+    ["x-router-deadline-ms", "0x3e8"],
+    ["x-router-deadline-ms", "+1000"],
+    ["x-router-deadline-ms", "1000.0"],
+    ["x-router-max-wait-ms", "1e3"],
+    ["x-router-max-wait-ms", "0x3e8"],
+    ["x-router-max-wait-ms", "+1000"],
+  ])("%s: %s is a 400 that says so", async (header, value) => {
+    const sim = await createSim();
+    const response = await sim.call(CHAT, { json: chatBody(), headers: { [header]: value } });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.param).toBe(header);
+    expect(error.message).toContain("plain decimal");
+  });
+
+  it("plain digits are accepted", async () => {
+    const sim = await createSim();
+    const response = await sim.call(CHAT, {
+      json: chatBody(),
+      headers: { "x-router-deadline-ms": "30000", "x-router-max-wait-ms": "0" },
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("the upstream key never reaches the caller", () => {
+  const key = env.DEEPSEEK_API_KEY;
+  const echoes = (status: 200 | 400 | 500, times = 3) =>
+    Array.from({ length: times }, () => ({ kind: "echoKey", status }));
+
+  it.each([400, 500] as const)(
+    "an upstream %i that echoes the Authorization header is redacted",
+    async (status) => {
+      const sim = await createSim({ faultScript: echoes(status) });
+      const response = await sim.call(CHAT, { json: chatBody() });
+      const text = await response.text();
+      expect(response.status).toBe(status === 400 ? 400 : 502);
+      expect(text).not.toContain(key);
+      expect(text).toContain("[redacted]");
+      expect([...response.headers.values()].join(" ")).not.toContain(key);
+    },
+  );
+
+  it("an error inside a 200 is an error (redacted), never an answer", async () => {
+    const sim = await createSim({ faultScript: echoes(200) });
+    const response = await sim.call(CHAT, { json: chatBody() });
+    const text = await response.text();
+    expect(response.status).toBe(502);
+    expect(text).not.toContain(key);
+  });
+
+  it("a stream whose first event is an error is an error (redacted), never a silent empty answer", async () => {
+    const sim = await createSim({ faultScript: echoes(200) });
+    const response = await sim.call(CHAT, { json: chatBody({ stream: true }) });
+    const text = await response.text();
+    expect(text).not.toContain(key);
+    expect(response.status).toBe(502);
+    expect(JSON.parse(text).error.message).toContain("[redacted]");
+  });
+});
+
+describe("an upstream error body is never shared as a success", () => {
+  it("a streamed follower of a leader whose 200 held an error gets an error, not an empty [DONE]", async () => {
+    const sim = await createSim({
+      ttftMs: 150,
+      faultScript: Array.from({ length: 3 }, () => ({ kind: "echoKey", status: 200 })),
+    });
+    const prompt = uniquePrompt();
+    const body = (stream: boolean) =>
+      chatBody({ temperature: 0, stream, messages: [{ role: "user", content: prompt }] });
+    const [leader, follower] = await Promise.all([
+      sim.call(CHAT, { json: body(false) }),
+      new Promise<Response>((resolve) => setTimeout(() => resolve(sim.call(CHAT, { json: body(true) })), 20)),
+    ]);
+    expect(leader.status).toBe(502);
+    const followed = await follower.text();
+    expect(followed).not.toBe("data: [DONE]\n\n");
+    expect(
+      follower.status === 502 || (await readSse(new Response(followed))).some((e) => e.includes('"error"')),
+    ).toBe(true);
+    // Nothing was kept: the same request now goes upstream again.
+    await sim.configure({ faultScript: [] });
+    const again = await sim.call(CHAT, { json: body(false) });
+    expect(again.headers.get("x-router-cache")).toBe("MISS");
+  });
+});
+
+describe("a coalesced follower never inherits the leader's own limits", () => {
+  it("a follower with no deadline gets its answer when the leader's own deadline passes", async () => {
+    const sim = await createSim({ ttftMs: 600 });
+    const body = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
+    const leader = sim.call(CHAT, { json: body, headers: { "x-router-deadline-ms": "200" } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const follower = await sim.call(CHAT, { json: body });
+    expect((await leader).status).toBe(504);
+    expect(follower.status).toBe(200);
+    expect(await follower.text()).toContain('"finish_reason"');
+  });
+});

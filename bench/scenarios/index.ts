@@ -7,6 +7,7 @@ import { geography } from "./geography";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { profile } from "./profile";
+import { promptSize } from "./prompt-size";
 import { relay } from "./relay";
 import { spike } from "./spike";
 import { throughput } from "./throughput";
@@ -19,6 +20,7 @@ import { throughput } from "./throughput";
 export const scenarios: BenchScenario[] = [
   relay,
   throughput,
+  promptSize,
   classifyBench,
   cacheLatency,
   cacheWorkload,

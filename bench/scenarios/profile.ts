@@ -17,7 +17,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -100,12 +100,14 @@ function buildUnminified(): string {
   return `${PROFILE_BUNDLE_DIR}/index.js`;
 }
 
-/** The router's isolate on workerd's inspector: a minimal Chrome DevTools Protocol client. */
-async function connect(): Promise<{
+export interface Inspector {
   send(method: string, params?: object): Promise<unknown>;
   close(): void;
-}> {
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as Array<{
+}
+
+/** The router's isolate on workerd's inspector: a minimal Chrome DevTools Protocol client. */
+export async function connect(port = INSPECTOR_PORT): Promise<Inspector> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{
     id: string;
     title: string;
     webSocketDebuggerUrl: string;
@@ -150,6 +152,12 @@ function moduleOfLine(bundle: string): (line: number) => string {
     }
     return module;
   };
+}
+
+/** Time the isolate was busy (not "(idle)"), in microseconds. */
+export function busyMicros(cpu: CpuProfile): number {
+  const idleNodes = new Set(cpu.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+  return cpu.samples.reduce((sum, id, i) => sum + (idleNodes.has(id) ? 0 : (cpu.timeDeltas[i] ?? 0)), 0);
 }
 
 function report(cpu: CpuProfile, requests: number, moduleOf: (line: number) => string): BenchSection {

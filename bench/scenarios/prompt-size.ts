@@ -132,6 +132,7 @@ export const promptSize: BenchScenario = {
       title: promptSize.title,
       notes: [
         `Non-streamed chat requests whose one user message is the stated size of plain text, ${CONCURRENCY} in flight, against an instant simulator (16 output tokens). Router (default policy, admission on) and a bare pass-through Worker in one workerd.`,
+        "Both paths share one simulator on Node, which parses and counts every prompt: past 64 KiB it, not the Workers, sets the pace, so the ratios there say little and the CPU column is the measure of the router.",
         "Router CPU per request is the busy time of its isolate in a V8 CPU profile taken over the router's requests (JavaScript, garbage collection and the runtime's native work on that thread; not idle time). On a shared machine the local clock also runs while the process is descheduled, so treat absolute figures as upper bounds.",
       ],
       columns: [

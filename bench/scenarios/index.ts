@@ -6,6 +6,8 @@ import { classifyBench } from "./classify";
 import { geography } from "./geography";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
+import { profile } from "./profile";
+import { promptSize } from "./prompt-size";
 import { relay } from "./relay";
 import { spike } from "./spike";
 import { throughput } from "./throughput";
@@ -18,6 +20,7 @@ import { throughput } from "./throughput";
 export const scenarios: BenchScenario[] = [
   relay,
   throughput,
+  promptSize,
   classifyBench,
   cacheLatency,
   cacheWorkload,
@@ -27,4 +30,5 @@ export const scenarios: BenchScenario[] = [
   spike,
   bundle,
   metricsBench,
+  profile,
 ];

@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { countMessageTokens, prepareMessages } from "./anthropic";
 import { authHeaderFormat, authInvalidKey, type SimError } from "./errors";
 import { createRng } from "./hash";
 import { traceId } from "./ids";
@@ -30,6 +31,9 @@ const CHAT_PATHS = ["/chat/completions", "/v1/chat/completions", "/beta/chat/com
 const FIM_PATHS = ["/beta/completions"];
 const MODEL_PATHS = ["/models", "/v1/models"];
 const BALANCE_PATHS = ["/user/balance", "/v1/user/balance"];
+/** DeepSeek's Anthropic base is `/anthropic`; the SDK appends `/v1/messages`, plain clients may omit `/v1`. */
+const MESSAGES_PATHS = ["/anthropic/v1/messages", "/anthropic/messages"];
+const COUNT_TOKENS_PATH = "/anthropic/v1/messages/count_tokens";
 
 function errorResponse(o: SimOptions, e: SimError): Response {
   const headers: Record<string, string> = { "content-type": e.contentType };
@@ -88,7 +92,10 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     bump(stats.byStatus, String(c.res.status));
   });
   const auth = async (c: Context<SimEnv>, next: () => Promise<void>) => {
-    const result = authenticate(c.req.header("authorization"), state.options.apiKeys);
+    // The Anthropic base also takes `x-api-key`; when both are sent, Authorization wins (§1.2).
+    const apiKey = c.req.path.startsWith("/anthropic/") ? c.req.header("x-api-key") : undefined;
+    const header = c.req.header("authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
+    const result = authenticate(header, state.options.apiKeys);
     if (!("key" in result)) return errorResponse(state.options, result);
     c.set("apiKey", result.key);
     await next();
@@ -105,6 +112,12 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
   };
   for (const path of CHAT_PATHS) app.post(path, auth, generation(prepareChat));
   for (const path of FIM_PATHS) app.post(path, auth, generation(prepareFim));
+  for (const path of MESSAGES_PATHS) app.post(path, auth, generation(prepareMessages));
+  app.post(COUNT_TOKENS_PATH, auth, async (c) => {
+    const counted = countMessageTokens(state.options, await c.req.text());
+    if (!counted.ok) return errorResponse(state.options, counted.error);
+    return c.json({ input_tokens: counted.tokens });
+  });
   for (const path of MODEL_PATHS) {
     app.get(path, auth, (c) =>
       c.json({

@@ -7,6 +7,13 @@ import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
+import {
+  ANTHROPIC_MODELS_PATH,
+  anthropic,
+  anthropicSurface,
+  COUNT_TOKENS_PATH,
+  MESSAGES_PATHS,
+} from "./routes/anthropic";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
@@ -23,6 +30,9 @@ import { usage } from "./routes/usage";
  */
 const CALLER_HEADERS = [
   "authorization",
+  "x-api-key",
+  "anthropic-version",
+  "anthropic-beta",
   "content-type",
   "cache-control",
   "x-request-id",
@@ -73,15 +83,24 @@ export function createApp(): Hono<AppEnv> {
     }),
   );
   app.use(recordOverhead);
+  app.use("/anthropic/*", anthropicSurface);
 
   app.route("/", health);
   app.route("/", dashboard);
   app.route("/", operator);
   app.route("/admin", admin);
-  rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
+  rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH], "POST");
   rejectOtherMethods(
     app,
-    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    [
+      ...MODEL_PATHS,
+      ...POOL_PATHS,
+      ...LATENCY_PATHS,
+      ANTHROPIC_MODELS_PATH,
+      "/healthz",
+      "/v1/usage",
+      "/dashboard",
+    ],
     "GET",
   );
 
@@ -89,6 +108,7 @@ export function createApp(): Hono<AppEnv> {
   api.use(authenticate, withPolicy);
   api.route("/", chat);
   api.route("/", completions);
+  api.route("/", anthropic);
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);
@@ -96,7 +116,10 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", api);
 
   app.notFound((c) =>
-    new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse(),
+    new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse(
+      {},
+      c.get("surface"),
+    ),
   );
   app.onError(renderError);
   return app;

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { dialectOf, type WireEndpoint } from "./surfaces";
 import type * as z from "./zod";
 
 /**
@@ -75,11 +76,33 @@ export class RouterError extends Error {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 
-  toResponse(extraHeaders: Record<string, string> = {}): Response {
-    return Response.json(this.toEnvelope(), {
+  /** The error as a response in the envelope of the surface the request came through. */
+  toResponse(extraHeaders: Record<string, string> = {}, surface: WireEndpoint = "chat"): Response {
+    const rendered = dialectOf(surface)?.errorBody(this.facts()) ?? {
       status: this.status,
+      body: this.toEnvelope(),
+    };
+    return Response.json(rendered.body, {
+      status: rendered.status,
       headers: { ...this.headers, ...extraHeaders },
     });
+  }
+
+  /** The error told in-band, after a stream's first byte: one SSE event the surface's SDKs raise. */
+  toEvent(surface: WireEndpoint = "chat"): Uint8Array {
+    const dialect = dialectOf(surface);
+    if (dialect) return dialect.errorEvent(this.facts());
+    return new TextEncoder().encode(`data: ${JSON.stringify(this.toEnvelope())}\n\n`);
+  }
+
+  private facts() {
+    return {
+      status: this.status,
+      type: this.type,
+      message: this.message,
+      code: this.code,
+      param: this.param,
+    };
   }
 }
 
@@ -126,5 +149,5 @@ export function renderError(err: unknown, c: Context): Response {
     const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     console.error(JSON.stringify({ event: "internal_error", requestId: c.get("requestId"), cause }));
   }
-  return routerError.toResponse();
+  return routerError.toResponse({}, c.get("surface"));
 }

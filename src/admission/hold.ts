@@ -1,4 +1,5 @@
 import { toRouterError } from "../errors";
+import { dialectOf, type WireEndpoint } from "../surfaces";
 import { SSE_KEEP_ALIVE, sseEvent } from "../upstream/sse";
 import type { QueuedNotice } from "./gate";
 
@@ -26,7 +27,12 @@ export async function holdWhileQueued(
   answer: Promise<Response>,
   queued: Promise<QueuedNotice>,
   headers: Headers,
-  on: { commit(notice: QueuedNotice): void; leave(reason: unknown): void },
+  on: {
+    commit(notice: QueuedNotice): void;
+    leave(reason: unknown): void;
+    /** The answer's wire format, for an error told in-band. */
+    endpoint?: WireEndpoint;
+  },
   keepAliveMs = QUEUED_KEEP_ALIVE_MS,
 ): Promise<Response> {
   const settled: Promise<Settled> = answer.then(
@@ -39,13 +45,17 @@ export async function holdWhileQueued(
   on.commit(first);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(committedBody(settled, keepAliveMs, on.leave), { status: 200, headers });
+  return new Response(committedBody(settled, keepAliveMs, on.leave, on.endpoint ?? "chat"), {
+    status: 200,
+    headers,
+  });
 }
 
 function committedBody(
   settled: Promise<Settled>,
   keepAliveMs: number,
   leave: (reason: unknown) => void,
+  endpoint: WireEndpoint,
 ): ReadableStream<Uint8Array> {
   let answer: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let started = false;
@@ -64,7 +74,7 @@ function committedBody(
             return;
           }
           if ("error" in outcome) {
-            controller.enqueue(sseEvent(toRouterError(outcome.error).toEnvelope()));
+            controller.enqueue(toRouterError(outcome.error).toEvent(endpoint));
             controller.close();
             return;
           }
@@ -72,7 +82,7 @@ function committedBody(
           if (!response.ok || !response.body) {
             // An error decided after commit (shed, upstream failure): its envelope, in-band.
             const text = await response.text();
-            if (text.trim() !== "") controller.enqueue(sseEvent(text.trim()));
+            if (text.trim() !== "") controller.enqueue(framedError(text.trim(), endpoint));
             controller.close();
             return;
           }
@@ -108,4 +118,9 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** An error body already rendered for the surface, as its in-band event. */
+function framedError(text: string, endpoint: WireEndpoint): Uint8Array {
+  return dialectOf(endpoint)?.frame([text]) ?? sseEvent(text);
 }

@@ -1,5 +1,6 @@
 import { type Usage, usageFromWire } from "../observe/usage";
 import type { AnswerEnd, AnswerObserver } from "../proxy/respond";
+import type { EventReader, EventReading } from "../surfaces";
 import { SseParser } from "../upstream/sse";
 
 /** What an answer looked like to its caller, ready to become a cache entry. */
@@ -23,6 +24,8 @@ export function captureAnswer(
   kind: "stream" | "json",
   maxBytes: number,
   onSettled: (answer: CapturedAnswer) => void,
+  /** Reads another surface's events; its final event settles the answer as `[DONE]` does here. */
+  reader?: EventReader,
 ): AnswerObserver {
   let bytes = 0;
   let oversize = false;
@@ -43,12 +46,15 @@ export function captureAnswer(
   const parser = new SseParser({
     data: (payload) => {
       if (settled) return;
-      if (payload === "[DONE]") {
+      const reading = reader?.read(payload);
+      if (reading) noteReading(reading, seen);
+      else if (payload !== "[DONE]") noteChunk(payload, seen);
+      if (payload === "[DONE]" || reading?.done) {
         const { finishReason, usage } = seen;
+        if (reading?.done && !oversize) events.push(payload);
         settle({ outcome: seen.error ? "failed" : "complete", finishReason, usage });
         return;
       }
-      noteChunk(payload, seen);
       if (oversize) return;
       bytes += payload.length;
       if (bytes > maxBytes) {
@@ -75,6 +81,12 @@ export function captureAnswer(
       settle(end);
     },
   };
+}
+
+function noteReading(reading: EventReading, seen: { finishReason?: string; usage?: Usage; error: boolean }) {
+  if (reading.error !== undefined) seen.error = true;
+  if (reading.usage) seen.usage = reading.usage;
+  if (reading.finishReason) seen.finishReason = reading.finishReason;
 }
 
 /** The finish reason, usage and any in-band error of a streamed chunk. */

@@ -2,12 +2,12 @@ import { RouterError } from "../errors";
 import type { Usage } from "../observe/usage";
 import type { Finished } from "../proxy/accounting";
 import type { AnswerEnd } from "../proxy/respond";
-import { sseEvent } from "../upstream/sse";
+import type { WireEndpoint } from "../surfaces";
 import type { Flight, ServedBy } from "./flight";
 import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 
 export interface FollowOptions {
-  endpoint: "chat" | "fim";
+  endpoint: WireEndpoint;
   /** The follower's classified model, for accounting a failure before any answer. */
   model: string;
   /** The follower's own request streams. */
@@ -94,7 +94,8 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           if (state.phase === "ended") {
             // Accounted before the close: once the response is complete, workerd drops new I/O.
             end(state.end.outcome, state.end);
-            if (state.end.outcome !== "complete") controller.enqueue(interrupted(state.end.outcome));
+            if (state.end.outcome !== "complete")
+              controller.enqueue(interrupted(state.end.outcome).toEvent(o.endpoint));
             controller.close();
             return;
           }
@@ -108,7 +109,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           if (change === "timeout") {
             end("failed");
-            controller.enqueue(sseEvent(deadline().toEnvelope()));
+            controller.enqueue(deadline().toEvent(o.endpoint));
             controller.close();
             return;
           }
@@ -144,7 +145,7 @@ async function waitForChange(flight: Flight, o: FollowOptions): Promise<void> {
   }
 }
 
-function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: "chat" | "fim"): StoredAnswer {
+function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: WireEndpoint): StoredAnswer {
   const decoder = new TextDecoder();
   let text = "";
   for (const chunk of flight.chunks) text += decoder.decode(chunk, { stream: true });
@@ -192,12 +193,12 @@ function sharedFailure(error: RouterError, headers: Headers): RouterError {
   return copy.withHeaders(headers).withHeaders({ "x-router-cache": "COALESCED" });
 }
 
-function interrupted(outcome: AnswerEnd["outcome"]): Uint8Array {
+function interrupted(outcome: AnswerEnd["outcome"]): RouterError {
   const why =
     outcome === "cancelled"
       ? "The identical request this answer was shared with was cancelled, which stopped the upstream; retry."
       : "The upstream answer ended before it was complete.";
-  return sseEvent(new RouterError("upstream_error", why).toEnvelope());
+  return new RouterError("upstream_error", why);
 }
 
 function deadline(): RouterError {

@@ -13,12 +13,15 @@ export const CACHE_FORMAT_VERSION = 1 as const;
  */
 const FRAMING_AND_IDENTITY = new Set(["stream", "stream_options", "user", "user_id"]);
 
+import type { WireEndpoint } from "../surfaces";
+
 /** Whose entries a request may read and write: its own tenant's, or a scope tenants opted to share. */
 export type CacheScope = `tenant:${string}` | "shared";
 
 export interface KeyMaterial {
   scope: CacheScope;
-  endpoint: "chat" | "fim";
+  /** The wire format: the same prompt asked through two front doors gets two entries. */
+  endpoint: WireEndpoint;
   /** Under DeepSeek's /beta base, where prefix completion and strict tools exist. */
   beta: boolean;
   /** The caller's body as validated: every field, known or not, except those above. */

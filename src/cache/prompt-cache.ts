@@ -8,6 +8,7 @@ import type { Finished } from "../proxy/accounting";
 import type { AnswerObserver } from "../proxy/respond";
 import type { InferenceCall } from "../proxy/serve";
 import type { PlanStep, RoutePlan } from "../routing/plan";
+import { dialectOf, type WireEndpoint, wireOf } from "../surfaces";
 import { type CacheDecision, decideCaching } from "./cacheability";
 import { type CapturedAnswer, captureAnswer } from "./capture";
 import { countCache } from "./counting";
@@ -93,11 +94,12 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
     return { status: "BYPASS", ...PASSIVE };
   }
 
+  const wire = wireOf(call);
   const id = await cacheId({
     scope: scopeFor(tenant.id, tenant.cacheScope),
-    endpoint: call.request.endpoint,
+    endpoint: wire.endpoint,
     beta: call.beta,
-    body: call.request.body,
+    body: wire.body,
     resolvedModel: keyed.model,
     upstreamModel: keyed.upstreamModel,
     disableThinking: keyed.disableThinking,
@@ -140,7 +142,7 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
       break;
     }
     const followed = await follow(joined.flight, {
-      endpoint: call.request.endpoint,
+      endpoint: wire.endpoint,
       model: classification.model,
       stream,
       headers,
@@ -172,10 +174,15 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
     status: "MISS",
     observe(step, target, kind) {
       leading?.answering(kind, { model: step.model, pool: step.pool, target, degraded: step.degraded });
-      const capture = captureAnswer(kind, policy.cache.maxEntryBytes, (answer) => {
-        leading?.end(answer.end);
-        landAfter(keep(c, store, id, decision, call.request.endpoint, answer, keyed, step, count));
-      });
+      const capture = captureAnswer(
+        kind,
+        policy.cache.maxEntryBytes,
+        (answer) => {
+          leading?.end(answer.end);
+          landAfter(keep(c, store, id, decision, wire.endpoint, answer, keyed, step, count));
+        },
+        dialectOf(wire.endpoint)?.reader(),
+      );
       return {
         chunk(bytes) {
           leading?.push(bytes);
@@ -198,7 +205,7 @@ function keep(
   store: CacheStore,
   id: CacheId,
   decision: CacheDecision,
-  endpoint: "chat" | "fim",
+  endpoint: WireEndpoint,
   answer: CapturedAnswer,
   keyedStep: PlanStep,
   servedStep: PlanStep,

@@ -8,19 +8,31 @@ import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
-import { usageFromWire } from "../observe/usage";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
+import { type WireEndpoint, wireOf } from "../surfaces";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
-import { type AnswerEnd, type AnswerObserver, jsonAnswer, streamAnswer } from "./respond";
+import { type AnswerEnd, type AnswerObserver, jsonAnswer, readAnswer, streamAnswer } from "./respond";
 
 /** The caller's request after validation, plus how it arrived. */
 export interface InferenceCall {
+  /** What classification reads: the request in the router's internal (chat-completions) terms. */
   request: InferenceRequest;
+  /** The caller's bytes, relayed when nothing about the request changes. */
   rawBody: string;
   /** Arrived under DeepSeek's /beta base. */
   beta: boolean;
+  /** Came through another front door: its own body is what goes upstream, is keyed and is answered. */
+  surface?: SurfaceCall;
+}
+
+/** A request of another surface (Anthropic Messages, Responses), relayed in its own wire format. */
+export interface SurfaceCall {
+  endpoint: Exclude<WireEndpoint, "chat" | "fim">;
+  body: Record<string, unknown>;
+  /** Protocol headers passed upstream (`anthropic-version`, `anthropic-beta`). */
+  headers: Record<string, string>;
 }
 
 /** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
@@ -101,6 +113,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
       c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
     },
     leave: (reason) => scope.departure.abort(reason),
+    endpoint: wireOf(call).endpoint,
   });
 }
 
@@ -144,11 +157,11 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
       plan: decision.plan,
       policy: c.get("policy"),
       call: {
-        endpoint: call.request.endpoint,
-        body: call.request.body,
+        ...wireOf(call),
         rawBody: call.rawBody,
         stream: decision.stream,
         beta: call.beta,
+        ...(call.surface ? { headers: call.surface.headers } : {}),
       },
       env: c.env,
       signal,
@@ -173,6 +186,7 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
 /** The answer, relayed: stream or JSON, with the decision headers of the step that served it. */
 function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Response {
   const { c, decision, headers, sentAt } = scope;
+  const { endpoint } = wireOf(scope.call);
   const upstreamMs = performance.now() - sentAt;
   c.set("waitedMs", c.get("waitedMs") + upstreamMs);
   stampServedBy(headers, attempt, decision);
@@ -208,12 +222,13 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       idleMs: pool?.timeouts.idleMs ?? 30_000,
       totalAt: decision.deadlines.totalAt,
       abort: attempt.abort,
+      endpoint,
     });
   }
-  const usage = usageFromWire(answer.body.usage);
+  const { usage } = readAnswer(answer.body, endpoint);
   const cost = usage ? usageCostUsd(c.get("policy"), step.model, usage, Date.now()) : 0;
   headers.set("x-router-cost-usd", cost.toFixed(8));
-  return jsonAnswer(answer, headers, sentAt, observers);
+  return jsonAnswer(answer, headers, sentAt, observers, endpoint);
 }
 
 /** The request ended before an answer: a departure is the caller's doing (499), anything else ours. */

@@ -1,4 +1,5 @@
 import { type Usage, usageFromWire } from "../observe/usage";
+import type { EventReader } from "../surfaces";
 import { SseParser } from "./sse";
 
 /**
@@ -17,7 +18,11 @@ export class CompletionTap {
   tokenChunks = 0;
   private readonly parser: SseParser;
 
-  constructor(private readonly clock: () => number = () => performance.now()) {
+  /** `reader` reads another surface's events (Anthropic, Responses); chat and FIM are read here. */
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    private readonly reader?: EventReader,
+  ) {
     this.parser = new SseParser({ data: (payload) => this.onData(payload) });
   }
 
@@ -35,6 +40,15 @@ export class CompletionTap {
       return;
     }
     this.chunks++;
+    if (this.reader) {
+      const reading = this.reader.read(payload);
+      if (reading.usage) this.usage = reading.usage;
+      if (reading.finishReason) this.finishReason = reading.finishReason;
+      if (reading.done) this.done = true;
+      if (reading.error !== undefined) this.upstreamError = reading.error;
+      if (reading.token) this.sawToken();
+      return;
+    }
     const quick = quickScan(payload);
     if (quick !== undefined) {
       if (quick) this.sawToken();

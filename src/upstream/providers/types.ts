@@ -1,9 +1,11 @@
 import type { TargetSpec } from "../../config/policy";
+import { RouterError } from "../../errors";
 import type { PlanStep } from "../../routing/plan";
+import type { WireEndpoint } from "../../surfaces";
 
 /** What a provider needs to send one attempt. */
 export interface UpstreamCall {
-  endpoint: "chat" | "fim";
+  endpoint: WireEndpoint;
   /** The validated request JSON, unknown fields included. */
   body: Record<string, unknown>;
   /** The caller's bytes, forwarded untouched when nothing about the request changes. */
@@ -11,6 +13,8 @@ export interface UpstreamCall {
   stream: boolean;
   /** The caller used DeepSeek's /beta base (prefix completion, strict tools). */
   beta: boolean;
+  /** Caller headers a surface passes upstream (`anthropic-version`, `anthropic-beta`); never credentials. */
+  headers?: Record<string, string>;
   step: PlanStep;
 }
 
@@ -36,12 +40,28 @@ export function bodyFor(
   const unchanged = step.upstreamModel === call.body.model && !step.disableThinking;
   if (unchanged && Object.keys(overrides).length === 0 && drop.length === 0) return call.rawBody;
   const body: Record<string, unknown> = { ...call.body, model: step.upstreamModel, ...overrides };
-  if (step.disableThinking) {
+  if (step.disableThinking && call.endpoint === "responses") {
+    body.reasoning = { ...(body.reasoning as object | undefined), effort: "none" };
+  } else if (step.disableThinking) {
     body.thinking = { type: "disabled" };
     delete body.reasoning_effort;
   }
   for (const field of drop) delete body[field];
   return JSON.stringify(body);
+}
+
+/**
+ * The Anthropic and Responses surfaces are relayed to an upstream that serves them (DeepSeek), never
+ * translated: a provider that speaks only chat completions refuses them, clearly and before sending.
+ */
+export function refuseOtherSurfaces(call: UpstreamCall, target: TargetSpec): void {
+  if (call.endpoint === "chat" || call.endpoint === "fim") return;
+  const surface = call.endpoint === "messages" ? "Anthropic Messages" : "Responses";
+  throw new RouterError(
+    "unroutable",
+    `The pool '${call.step.pool}' reaches '${target.name}' through chat completions only; the ${surface} API is relayed to DeepSeek's own endpoint and is not translated. Route this model to a DeepSeek pool, or use /v1/chat/completions.`,
+    { param: "model" },
+  );
 }
 
 export function secretOf(env: ProviderEnv, target: TargetSpec): string {

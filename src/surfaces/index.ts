@@ -1,0 +1,26 @@
+import { ANTHROPIC } from "./anthropic";
+import type { Dialect, WireEndpoint } from "./types";
+
+export type { Dialect, EventReader, EventReading, WireEndpoint } from "./types";
+
+/**
+ * The dialect that reads and re-frames answers of `endpoint`, or undefined for DeepSeek's own formats
+ * (chat completions, FIM), which the core reads directly.
+ */
+export function dialectOf(endpoint: WireEndpoint): Dialect | undefined {
+  if (endpoint === "messages") return ANTHROPIC;
+  return undefined;
+}
+
+/** A request as a front door hands it to the core: the internal request, and its own wire form if any. */
+interface WireCarrier {
+  request: { endpoint: WireEndpoint; body: object };
+  surface?: { endpoint: WireEndpoint; body: Record<string, unknown> };
+}
+
+/** The wire format and body a call is sent, keyed and answered in. */
+export function wireOf(call: WireCarrier): { endpoint: WireEndpoint; body: Record<string, unknown> } {
+  return (
+    call.surface ?? { endpoint: call.request.endpoint, body: call.request.body as Record<string, unknown> }
+  );
+}

@@ -84,6 +84,10 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     const record: RecentRequest = { path: c.req.path, method: c.req.method, at: Date.now() };
     const authorization = c.req.header("authorization");
     if (authorization !== undefined) record.authorization = authorization;
+    for (const name of ["anthropic-version", "anthropic-beta"]) {
+      const value = c.req.header(name);
+      if (value !== undefined) record.anthropic = { ...record.anthropic, [name]: value };
+    }
     stats.recent.push(record);
     if (stats.recent.length > RECENT_LIMIT) stats.recent.shift();
     c.set("record", record);

@@ -6,6 +6,7 @@ import { traceId } from "./ids";
 import { listedModels } from "./models";
 import { mergeSimOptions, parseSimOptions, type SimOptions, type SimOptionsPatch } from "./options";
 import { prepareChat, prepareFim } from "./prepare";
+import { prepareResponse } from "./responses";
 import { serve } from "./serve";
 import { balanceOf, createState, resetState, type SimState } from "./state";
 import { bump, RECENT_LIMIT, type RecentRequest, type SimStats } from "./stats";
@@ -34,6 +35,8 @@ const BALANCE_PATHS = ["/user/balance", "/v1/user/balance"];
 /** DeepSeek's Anthropic base is `/anthropic`; the SDK appends `/v1/messages`, plain clients may omit `/v1`. */
 const MESSAGES_PATHS = ["/anthropic/v1/messages", "/anthropic/messages"];
 const COUNT_TOKENS_PATH = "/anthropic/v1/messages/count_tokens";
+/** DeepSeek documents `/responses` only; `/v1/responses` is served like the other `/v1` aliases. */
+const RESPONSES_PATHS = ["/responses", "/v1/responses"];
 
 function errorResponse(o: SimOptions, e: SimError): Response {
   const headers: Record<string, string> = { "content-type": e.contentType };
@@ -117,6 +120,7 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
   for (const path of CHAT_PATHS) app.post(path, auth, generation(prepareChat));
   for (const path of FIM_PATHS) app.post(path, auth, generation(prepareFim));
   for (const path of MESSAGES_PATHS) app.post(path, auth, generation(prepareMessages));
+  for (const path of RESPONSES_PATHS) app.post(path, auth, generation(prepareResponse));
   app.post(COUNT_TOKENS_PATH, auth, async (c) => {
     const counted = countMessageTokens(state.options, await c.req.text());
     if (!counted.ok) return errorResponse(state.options, counted.error);

@@ -22,6 +22,7 @@ import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { POOL_PATHS, pools } from "./routes/pools";
+import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
 
 /**
@@ -89,7 +90,11 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", dashboard);
   app.route("/", operator);
   app.route("/admin", admin);
-  rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH], "POST");
+  rejectOtherMethods(
+    app,
+    [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH, ...RESPONSES_PATHS],
+    "POST",
+  );
   rejectOtherMethods(
     app,
     [
@@ -109,6 +114,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", chat);
   api.route("/", completions);
   api.route("/", anthropic);
+  api.route("/", responses);
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);

@@ -1,4 +1,5 @@
 import { ANTHROPIC } from "./anthropic";
+import { RESPONSES } from "./responses";
 import type { Dialect, WireEndpoint } from "./types";
 
 export type { Dialect, EventReader, EventReading, WireEndpoint } from "./types";
@@ -9,6 +10,7 @@ export type { Dialect, EventReader, EventReading, WireEndpoint } from "./types";
  */
 export function dialectOf(endpoint: WireEndpoint): Dialect | undefined {
   if (endpoint === "messages") return ANTHROPIC;
+  if (endpoint === "responses") return RESPONSES;
   return undefined;
 }
 

@@ -13,7 +13,7 @@ const WEATHER: Anthropic.Tool = {
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
 };
 
-async function client(options: Record<string, unknown> = {}, key = ACME_KEY): Promise<Anthropic> {
+async function client(options: Record<string, unknown> = {}, key: string = ACME_KEY): Promise<Anthropic> {
   const sim = await createSim(options);
   return new Anthropic({
     apiKey: key,

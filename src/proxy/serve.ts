@@ -25,6 +25,8 @@ export interface InferenceCall {
   beta: boolean;
   /** Came through another front door: its own body is what goes upstream, is keyed and is answered. */
   surface?: SurfaceCall;
+  /** Watch the answer if it comes from upstream (not a cache hit or a shared answer). */
+  observers?: readonly AnswerObserver[];
 }
 
 /** A request of another surface (Anthropic Messages, Responses), relayed in its own wire format. */
@@ -213,7 +215,11 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       });
     },
   };
-  const observers = [accounting, cache.observe(step, candidate.target.name, attempt.answer.kind)];
+  const observers = [
+    accounting,
+    cache.observe(step, candidate.target.name, attempt.answer.kind),
+    ...(scope.call.observers ?? []),
+  ];
   const { answer } = attempt;
   if (answer.kind === "stream") {
     const pool = c.get("policy").pools[step.pool];

@@ -186,7 +186,7 @@ function response(g: Generated, meta: Meta, usage: UsageCounts, echo: Json): Jso
       status: "completed",
       content: [{ type: "output_text", text: g.content.join(""), annotations: [] }],
     });
-  g.toolCalls.forEach((call, i) =>
+  g.toolCalls.forEach((call, i) => {
     output.push({
       type: "function_call",
       id: `fc_${hex}_${i}`,
@@ -194,8 +194,8 @@ function response(g: Generated, meta: Meta, usage: UsageCounts, echo: Json): Jso
       name: call.name,
       arguments: call.pieces.join(""),
       status: "completed",
-    }),
-  );
+    });
+  });
   const complete = g.finishReason === "stop" || g.finishReason === "tool_calls";
   return {
     id: `resp_${hex}`,

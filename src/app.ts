@@ -62,6 +62,7 @@ const ROUTER_HEADERS = [
   "x-router-cache-key",
   "x-router-cost-usd",
   "x-router-saved-usd",
+  "x-router-token-count",
   "age",
   "retry-after",
   "retry-after-ms",

@@ -83,7 +83,11 @@ export function captureAnswer(
   };
 }
 
-function noteReading(reading: EventReading, seen: { finishReason?: string; usage?: Usage; error: boolean }) {
+/** The same, as another surface's reader read it. */
+function noteReading(
+  reading: EventReading,
+  seen: { finishReason?: string; usage?: Usage; error: boolean },
+): void {
   if (reading.error !== undefined) seen.error = true;
   if (reading.usage) seen.usage = reading.usage;
   if (reading.finishReason) seen.finishReason = reading.finishReason;

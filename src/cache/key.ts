@@ -4,6 +4,8 @@
  * an extra field costs a little hit rate, a missing one would serve a wrong answer.
  */
 
+import type { WireEndpoint } from "../surfaces";
+
 /** Bump when the key material or the entry format changes: old entries then simply stop matching. */
 export const CACHE_FORMAT_VERSION = 1 as const;
 
@@ -12,8 +14,6 @@ export const CACHE_FORMAT_VERSION = 1 as const;
  * (a hit is re-framed for the caller); `user` and `user_id` identify the end user to the upstream.
  */
 const FRAMING_AND_IDENTITY = new Set(["stream", "stream_options", "user", "user_id"]);
-
-import type { WireEndpoint } from "../surfaces";
 
 /** Whose entries a request may read and write: its own tenant's, or a scope tenants opted to share. */
 export type CacheScope = `tenant:${string}` | "shared";

@@ -119,9 +119,12 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
   };
   for (const path of CHAT_PATHS) app.post(path, auth, generation(prepareChat));
   for (const path of FIM_PATHS) app.post(path, auth, generation(prepareFim));
-  for (const path of MESSAGES_PATHS) app.post(path, auth, generation(prepareMessages));
-  for (const path of RESPONSES_PATHS) app.post(path, auth, generation(prepareResponse));
-  app.post(COUNT_TOKENS_PATH, auth, async (c) => {
+  // Neither surface existed in the legacy (2025H1) era: there they are unknown paths.
+  const since2025H2 = async (c: Context<SimEnv>, next: () => Promise<void>) =>
+    state.options.era === "legacy" ? c.body(null, 404) : next();
+  for (const path of MESSAGES_PATHS) app.post(path, since2025H2, auth, generation(prepareMessages));
+  for (const path of RESPONSES_PATHS) app.post(path, since2025H2, auth, generation(prepareResponse));
+  app.post(COUNT_TOKENS_PATH, since2025H2, auth, async (c) => {
     const counted = countMessageTokens(state.options, await c.req.text());
     if (!counted.ok) return errorResponse(state.options, counted.error);
     return c.json({ input_tokens: counted.tokens });

@@ -104,6 +104,25 @@ describe("Anthropic Messages through the pipeline", () => {
     expect((await sim.stats()).requests).toBe(0);
   });
 
+  it("retries an upstream overload before the first byte, invisibly to the caller", async () => {
+    const sim = await createSim({ faultScript: [{ kind: "status", status: 503 }] });
+    const response = await anthropicCall(sim, { json: messagesBody({ stream: true }) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-router-retries")).toBe("1");
+    expect(eventNames(await response.text()).at(-1)).toBe("message_stop");
+    expect((await sim.stats()).requests).toBe(2);
+  });
+
+  it("tells an overload that outlasts the retries as Anthropic's 529 overloaded_error", async () => {
+    const sim = await createSim({
+      faultScript: Array.from({ length: 8 }, () => ({ kind: "status", status: 503 })),
+    });
+    const policy = singlePoolPolicy(sim.baseUrl, { retries: { max: 0 } });
+    const response = await anthropicCall(sim, { json: messagesBody() }, { ROUTER_POLICY: policy });
+    expect(response.status).toBe(529);
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
+  });
+
   it("tells a mid-stream failure as an Anthropic error event", async () => {
     const sim = await createSim({ faultScript: [{ kind: "cutMidStream", afterChunks: 4 }] });
     const response = await anthropicCall(sim, { json: messagesBody({ stream: true }) });

@@ -1,7 +1,4 @@
-import { type Usage, usageFromWire } from "../observe/usage";
-import type { AnswerEnd, AnswerObserver } from "../proxy/respond";
-import type { EventReader, EventReading } from "../surfaces";
-import { SseParser } from "../upstream/sse";
+import type { AnswerEnd, AnswerObserver } from "../answer";
 
 /** What an answer looked like to its caller, ready to become a cache entry. */
 export type CapturedAnswer =
@@ -16,7 +13,7 @@ const decoder = new TextDecoder();
  * same events); for JSON, the body. Past `maxBytes` (counted in characters) it stops keeping anything,
  * so a runaway answer cannot grow the isolate's memory; the entry is then not stored.
  *
- * `onSettled` fires once: for a stream as soon as `[DONE]` arrives, while the request is still
+ * `onSettled` fires once: for a stream as soon as its final event (`[DONE]`, or another surface's) arrives, while the request is still
  * streaming. Waiting for the relay's end would be too late for I/O: by then the client's response may
  * be complete, and workerd drops what a finished request starts, `waitUntil` included.
  */
@@ -24,15 +21,12 @@ export function captureAnswer(
   kind: "stream" | "json",
   maxBytes: number,
   onSettled: (answer: CapturedAnswer) => void,
-  /** Reads another surface's events; its final event settles the answer as `[DONE]` does here. */
-  reader?: EventReader,
 ): AnswerObserver {
   let bytes = 0;
   let oversize = false;
   let settled = false;
   const events: string[] = [];
   const jsonParts: Uint8Array[] = [];
-  const seen: { finishReason?: string; usage?: Usage; error: boolean } = { error: false };
   const settle = (end: AnswerEnd) => {
     if (settled) return;
     settled = true;
@@ -43,71 +37,30 @@ export function captureAnswer(
     const json = oversize ? "" : decoder.decode(concat(jsonParts)).trim();
     onSettled({ kind, json, bytes, oversize, end });
   };
-  const parser = new SseParser({
-    data: (payload) => {
-      if (settled) return;
-      const reading = reader?.read(payload);
-      if (reading) noteReading(reading, seen);
-      else if (payload !== "[DONE]") noteChunk(payload, seen);
-      if (payload === "[DONE]" || reading?.done) {
-        const { finishReason, usage } = seen;
-        if (reading?.done && !oversize) events.push(payload);
-        settle({ outcome: seen.error ? "failed" : "complete", finishReason, usage });
-        return;
-      }
-      if (oversize) return;
-      bytes += payload.length;
-      if (bytes > maxBytes) {
-        oversize = true;
-        events.length = 0;
-      } else events.push(payload);
-    },
-  });
+  // A stream is kept from the relay's parsed events; only a JSON answer is kept from its bytes.
+  const keep = (size: number, part: () => void, parts: unknown[]) => {
+    bytes += size;
+    if (oversize) return;
+    if (bytes > maxBytes) {
+      oversize = true;
+      parts.length = 0;
+    } else part();
+  };
   return {
     chunk(chunk) {
-      if (kind === "stream") {
-        parser.push(chunk);
-        return;
+      if (kind === "json") keep(chunk.byteLength, () => jsonParts.push(chunk), jsonParts);
+    },
+    event(payload, soFar) {
+      if (settled || kind !== "stream") return;
+      // `[DONE]` is framing, re-added by a replay; another surface's final event is part of the answer.
+      if (payload !== "[DONE]") keep(payload.length, () => events.push(payload), events);
+      if (soFar.done) {
+        const { finishReason, usage } = soFar;
+        settle({ outcome: soFar.upstreamError !== undefined ? "failed" : "complete", finishReason, usage });
       }
-      bytes += chunk.byteLength;
-      if (oversize) return;
-      if (bytes > maxBytes) {
-        oversize = true;
-        jsonParts.length = 0;
-      } else jsonParts.push(chunk);
     },
-    end(end) {
-      if (kind === "stream") parser.end();
-      settle(end);
-    },
+    end: settle,
   };
-}
-
-/** The same, as another surface's reader read it. */
-function noteReading(
-  reading: EventReading,
-  seen: { finishReason?: string; usage?: Usage; error: boolean },
-): void {
-  if (reading.error !== undefined) seen.error = true;
-  if (reading.usage) seen.usage = reading.usage;
-  if (reading.finishReason) seen.finishReason = reading.finishReason;
-}
-
-/** The finish reason, usage and any in-band error of a streamed chunk. */
-function noteChunk(payload: string, seen: { finishReason?: string; usage?: Usage; error: boolean }): void {
-  let chunk: { error?: unknown; usage?: unknown; choices?: unknown };
-  try {
-    chunk = JSON.parse(payload);
-  } catch {
-    return;
-  }
-  if (typeof chunk !== "object" || chunk === null) return;
-  if (chunk.error !== undefined) seen.error = true;
-  seen.usage = usageFromWire(chunk.usage) ?? seen.usage;
-  if (!Array.isArray(chunk.choices)) return;
-  for (const choice of chunk.choices as Array<{ finish_reason?: unknown }>) {
-    if (typeof choice?.finish_reason === "string") seen.finishReason = choice.finish_reason;
-  }
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -1,10 +1,8 @@
-import type { Usage } from "../observe/usage";
-import type { AnswerOutcome } from "../proxy/respond";
+import type { AnswerOutcome } from "../answer";
+import { KV_MAX_VALUE_BYTES } from "../config/cache-limits";
+import type { Usage } from "../usage";
 import * as z from "../zod";
 import { CACHE_FORMAT_VERSION } from "./key";
-
-/** KV caps a value at 25 MiB; the policy's limit is lower and sits under this. */
-export const KV_MAX_VALUE_BYTES = 25 * 1024 * 1024;
 
 const usageSchema = z.object({
   promptTokens: z.number(),

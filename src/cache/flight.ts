@@ -1,5 +1,5 @@
+import type { AnswerEnd } from "../answer";
 import type { RouterError } from "../errors";
-import type { AnswerEnd } from "../proxy/respond";
 
 /** Which step produced a coalesced answer, for the followers' decision headers. */
 export interface ServedBy {

@@ -1,4 +1,4 @@
-import { KV_MIN_TTL_SECONDS } from "./cacheability";
+import { KV_MIN_TTL_SECONDS } from "../config/cache-limits";
 import { type CacheEntry, decodeEntry, isFresh } from "./entry";
 import { CACHE_FORMAT_VERSION, type CacheId, type CacheScope } from "./key";
 import { MemoryTier } from "./memory";

@@ -1,10 +1,9 @@
 import type { Context } from "hono";
+import type { AnswerObserver } from "../answer";
 import { MAX_REASONING_CHARS, ReasoningStore } from "../cache/reasoning-store";
 import type { Tenant } from "../config/tenants";
 import type { AppEnv } from "../env";
 import type { ChatMessage, ChatRequest } from "../schema/chat";
-import { SseParser } from "../upstream/sse";
-import type { AnswerObserver } from "./respond";
 
 /**
  * Thinking-mode tool calls that work with any client. DeepSeek refuses (400 "The `reasoning_content` in
@@ -108,19 +107,16 @@ export function keepReasoning(
     for (const call of message.tool_calls as Array<{ id?: unknown }>)
       if (typeof call?.id === "string") ids.push(call.id);
   };
-  const parser = new SseParser({
-    data(payload) {
+  const decoder = new TextDecoder();
+  return {
+    chunk(bytes) {
+      if (!stream) json += decoder.decode(bytes, { stream: true });
+    },
+    event(payload) {
       if (!payload.includes('"reasoning_content":"') && !payload.includes('"tool_calls"')) return;
       const chunk = parseJson(payload) as { choices?: Array<{ delta?: object }> } | undefined;
       const delta = chunk?.choices?.[0]?.delta;
       if (delta) absorb(delta);
-    },
-  });
-  const decoder = new TextDecoder();
-  return {
-    chunk(bytes) {
-      if (stream) parser.push(bytes);
-      else json += decoder.decode(bytes, { stream: true });
     },
     end(end) {
       if (!stream) {

@@ -1,41 +1,20 @@
 import type { Context } from "hono";
 import { MAX_WAIT_HEADER, PoolGates, parseMaxWait } from "../admission/gate";
-import { holdWhileQueued } from "../admission/hold";
+import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
-import { type Classification, classify, type InferenceRequest } from "../classify/classify";
+import { type Classification, classify, type InferenceCall } from "../classify/classify";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
-import { RouterError, toRouterError } from "../errors";
+import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
-import { type WireEndpoint, wireOf } from "../surfaces";
+import { wireOf } from "../surfaces";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
-import { type AnswerEnd, type AnswerObserver, jsonAnswer, readAnswer, streamAnswer } from "./respond";
-
-/** The caller's request after validation, plus how it arrived. */
-export interface InferenceCall {
-  /** What classification reads: the request in the router's internal (chat-completions) terms. */
-  request: InferenceRequest;
-  /** The caller's bytes, relayed when nothing about the request changes. */
-  rawBody: string;
-  /** Arrived under DeepSeek's /beta base. */
-  beta: boolean;
-  /** Came through another front door: its own body is what goes upstream, is keyed and is answered. */
-  surface?: SurfaceCall;
-  /** Watch the answer if it comes from upstream (not a cache hit or a shared answer). */
-  observers?: readonly AnswerObserver[];
-}
-
-/** A request of another surface (Anthropic Messages, Responses), relayed in its own wire format. */
-export interface SurfaceCall {
-  endpoint: Exclude<WireEndpoint, "chat" | "fim">;
-  body: Record<string, unknown>;
-  /** Protocol headers passed upstream (`anthropic-version`, `anthropic-beta`). */
-  headers: Record<string, string>;
-}
+import { holdWhileQueued } from "./hold";
+import { jsonAnswer, readAnswer, streamAnswer } from "./respond";
 
 /** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
 interface Decision {
@@ -77,8 +56,14 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     sentAt,
   };
   // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
-  const cache = await lookupCache(c, {
+  const cache = await lookupCache({
     call,
+    tenant: c.get("tenant"),
+    policy: c.get("policy"),
+    cacheControl: c.req.header("cache-control"),
+    routerCache: c.req.header("x-router-cache"),
+    env: c.env,
+    waitUntil: (work) => c.executionCtx.waitUntil(work),
     classification: decision.classification,
     plan: decision.plan,
     headers: scope.headers,
@@ -115,6 +100,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
       c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
     },
     leave: (reason) => scope.departure.abort(reason),
+    fail: (error) => reportError(error, c.get("requestId")),
     endpoint: wireOf(call).endpoint,
   });
 }
@@ -188,7 +174,6 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
 /** The answer, relayed: stream or JSON, with the decision headers of the step that served it. */
 function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Response {
   const { c, decision, headers, sentAt } = scope;
-  const { endpoint } = wireOf(scope.call);
   const upstreamMs = performance.now() - sentAt;
   c.set("waitedMs", c.get("waitedMs") + upstreamMs);
   stampServedBy(headers, attempt, decision);
@@ -220,6 +205,7 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
     cache.observe(step, candidate.target.name, attempt.answer.kind),
     ...(scope.call.observers ?? []),
   ];
+  const { endpoint } = wireOf(scope.call);
   const { answer } = attempt;
   if (answer.kind === "stream") {
     const pool = c.get("policy").pools[step.pool];

@@ -2,7 +2,7 @@ import { ANTHROPIC } from "./anthropic";
 import { RESPONSES } from "./responses";
 import type { Dialect, WireEndpoint } from "./types";
 
-export type { Dialect, EventReader, EventReading, WireEndpoint } from "./types";
+export type { Dialect, EventReader, EventReading, SurfaceCall, WireEndpoint } from "./types";
 
 /**
  * The dialect that reads and re-frames answers of `endpoint`, or undefined for DeepSeek's own formats

@@ -1,4 +1,4 @@
-import type { Usage } from "../observe/usage";
+import type { Usage } from "../usage";
 import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } from "./types";
 
 /**

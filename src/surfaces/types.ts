@@ -1,4 +1,4 @@
-import type { Usage } from "../observe/usage";
+import type { Usage } from "../usage";
 
 /**
  * The wire formats the router answers in. `chat` and `fim` are DeepSeek's own (OpenAI-style) and are
@@ -6,6 +6,14 @@ import type { Usage } from "../observe/usage";
  * are read through a {@link Dialect}. The name is also the cache's and the upstream's endpoint.
  */
 export type WireEndpoint = "chat" | "fim" | "messages" | "responses";
+
+/** A request of another surface (Anthropic Messages, Responses), relayed in its own wire format. */
+export interface SurfaceCall {
+  endpoint: Exclude<WireEndpoint, "chat" | "fim">;
+  body: Record<string, unknown>;
+  /** Protocol headers passed upstream (`anthropic-version`, `anthropic-beta`). */
+  headers: Record<string, string>;
+}
 
 /** What one SSE data payload of an answer says, as far as accounting, the cache and the watchdog care. */
 export interface EventReading {

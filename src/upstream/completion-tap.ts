@@ -1,12 +1,13 @@
-import { type Usage, usageFromWire } from "../observe/usage";
+import type { StreamSoFar } from "../answer";
 import type { EventReader } from "../surfaces";
+import { type Usage, usageFromWire } from "../usage";
 import { SseParser } from "./sse";
 
 /**
  * Watches a completion stream on the side and remembers what the router must know when it ends:
  * usage, finish reason, whether `[DONE]` arrived, an in-band error, and when the first token came.
  */
-export class CompletionTap {
+export class CompletionTap implements StreamSoFar {
   usage: Usage | undefined;
   finishReason: string | undefined;
   done = false;
@@ -18,12 +19,21 @@ export class CompletionTap {
   tokenChunks = 0;
   private readonly parser: SseParser;
 
-  /** `reader` reads another surface's events (Anthropic, Responses); chat and FIM are read here. */
+  /**
+   * `onEvent` sees each data payload after the tap has read it: the one parse of the stream. `reader`
+   * reads another surface's events (Anthropic, Responses); chat and FIM are read here.
+   */
   constructor(
     private readonly clock: () => number = () => performance.now(),
+    private readonly onEvent?: (payload: string, soFar: StreamSoFar) => void,
     private readonly reader?: EventReader,
   ) {
-    this.parser = new SseParser({ data: (payload) => this.onData(payload) });
+    this.parser = new SseParser({
+      data: (payload) => {
+        this.read(payload);
+        this.onEvent?.(payload, this);
+      },
+    });
   }
 
   push(bytes: Uint8Array): void {
@@ -34,7 +44,7 @@ export class CompletionTap {
     this.parser.end();
   }
 
-  private onData(payload: string): void {
+  private read(payload: string): void {
     if (payload === "[DONE]") {
       this.done = true;
       return;

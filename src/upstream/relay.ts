@@ -70,6 +70,9 @@ export function relay(
       const side = await settledSoon(tapped);
       if (side === undefined || side.ok || clientSignal?.aborted) {
         toClient.cancel(error).catch(() => {});
+        // Whoever still holds the client's body (a caller that signalled its departure but reads on)
+        // sees it end in an error instead of waiting forever.
+        writable.abort(error).catch(() => {});
         return cancel(error);
       }
       end = { kind: "failed", error: side.error };

@@ -1,7 +1,7 @@
-import { toRouterError } from "../errors";
-import { dialectOf, type WireEndpoint } from "../surfaces";
-import { SSE_KEEP_ALIVE, sseEvent } from "../upstream/sse";
-import type { QueuedNotice } from "./gate";
+import type { QueuedNotice } from "../admission/gate";
+import type { RouterError } from "../errors";
+import type { WireEndpoint } from "../surfaces";
+import { SSE_KEEP_ALIVE, sseResponse } from "../upstream/sse";
 
 /**
  * How often a committed, still-queued stream hears from the router. It is also how soon the router
@@ -30,7 +30,9 @@ export async function holdWhileQueued(
   on: {
     commit(notice: QueuedNotice): void;
     leave(reason: unknown): void;
-    /** The answer's wire format, for an error told in-band. */
+    /** A refusal after the commit: the error to tell in-band (logged once, if it is the router's own). */
+    fail(error: unknown): RouterError;
+    /** The answer's wire format, in whose envelope that error is told. */
     endpoint?: WireEndpoint;
   },
   keepAliveMs = QUEUED_KEEP_ALIVE_MS,
@@ -43,19 +45,13 @@ export async function holdWhileQueued(
   if ("response" in first) return first.response;
   if ("error" in first) throw first.error;
   on.commit(first);
-  headers.set("content-type", "text/event-stream; charset=utf-8");
-  headers.set("cache-control", "no-cache");
-  return new Response(committedBody(settled, keepAliveMs, on.leave, on.endpoint ?? "chat"), {
-    status: 200,
-    headers,
-  });
+  return sseResponse(committedBody(settled, keepAliveMs, on), headers);
 }
 
 function committedBody(
   settled: Promise<Settled>,
   keepAliveMs: number,
-  leave: (reason: unknown) => void,
-  endpoint: WireEndpoint,
+  on: { leave(reason: unknown): void; fail(error: unknown): RouterError; endpoint?: WireEndpoint },
 ): ReadableStream<Uint8Array> {
   let answer: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let started = false;
@@ -74,19 +70,13 @@ function committedBody(
             return;
           }
           if ("error" in outcome) {
-            controller.enqueue(toRouterError(outcome.error).toEvent(endpoint));
+            // A refusal decided after the commit (shed, upstream failure): its envelope, in-band.
+            controller.enqueue(on.fail(outcome.error).toEvent(on.endpoint));
             controller.close();
             return;
           }
-          const { response } = outcome;
-          if (!response.ok || !response.body) {
-            // An error decided after commit (shed, upstream failure): its envelope, in-band.
-            const text = await response.text();
-            if (text.trim() !== "") controller.enqueue(framedError(text.trim(), endpoint));
-            controller.close();
-            return;
-          }
-          answer = response.body.getReader();
+          // The answer is always a 200 stream: every refusal before it is thrown, never returned.
+          answer = (outcome.response.body as ReadableStream<Uint8Array>).getReader();
         }
         const { done, value } = await answer.read();
         if (done) controller.close();
@@ -97,7 +87,7 @@ function committedBody(
         // The client left while still queued. The runtime's request signal does not fire for a body
         // already handed back, so this cancel is the only word of it: withdraw the waiter now, and
         // cancel an answer that raced the withdrawal so its relay releases the lease.
-        leave(reason);
+        on.leave(reason);
         const outcome = await settled;
         if ("response" in outcome) await outcome.response.body?.cancel(reason);
       },
@@ -118,9 +108,4 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** An error body already rendered for the surface, as its in-band event. */
-function framedError(text: string, endpoint: WireEndpoint): Uint8Array {
-  return dialectOf(endpoint)?.frame([text]) ?? sseEvent(text);
 }

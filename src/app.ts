@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "./env";
-import { RouterError, renderError } from "./errors";
+import { RouterError, reportError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
@@ -24,6 +24,7 @@ import { MODEL_PATHS, models } from "./routes/models";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
+import { errorResponse } from "./surfaces";
 
 /**
  * Every request header the router reads, for CORS preflights. Browsers match these names one by one
@@ -122,13 +123,14 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", latency);
   app.route("/", api);
 
+  // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).
   app.notFound((c) =>
-    new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse(
-      {},
+    errorResponse(
+      new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`),
       c.get("surface"),
     ),
   );
-  app.onError(renderError);
+  app.onError((err, c) => errorResponse(reportError(err, c.get("requestId")), c.get("surface")));
   return app;
 }
 

@@ -1,6 +1,4 @@
-import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { dialectOf, type WireEndpoint } from "./surfaces";
 import type * as z from "./zod";
 
 /**
@@ -76,33 +74,11 @@ export class RouterError extends Error {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 
-  /** The error as a response in the envelope of the surface the request came through. */
-  toResponse(extraHeaders: Record<string, string> = {}, surface: WireEndpoint = "chat"): Response {
-    const rendered = dialectOf(surface)?.errorBody(this.facts()) ?? {
+  toResponse(extraHeaders: Record<string, string> = {}): Response {
+    return Response.json(this.toEnvelope(), {
       status: this.status,
-      body: this.toEnvelope(),
-    };
-    return Response.json(rendered.body, {
-      status: rendered.status,
       headers: { ...this.headers, ...extraHeaders },
     });
-  }
-
-  /** The error told in-band, after a stream's first byte: one SSE event the surface's SDKs raise. */
-  toEvent(surface: WireEndpoint = "chat"): Uint8Array {
-    const dialect = dialectOf(surface);
-    if (dialect) return dialect.errorEvent(this.facts());
-    return new TextEncoder().encode(`data: ${JSON.stringify(this.toEnvelope())}\n\n`);
-  }
-
-  private facts() {
-    return {
-      status: this.status,
-      type: this.type,
-      message: this.message,
-      code: this.code,
-      param: this.param,
-    };
   }
 }
 
@@ -144,8 +120,9 @@ export function toRouterError(err: unknown): RouterError {
 
 /**
  * The router's error for anything thrown, logged once when it is the router's own fault. Every path
- * that turns an exception into something a caller sees goes through here: `renderError` for a
- * response, and a committed stream's in-band error event.
+ * that turns an exception into something a caller sees goes through here: `app.onError` for a
+ * response (in the surface's envelope, `errorResponse` in src/surfaces/), and a committed stream's
+ * in-band error event.
  */
 export function reportError(err: unknown, requestId: string | undefined): RouterError {
   const routerError = toRouterError(err);
@@ -154,9 +131,4 @@ export function reportError(err: unknown, requestId: string | undefined): Router
     console.error(JSON.stringify({ event: "internal_error", requestId, cause }));
   }
   return routerError;
-}
-
-/** Hono `onError`: the single place an exception becomes a response, in the surface's envelope. */
-export function renderError(err: unknown, c: Context): Response {
-  return reportError(err, c.get("requestId")).toResponse({}, c.get("surface"));
 }

@@ -8,6 +8,7 @@ import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { surfaces } from "./surfaces";
 import { throughput } from "./throughput";
 
 /**
@@ -17,6 +18,7 @@ import { throughput } from "./throughput";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  surfaces,
   throughput,
   classifyBench,
   cacheLatency,

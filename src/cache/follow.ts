@@ -1,6 +1,6 @@
 import type { AnswerEnd, Finished } from "../answer";
 import { RouterError } from "../errors";
-import type { WireEndpoint } from "../surfaces";
+import { errorEvent, type WireEndpoint } from "../surfaces";
 import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
@@ -91,7 +91,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
             // Accounted before the close: once the response is complete, workerd drops new I/O.
             end(state.end.outcome, state.end);
             if (state.end.outcome !== "complete")
-              controller.enqueue(interrupted(state.end.outcome).toEvent(o.endpoint));
+              controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint));
             controller.close();
             return;
           }
@@ -105,7 +105,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           if (change === "timeout") {
             end("failed");
-            controller.enqueue(deadline().toEvent(o.endpoint));
+            controller.enqueue(errorEvent(deadline(), o.endpoint));
             controller.close();
             return;
           }

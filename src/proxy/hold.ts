@@ -1,6 +1,6 @@
 import type { QueuedNotice } from "../admission/gate";
 import type { RouterError } from "../errors";
-import type { WireEndpoint } from "../surfaces";
+import { errorEvent, type WireEndpoint } from "../surfaces";
 import { SSE_KEEP_ALIVE, sseResponse } from "../upstream/sse";
 
 /**
@@ -71,7 +71,7 @@ function committedBody(
           }
           if ("error" in outcome) {
             // A refusal decided after the commit (shed, upstream failure): its envelope, in-band.
-            controller.enqueue(on.fail(outcome.error).toEvent(on.endpoint));
+            controller.enqueue(errorEvent(on.fail(outcome.error), on.endpoint));
             controller.close();
             return;
           }

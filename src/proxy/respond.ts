@@ -1,6 +1,6 @@
 import type { AnswerEnd, AnswerObserver, AnswerOutcome } from "../answer";
 import { RouterError } from "../errors";
-import { dialectOf, type WireEndpoint } from "../surfaces";
+import { dialectOf, errorEvent, type WireEndpoint } from "../surfaces";
 import { CompletionTap } from "../upstream/completion-tap";
 import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
@@ -74,7 +74,10 @@ export function streamAnswer(
           lastDataAt = Date.now();
         }
       },
-      trailer: (end) => midStreamFailure(end, tap, stalled)?.toEvent(endpoint),
+      trailer: (end) => {
+        const failure = midStreamFailure(end, tap, stalled);
+        return failure && errorEvent(failure, endpoint);
+      },
       end: (end) => {
         clearTimeout(timer);
         tap.end();

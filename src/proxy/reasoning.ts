@@ -40,7 +40,7 @@ function logKeepFailure(error: unknown): void {
 }
 
 /** Whether the router keeps and restores reasoning for this tenant's requests: on unless turned off. */
-export function restoresReasoning(tenant: Tenant, body: ChatRequest): boolean {
+function restoresReasoning(tenant: Tenant, body: ChatRequest): boolean {
   return tenant.restoreReasoning !== false && body.thinking?.type !== "disabled";
 }
 

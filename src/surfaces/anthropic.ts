@@ -1,4 +1,5 @@
 import type { Usage } from "../usage";
+import { hasText, leadingType } from "./scan";
 import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } from "./types";
 
 /**
@@ -10,6 +11,8 @@ import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } fr
 type Json = Record<string, unknown>;
 
 const encoder = new TextEncoder();
+const DELTA_TEXT = ["text", "thinking", "partial_json"];
+const FRAMING = new Set(["ping", "content_block_start", "content_block_stop"]);
 
 function parse(text: string): Json | undefined {
   try {
@@ -50,6 +53,10 @@ class MessageReader implements EventReader {
   private usage: Json = {};
 
   read(payload: string): EventReading {
+    // Most events are one small delta, or framing that says nothing the router needs: no parse.
+    const type = leadingType(payload);
+    if (type === "content_block_delta") return { token: hasText(payload, DELTA_TEXT) };
+    if (type !== undefined && FRAMING.has(type)) return {};
     const event = parse(payload);
     if (!event) return {};
     switch (event.type) {

@@ -1,4 +1,5 @@
 import type { Usage } from "../usage";
+import { hasText, leadingType } from "./scan";
 import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } from "./types";
 
 /**
@@ -67,6 +68,10 @@ function finishOf(response: Json): { usage?: Usage; finishReason?: string } {
 
 class ResponsesReader implements EventReader {
   read(payload: string): EventReading {
+    // Deltas are most of a stream; they and the other non-final events need no parse.
+    const type = leadingType(payload);
+    if (type !== undefined && OUTPUT_DELTAS.has(type)) return { token: hasText(payload, ["delta"]) };
+    if (type !== undefined && type !== "error" && !FINAL.has(type)) return {};
     const event = parse(payload);
     if (!event || typeof event.type !== "string") return {};
     if (OUTPUT_DELTAS.has(event.type))

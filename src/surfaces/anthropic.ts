@@ -1,5 +1,5 @@
 import type { Usage } from "../usage";
-import { hasText, leadingType } from "./scan";
+import { count, framed, hasText, isObject, type Json, leadingType, parse } from "./scan";
 import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } from "./types";
 
 /**
@@ -8,28 +8,9 @@ import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } fr
  * `message_delta` (output), and the `{"type":"error","error":{type,message}}` envelope.
  */
 
-type Json = Record<string, unknown>;
-
 const encoder = new TextEncoder();
 const DELTA_TEXT = ["text", "thinking", "partial_json"];
 const FRAMING = new Set(["ping", "content_block_start", "content_block_stop"]);
-
-function parse(text: string): Json | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
-}
 
 /**
  * Anthropic usage in the router's terms. Anthropic's total input is the sum of `input_tokens` and both
@@ -90,12 +71,6 @@ function deltaCarriesOutput(delta: unknown): boolean {
     if (typeof value === "string" && value !== "") return true;
   }
   return false;
-}
-
-/** One SSE event, `event:` line first: the Anthropic SDK ignores events without it. */
-function framed(payload: string): string {
-  const type = parse(payload)?.type;
-  return `event: ${typeof type === "string" ? type : "message"}\ndata: ${payload}\n\n`;
 }
 
 /** The Message a non-streaming caller gets for a streamed answer's events. */
@@ -192,30 +167,23 @@ function blockDeltas(block: Json): Json[] {
   return [];
 }
 
-/** Status → Anthropic error type (api-surfaces.md §2.6); DeepSeek's 503 overload becomes Anthropic's 529. */
+/** Status → Anthropic error type (api-surfaces.md §2.6); other 4xx are invalid requests, other 5xx API errors. */
+const ERROR_TYPES: Record<number, string> = {
+  401: "authentication_error",
+  402: "billing_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  503: "overloaded_error",
+  504: "timeout_error",
+};
+
+/** The Anthropic envelope; DeepSeek's 503 overload becomes Anthropic's 529, which its SDKs retry. */
 function anthropicError(error: ErrorFacts): RenderedError {
-  const { status } = error;
-  const [type, shown] =
-    status === 401
-      ? ["authentication_error", status]
-      : status === 402
-        ? ["billing_error", status]
-        : status === 403
-          ? ["permission_error", status]
-          : status === 404
-            ? ["not_found_error", status]
-            : status === 413
-              ? ["request_too_large", status]
-              : status === 429
-                ? ["rate_limit_error", status]
-                : status === 503
-                  ? ["overloaded_error", 529]
-                  : status === 504
-                    ? ["timeout_error", status]
-                    : status >= 500
-                      ? ["api_error", status]
-                      : ["invalid_request_error", status];
-  return { status: shown, body: { type: "error", error: { type, message: error.message } } };
+  const { status, message } = error;
+  const type = ERROR_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
+  return { status: status === 503 ? 529 : status, body: { type: "error", error: { type, message } } };
 }
 
 export const ANTHROPIC: Dialect = {

@@ -1,5 +1,5 @@
 import type { Usage } from "../usage";
-import { hasText, leadingType } from "./scan";
+import { count, framed, hasText, isObject, type Json, leadingType, parse } from "./scan";
 import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } from "./types";
 
 /**
@@ -9,8 +9,6 @@ import type { Dialect, ErrorFacts, EventReader, EventReading, RenderedError } fr
  * Errors keep the OpenAI envelope, which the openai SDK reads on this surface too.
  */
 
-type Json = Record<string, unknown>;
-
 const encoder = new TextEncoder();
 const FINAL = new Set(["response.completed", "response.incomplete", "response.failed"]);
 const OUTPUT_DELTAS = new Set([
@@ -19,23 +17,6 @@ const OUTPUT_DELTAS = new Set([
   "response.function_call_arguments.delta",
   "response.custom_tool_call_input.delta",
 ]);
-
-function parse(text: string): Json | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
-}
 
 export function usageFromResponses(raw: unknown): Usage | undefined {
   if (!isObject(raw) || typeof raw.input_tokens !== "number") return undefined;
@@ -85,11 +66,6 @@ class ResponsesReader implements EventReader {
       ...(event.type === "response.failed" ? { error: response.error ?? event } : {}),
     };
   }
-}
-
-function framed(payload: string): string {
-  const type = parse(payload)?.type;
-  return `event: ${typeof type === "string" ? type : "message"}\ndata: ${payload}\n\n`;
 }
 
 /** The final response object of a streamed answer is the whole non-streamed answer. */

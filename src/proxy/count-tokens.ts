@@ -12,8 +12,8 @@ export const TOKEN_COUNT_HEADER = "x-router-token-count";
 
 /**
  * `count_tokens` for the Anthropic surface. DeepSeek answers it at its `/anthropic` base though it does not
- * document it (api-surfaces.md §1.11), so the count comes from the DeepSeek pool the request would be
- * routed to; when that pool is not DeepSeek's, or it does not answer with a count, the router's estimator
+ * document it (api-surfaces.md §1.11), so the count comes from the first DeepSeek pool the request would
+ * be routed to; when no planned pool is DeepSeek's, or it does not answer with a count, the router's estimator
  * answers and `x-router-token-count: estimate` says so (`upstream` otherwise). It is not inference: no
  * admission, no cache, no ledger row.
  */
@@ -25,9 +25,10 @@ export async function countTokens(
   const policy = c.get("policy");
   const now = Date.now();
   const classification = classify(request, {}, c.get("tenant"), policy, now);
-  const step = planRoute(classification, policy, poolAvailability(policy, now), false).steps[0];
+  const plan = planRoute(classification, policy, poolAvailability(policy, now), false);
+  const step = plan.steps.find((planned) => planned.provider === "deepseek");
   const target = step ? policy.pools[step.pool]?.targets[0] : undefined;
-  if (step?.provider === "deepseek" && target) {
+  if (step && target) {
     const counted = await sendUpstream(
       { name: target.name, baseUrl: target.baseUrl ?? "", apiKey: secretOf(c.env, target) },
       "/anthropic/v1/messages/count_tokens",

@@ -11,6 +11,7 @@ import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
 import { wireOf } from "../surfaces";
+import { PROVIDERS } from "../upstream/providers";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { holdWhileQueued } from "./hold";
@@ -121,7 +122,10 @@ function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision 
     now,
   );
   const allowDegrade = c.req.header("x-router-degrade") === "allow" || tenant.allowDegrade;
-  const plan = planRoute(classification, policy, poolAvailability(policy, now), allowDegrade);
+  const plan = relayable(
+    planRoute(classification, policy, poolAvailability(policy, now), allowDegrade),
+    call,
+  );
   return {
     classification,
     plan,
@@ -129,6 +133,24 @@ function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision 
     maxWaitMs: parseMaxWait(c.req.header(MAX_WAIT_HEADER)),
     stream: call.request.body.stream === true,
   };
+}
+
+/**
+ * Another front door's request is relayed in its own wire format, never translated: only the steps whose
+ * provider serves that format stay in the plan. Pure. Refused when none of the planned pools can.
+ */
+function relayable(plan: RoutePlan, call: InferenceCall): RoutePlan {
+  const endpoint = call.surface?.endpoint;
+  if (!endpoint || plan.steps.length === 0) return plan;
+  const steps = plan.steps.filter((step) => PROVIDERS[step.provider].relays?.includes(endpoint));
+  if (steps.length > 0) return { ...plan, steps };
+  const surface = endpoint === "messages" ? "Anthropic Messages" : "Responses";
+  const pools = plan.steps.map((step) => step.pool).join(", ");
+  throw new RouterError(
+    "unroutable",
+    `The ${surface} API is relayed to DeepSeek's own endpoint and is not translated, and no pool planned for this request reaches DeepSeek (${pools}). Route this model to a DeepSeek pool, or use /v1/chat/completions.`,
+    { param: "model" },
+  );
 }
 
 /**

@@ -15,6 +15,7 @@ function pathFor(call: UpstreamCall): string {
  * changes the model or switches thinking off).
  */
 export const deepseekProvider: Provider = {
+  relays: ["messages", "responses"],
   send(call, target, env, signal) {
     return sendUpstream(
       { name: target.name, baseUrl: target.baseUrl ?? "", apiKey: secretOf(env, target) },

@@ -1,6 +1,6 @@
 import { sendUpstream } from "../client";
 import { OpenAiShapeNormalizer, rewriteSse } from "./normalize";
-import { bodyFor, type Provider, refuseOtherSurfaces, secretOf } from "./types";
+import { bodyFor, type Provider, secretOf } from "./types";
 
 /** Fields only DeepSeek understands; strict OpenAI-compatible servers reject unknown parameters. */
 const DEEPSEEK_ONLY = ["thinking", "user_id"] as const;
@@ -12,7 +12,6 @@ const DEEPSEEK_ONLY = ["thinking", "user_id"] as const;
  */
 export const openAiCompatibleProvider: Provider = {
   async send(call, target, env, signal) {
-    refuseOtherSurfaces(call, target);
     const path = call.endpoint === "fim" ? "/completions" : "/chat/completions";
     const upstream = { name: target.name, baseUrl: target.baseUrl ?? "", apiKey: secretOf(env, target) };
     const response = await sendUpstream(upstream, path, bodyFor(call, {}, DEEPSEEK_ONLY), signal);

@@ -1,5 +1,4 @@
 import type { TargetSpec } from "../../config/policy";
-import { RouterError } from "../../errors";
 import type { PlanStep } from "../../routing/plan";
 import type { WireEndpoint } from "../../surfaces";
 
@@ -27,6 +26,11 @@ export type ProviderEnv = object;
  * (status + an `{error}` body) for the router to map. It throws only when nothing could be sent.
  */
 export interface Provider {
+  /**
+   * The other surfaces (Anthropic Messages, Responses) it serves in their own wire format; they are
+   * relayed, never translated, so a pool whose provider lacks one is not planned for it.
+   */
+  readonly relays?: readonly WireEndpoint[];
   send(call: UpstreamCall, target: TargetSpec, env: ProviderEnv, signal: AbortSignal): Promise<Response>;
 }
 
@@ -48,20 +52,6 @@ export function bodyFor(
   }
   for (const field of drop) delete body[field];
   return JSON.stringify(body);
-}
-
-/**
- * The Anthropic and Responses surfaces are relayed to an upstream that serves them (DeepSeek), never
- * translated: a provider that speaks only chat completions refuses them, clearly and before sending.
- */
-export function refuseOtherSurfaces(call: UpstreamCall, target: TargetSpec): void {
-  if (call.endpoint === "chat" || call.endpoint === "fim") return;
-  const surface = call.endpoint === "messages" ? "Anthropic Messages" : "Responses";
-  throw new RouterError(
-    "unroutable",
-    `The pool '${call.step.pool}' reaches '${target.name}' through chat completions only; the ${surface} API is relayed to DeepSeek's own endpoint and is not translated. Route this model to a DeepSeek pool, or use /v1/chat/completions.`,
-    { param: "model" },
-  );
 }
 
 export function secretOf(env: ProviderEnv, target: TargetSpec): string {

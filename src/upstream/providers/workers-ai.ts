@@ -1,6 +1,6 @@
 import { RouterError } from "../../errors";
 import { normalizeUsage, OpenAiShapeNormalizer, rewriteSse } from "./normalize";
-import { type Provider, type ProviderEnv, refuseOtherSurfaces, type UpstreamCall } from "./types";
+import type { Provider, ProviderEnv, UpstreamCall } from "./types";
 
 /** The part of the Workers AI binding the router uses. */
 export interface WorkersAiBinding {
@@ -35,7 +35,6 @@ const PASSED_OPTIONS = [
  */
 export const workersAiProvider: Provider = {
   async send(call, target, env, signal) {
-    refuseOtherSurfaces(call, target);
     const ai = workersAiBinding(env);
     if (!ai)
       throw new RouterError("configuration_error", `Workers AI target '${target.name}' has no AI binding.`);

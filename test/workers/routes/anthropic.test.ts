@@ -123,6 +123,29 @@ describe("Anthropic Messages through the pipeline", () => {
     expect(await response.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
   });
 
+  it("plans only the pools that can relay it: a chat-only first pool is skipped for the DeepSeek one", async () => {
+    const sim = await createSim();
+    const pool = (provider: string) => ({
+      provider,
+      targets: [{ name: provider, baseUrl: sim.baseUrl, keySecret: "DEEPSEEK_API_KEY" }],
+      models: { "deepseek-v4-flash": "deepseek-v4-flash" },
+      capabilities: ["tools", "thinking", "json"],
+      concurrency: 10,
+    });
+    const policy = JSON.stringify({
+      pools: { "compat-first": pool("openai-compatible"), "deepseek-second": pool("deepseek") },
+      routes: {
+        chat: ["compat-first", "deepseek-second"],
+        code: ["deepseek-second"],
+        reasoning: ["compat-first", "deepseek-second"],
+      },
+    });
+    const response = await anthropicCall(sim, { json: messagesBody() }, { ROUTER_POLICY: policy });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-router-pool")).toBe("deepseek-second");
+    expect((await sim.stats()).recent.at(-1)?.path).toBe("/anthropic/v1/messages");
+  });
+
   it("tells a mid-stream failure as an Anthropic error event", async () => {
     const sim = await createSim({ faultScript: [{ kind: "cutMidStream", afterChunks: 4 }] });
     const response = await anthropicCall(sim, { json: messagesBody({ stream: true }) });

@@ -66,7 +66,7 @@ class MessageReader implements EventReader {
 
 function deltaCarriesOutput(delta: unknown): boolean {
   if (!isObject(delta)) return false;
-  for (const field of ["text", "thinking", "partial_json"]) {
+  for (const field of DELTA_TEXT) {
     const value = delta[field];
     if (typeof value === "string" && value !== "") return true;
   }

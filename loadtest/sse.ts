@@ -176,17 +176,38 @@ function applyEvent(stats: StreamStats, event: SseEvent, at: number): void {
     stats.error = toStreamError(chunk.error);
     return;
   }
+  const named = typeof chunk.type === "string" ? surfaceEvent(chunk as { type: string }) : undefined;
+  if (named === "done") stats.done = true;
+  if (named === "error") stats.error = toStreamError(chunk);
+  if (named !== undefined && named !== "token") return;
   if (isRecord(chunk.usage)) stats.usage = toUsage(chunk.usage);
   const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
   for (const choice of choices) {
     if (isRecord(choice) && typeof choice.finish_reason === "string")
       stats.finishReason = choice.finish_reason;
   }
-  if (!choices.some(carriesToken)) return;
+  if (named !== "token" && !choices.some(carriesToken)) return;
   stats.tokenEvents += 1;
   if (stats.ttftMs === undefined) stats.ttftMs = at;
   else if (stats.lastTokenMs !== undefined) stats.gapsMs.push(at - stats.lastTokenMs);
   stats.lastTokenMs = at;
+}
+
+/**
+ * The Anthropic Messages and Responses streams name their events in a `type` field: their final event
+ * stands for `[DONE]`, and only deltas carry output. (Chat-completions chunks have no `type`.)
+ */
+function surfaceEvent(event: { type: string; delta?: unknown }): "done" | "error" | "token" | "other" {
+  const { type, delta } = event;
+  if (type === "message_stop" || type === "response.completed" || type === "response.incomplete")
+    return "done";
+  if (type === "error" || type === "response.failed") return "error";
+  if (type === "content_block_delta" && isRecord(delta))
+    return nonEmpty(delta.text) || nonEmpty(delta.thinking) || nonEmpty(delta.partial_json)
+      ? "token"
+      : "other";
+  if (type.startsWith("response.") && type.endsWith(".delta")) return nonEmpty(delta) ? "token" : "other";
+  return "other";
 }
 
 /** The role chunk (`content: ""`) and the finish chunk carry no token; keep-alives are not data. */

@@ -1,10 +1,12 @@
 import { type Context, Hono } from "hono";
+import { countMessageTokens, prepareMessages } from "./anthropic";
 import { authHeaderFormat, authInvalidKey, type SimError } from "./errors";
 import { createRng } from "./hash";
 import { traceId } from "./ids";
 import { listedModels } from "./models";
 import { mergeSimOptions, parseSimOptions, type SimOptions, type SimOptionsPatch } from "./options";
 import { prepareChat, prepareFim } from "./prepare";
+import { prepareResponse } from "./responses";
 import { serve } from "./serve";
 import { balanceOf, createState, resetState, type SimState } from "./state";
 import { bump, RECENT_LIMIT, type RecentRequest, type SimStats } from "./stats";
@@ -30,6 +32,11 @@ const CHAT_PATHS = ["/chat/completions", "/v1/chat/completions", "/beta/chat/com
 const FIM_PATHS = ["/beta/completions"];
 const MODEL_PATHS = ["/models", "/v1/models"];
 const BALANCE_PATHS = ["/user/balance", "/v1/user/balance"];
+/** DeepSeek's Anthropic base is `/anthropic`; the SDK appends `/v1/messages`, plain clients may omit `/v1`. */
+const MESSAGES_PATHS = ["/anthropic/v1/messages", "/anthropic/messages"];
+const COUNT_TOKENS_PATH = "/anthropic/v1/messages/count_tokens";
+/** DeepSeek documents `/responses` only; `/v1/responses` is served like the other `/v1` aliases. */
+const RESPONSES_PATHS = ["/responses", "/v1/responses"];
 
 function errorResponse(o: SimOptions, e: SimError): Response {
   const headers: Record<string, string> = { "content-type": e.contentType };
@@ -80,6 +87,10 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     const record: RecentRequest = { path: c.req.path, method: c.req.method, at: Date.now() };
     const authorization = c.req.header("authorization");
     if (authorization !== undefined) record.authorization = authorization;
+    for (const name of ["anthropic-version", "anthropic-beta"]) {
+      const value = c.req.header(name);
+      if (value !== undefined) record.anthropic = { ...record.anthropic, [name]: value };
+    }
     stats.recent.push(record);
     if (stats.recent.length > RECENT_LIMIT) stats.recent.shift();
     c.set("record", record);
@@ -88,7 +99,10 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     bump(stats.byStatus, String(c.res.status));
   });
   const auth = async (c: Context<SimEnv>, next: () => Promise<void>) => {
-    const result = authenticate(c.req.header("authorization"), state.options.apiKeys);
+    // The Anthropic base also takes `x-api-key`; when both are sent, Authorization wins (§1.2).
+    const apiKey = c.req.path.startsWith("/anthropic/") ? c.req.header("x-api-key") : undefined;
+    const header = c.req.header("authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
+    const result = authenticate(header, state.options.apiKeys);
     if (!("key" in result)) return errorResponse(state.options, result);
     c.set("apiKey", result.key);
     await next();
@@ -105,6 +119,16 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
   };
   for (const path of CHAT_PATHS) app.post(path, auth, generation(prepareChat));
   for (const path of FIM_PATHS) app.post(path, auth, generation(prepareFim));
+  // Neither surface existed in the legacy (2025H1) era: there they are unknown paths.
+  const since2025H2 = async (c: Context<SimEnv>, next: () => Promise<void>) =>
+    state.options.era === "legacy" ? c.body(null, 404) : next();
+  for (const path of MESSAGES_PATHS) app.post(path, since2025H2, auth, generation(prepareMessages));
+  for (const path of RESPONSES_PATHS) app.post(path, since2025H2, auth, generation(prepareResponse));
+  app.post(COUNT_TOKENS_PATH, since2025H2, auth, async (c) => {
+    const counted = countMessageTokens(state.options, await c.req.text());
+    if (!counted.ok) return errorResponse(state.options, counted.error);
+    return c.json({ input_tokens: counted.tokens });
+  });
   for (const path of MODEL_PATHS) {
     app.get(path, auth, (c) =>
       c.json({

@@ -6,6 +6,8 @@ export interface RecentRequest {
   model?: string;
   stream?: boolean;
   authorization?: string;
+  /** `anthropic-version` and `anthropic-beta`, as sent to the Anthropic base. */
+  anthropic?: Record<string, string>;
   body?: unknown;
   /** Response status, once decided. */
   status?: number;

@@ -25,6 +25,8 @@ export interface StreamSoFar {
   readonly finishReason: string | undefined;
   /** An in-band error event, if one came. */
   readonly upstreamError: unknown;
+  /** The answer's final event arrived: `[DONE]`, or another surface's own (`message_stop`, …). */
+  readonly done: boolean;
 }
 
 /**

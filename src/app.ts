@@ -1,12 +1,19 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "./env";
-import { RouterError, renderError } from "./errors";
+import { RouterError, reportError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
+import {
+  ANTHROPIC_MODELS_PATH,
+  anthropic,
+  anthropicSurface,
+  COUNT_TOKENS_PATH,
+  MESSAGES_PATHS,
+} from "./routes/anthropic";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
@@ -15,7 +22,9 @@ import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { POOL_PATHS, pools } from "./routes/pools";
+import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
+import { errorResponse } from "./surfaces";
 
 /**
  * Every request header the router reads, for CORS preflights. Browsers match these names one by one
@@ -23,6 +32,9 @@ import { usage } from "./routes/usage";
  */
 const CALLER_HEADERS = [
   "authorization",
+  "x-api-key",
+  "anthropic-version",
+  "anthropic-beta",
   "content-type",
   "cache-control",
   "x-request-id",
@@ -51,6 +63,7 @@ const ROUTER_HEADERS = [
   "x-router-cache-key",
   "x-router-cost-usd",
   "x-router-saved-usd",
+  "x-router-token-count",
   "age",
   "retry-after",
   "retry-after-ms",
@@ -73,15 +86,28 @@ export function createApp(): Hono<AppEnv> {
     }),
   );
   app.use(recordOverhead);
+  app.use("/anthropic/*", anthropicSurface);
 
   app.route("/", health);
   app.route("/", dashboard);
   app.route("/", operator);
   app.route("/admin", admin);
-  rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
   rejectOtherMethods(
     app,
-    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH, ...RESPONSES_PATHS],
+    "POST",
+  );
+  rejectOtherMethods(
+    app,
+    [
+      ...MODEL_PATHS,
+      ...POOL_PATHS,
+      ...LATENCY_PATHS,
+      ANTHROPIC_MODELS_PATH,
+      "/healthz",
+      "/v1/usage",
+      "/dashboard",
+    ],
     "GET",
   );
 
@@ -89,16 +115,22 @@ export function createApp(): Hono<AppEnv> {
   api.use(authenticate, withPolicy);
   api.route("/", chat);
   api.route("/", completions);
+  api.route("/", anthropic);
+  api.route("/", responses);
   api.route("/", models);
   api.route("/", usage);
   api.route("/", pools);
   api.route("/", latency);
   app.route("/", api);
 
+  // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).
   app.notFound((c) =>
-    new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse(),
+    errorResponse(
+      new RouterError("not_found", `No route for ${c.req.method} ${c.req.path}.`),
+      c.get("surface"),
+    ),
   );
-  app.onError(renderError);
+  app.onError((err, c) => errorResponse(reportError(err, c.get("requestId")), c.get("surface")));
   return app;
 }
 

@@ -1,6 +1,7 @@
 import type { Policy } from "./config/policy";
 import type { Settings } from "./config/settings";
 import type { Tenant } from "./config/tenants";
+import type { WireEndpoint } from "./surfaces";
 
 /** Per-request values set by middleware; handlers read them with `c.get`. */
 export interface RequestVariables {
@@ -13,6 +14,8 @@ export interface RequestVariables {
   policy: Policy;
   /** Time spent waiting on others (upstream headers, queue); excluded from the overhead header. */
   waitedMs: number;
+  /** The front door's wire format when it is not DeepSeek's own: errors are rendered in its envelope. */
+  surface?: WireEndpoint;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type * as z from "./zod";
 
@@ -121,8 +120,9 @@ export function toRouterError(err: unknown): RouterError {
 
 /**
  * The router's error for anything thrown, logged once when it is the router's own fault. Every path
- * that turns an exception into something a caller sees goes through here: `renderError` for a
- * response, and a committed stream's in-band error event.
+ * that turns an exception into something a caller sees goes through here: `app.onError` for a
+ * response (in the surface's envelope, `errorResponse` in src/surfaces/), and a committed stream's
+ * in-band error event.
  */
 export function reportError(err: unknown, requestId: string | undefined): RouterError {
   const routerError = toRouterError(err);
@@ -131,9 +131,4 @@ export function reportError(err: unknown, requestId: string | undefined): Router
     console.error(JSON.stringify({ event: "internal_error", requestId, cause }));
   }
   return routerError;
-}
-
-/** Hono `onError`: the single place an exception becomes a response. */
-export function renderError(err: unknown, c: Context): Response {
-  return reportError(err, c.get("requestId")).toResponse();
 }

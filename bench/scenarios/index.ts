@@ -10,6 +10,7 @@ import { profile } from "./profile";
 import { promptSize } from "./prompt-size";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { surfaces } from "./surfaces";
 import { throughput } from "./throughput";
 
 /**
@@ -19,6 +20,7 @@ import { throughput } from "./throughput";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  surfaces,
   throughput,
   promptSize,
   classifyBench,

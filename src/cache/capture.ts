@@ -13,7 +13,7 @@ const decoder = new TextDecoder();
  * same events); for JSON, the body. Past `maxBytes` (counted in characters) it stops keeping anything,
  * so a runaway answer cannot grow the isolate's memory; the entry is then not stored.
  *
- * `onSettled` fires once: for a stream as soon as `[DONE]` arrives, while the request is still
+ * `onSettled` fires once: for a stream as soon as its final event (`[DONE]`, or another surface's) arrives, while the request is still
  * streaming. Waiting for the relay's end would be too late for I/O: by then the client's response may
  * be complete, and workerd drops what a finished request starts, `waitUntil` included.
  */
@@ -52,12 +52,12 @@ export function captureAnswer(
     },
     event(payload, soFar) {
       if (settled || kind !== "stream") return;
-      if (payload === "[DONE]") {
+      // `[DONE]` is framing, re-added by a replay; another surface's final event is part of the answer.
+      if (payload !== "[DONE]") keep(payload.length, () => events.push(payload), events);
+      if (soFar.done) {
         const { finishReason, usage } = soFar;
         settle({ outcome: soFar.upstreamError !== undefined ? "failed" : "complete", finishReason, usage });
-        return;
       }
-      keep(payload.length, () => events.push(payload), events);
     },
     end: settle,
   };

@@ -14,7 +14,7 @@ const usageSchema = z.object({
 
 const entryBase = {
   v: z.literal(CACHE_FORMAT_VERSION),
-  endpoint: z.enum(["chat", "fim"]),
+  endpoint: z.enum(["chat", "fim", "messages", "responses"]),
   /** The router model that answered, to price what a hit saves. */
   model: z.string(),
   storedAt: z.number(),

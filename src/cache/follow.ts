@@ -1,12 +1,13 @@
 import type { AnswerEnd, Finished } from "../answer";
 import { RouterError } from "../errors";
-import { sseEvent, sseResponse } from "../upstream/sse";
+import { errorEvent, type WireEndpoint } from "../surfaces";
+import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
 import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 
 interface FollowOptions {
-  endpoint: "chat" | "fim";
+  endpoint: WireEndpoint;
   /** The follower's classified model, for accounting a failure before any answer. */
   model: string;
   /** The follower's own request streams. */
@@ -89,7 +90,8 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           if (state.phase === "ended") {
             // Accounted before the close: once the response is complete, workerd drops new I/O.
             end(state.end.outcome, state.end);
-            if (state.end.outcome !== "complete") controller.enqueue(interrupted(state.end.outcome));
+            if (state.end.outcome !== "complete")
+              controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint));
             controller.close();
             return;
           }
@@ -103,7 +105,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           if (change === "timeout") {
             end("failed");
-            controller.enqueue(sseEvent(deadline().toEnvelope()));
+            controller.enqueue(errorEvent(deadline(), o.endpoint));
             controller.close();
             return;
           }
@@ -137,7 +139,7 @@ async function waitForChange(flight: Flight, o: FollowOptions): Promise<void> {
   }
 }
 
-function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: "chat" | "fim"): StoredAnswer {
+function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: WireEndpoint): StoredAnswer {
   const decoder = new TextDecoder();
   let text = "";
   for (const chunk of flight.chunks) text += decoder.decode(chunk, { stream: true });
@@ -185,12 +187,12 @@ function sharedFailure(error: RouterError, headers: Headers): RouterError {
   return copy.withHeaders(headers).withHeaders({ "x-router-cache": "COALESCED" });
 }
 
-function interrupted(outcome: AnswerEnd["outcome"]): Uint8Array {
+function interrupted(outcome: AnswerEnd["outcome"]): RouterError {
   const why =
     outcome === "cancelled"
       ? "The identical request this answer was shared with was cancelled, which stopped the upstream; retry."
       : "The upstream answer ended before it was complete.";
-  return sseEvent(new RouterError("upstream_error", why).toEnvelope());
+  return new RouterError("upstream_error", why);
 }
 
 function deadline(): RouterError {

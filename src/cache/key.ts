@@ -4,6 +4,8 @@
  * an extra field costs a little hit rate, a missing one would serve a wrong answer.
  */
 
+import type { WireEndpoint } from "../surfaces";
+
 /** Bump when the key material or the entry format changes: old entries then simply stop matching. */
 export const CACHE_FORMAT_VERSION = 1 as const;
 
@@ -18,7 +20,8 @@ export type CacheScope = `tenant:${string}` | "shared";
 
 export interface KeyMaterial {
   scope: CacheScope;
-  endpoint: "chat" | "fim";
+  /** The wire format: the same prompt asked through two front doors gets two entries. */
+  endpoint: WireEndpoint;
   /** Under DeepSeek's /beta base, where prefix completion and strict tools exist. */
   beta: boolean;
   /** The caller's body as validated: every field, known or not, except those above. */

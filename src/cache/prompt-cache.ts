@@ -5,6 +5,7 @@ import type { Policy } from "../config/policy";
 import type { Tenant } from "../config/tenants";
 import { type ErrorCode, toRouterError } from "../errors";
 import type { PlanStep, RoutePlan } from "../routing/plan";
+import { type WireEndpoint, wireOf } from "../surfaces";
 import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import { type CacheDecision, decideCaching } from "./cacheability";
@@ -100,11 +101,13 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
     return { status: "BYPASS", ...PASSIVE };
   }
 
+  // Another front door's request is keyed by its own body and answered in its own format.
+  const wire = wireOf(call);
   const id = await cacheId({
     scope: scopeFor(tenant.id, tenant.cacheScope),
-    endpoint: call.request.endpoint,
+    endpoint: wire.endpoint,
     beta: call.beta,
-    body: call.request.body,
+    body: wire.body,
     resolvedModel: keyed.model,
     upstreamModel: keyed.upstreamModel,
     disableThinking: keyed.disableThinking,
@@ -147,7 +150,7 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
       break;
     }
     const followed = await follow(joined.flight, {
-      endpoint: call.request.endpoint,
+      endpoint: wire.endpoint,
       model: classification.model,
       stream,
       headers,
@@ -172,7 +175,7 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
     store,
     id,
     decision,
-    endpoint: call.request.endpoint,
+    endpoint: wire.endpoint,
     keyedStep: keyed,
     maxBytes: policy.cache.maxEntryBytes,
     count,
@@ -214,7 +217,7 @@ interface Keeping {
   store: CacheStore;
   id: CacheId;
   decision: CacheDecision;
-  endpoint: "chat" | "fim";
+  endpoint: WireEndpoint;
   /** The step the key was derived for; an answer served by another step is not kept under it. */
   keyedStep: PlanStep;
   maxBytes: number;

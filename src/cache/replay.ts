@@ -1,5 +1,7 @@
+import { dialectOf, type WireEndpoint } from "../surfaces";
+
 /** An answer as kept for replay: a cache entry, or an answer shared by coalesced requests. */
-export type StoredAnswer = { endpoint: "chat" | "fim" } & (
+export type StoredAnswer = { endpoint: WireEndpoint } & (
   | { kind: "stream"; events: readonly string[] }
   | { kind: "json"; json: string }
 );
@@ -17,6 +19,10 @@ const encoder = new TextEncoder();
 
 /** The SSE body of a hit: one `data:` event per stored event, then `[DONE]`, as DeepSeek frames them. */
 export function replaySse(entry: StoredAnswer): Uint8Array {
+  const dialect = dialectOf(entry.endpoint);
+  if (dialect) {
+    return dialect.frame(entry.kind === "stream" ? entry.events : dialect.eventsFromJson(entry.json));
+  }
   const events = entry.kind === "stream" ? entry.events : eventsFromJson(entry.json, entry.endpoint);
   let text = "";
   for (const event of events) text += `data: ${event}\n\n`;
@@ -25,7 +31,9 @@ export function replaySse(entry: StoredAnswer): Uint8Array {
 
 /** The JSON body of a hit. */
 export function replayJson(entry: StoredAnswer): string {
-  return entry.kind === "json" ? entry.json : jsonFromEvents(entry.events, entry.endpoint);
+  if (entry.kind === "json") return entry.json;
+  const dialect = dialectOf(entry.endpoint);
+  return dialect ? dialect.jsonFromEvents(entry.events) : jsonFromEvents(entry.events, entry.endpoint);
 }
 
 /** The `data:` payloads of an SSE text, in order, without `[DONE]`; comments are dropped. */
@@ -55,7 +63,7 @@ interface ChoiceParts {
 }
 
 /** Assembles a `chat.completion` (or FIM `text_completion`) from a streamed answer's chunks. */
-export function jsonFromEvents(events: readonly string[], endpoint: "chat" | "fim"): string {
+export function jsonFromEvents(events: readonly string[], endpoint: WireEndpoint): string {
   let head: Json | undefined;
   let usage: unknown = null;
   const choices = new Map<number, ChoiceParts>();
@@ -116,7 +124,7 @@ export function jsonFromEvents(events: readonly string[], endpoint: "chat" | "fi
   });
 }
 
-function absorbChoice(parts: ChoiceParts, choice: Json, endpoint: "chat" | "fim"): void {
+function absorbChoice(parts: ChoiceParts, choice: Json, endpoint: WireEndpoint): void {
   if (typeof choice.finish_reason === "string") parts.finishReason = choice.finish_reason;
   const logprobs = asObject(choice.logprobs);
   if (logprobs) {
@@ -170,7 +178,7 @@ function mergedLogprobs(parts: ChoiceParts): Json | null {
 }
 
 /** The chunk sequence DeepSeek streams for a non-streamed answer: role, reasoning, content, tools, finish. */
-export function eventsFromJson(json: string, endpoint: "chat" | "fim"): string[] {
+export function eventsFromJson(json: string, endpoint: WireEndpoint): string[] {
   const answer = parseObject(json);
   if (!answer) return [];
   const head = {

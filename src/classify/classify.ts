@@ -1,9 +1,11 @@
+import type { AnswerObserver } from "../answer";
 import { AUTO_MODEL, THINKS_BY_DEFAULT } from "../config/models";
 import { type Capability, MODEL_TYPES, type ModelType, type Policy } from "../config/policy";
 import { PRIORITIES, type Priority, type Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
 import type { ChatRequest } from "../schema/chat";
 import type { FimRequest } from "../schema/fim";
+import type { SurfaceCall } from "../surfaces";
 import { modelPrices, servedModels } from "./catalog";
 import { costUsd, ratesAt } from "./price";
 import { looksLikeCode, promptShape } from "./signals";
@@ -212,8 +214,14 @@ function parseEnumHeader<T extends string>(
 
 /** The caller's request after validation, plus how it arrived. */
 export interface InferenceCall {
+  /** What classification reads: the request in the router's internal (chat-completions) terms. */
   request: InferenceRequest;
+  /** The caller's bytes, relayed when nothing about the request changes. */
   rawBody: string;
   /** Arrived under DeepSeek's /beta base. */
   beta: boolean;
+  /** Came through another front door: its own body is what goes upstream, is keyed and is answered. */
+  surface?: SurfaceCall;
+  /** Watch the answer if it comes from upstream (not a cache hit or a shared answer). */
+  observers?: readonly AnswerObserver[];
 }

@@ -26,6 +26,11 @@ const tenantSchema = z.object({
   cache: z.optional(z.enum(CACHE_MODES)),
   /** "shared": the tenant reads and writes cache entries shared with every other tenant that says so. Default "tenant". */
   cacheScope: z.optional(z.enum(["tenant", "shared"])),
+  /**
+   * Keep the reasoning of thinking-mode answers that call tools, and put it back when the tenant's
+   * client sends those tool calls without it. Default on; off passes such requests on unchanged.
+   */
+  restoreReasoning: z.optional(z.boolean()),
 });
 
 const tenantsSchema = z.array(tenantSchema).check(

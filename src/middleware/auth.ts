@@ -4,16 +4,23 @@ import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenant
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 
-/** Resolves `Authorization: Bearer <router key>` to a tenant; the DeepSeek key is never involved. */
+/**
+ * Resolves the router key to a tenant: `Authorization: Bearer <router key>`, or `x-api-key` as the
+ * Anthropic SDKs send it (when both are sent, Authorization wins, as on DeepSeek's own endpoint). The
+ * DeepSeek key is never involved.
+ */
 export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
   const directory = loadTenants(c.env.ROUTER_TENANTS);
   if (!directory.ok) {
     console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
     throw misconfigured();
   }
-  const key = bearerToken(c.req.header("authorization"));
+  const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
   if (key === undefined) {
-    throw new RouterError("unauthorized", "Missing router key: send 'Authorization: Bearer <router key>'.");
+    throw new RouterError(
+      "unauthorized",
+      "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
+    );
   }
   const tenant = await resolveTenant(directory.value, key);
   if (!tenant) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
@@ -42,6 +49,11 @@ async function resolveTenant(directory: TenantDirectory, key: string): Promise<T
   const tenant = await findTenant(directory, key);
   if (tenant && known.size < RESOLVED_MAX) known.set(key, tenant);
   return tenant;
+}
+
+function apiKeyHeader(header: string | undefined): string | undefined {
+  const key = header?.trim();
+  return key ? key : undefined;
 }
 
 function bearerToken(header: string | undefined): string | undefined {

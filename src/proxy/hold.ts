@@ -1,6 +1,7 @@
 import type { QueuedNotice } from "../admission/gate";
 import type { RouterError } from "../errors";
-import { SSE_KEEP_ALIVE, sseEvent, sseResponse } from "../upstream/sse";
+import { errorEvent, type WireEndpoint } from "../surfaces";
+import { SSE_KEEP_ALIVE, sseResponse } from "../upstream/sse";
 
 /**
  * How often a committed, still-queued stream hears from the router. It is also how soon the router
@@ -31,6 +32,8 @@ export async function holdWhileQueued(
     leave(reason: unknown): void;
     /** A refusal after the commit: the error to tell in-band (logged once, if it is the router's own). */
     fail(error: unknown): RouterError;
+    /** The answer's wire format, in whose envelope that error is told. */
+    endpoint?: WireEndpoint;
   },
   keepAliveMs = QUEUED_KEEP_ALIVE_MS,
 ): Promise<Response> {
@@ -48,7 +51,7 @@ export async function holdWhileQueued(
 function committedBody(
   settled: Promise<Settled>,
   keepAliveMs: number,
-  on: { leave(reason: unknown): void; fail(error: unknown): RouterError },
+  on: { leave(reason: unknown): void; fail(error: unknown): RouterError; endpoint?: WireEndpoint },
 ): ReadableStream<Uint8Array> {
   let answer: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let started = false;
@@ -68,7 +71,7 @@ function committedBody(
           }
           if ("error" in outcome) {
             // A refusal decided after the commit (shed, upstream failure): its envelope, in-band.
-            controller.enqueue(sseEvent(on.fail(outcome.error).toEnvelope()));
+            controller.enqueue(errorEvent(on.fail(outcome.error), on.endpoint));
             controller.close();
             return;
           }

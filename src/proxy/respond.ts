@@ -1,9 +1,10 @@
 import type { AnswerEnd, AnswerObserver, AnswerOutcome } from "../answer";
 import { RouterError } from "../errors";
+import { dialectOf, errorEvent, type WireEndpoint } from "../surfaces";
 import { CompletionTap } from "../upstream/completion-tap";
 import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
-import { sseEvent, sseResponse } from "../upstream/sse";
+import { sseResponse } from "../upstream/sse";
 import { usageFromWire } from "../usage";
 
 /** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
@@ -12,6 +13,8 @@ interface StreamWatch {
   idleMs: number;
   totalAt: number;
   abort(reason: RouterError): void;
+  /** The answer's wire format: how its events are read and how a failure is told in-band. */
+  endpoint?: WireEndpoint;
 }
 
 /**
@@ -27,9 +30,14 @@ export function streamAnswer(
   observers: readonly AnswerObserver[],
   watch: StreamWatch,
 ): Response {
-  const tap = new CompletionTap(undefined, (payload, soFar) => {
-    for (const observer of observers) observer.event?.(payload, soFar);
-  });
+  const endpoint = watch.endpoint ?? "chat";
+  const tap = new CompletionTap(
+    undefined,
+    (payload, soFar) => {
+      for (const observer of observers) observer.event?.(payload, soFar);
+    },
+    dialectOf(endpoint)?.reader(),
+  );
   let stalled: RouterError | undefined;
   let seenEvents = 0;
   let lastDataAt = Date.now();
@@ -66,7 +74,10 @@ export function streamAnswer(
           lastDataAt = Date.now();
         }
       },
-      trailer: (end) => midStreamFailure(end, tap, stalled),
+      trailer: (end) => {
+        const failure = midStreamFailure(end, tap, stalled);
+        return failure && errorEvent(failure, endpoint);
+      },
       end: (end) => {
         clearTimeout(timer);
         tap.end();
@@ -100,15 +111,15 @@ function midStreamFailure(
   end: RelayEnd,
   tap: CompletionTap,
   stalled: RouterError | undefined,
-): Uint8Array | undefined {
+): RouterError | undefined {
   if (end.kind === "cancelled" || tap.upstreamError !== undefined) return undefined;
   if (end.kind === "complete" && tap.done) return undefined;
-  if (stalled) return sseEvent(stalled.toEnvelope());
+  if (stalled) return stalled;
   const message =
     end.kind === "failed"
       ? "The upstream connection failed mid-stream; the answer is incomplete."
       : "The upstream ended the stream before the answer was complete.";
-  return sseEvent(new RouterError("upstream_error", message).toEnvelope());
+  return new RouterError("upstream_error", message);
 }
 
 /**
@@ -120,14 +131,13 @@ export function jsonAnswer(
   headers: Headers,
   sentAt: number,
   observers: readonly AnswerObserver[],
+  endpoint: WireEndpoint = "chat",
 ): Response {
   const { text } = answer;
-  const finishReason = answer.body.choices?.[0]?.finish_reason;
   const bytes = new TextEncoder().encode(text);
   const end: AnswerEnd = {
     outcome: "complete",
-    usage: usageFromWire(answer.body.usage),
-    finishReason: typeof finishReason === "string" ? finishReason : undefined,
+    ...readAnswer(answer.body, endpoint),
     firstTokenMs: performance.now() - sentAt,
   };
   for (const observer of observers) {
@@ -136,4 +146,18 @@ export function jsonAnswer(
   }
   headers.set("content-type", "application/json");
   return new Response(bytes, { status: 200, headers });
+}
+
+/** Usage and finish reason of a non-streamed answer, in whichever wire format it came. */
+export function readAnswer(
+  body: JsonAnswer,
+  endpoint: WireEndpoint,
+): Pick<AnswerEnd, "usage" | "finishReason"> {
+  const dialect = dialectOf(endpoint);
+  if (dialect) return dialect.readJson(body);
+  const finishReason = body.choices?.[0]?.finish_reason;
+  return {
+    usage: usageFromWire(body.usage),
+    finishReason: typeof finishReason === "string" ? finishReason : undefined,
+  };
 }

@@ -10,11 +10,12 @@ import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
-import { usageFromWire } from "../usage";
+import { wireOf } from "../surfaces";
+import { PROVIDERS } from "../upstream/providers";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { holdWhileQueued } from "./hold";
-import { jsonAnswer, streamAnswer } from "./respond";
+import { jsonAnswer, readAnswer, streamAnswer } from "./respond";
 
 /** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
 interface Decision {
@@ -101,6 +102,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     },
     leave: (reason) => scope.departure.abort(reason),
     fail: (error) => reportError(error, c.get("requestId")),
+    endpoint: wireOf(call).endpoint,
   });
 }
 
@@ -120,7 +122,10 @@ function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision 
     now,
   );
   const allowDegrade = c.req.header("x-router-degrade") === "allow" || tenant.allowDegrade;
-  const plan = planRoute(classification, policy, poolAvailability(policy, now), allowDegrade);
+  const plan = relayable(
+    planRoute(classification, policy, poolAvailability(policy, now), allowDegrade),
+    call,
+  );
   return {
     classification,
     plan,
@@ -128,6 +133,24 @@ function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision 
     maxWaitMs: parseMaxWait(c.req.header(MAX_WAIT_HEADER)),
     stream: call.request.body.stream === true,
   };
+}
+
+/**
+ * Another front door's request is relayed in its own wire format, never translated: only the steps whose
+ * provider serves that format stay in the plan. Pure. Refused when none of the planned pools can.
+ */
+function relayable(plan: RoutePlan, call: InferenceCall): RoutePlan {
+  const endpoint = call.surface?.endpoint;
+  if (!endpoint || plan.steps.length === 0) return plan;
+  const steps = plan.steps.filter((step) => PROVIDERS[step.provider].relays?.includes(endpoint));
+  if (steps.length > 0) return { ...plan, steps };
+  const surface = endpoint === "messages" ? "Anthropic Messages" : "Responses";
+  const pools = plan.steps.map((step) => step.pool).join(", ");
+  throw new RouterError(
+    "unroutable",
+    `The ${surface} API is relayed to DeepSeek's own endpoint and is not translated, and no pool planned for this request reaches DeepSeek (${pools}). Route this model to a DeepSeek pool, or use /v1/chat/completions.`,
+    { param: "model" },
+  );
 }
 
 /**
@@ -144,11 +167,11 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
       plan: decision.plan,
       policy: c.get("policy"),
       call: {
-        endpoint: call.request.endpoint,
-        body: call.request.body,
+        ...wireOf(call),
         rawBody: call.rawBody,
         stream: decision.stream,
         beta: call.beta,
+        ...(call.surface ? { headers: call.surface.headers } : {}),
       },
       env: c.env,
       signal,
@@ -199,7 +222,12 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       });
     },
   };
-  const observers = [accounting, cache.observe(step, candidate.target.name, attempt.answer.kind)];
+  const observers = [
+    accounting,
+    cache.observe(step, candidate.target.name, attempt.answer.kind),
+    ...(scope.call.observers ?? []),
+  ];
+  const { endpoint } = wireOf(scope.call);
   const { answer } = attempt;
   if (answer.kind === "stream") {
     const pool = c.get("policy").pools[step.pool];
@@ -208,12 +236,13 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       idleMs: pool?.timeouts.idleMs ?? 30_000,
       totalAt: decision.deadlines.totalAt,
       abort: attempt.abort,
+      endpoint,
     });
   }
-  const usage = usageFromWire(answer.body.usage);
+  const { usage } = readAnswer(answer.body, endpoint);
   const cost = usage ? usageCostUsd(c.get("policy"), step.model, usage, Date.now()) : 0;
   headers.set("x-router-cost-usd", cost.toFixed(8));
-  return jsonAnswer(answer, headers, sentAt, observers);
+  return jsonAnswer(answer, headers, sentAt, observers, endpoint);
 }
 
 /** The request ended before an answer: a departure is the caller's doing (499), anything else ours. */

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { readJsonBody } from "../middleware/json-body";
+import { reasoningRoundTrip } from "../proxy/reasoning";
 import { serveInference } from "../proxy/serve";
 import { chatRequest } from "../schema/chat";
 
@@ -14,6 +15,8 @@ for (const path of CHAT_PATHS) {
   const beta = path.startsWith("/beta/");
   chat.post(path, async (c) => {
     const { body, raw } = await readJsonBody(c, chatRequest);
-    return serveInference(c, { request: { endpoint: "chat", body }, rawBody: raw, beta });
+    // Thinking-mode tool calls: reasoning a client dropped is put back; a tool-calling answer's is kept.
+    const { body: sent, rawBody, observers } = await reasoningRoundTrip(c, body, raw);
+    return serveInference(c, { request: { endpoint: "chat", body: sent }, rawBody, beta, observers });
   });
 }

@@ -8,19 +8,21 @@ interface UpstreamTarget {
 }
 
 /**
- * Sends one request upstream. Only the body and the router's own headers go out: nothing from the
- * caller's headers (cookies, their Authorization) is forwarded.
+ * Sends one request upstream. Only the body, the router's own headers and the few protocol headers a
+ * surface passes on (`passed`) go out: nothing else from the caller (cookies, their Authorization).
  */
 export async function sendUpstream(
   target: UpstreamTarget,
   path: string,
   body: string,
   signal: AbortSignal,
+  passed: Record<string, string> = {},
 ): Promise<Response> {
   try {
     return await fetch(`${target.baseUrl}${path}`, {
       method: "POST",
       headers: {
+        ...passed,
         authorization: `Bearer ${target.apiKey}`,
         "content-type": "application/json",
         accept: "application/json, text/event-stream",

@@ -1,4 +1,5 @@
 import type { StreamSoFar } from "../answer";
+import type { EventReader } from "../surfaces";
 import { type Usage, usageFromWire } from "../usage";
 import { SseParser } from "./sse";
 
@@ -18,10 +19,14 @@ export class CompletionTap implements StreamSoFar {
   tokenChunks = 0;
   private readonly parser: SseParser;
 
-  /** `onEvent` sees each data payload after the tap has read it: the one parse of the stream. */
+  /**
+   * `onEvent` sees each data payload after the tap has read it: the one parse of the stream. `reader`
+   * reads another surface's events (Anthropic, Responses); chat and FIM are read here.
+   */
   constructor(
     private readonly clock: () => number = () => performance.now(),
     private readonly onEvent?: (payload: string, soFar: StreamSoFar) => void,
+    private readonly reader?: EventReader,
   ) {
     this.parser = new SseParser({
       data: (payload) => {
@@ -45,6 +50,15 @@ export class CompletionTap implements StreamSoFar {
       return;
     }
     this.chunks++;
+    if (this.reader) {
+      const reading = this.reader.read(payload);
+      if (reading.usage) this.usage = reading.usage;
+      if (reading.finishReason) this.finishReason = reading.finishReason;
+      if (reading.done) this.done = true;
+      if (reading.error !== undefined) this.upstreamError = reading.error;
+      if (reading.token) this.sawToken();
+      return;
+    }
     const quick = quickScan(payload);
     if (quick !== undefined) {
       if (quick) this.sawToken();

@@ -68,8 +68,11 @@ export async function awaitFirstEvent(
   }
 }
 
+/** DeepSeek's `{"error":…}`, or an Anthropic-style `{"type":"error",…}` event. */
 function isErrorPayload(payload: string): boolean {
-  return payload.startsWith('{"error"') || payload.startsWith('{ "error"');
+  return (
+    payload.startsWith('{"error"') || payload.startsWith('{ "error"') || payload.startsWith('{"type":"error"')
+  );
 }
 
 async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | "timer"> {

@@ -22,6 +22,7 @@ const LAYERS = [
   "routing",
   "classify",
   "env",
+  "surfaces",
   "config",
   "schema",
   "answer",

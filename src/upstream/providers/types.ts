@@ -1,9 +1,10 @@
 import type { TargetSpec } from "../../config/policy";
 import type { PlanStep } from "../../routing/plan";
+import type { WireEndpoint } from "../../surfaces";
 
 /** What a provider needs to send one attempt. */
 export interface UpstreamCall {
-  endpoint: "chat" | "fim";
+  endpoint: WireEndpoint;
   /** The validated request JSON, unknown fields included. */
   body: Record<string, unknown>;
   /** The caller's bytes, forwarded untouched when nothing about the request changes. */
@@ -11,6 +12,8 @@ export interface UpstreamCall {
   stream: boolean;
   /** The caller used DeepSeek's /beta base (prefix completion, strict tools). */
   beta: boolean;
+  /** Caller headers a surface passes upstream (`anthropic-version`, `anthropic-beta`); never credentials. */
+  headers?: Record<string, string>;
   step: PlanStep;
 }
 
@@ -23,6 +26,11 @@ export type ProviderEnv = object;
  * (status + an `{error}` body) for the router to map. It throws only when nothing could be sent.
  */
 export interface Provider {
+  /**
+   * The other surfaces (Anthropic Messages, Responses) it serves in their own wire format; they are
+   * relayed, never translated, so a pool whose provider lacks one is not planned for it.
+   */
+  readonly relays?: readonly WireEndpoint[];
   send(call: UpstreamCall, target: TargetSpec, env: ProviderEnv, signal: AbortSignal): Promise<Response>;
 }
 
@@ -36,7 +44,9 @@ export function bodyFor(
   const unchanged = step.upstreamModel === call.body.model && !step.disableThinking;
   if (unchanged && Object.keys(overrides).length === 0 && drop.length === 0) return call.rawBody;
   const body: Record<string, unknown> = { ...call.body, model: step.upstreamModel, ...overrides };
-  if (step.disableThinking) {
+  if (step.disableThinking && call.endpoint === "responses") {
+    body.reasoning = { ...(body.reasoning as object | undefined), effort: "none" };
+  } else if (step.disableThinking) {
     body.thinking = { type: "disabled" };
     delete body.reasoning_effort;
   }

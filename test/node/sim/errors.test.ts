@@ -296,10 +296,18 @@ describe("request validation", () => {
 
   it("returns an empty 404 for unknown paths, and counts it", async () => {
     const sim = fastSim();
-    const res = await sim.app.request("/responses", { method: "POST", headers: AUTH });
+    const res = await sim.app.request("/v1/embeddings", { method: "POST", headers: AUTH });
     expect(res.status).toBe(404);
     expect(await res.text()).toBe("");
     expect(res.headers.get("x-ds-trace-id")).toMatch(/^[0-9a-f]{32}$/);
-    expect(sim.stats()).toMatchObject({ requests: 1, byPath: { "/responses": 1 }, byStatus: { "404": 1 } });
+    expect(sim.stats()).toMatchObject({
+      requests: 1,
+      byPath: { "/v1/embeddings": 1 },
+      byStatus: { "404": 1 },
+    });
+    // The Anthropic base and the Responses surface came later than the legacy (2025H1) era.
+    const legacy = fastSim({ era: "legacy" });
+    for (const path of ["/responses", "/anthropic/v1/messages"])
+      expect((await legacy.app.request(path, { method: "POST", headers: AUTH })).status).toBe(404);
   });
 });

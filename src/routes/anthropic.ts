@@ -1,0 +1,111 @@
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { servedModels } from "../classify/catalog";
+import type { AppEnv } from "../env";
+import { readJsonBody } from "../middleware/json-body";
+import { countTokens } from "../proxy/count-tokens";
+import { serveInference } from "../proxy/serve";
+import {
+  type CountTokensRequest,
+  countTokensRequest,
+  internalChat,
+  messagesRequest,
+} from "../schema/anthropic";
+
+/**
+ * The Anthropic Messages front door, at the paths DeepSeek serves under its `/anthropic` base (the SDK
+ * appends `/v1/messages` to the base URL; plain HTTP clients may use `/anthropic/messages`).
+ */
+export const MESSAGES_PATHS = ["/anthropic/v1/messages", "/anthropic/messages"] as const;
+export const COUNT_TOKENS_PATH = "/anthropic/v1/messages/count_tokens";
+export const ANTHROPIC_MODELS_PATH = "/anthropic/v1/models";
+
+/** Everything under /anthropic answers errors in Anthropic's envelope, auth failures included. */
+export const anthropicSurface = createMiddleware<AppEnv>(async function anthropicSurface(c, next) {
+  c.set("surface", "messages");
+  await next();
+});
+
+export const anthropic = new Hono<AppEnv>();
+
+for (const path of MESSAGES_PATHS) {
+  anthropic.post(path, async (c) => {
+    const { body, raw } = await readJsonBody(c, messagesRequest);
+    const wire = await forUpstream(body, raw, c.get("policy"));
+    return serveInference(c, {
+      request: { endpoint: "chat", body: internalChat(wire.body as typeof body) },
+      rawBody: wire.raw,
+      beta: false,
+      surface: { endpoint: "messages", body: wire.body, headers: passedHeaders(c.req.raw.headers) },
+    });
+  });
+}
+
+anthropic.post(COUNT_TOKENS_PATH, async (c) => {
+  const { body, raw } = await readJsonBody(c, countTokensRequest);
+  const wire = await forUpstream(body, raw, c.get("policy"));
+  return countTokens(
+    c,
+    { endpoint: "chat", body: internalChat(wire.body as CountTokensRequest) },
+    { body: wire.body, headers: passedHeaders(c.req.raw.headers) },
+  );
+});
+
+/** Anthropic's model list shape (`type: "model"`, cursor fields) over the models this policy serves. */
+anthropic.get(ANTHROPIC_MODELS_PATH, (c) => {
+  const ids = [...servedModels(c.get("policy"))];
+  return c.json({
+    data: ids.map((id) => ({ type: "model", id, display_name: id })),
+    has_more: false,
+    first_id: ids[0] ?? null,
+    last_id: ids.at(-1) ?? null,
+  });
+});
+
+/** Protocol headers DeepSeek reads on this surface (`anthropic-beta` gates file images); nothing else. */
+function passedHeaders(headers: Headers): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const name of ["anthropic-version", "anthropic-beta"]) {
+    const value = headers.get(name);
+    if (value !== null) passed[name] = value;
+  }
+  return passed;
+}
+
+const USER_ID = /^[a-zA-Z0-9_-]{1,512}$/;
+
+/**
+ * The body as it goes upstream: Claude model names mapped the way DeepSeek maps them (opus → pro, any
+ * other claude → flash, a Claude Code `[1m]` suffix stripped), since the router validates names itself;
+ * and a `metadata.user_id` DeepSeek would refuse (Claude Code sends JSON there) replaced by its hash.
+ * The caller's bytes are relayed untouched when neither applies.
+ */
+async function forUpstream<B extends { model: string; metadata?: { user_id?: string | null } }>(
+  body: B,
+  raw: string,
+  policy: Parameters<typeof servedModels>[0],
+): Promise<{ body: Record<string, unknown>; raw: string }> {
+  const model = mappedModel(body.model, servedModels(policy), policy.aliases);
+  const userId = body.metadata?.user_id;
+  const safeUserId = typeof userId === "string" && !USER_ID.test(userId) ? await hashed(userId) : undefined;
+  if (model === body.model && safeUserId === undefined) return { body, raw };
+  const changed: Record<string, unknown> = { ...body, model };
+  if (safeUserId !== undefined) changed.metadata = { ...body.metadata, user_id: safeUserId };
+  return { body: changed, raw: JSON.stringify(changed) };
+}
+
+function mappedModel(requested: string, served: Set<string>, aliases: Record<string, string>): string {
+  const model = requested.replace(/(\[1m\])+$/i, "");
+  if (served.has(model) || aliases[model] || !model.toLowerCase().startsWith("claude")) return model;
+  if (model.toLowerCase().startsWith("claude-opus") && served.has("deepseek-v4-pro"))
+    return "deepseek-v4-pro";
+  return served.has("deepseek-flash") ? "deepseek-flash" : "deepseek-v4-flash";
+}
+
+async function hashed(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return `u_${[...new Uint8Array(digest)]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, 40)}`;
+}

@@ -7,9 +7,11 @@ import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
+import { BATCH_PATHS, batches } from "./routes/batches";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
+import { FILE_PATHS, files } from "./routes/files";
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
@@ -84,6 +86,9 @@ export function createApp(): Hono<AppEnv> {
     [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
     "GET",
   );
+  // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
+  rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
+  rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
@@ -93,6 +98,8 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", usage);
   api.route("/", pools);
   api.route("/", latency);
+  api.route("/", files);
+  api.route("/", batches);
   app.route("/", api);
 
   app.notFound((c) =>
@@ -105,8 +112,16 @@ export function createApp(): Hono<AppEnv> {
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 function rejectOtherMethods(app: Hono<AppEnv>, paths: readonly string[], allowed: string): void {
-  const others = METHODS.filter((method) => method !== allowed);
-  app.on(others, [...paths], () => {
+  rejectMethods(
+    app,
+    paths,
+    METHODS.filter((method) => method !== allowed),
+  );
+}
+
+function rejectMethods(app: Hono<AppEnv>, paths: readonly string[], refused: string[]): void {
+  const allowed = METHODS.filter((method) => !refused.includes(method)).join(", ");
+  app.on(refused, [...paths], () => {
     throw new RouterError("method_not_allowed", `Use ${allowed} for this endpoint.`, {
       headers: { allow: allowed },
     });

@@ -13,6 +13,8 @@ export interface RequestVariables {
   policy: Policy;
   /** Time spent waiting on others (upstream headers, queue); excluded from the overhead header. */
   waitedMs: number;
+  /** Set for the router's own requests (batch lines): the ledger row's id, so a rerun books nothing twice. */
+  ledgerKey?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

@@ -3,6 +3,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { internalCallOf } from "./internal-call";
 
 /** Resolves `Authorization: Bearer <router key>` to a tenant; the DeepSeek key is never involved. */
 export const authenticate = createMiddleware<AppEnv>(async function authenticate(c, next) {
@@ -10,6 +11,15 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   if (!directory.ok) {
     console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
     throw misconfigured();
+  }
+  // Batch lines (issue 15) run as their tenant through this same app, marked in-process.
+  const internal = internalCallOf(c.req.raw);
+  if (internal) {
+    const tenant = directory.value.tenants.find((t) => t.id === internal.tenantId);
+    if (!tenant) throw new RouterError("unauthorized", "The batch's tenant no longer exists.");
+    c.set("tenant", tenant);
+    c.set("ledgerKey", internal.ledgerKey);
+    return next();
   }
   const key = bearerToken(c.req.header("authorization"));
   if (key === undefined) {

@@ -60,6 +60,7 @@ export class TenantBatches extends DurableObject<Env> {
     sql.exec(`CREATE TABLE IF NOT EXISTS lines (
       batch_id TEXT NOT NULL, idx INTEGER NOT NULL, custom_id TEXT NOT NULL, body TEXT,
       state TEXT NOT NULL, token TEXT, lease_until INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+      releases INTEGER NOT NULL DEFAULT 0,
       dispatched_at INTEGER, result TEXT, ok INTEGER,
       input_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
       output_tokens INTEGER NOT NULL DEFAULT 0, reasoning_tokens INTEGER NOT NULL DEFAULT 0,
@@ -203,8 +204,8 @@ export class TenantBatches extends DurableObject<Env> {
     }
     const token = crypto.randomUUID();
     const row = this.ctx.storage.sql
-      .exec<{ body: string; attempts: number }>(
-        "UPDATE lines SET state = 'leased', token = ?, lease_until = ?, attempts = attempts + 1 WHERE batch_id = ? AND idx = ? RETURNING body, attempts",
+      .exec<{ body: string; attempts: number; releases: number }>(
+        "UPDATE lines SET state = 'leased', token = ?, lease_until = ?, attempts = attempts + 1 WHERE batch_id = ? AND idx = ? RETURNING body, attempts, releases",
         token,
         now + LEASE_MS,
         batchId,
@@ -215,6 +216,7 @@ export class TenantBatches extends DurableObject<Env> {
       kind: "run",
       token,
       attempt: row.attempts,
+      generation: row.releases,
       customId: line.custom_id,
       url: record.endpoint,
       body: row.body,
@@ -250,7 +252,7 @@ export class TenantBatches extends DurableObject<Env> {
   /** Gives a line back unrun (the pipeline was saturated or failing), for a later message to retry. */
   async release(batchId: string, index: number, token: string): Promise<void> {
     this.ctx.storage.sql.exec(
-      "UPDATE lines SET state = 'pending', token = NULL, lease_until = NULL, dispatched_at = ? WHERE batch_id = ? AND idx = ? AND token = ?",
+      "UPDATE lines SET state = 'pending', token = NULL, lease_until = NULL, releases = releases + 1, dispatched_at = ? WHERE batch_id = ? AND idx = ? AND token = ?",
       this.clock(),
       batchId,
       index,

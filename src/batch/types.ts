@@ -61,7 +61,20 @@ export interface LineTotals {
 
 /** What the consumer may do with a line it was sent. */
 export type Claim =
-  | { kind: "run"; token: string; attempt: number; customId: string; url: BatchEndpoint; body: string }
+  | {
+      kind: "run";
+      token: string;
+      /** Runs of this line so far, this one included. */
+      attempt: number;
+      /**
+       * Times the line was given back after a complete answer (429, 5xx). A crash does not count, so a
+       * rerun after a crash books usage under the same ledger key as the run it replaces.
+       */
+      generation: number;
+      customId: string;
+      url: BatchEndpoint;
+      body: string;
+    }
   /** Someone else holds it, or the batch has not started: try again in `retryInS`. */
   | { kind: "wait"; retryInS: number }
   /** Already finished, cancelled or expired: acknowledge. */

@@ -25,7 +25,10 @@ describe("the next off-peak moment of a price table", () => {
 
   it("runs now when asked, or when waiting would miss the completion window", () => {
     const base = { tables: PRO, now: MONDAY_PEAK, expiresAt: MONDAY_PEAK + DAY_MS };
-    expect(planStart({ ...base, schedule: "now", lineCount: 10 })).toEqual({ startAt: MONDAY_PEAK, reason: "requested_now" });
+    expect(planStart({ ...base, schedule: "now", lineCount: 10 })).toEqual({
+      startAt: MONDAY_PEAK,
+      reason: "requested_now",
+    });
     expect(planStart({ ...base, schedule: "off-peak", lineCount: 10 })).toEqual({
       startAt: MONDAY_OFF_PEAK,
       reason: "next_off_peak",
@@ -55,7 +58,11 @@ describe("a batch submitted at peak time", () => {
       endpoint: "/v1/chat/completions",
       completion_window: "24h",
     });
-    const waiting = batch as typeof batch & { scheduled_start_at: number; schedule: string; schedule_reason: string };
+    const waiting = batch as typeof batch & {
+      scheduled_start_at: number;
+      schedule: string;
+      schedule_reason: string;
+    };
     expect(waiting.status).toBe("validating");
     expect(waiting.schedule).toBe("off-peak");
     expect(waiting.scheduled_start_at).toBe(MONDAY_OFF_PEAK / 1000);
@@ -87,7 +94,9 @@ describe("a batch submitted at peak time", () => {
       completion_window: "24h",
       metadata: { schedule: "now" },
     });
-    expect((batch as typeof batch & { scheduled_start_at: number }).scheduled_start_at).toBe(MONDAY_PEAK / 1000);
+    expect((batch as typeof batch & { scheduled_start_at: number }).scheduled_start_at).toBe(
+      MONDAY_PEAK / 1000,
+    );
     await eventually(async () => {
       expect(batches.sent.filter((m) => m.batchId === batch.id)).toHaveLength(1);
     });
@@ -97,8 +106,15 @@ describe("a batch submitted at peak time", () => {
   it("expires unrun lines at the end of its window, each reported as batch_expired", async () => {
     await batches.setClock(MONDAY_PEAK);
     const openai = openaiClient(GLOBEX_KEY);
-    const file = await openai.files.create({ file: batchFile([chatLine("x", "late"), chatLine("y", "later")]), purpose: "batch" });
-    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+    const file = await openai.files.create({
+      file: batchFile([chatLine("x", "late"), chatLine("y", "later")]),
+      purpose: "batch",
+    });
+    const batch = await openai.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
     await batches.setClock(MONDAY_PEAK + DAY_MS);
     await runDurableObjectAlarm(env.BATCHES.getByName("globex"));
     const expired = await openai.batches.retrieve(batch.id);

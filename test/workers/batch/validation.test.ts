@@ -11,11 +11,16 @@ describe("bad input", () => {
       "{not json",
       { custom_id: "no-body", method: "POST", url: "/v1/chat/completions" },
       chatLine("ok-1", "same id again"),
-      { ...chatLine("bad-model", "hi"), body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] } },
+      {
+        ...chatLine("bad-model", "hi"),
+        body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] },
+      },
       { ...chatLine("streams", "hi"), body: { ...chatLine("s", "hi").body, stream: true } },
       { ...chatLine("wrong-url", "hi"), url: "/v1/embeddings" },
     ];
-    const error = await openai.files.create({ file: batchFile(lines), purpose: "batch" }).catch((e: unknown) => e);
+    const error = await openai.files
+      .create({ file: batchFile(lines), purpose: "batch" })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     const message = (error as InstanceType<typeof OpenAI.BadRequestError>).message;
     expect(message).toContain("6 invalid lines");
@@ -29,10 +34,12 @@ describe("bad input", () => {
 
   it("refuses an empty file, another purpose, and a missing file field", async () => {
     const openai = openaiClient();
-    await expect(openai.files.create({ file: batchFile([]), purpose: "batch" })).rejects.toThrow("no requests");
-    await expect(openai.files.create({ file: batchFile([chatLine("a", "b")]), purpose: "assistants" })).rejects.toThrow(
-      "purpose 'batch' only",
+    await expect(openai.files.create({ file: batchFile([]), purpose: "batch" })).rejects.toThrow(
+      "no requests",
     );
+    await expect(
+      openai.files.create({ file: batchFile([chatLine("a", "b")]), purpose: "assistants" }),
+    ).rejects.toThrow("purpose 'batch' only");
     const form = new FormData();
     form.set("purpose", "batch");
     const response = await callRouter("/v1/files", { method: "POST", body: form });
@@ -43,7 +50,11 @@ describe("bad input", () => {
   it("fails a batch whose lines do not match its endpoint, with OpenAI's error list", async () => {
     const openai = openaiClient();
     const file = await openai.files.create({ file: batchFile([chatLine("a", "hi")]), purpose: "batch" });
-    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: "/v1/completions", completion_window: "24h" });
+    const batch = await openai.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/completions",
+      completion_window: "24h",
+    });
     expect(batch.status).toBe("failed");
     expect(batch.failed_at).not.toBeNull();
     expect(batch.errors?.data?.[0]).toMatchObject({ code: "url_mismatch", line: 1 });

@@ -1,5 +1,5 @@
 import { createApp } from "./app";
-import { type AppFetch, runBatchLines } from "./batch/consumer";
+import { type AppFetch, BATCH_QUEUE, runBatchLines } from "./batch/consumer";
 import type { LineMessage } from "./batch/types";
 import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
@@ -12,11 +12,9 @@ export { MetricsAggregator } from "./observe/aggregator";
 
 const app = createApp();
 
-/** Queue name of the batch lines (issue 15); every other queue delivered here is the alerts queue. */
-export const BATCH_QUEUE = "deepseek-router-batch-lines";
-
 export default {
   fetch: app.fetch,
+  // Batch lines (issue 15) or alerts: the two queues this Worker consumes.
   queue: (batch, env, ctx) =>
     batch.queue === BATCH_QUEUE
       ? runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch)

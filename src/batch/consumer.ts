@@ -7,6 +7,9 @@ import { type Usage, usageFromWire } from "../observe/usage";
 import type { Claim, LineMessage, LineOutcome } from "./types";
 import { lineResultId } from "./wire";
 
+/** The batch lines' queue, as wrangler.toml names it. */
+export const BATCH_QUEUE = "deepseek-router-batch-lines";
+
 /** The router's own fetch handler: every line goes through it, exactly as a caller's request would. */
 export type AppFetch = (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
 

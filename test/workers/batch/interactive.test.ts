@@ -1,9 +1,9 @@
 import { createExecutionContext, createMessageBatch, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runBatchLines } from "../../../src/batch/consumer";
+import { BATCH_QUEUE, runBatchLines } from "../../../src/batch/consumer";
 import type { LineMessage } from "../../../src/batch/types";
-import worker, { BATCH_QUEUE } from "../../../src/index";
+import worker from "../../../src/index";
 import { chatBody, createSim, eventually, singlePoolPolicy } from "../helpers";
 import { batchFile, capturedBatches, chatLine, MONDAY_OFF_PEAK, openaiClient } from "./support";
 

@@ -6,10 +6,10 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type ConsumerHooks, runBatchLines } from "../../../src/batch/consumer";
+import { BATCH_QUEUE, type ConsumerHooks, runBatchLines } from "../../../src/batch/consumer";
 import { LEASE_MS } from "../../../src/batch/tenant-batches";
 import type { LineMessage } from "../../../src/batch/types";
-import worker, { BATCH_QUEUE } from "../../../src/index";
+import worker from "../../../src/index";
 import type { LedgerEntry } from "../../../src/ledger/entry";
 import { createSim, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
 import { batchFile, byCustomId, capturedBatches, chatLine, MONDAY_OFF_PEAK, openaiClient } from "./support";

@@ -15,6 +15,8 @@ const REDISPATCH_MS = 15 * 60_000;
 /** How often the alarm checks a running batch for lost lines. */
 const SWEEP_MS = 5 * 60_000;
 const SEND_CHUNK = 100;
+/** Results longer than this go to R2 (a SQLite value holds at most 2 MB); the line row keeps the key. */
+const SPILL_CHARS = 512 * 1024;
 
 export interface CreateBatch {
   tenant: string;
@@ -61,7 +63,7 @@ export class TenantBatches extends DurableObject<Env> {
       batch_id TEXT NOT NULL, idx INTEGER NOT NULL, custom_id TEXT NOT NULL, body TEXT,
       state TEXT NOT NULL, token TEXT, lease_until INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
       releases INTEGER NOT NULL DEFAULT 0,
-      dispatched_at INTEGER, result TEXT, ok INTEGER,
+      dispatched_at INTEGER, result TEXT, spilled_key TEXT, ok INTEGER,
       input_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
       output_tokens INTEGER NOT NULL DEFAULT 0, reasoning_tokens INTEGER NOT NULL DEFAULT 0,
       cost_usd REAL NOT NULL DEFAULT 0, peak_cost_usd REAL NOT NULL DEFAULT 0,
@@ -228,11 +230,24 @@ export class TenantBatches extends DurableObject<Env> {
    * lease ran out if nobody claimed the line since; anything else is a duplicate and is dropped.
    */
   async complete(batchId: string, index: number, token: string, outcome: LineOutcome): Promise<boolean> {
+    const record = this.load(batchId);
+    const line = this.line(batchId, index);
+    if (!record || line?.token !== token || (line.state !== "leased" && line.state !== "pending"))
+      return false;
+    let result: string | null = outcome.result;
+    let spilled: string | null = null;
+    if (result.length > SPILL_CHARS) {
+      // Keyed by the claim, so a duplicate run can never overwrite the result that was recorded.
+      spilled = `results/${record.tenant}/${batchId}/${index}-${token}`;
+      await this.env.FILES.put(spilled, result);
+      result = null;
+    }
     const written = this.ctx.storage.sql.exec(
-      `UPDATE lines SET state = 'done', token = NULL, lease_until = NULL, body = NULL, result = ?, ok = ?,
+      `UPDATE lines SET state = 'done', token = NULL, lease_until = NULL, body = NULL, result = ?, spilled_key = ?, ok = ?,
         input_tokens = ?, cached_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_usd = ?, peak_cost_usd = ?
        WHERE batch_id = ? AND idx = ? AND token = ? AND state IN ('leased', 'pending')`,
-      outcome.result,
+      result,
+      spilled,
       outcome.ok ? 1 : 0,
       outcome.usage.input,
       outcome.usage.cached,
@@ -244,8 +259,9 @@ export class TenantBatches extends DurableObject<Env> {
       index,
       token,
     ).rowsWritten;
-    const record = this.load(batchId);
-    if (record) await this.settleIfIdle(record);
+    // The lease was taken over while the result was being spilled: this run's result is not the line's.
+    if (written === 0 && spilled) await this.env.FILES.delete(spilled);
+    await this.settleIfIdle(record);
     return written > 0;
   }
 
@@ -355,14 +371,24 @@ export class TenantBatches extends DurableObject<Env> {
     const ending = record.status === "cancelling" ? "cancelled" : (record.ending ?? "completed");
     const output: string[] = [];
     const errors: string[] = [];
-    for (const row of this.ctx.storage.sql.exec<{
-      idx: number;
-      custom_id: string;
-      state: string;
-      result: string | null;
-      ok: number | null;
-    }>("SELECT idx, custom_id, state, result, ok FROM lines WHERE batch_id = ? ORDER BY idx", record.id)) {
-      if (row.state === "done" && row.result !== null) (row.ok === 1 ? output : errors).push(row.result);
+    const rows = this.ctx.storage.sql
+      .exec<{
+        idx: number;
+        custom_id: string;
+        state: string;
+        result: string | null;
+        spilled_key: string | null;
+        ok: number | null;
+      }>(
+        "SELECT idx, custom_id, state, result, spilled_key, ok FROM lines WHERE batch_id = ? ORDER BY idx",
+        record.id,
+      )
+      .toArray();
+    for (const row of rows) {
+      const result =
+        row.result ??
+        (row.spilled_key ? await (await this.env.FILES.get(row.spilled_key))?.text() : undefined);
+      if (row.state === "done" && result !== undefined) (row.ok === 1 ? output : errors).push(result);
       else
         errors.push(
           unansweredLine(record.id, row.idx, row.custom_id, ending === "expired" ? "expired" : "cancelled"),
@@ -379,6 +405,8 @@ export class TenantBatches extends DurableObject<Env> {
             now,
           });
     const [out, err] = await Promise.all([write(output, "output"), write(errors, "error")]);
+    const spilled = rows.flatMap((row) => (row.spilled_key ? [row.spilled_key] : []));
+    if (spilled.length > 0) await this.env.FILES.delete(spilled);
     record.outputFileId = out?.id ?? null;
     record.errorFileId = err?.id ?? null;
     record.status = ending;

@@ -1,13 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
-import type { PricePeriod } from "../config/prices";
-import { putFile, readFile } from "./files";
-import { mintId } from "./ids";
-import { planStart, type Schedule } from "./schedule";
+import { readFile } from "./files";
+import { type CreateBatch, newBatchRecord } from "./record";
+import { type ResultRow, writeResultFiles } from "./results";
 import type { BatchRecord, Claim, LineMessage, LineOutcome, LineTotals } from "./types";
-import { type BatchEndpoint, type LineError, parseBatchInput } from "./validate";
-import { type BatchObject, batchObject, unansweredLine } from "./wire";
+import { parseBatchInput } from "./validate";
+import { type BatchObject, batchObject } from "./wire";
 
-const WINDOW_MS = 24 * 3_600_000;
 /** How long a claimed line is someone's: a background request's whole deadline (15 min), plus margin. */
 export const LEASE_MS = 16 * 60_000;
 /** A line still pending this long after its message was sent is sent again (its message may be lost). */
@@ -17,17 +15,6 @@ const SWEEP_MS = 5 * 60_000;
 const SEND_CHUNK = 100;
 /** Results longer than this go to R2 (a SQLite value holds at most 2 MB); the line row keeps the key. */
 const SPILL_CHARS = 512 * 1024;
-
-export interface CreateBatch {
-  tenant: string;
-  inputFileId: string;
-  endpoint: BatchEndpoint;
-  metadata: Record<string, string> | null;
-  schedule: Schedule;
-  /** Per model name: the price tables a line naming it may be billed under, for the start time. */
-  prices: Record<string, PricePeriod[][]>;
-  servedModels: string[];
-}
 
 type LineRow = {
   idx: number;
@@ -75,57 +62,8 @@ export class TenantBatches extends DurableObject<Env> {
   async create(input: CreateBatch): Promise<BatchObject | null> {
     const file = await readFile(this.env.FILES, input.tenant, input.inputFileId);
     if (!file) return null;
-    const now = this.clock();
     const { lines, errors } = parseBatchInput(await file.text(), new Set(input.servedModels));
-    const models = new Set(lines.map((line) => line.model));
-    const mismatch = [
-      ...lines
-        .filter((l) => l.url !== input.endpoint)
-        .slice(0, 1)
-        .map((l) =>
-          mismatchError(
-            "url_mismatch",
-            l.line,
-            `The line's url '${l.url}' is not the batch's endpoint '${input.endpoint}'.`,
-          ),
-        ),
-      ...(models.size > 1
-        ? [mismatchError("model_mismatch", null, "Every line of a batch must name the same model.")]
-        : []),
-    ];
-    const failed = [...errors, ...mismatch];
-    const expiresAt = now + WINDOW_MS;
-    const record: BatchRecord = {
-      id: mintId("batch_", now),
-      tenant: input.tenant,
-      endpoint: input.endpoint,
-      model: lines[0]?.model ?? null,
-      inputFileId: input.inputFileId,
-      completionWindow: "24h",
-      metadata: input.metadata,
-      schedule: input.schedule,
-      start: planStart({
-        schedule: input.schedule,
-        tables: input.prices[lines[0]?.model ?? ""] ?? [],
-        lineCount: lines.length,
-        now,
-        expiresAt,
-      }),
-      status: failed.length > 0 ? "failed" : "validating",
-      ending: null,
-      errors: failed.length > 0 ? failed : null,
-      outputFileId: null,
-      errorFileId: null,
-      createdAt: now,
-      expiresAt,
-      inProgressAt: null,
-      finalizingAt: null,
-      completedAt: null,
-      failedAt: failed.length > 0 ? now : null,
-      expiredAt: null,
-      cancellingAt: null,
-      cancelledAt: null,
-    };
+    const record = newBatchRecord({ input, lines, errors, now: this.clock() });
     this.ctx.storage.transactionSync(() => {
       this.save(record);
       if (record.status === "failed") return;
@@ -369,44 +307,13 @@ export class TenantBatches extends DurableObject<Env> {
   private async finishIfIdle(record: BatchRecord, now: number): Promise<void> {
     if (this.unfinished(record.id) > 0) return;
     const ending = record.status === "cancelling" ? "cancelled" : (record.ending ?? "completed");
-    const output: string[] = [];
-    const errors: string[] = [];
     const rows = this.ctx.storage.sql
-      .exec<{
-        idx: number;
-        custom_id: string;
-        state: string;
-        result: string | null;
-        spilled_key: string | null;
-        ok: number | null;
-      }>(
+      .exec<ResultRow>(
         "SELECT idx, custom_id, state, result, spilled_key, ok FROM lines WHERE batch_id = ? ORDER BY idx",
         record.id,
       )
       .toArray();
-    for (const row of rows) {
-      const result =
-        row.result ??
-        (row.spilled_key ? await (await this.env.FILES.get(row.spilled_key))?.text() : undefined);
-      if (row.state === "done" && result !== undefined) (row.ok === 1 ? output : errors).push(result);
-      else
-        errors.push(
-          unansweredLine(record.id, row.idx, row.custom_id, ending === "expired" ? "expired" : "cancelled"),
-        );
-    }
-    const write = (lines: string[], suffix: string) =>
-      lines.length === 0
-        ? null
-        : putFile(this.env.FILES, {
-            tenant: record.tenant,
-            filename: `${record.id}_${suffix}.jsonl`,
-            purpose: "batch_output",
-            content: `${lines.join("\n")}\n`,
-            now,
-          });
-    const [out, err] = await Promise.all([write(output, "output"), write(errors, "error")]);
-    const spilled = rows.flatMap((row) => (row.spilled_key ? [row.spilled_key] : []));
-    if (spilled.length > 0) await this.env.FILES.delete(spilled);
+    const [out, err] = await writeResultFiles(this.env.FILES, { record, rows, ending, now });
     record.outputFileId = out?.id ?? null;
     record.errorFileId = err?.id ?? null;
     record.status = ending;
@@ -492,10 +399,6 @@ export class TenantBatches extends DurableObject<Env> {
       JSON.stringify(record),
     );
   }
-}
-
-function mismatchError(code: string, line: number | null, message: string): LineError {
-  return { code, line, message, param: null };
 }
 
 /** Queue retry delays are whole seconds, at least 1 and at most 12 hours. */

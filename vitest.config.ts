@@ -2,16 +2,17 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator (one
- * host and port, started by test/global-setup.ts) is reachable; any other request fails as a network
- * error naming the host, so a test that would reach the internet, or any other server, fails loudly.
+ * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator and the
+ * alert webhook receiver (each one host and port, started by test/global-setup.ts) are reachable; any
+ * other request fails as a network error naming the host, so a test that would reach the internet, or
+ * any other server, fails loudly.
  */
 const OUTBOUND_GUARD = `
 export default {
   fetch(request, env) {
     const { host } = new URL(request.url);
-    if (host === env.ALLOWED_HOST) return fetch(request);
-    throw new Error("Outbound request to " + host + " refused: the workers tests may only reach the simulator at " + env.ALLOWED_HOST + ".");
+    if (env.ALLOWED_HOSTS.split(",").includes(host)) return fetch(request);
+    throw new Error("Outbound request to " + host + " refused: the workers tests may only reach " + env.ALLOWED_HOSTS + ".");
   },
 };`;
 
@@ -31,7 +32,11 @@ export default defineConfig({
                   modules: true,
                   script: OUTBOUND_GUARD,
                   compatibilityDate: "2026-11-01",
-                  bindings: { ALLOWED_HOST: new URL(inject("simUrl")).host },
+                  bindings: {
+                    ALLOWED_HOSTS: [inject("simUrl"), inject("hookUrl")]
+                      .map((url) => new URL(url).host)
+                      .join(","),
+                  },
                 },
               ],
               bindings: {

@@ -119,12 +119,21 @@ export function toRouterError(err: unknown): RouterError {
   return new RouterError("internal_error", "The router failed to handle this request.", { cause: err });
 }
 
-/** Hono `onError`: the single place an exception becomes a response. */
-export function renderError(err: unknown, c: Context): Response {
+/**
+ * The router's error for anything thrown, logged once when it is the router's own fault. Every path
+ * that turns an exception into something a caller sees goes through here: `renderError` for a
+ * response, and a committed stream's in-band error event.
+ */
+export function reportError(err: unknown, requestId: string | undefined): RouterError {
   const routerError = toRouterError(err);
   if (routerError.code === "internal_error") {
     const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    console.error(JSON.stringify({ event: "internal_error", requestId: c.get("requestId"), cause }));
+    console.error(JSON.stringify({ event: "internal_error", requestId, cause }));
   }
-  return routerError.toResponse();
+  return routerError;
+}
+
+/** Hono `onError`: the single place an exception becomes a response. */
+export function renderError(err: unknown, c: Context): Response {
+  return reportError(err, c.get("requestId")).toResponse();
 }

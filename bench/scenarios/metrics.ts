@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
@@ -12,7 +13,8 @@ import type { BenchScenario, BenchSection } from "../lib/types";
 const VARIANTS = ["metrics off", "metrics on"] as const;
 type Variant = (typeof VARIANTS)[number];
 const CONCURRENCY = 8;
-const ROUNDS = 4;
+/** Many short rounds, so a round disturbed by other work on the machine weighs little. */
+const ROUNDS = 10;
 
 const body = {
   model: "deepseek-v4-flash",
@@ -30,7 +32,7 @@ export const metricsBench: BenchScenario = {
   name: "metrics",
   title: "Metrics on the hot path: relay throughput with metrics on vs off",
   async run(ctx): Promise<BenchSection> {
-    const perRound = ctx.quick ? 60 : 400;
+    const perRound = ctx.quick ? 60 : 250;
     const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
     const base = routerWorker({
       bindings: {
@@ -58,6 +60,8 @@ export const metricsBench: BenchScenario = {
       }),
     );
     const results: Record<Variant, Measurement[]> = { "metrics off": [], "metrics on": [] };
+    const cpuMs: Record<Variant, number> = { "metrics off": 0, "metrics on": 0 };
+    const load = (baseUrl: string) => ({ baseUrl, key: LOCAL_ROUTER_KEY, body, concurrency: CONCURRENCY });
     try {
       await mf.ready;
       const urls: Record<Variant, string> = {
@@ -66,14 +70,10 @@ export const metricsBench: BenchScenario = {
       };
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-          const m = await measureRequests({
-            baseUrl: urls[v],
-            key: LOCAL_ROUTER_KEY,
-            body,
-            n: perRound,
-            concurrency: CONCURRENCY,
-            warmup: round === 0 ? 30 : 0,
-          });
+          if (round === 0) await measureRequests({ ...load(urls[v]), n: 30 });
+          const cpuBefore = workerdCpuMs();
+          const m = await measureRequests({ ...load(urls[v]), n: perRound });
+          cpuMs[v] += workerdCpuMs() - cpuBefore;
           results[v].push(m);
           ctx.log(
             `round ${round + 1}/${ROUNDS} ${v}: ${m.rps.toFixed(0)} req/s, p50 ${m.latencyMs.p50.toFixed(2)} ms, ok ${m.ok}/${m.n}`,
@@ -98,6 +98,11 @@ export const metricsBench: BenchScenario = {
       variants: VARIANTS,
       baseline: "metrics off",
       metrics: [
+        {
+          label: "workerd CPU per request",
+          values: valuesOf((v) => cpuMs[v] / (ROUNDS * perRound)),
+          format: formatMs,
+        },
         { label: "throughput (req/s)", values: valuesOf(rps), format: (v) => v.toFixed(0) },
         {
           label: "latency p50 (median of rounds)",
@@ -116,11 +121,14 @@ export const metricsBench: BenchScenario = {
         },
       ],
     });
-    const drop = 1 - ratio(rps("metrics on"), rps("metrics off"));
+    // The machine is shared, so wall-clock req/s moves with everyone else's load; the CPU workerd
+    // spends per request does not, and a CPU-bound relay's throughput is its inverse.
+    const drop = 1 - 1 / ratio(cpuMs["metrics on"], cpuMs["metrics off"]);
     return {
       title: metricsBench.title,
       notes: [
-        `${ROUNDS} alternating rounds × ${perRound} non-streamed requests per variant, ${CONCURRENCY} in flight, simulator answering at once, so the router's own cost dominates.`,
+        `${ROUNDS} rounds × ${perRound} non-streamed requests per variant, order alternating, ${CONCURRENCY} in flight, simulator answering at once, so the router's own cost dominates.`,
+        "The goal is judged on the CPU time workerd spends per request (user + system from /proc, round by round; the aggregator Durable Object runs in the same workerd, so its work counts): throughput at saturation is its inverse, and unlike wall-clock req/s it does not move with other work on a shared machine.",
         "Both routers are the same bundle in one workerd (Miniflare, direct sockets); 'metrics off' sets METRICS_ENABLED=false (no deltas, no flushes, no Analytics Engine points).",
         `Per request in JavaScript (Node, V8): recording the deltas and building + validating the Analytics Engine point takes ${recordUs.toFixed(2)} µs; flushes are one RPC per isolate every METRICS_FLUSH_MS (2 s), off the response path.`,
         "Locally the Analytics Engine binding is a no-op, so its production cost (a non-blocking write) is not in these figures.",
@@ -129,7 +137,7 @@ export const metricsBench: BenchScenario = {
       rows: table.rows,
       goals: [
         {
-          goal: "throughput with metrics ≤ 5% lower than without",
+          goal: "throughput with metrics ≤ 5% lower than without (1 ÷ CPU per request)",
           measured: `${Math.abs(drop * 100).toFixed(1)}% ${drop >= 0 ? "lower" : "higher"}`,
           met: drop <= 0.05,
         },
@@ -137,6 +145,27 @@ export const metricsBench: BenchScenario = {
     };
   },
 };
+
+/** User + system CPU of the workerd processes this benchmark started (Linux /proc), in ms. */
+function workerdCpuMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // After the command: state, parent pid, …; utime and stime are the 12th and 13th (clock ticks).
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (comm === "workerd" && Number(fields[1]) === process.pid)
+        ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A process that ended between the listing and the read.
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** Linux's USER_HZ. */
+const CLOCK_TICKS_PER_S = 100;
 
 function valuesOf(f: (v: Variant) => number): Record<string, number> {
   return Object.fromEntries(VARIANTS.map((v) => [v, f(v)]));

@@ -1,11 +1,5 @@
+import { type CacheMode, KV_MIN_TTL_SECONDS } from "../config/cache-limits";
 import { RouterError } from "../errors";
-
-/** How a tenant or route treats caching when the request does not say. */
-export const CACHE_MODES = ["on", "deterministic", "off"] as const;
-export type CacheMode = (typeof CACHE_MODES)[number];
-
-/** KV refuses an `expirationTtl` under 60 s. */
-export const KV_MIN_TTL_SECONDS = 60;
 
 export interface CacheSettings {
   enabled: boolean;

@@ -1,6 +1,4 @@
-import { type Usage, usageFromWire } from "../observe/usage";
-import type { AnswerEnd, AnswerObserver } from "../proxy/respond";
-import { SseParser } from "../upstream/sse";
+import type { AnswerEnd, AnswerObserver } from "../answer";
 
 /** What an answer looked like to its caller, ready to become a cache entry. */
 export type CapturedAnswer =
@@ -29,7 +27,6 @@ export function captureAnswer(
   let settled = false;
   const events: string[] = [];
   const jsonParts: Uint8Array[] = [];
-  const seen: { finishReason?: string; usage?: Usage; error: boolean } = { error: false };
   const settle = (end: AnswerEnd) => {
     if (settled) return;
     settled = true;
@@ -40,58 +37,30 @@ export function captureAnswer(
     const json = oversize ? "" : decoder.decode(concat(jsonParts)).trim();
     onSettled({ kind, json, bytes, oversize, end });
   };
-  const parser = new SseParser({
-    data: (payload) => {
-      if (settled) return;
-      if (payload === "[DONE]") {
-        const { finishReason, usage } = seen;
-        settle({ outcome: seen.error ? "failed" : "complete", finishReason, usage });
-        return;
-      }
-      noteChunk(payload, seen);
-      if (oversize) return;
-      bytes += payload.length;
-      if (bytes > maxBytes) {
-        oversize = true;
-        events.length = 0;
-      } else events.push(payload);
-    },
-  });
+  // A stream is kept from the relay's parsed events; only a JSON answer is kept from its bytes.
+  const keep = (size: number, part: () => void, parts: unknown[]) => {
+    bytes += size;
+    if (oversize) return;
+    if (bytes > maxBytes) {
+      oversize = true;
+      parts.length = 0;
+    } else part();
+  };
   return {
     chunk(chunk) {
-      if (kind === "stream") {
-        parser.push(chunk);
+      if (kind === "json") keep(chunk.byteLength, () => jsonParts.push(chunk), jsonParts);
+    },
+    event(payload, soFar) {
+      if (settled || kind !== "stream") return;
+      if (payload === "[DONE]") {
+        const { finishReason, usage } = soFar;
+        settle({ outcome: soFar.upstreamError !== undefined ? "failed" : "complete", finishReason, usage });
         return;
       }
-      bytes += chunk.byteLength;
-      if (oversize) return;
-      if (bytes > maxBytes) {
-        oversize = true;
-        jsonParts.length = 0;
-      } else jsonParts.push(chunk);
+      keep(payload.length, () => events.push(payload), events);
     },
-    end(end) {
-      if (kind === "stream") parser.end();
-      settle(end);
-    },
+    end: settle,
   };
-}
-
-/** The finish reason, usage and any in-band error of a streamed chunk. */
-function noteChunk(payload: string, seen: { finishReason?: string; usage?: Usage; error: boolean }): void {
-  let chunk: { error?: unknown; usage?: unknown; choices?: unknown };
-  try {
-    chunk = JSON.parse(payload);
-  } catch {
-    return;
-  }
-  if (typeof chunk !== "object" || chunk === null) return;
-  if (chunk.error !== undefined) seen.error = true;
-  seen.usage = usageFromWire(chunk.usage) ?? seen.usage;
-  if (!Array.isArray(chunk.choices)) return;
-  for (const choice of chunk.choices as Array<{ finish_reason?: unknown }>) {
-    if (typeof choice?.finish_reason === "string") seen.finishReason = choice.finish_reason;
-  }
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

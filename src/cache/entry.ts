@@ -1,10 +1,8 @@
-import type { Usage } from "../observe/usage";
-import type { AnswerOutcome } from "../proxy/respond";
+import type { AnswerOutcome } from "../answer";
+import { KV_MAX_VALUE_BYTES } from "../config/cache-limits";
+import type { Usage } from "../usage";
 import * as z from "../zod";
 import { CACHE_FORMAT_VERSION } from "./key";
-
-/** KV caps a value at 25 MiB; the policy's limit is lower and sits under this. */
-export const KV_MAX_VALUE_BYTES = 25 * 1024 * 1024;
 
 const usageSchema = z.object({
   promptTokens: z.number(),
@@ -66,7 +64,7 @@ export function ageSeconds(entry: CacheEntry, now: number): number {
 }
 
 /** How an answer ended, as far as the cache must know to decide whether to keep it. */
-export interface FinishedAnswer {
+interface FinishedAnswer {
   outcome: AnswerOutcome;
   finishReason?: string;
   /** Bytes of the payloads that would be stored. */
@@ -75,7 +73,7 @@ export interface FinishedAnswer {
   servedOtherwise: boolean;
 }
 
-export type StoreVerdict =
+type StoreVerdict =
   | { store: true }
   | {
       store: false;

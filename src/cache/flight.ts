@@ -1,5 +1,5 @@
+import type { AnswerEnd } from "../answer";
 import type { RouterError } from "../errors";
-import type { AnswerEnd } from "../proxy/respond";
 
 /** Which step produced a coalesced answer, for the followers' decision headers. */
 export interface ServedBy {
@@ -9,7 +9,7 @@ export interface ServedBy {
   degraded?: string;
 }
 
-export type FlightState =
+type FlightState =
   /** The leader is still planning, queueing or waiting for its first event. */
   | { phase: "pending" }
   /** The leader's answer is flowing; `chunks` grows. */

@@ -1,12 +1,11 @@
+import type { AnswerEnd, Finished } from "../answer";
 import { RouterError } from "../errors";
-import type { Usage } from "../observe/usage";
-import type { Finished } from "../proxy/accounting";
-import type { AnswerEnd } from "../proxy/respond";
-import { sseEvent } from "../upstream/sse";
+import { sseEvent, sseResponse } from "../upstream/sse";
+import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
 import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 
-export interface FollowOptions {
+interface FollowOptions {
   endpoint: "chat" | "fim";
   /** The follower's classified model, for accounting a failure before any answer. */
   model: string;
@@ -60,11 +59,7 @@ export async function follow(flight: Flight, o: FollowOptions): Promise<Response
   const saved = o.priceSaving(ended.servedBy.model, ended.end.usage);
   headers.set("x-router-saved-usd", saved.toFixed(8));
   o.onEnd(finished(ended.servedBy, ended.end, 200, saved));
-  if (o.stream) {
-    headers.set("content-type", "text/event-stream; charset=utf-8");
-    headers.set("cache-control", "no-cache");
-    return new Response(replaySse(answer), { status: 200, headers });
-  }
+  if (o.stream) return sseResponse(replaySse(answer), headers);
   headers.set("content-type", "application/json");
   return new Response(replayJson(answer), { status: 200, headers });
 }
@@ -120,9 +115,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
     },
     { highWaterMark: 0 },
   );
-  headers.set("content-type", "text/event-stream; charset=utf-8");
-  headers.set("cache-control", "no-cache");
-  return new Response(body, { status: 200, headers });
+  return sseResponse(body, headers);
 }
 
 async function waitForChange(flight: Flight, o: FollowOptions): Promise<void> {

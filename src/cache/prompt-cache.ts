@@ -1,13 +1,12 @@
-import type { Context } from "hono";
+import type { AnswerObserver, Finished } from "../answer";
 import { usageCostUsd } from "../classify/catalog";
-import type { Classification } from "../classify/classify";
-import type { AppEnv } from "../env";
+import type { Classification, InferenceCall } from "../classify/classify";
+import type { Policy } from "../config/policy";
+import type { Tenant } from "../config/tenants";
 import { type ErrorCode, toRouterError } from "../errors";
-import type { Usage } from "../observe/usage";
-import type { Finished } from "../proxy/accounting";
-import type { AnswerObserver } from "../proxy/respond";
-import type { InferenceCall } from "../proxy/serve";
 import type { PlanStep, RoutePlan } from "../routing/plan";
+import { sseResponse } from "../upstream/sse";
+import type { Usage } from "../usage";
 import { type CacheDecision, decideCaching } from "./cacheability";
 import { type CapturedAnswer, captureAnswer } from "./capture";
 import { countCache } from "./counting";
@@ -32,6 +31,15 @@ export interface CacheLookup {
   totalAt: number;
   /** Accounts for an answer the cache served, once it has ended. */
   account(finished: Finished): void;
+  tenant: Tenant;
+  policy: Policy;
+  /** What the request said about caching: its `cache-control` and `x-router-cache` headers. */
+  cacheControl: string | undefined;
+  routerCache: string | undefined;
+  /** The bindings the cache reads, writes and counts with. */
+  env: Env;
+  /** Keeps work (writes, counts) alive past the response. */
+  waitUntil(work: Promise<unknown>): void;
 }
 
 /** What the cache made of a request: an answer it served, or how the upstream's answer is to be kept. */
@@ -71,17 +79,16 @@ const MAX_ELECTIONS = 5;
  * join an identical request in flight or serve a fresh entry (L1, then KV); otherwise the caller goes
  * upstream and hands the answer back through `observe`.
  */
-export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Promise<PromptCache> {
-  const tenant = c.get("tenant");
-  const policy = c.get("policy");
+export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
+  const { tenant, policy, env } = lookup;
   const { call, classification, plan, headers } = lookup;
-  const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-  const count: Count = (delta) => countCache(c.env, background, tenant.id, delta);
+  const background = (work: Promise<unknown>) => lookup.waitUntil(work);
+  const count: Count = (delta) => countCache(env, background, tenant.id, delta);
 
   const decision = decideCaching({
     temperature: call.request.body.temperature,
-    cacheControl: c.req.header("cache-control"),
-    routerCache: c.req.header("x-router-cache"),
+    cacheControl: lookup.cacheControl,
+    routerCache: lookup.routerCache,
     settings: policy.cache,
     tenantMode: tenant.cache,
     routeMode: policy.cache.routes[classification.type],
@@ -104,9 +111,9 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
   });
   const key = formatCacheId(id);
   headers.set("x-router-cache-key", key);
-  const store = new CacheStore(c.env.CACHE, caches.default);
+  const store = new CacheStore(env.CACHE, caches.default);
   const stream = call.request.body.stream === true;
-  const priceSaving = (model: string, usage: Usage | undefined) => savedUsd(c, model, usage);
+  const priceSaving = (model: string, usage: Usage | undefined) => savedUsd(policy, model, usage);
 
   let flight: Flight | undefined;
   for (let election = 0; decision.mode === "use" && election < MAX_ELECTIONS; election++) {
@@ -161,6 +168,15 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
   headers.set("x-router-cache", "MISS");
   count(decision.mode === "refresh" ? { misses: 1, refreshes: 1 } : { misses: 1 });
   const leading = flight;
+  const keeping: Keeping = {
+    store,
+    id,
+    decision,
+    endpoint: call.request.endpoint,
+    keyedStep: keyed,
+    maxBytes: policy.cache.maxEntryBytes,
+    count,
+  };
   /** Until its entry is written, identical requests keep joining the finished flight instead of missing. */
   const landAfter = (write: Promise<void> | undefined) => {
     if (!leading) {
@@ -174,14 +190,15 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
       leading?.answering(kind, { model: step.model, pool: step.pool, target, degraded: step.degraded });
       const capture = captureAnswer(kind, policy.cache.maxEntryBytes, (answer) => {
         leading?.end(answer.end);
-        landAfter(keep(c, store, id, decision, call.request.endpoint, answer, keyed, step, count));
+        landAfter(keep(keeping, answer, step));
       });
       return {
         chunk(bytes) {
           leading?.push(bytes);
           capture.chunk?.(bytes);
         },
-        end: (end) => capture.end(end),
+        event: capture.event,
+        end: capture.end,
       };
     },
     fail(error, abandoned) {
@@ -192,25 +209,27 @@ export async function lookupCache(c: Context<AppEnv>, lookup: CacheLookup): Prom
   };
 }
 
+/** Where and how a request's answer is kept: fixed when its key is derived. */
+interface Keeping {
+  store: CacheStore;
+  id: CacheId;
+  decision: CacheDecision;
+  endpoint: "chat" | "fim";
+  /** The step the key was derived for; an answer served by another step is not kept under it. */
+  keyedStep: PlanStep;
+  maxBytes: number;
+  count: Count;
+}
+
 /** Stores a finished answer if it may be kept; returns the write, which runs off the response path. */
-function keep(
-  c: Context<AppEnv>,
-  store: CacheStore,
-  id: CacheId,
-  decision: CacheDecision,
-  endpoint: "chat" | "fim",
-  answer: CapturedAnswer,
-  keyedStep: PlanStep,
-  servedStep: PlanStep,
-  count: Count,
-): Promise<void> | undefined {
+function keep(keeping: Keeping, answer: CapturedAnswer, servedStep: PlanStep): Promise<void> | undefined {
+  const { store, id, decision, endpoint, keyedStep, maxBytes, count } = keeping;
   const { end } = answer;
   const servedOtherwise =
     servedStep.model !== keyedStep.model ||
     servedStep.upstreamModel !== keyedStep.upstreamModel ||
     servedStep.disableThinking !== keyedStep.disableThinking ||
     servedStep.degraded !== undefined;
-  const maxBytes = c.get("policy").cache.maxEntryBytes;
   const bytes = answer.oversize ? Number.POSITIVE_INFINITY : answer.bytes;
   const verdict = storeVerdict(
     { outcome: end.outcome, finishReason: end.finishReason, bytes, servedOtherwise },
@@ -265,13 +284,7 @@ function hitResponse(
   headers.set("x-router-saved-usd", saved.toFixed(8));
   if (stream) {
     const body = replaySse(entry);
-    headers.set("content-type", "text/event-stream; charset=utf-8");
-    headers.set("cache-control", "no-cache");
-    return {
-      response: new Response(body, { status: 200, headers }),
-      bytes: body.byteLength,
-      savedUsd: saved,
-    };
+    return { response: sseResponse(body, headers), bytes: body.byteLength, savedUsd: saved };
   }
   const body = new TextEncoder().encode(replayJson(entry));
   headers.set("content-type", "application/json");
@@ -279,8 +292,8 @@ function hitResponse(
 }
 
 /** What the answer would cost upstream now: the usage it reported, at the prices in force. */
-function savedUsd(c: Context<AppEnv>, model: string, usage: Usage | undefined): number {
-  return usage ? usageCostUsd(c.get("policy"), model, usage, Date.now()) : 0;
+function savedUsd(policy: Policy, model: string, usage: Usage | undefined): number {
+  return usage ? usageCostUsd(policy, model, usage, Date.now()) : 0;
 }
 
 /** A cache that cannot be read is a miss, never an error the caller sees. */

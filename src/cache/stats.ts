@@ -50,7 +50,7 @@ export function addCounters(into: CacheCounters, delta: Partial<CacheCounters>):
 }
 
 /** How often one isolate writes one tenant's counters at most. */
-export const FLUSH_INTERVAL_MS = 1_000;
+const FLUSH_INTERVAL_MS = 1_000;
 
 /**
  * Counts buffered in an isolate and written to the tenant's CacheStats object at most once a second,

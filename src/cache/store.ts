@@ -1,4 +1,4 @@
-import { KV_MIN_TTL_SECONDS } from "./cacheability";
+import { KV_MIN_TTL_SECONDS } from "../config/cache-limits";
 import { type CacheEntry, decodeEntry, isFresh } from "./entry";
 import { CACHE_FORMAT_VERSION, type CacheId, type CacheScope } from "./key";
 import { MemoryTier } from "./memory";
@@ -8,12 +8,12 @@ export function entryKvKey(id: CacheId): string {
   return `${scopeKvPrefix(id.scope)}${id.hash}`;
 }
 
-export function scopeKvPrefix(scope: CacheScope): string {
+function scopeKvPrefix(scope: CacheScope): string {
   return `cache:v${CACHE_FORMAT_VERSION}:${scope}:`;
 }
 
 /** The L1's key: a synthetic URL on a host that never resolves, so it can collide with nothing real. */
-export function l1Url(id: CacheId): string {
+function l1Url(id: CacheId): string {
   return `https://prompt-cache.router.invalid/v${CACHE_FORMAT_VERSION}/${encodeURIComponent(id.scope)}/${id.hash}`;
 }
 
@@ -21,7 +21,7 @@ export function l1Url(id: CacheId): string {
  * The L1 keeps an entry at most this long, so a purge (which can only clear the L1 of the location
  * that runs it) reaches every location within the same minute KV itself takes to propagate.
  */
-export const L1_MAX_AGE_SECONDS = 60;
+const L1_MAX_AGE_SECONDS = 60;
 
 /** KV allows this many operations per invocation; a purge stops below it and says there is more. */
 const PURGE_BATCH = 900;
@@ -29,7 +29,7 @@ const PURGE_BATCH = 900;
 /** The isolate's L0, shared by its requests: a few MiB of an isolate's 128 MB. */
 const memory = new MemoryTier(8 * 1024 * 1024, L1_MAX_AGE_SECONDS * 1000);
 
-export interface Found {
+interface Found {
   entry: CacheEntry;
   source: "memory" | "l1" | "kv";
 }

@@ -1,7 +1,7 @@
 import { AUTO_MODEL } from "../config/models";
 import type { Policy } from "../config/policy";
 import { DEEPSEEK_PRICES, type PricePeriod } from "../config/prices";
-import type { Usage } from "../observe/usage";
+import type { Usage } from "../usage";
 import { costUsd, ratesAt } from "./price";
 
 const served = new WeakMap<Policy, Set<string>>();

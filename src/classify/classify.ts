@@ -209,3 +209,11 @@ function parseEnumHeader<T extends string>(
     param: header,
   });
 }
+
+/** The caller's request after validation, plus how it arrived. */
+export interface InferenceCall {
+  request: InferenceRequest;
+  rawBody: string;
+  /** Arrived under DeepSeek's /beta base. */
+  beta: boolean;
+}

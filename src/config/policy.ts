@@ -1,6 +1,5 @@
-import { CACHE_MODES, KV_MIN_TTL_SECONDS } from "../cache/cacheability";
-import { KV_MAX_VALUE_BYTES } from "../cache/entry";
 import * as z from "../zod";
+import { CACHE_MODES, KV_MAX_VALUE_BYTES, KV_MIN_TTL_SECONDS } from "./cache-limits";
 import { priceTable } from "./prices";
 import { httpBaseUrl } from "./settings";
 

@@ -2,10 +2,9 @@ import { RouterError } from "../errors";
 import * as z from "../zod";
 
 /** An operator-fixed http(s) origin, without trailing slashes. */
-export const httpBaseUrl = z.pipe(
-  z.url({ protocol: /^https?$/ }),
-  z.transform((url: string) => url.replace(/\/+$/, "")),
-);
+export const httpBaseUrl = z
+  .url({ protocol: /^https?$/ })
+  .check(z.overwrite((url) => url.replace(/\/+$/, "")));
 
 const settingsSchema = z.object({
   DEEPSEEK_BASE_URL: httpBaseUrl,

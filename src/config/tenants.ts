@@ -1,16 +1,13 @@
-import { CACHE_MODES } from "../cache/cacheability";
 import * as z from "../zod";
+import { CACHE_MODES } from "./cache-limits";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-const sha256Hex = z.pipe(
-  z.pipe(
-    z.string(),
-    z.transform((value: string) => value.replace(/^sha256:/, "").toLowerCase()),
-  ),
-  z.string().check(z.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters")),
+const sha256Hex = z.string().check(
+  z.overwrite((value) => value.replace(/^sha256:/, "").toLowerCase()),
+  z.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters"),
 );
 
 const tenantSchema = z.object({

@@ -1,4 +1,5 @@
-import type { Usage } from "../observe/usage";
+import type { RequestOutcome } from "../answer";
+import type { Usage } from "../usage";
 
 /**
  * One row of usage: a request's own (`kind: "request"`), or an earlier attempt of it that reached the
@@ -14,7 +15,7 @@ export interface LedgerEntry {
   model: string;
   pool: string | null;
   status: number;
-  outcome: "complete" | "truncated" | "failed" | "cancelled" | "rejected";
+  outcome: RequestOutcome;
   /** HIT, COALESCED and the like cost nothing upstream. */
   cache: string | null;
   usage: Usage;

@@ -49,7 +49,7 @@ const ALERT_LOG = 50;
  * dashboard, samples pool gauges on an alarm, and raises alerts onto the ALERTS queue.
  */
 export class MetricsAggregator extends DurableObject<Env> {
-  /** The clock; tests replace it. */
+  /** The clock, injectable like every Durable Object's here. */
   now: () => number = Date.now;
   private readonly counters = new Map<string, Sample>();
   private readonly histograms = new Map<string, HistogramSample>();
@@ -68,6 +68,11 @@ export class MetricsAggregator extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY);
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS alert_log (id TEXT PRIMARY KEY, at INTEGER NOT NULL, data TEXT NOT NULL);`);
+    this.restore(sql);
+  }
+
+  /** Everything the object keeps in memory, reloaded from SQLite after an eviction. */
+  private restore(sql: SqlStorage): void {
     for (const row of sql.exec<{ key: string; metric: string; labels: string; value: number }>(
       "SELECT * FROM counters",
     ))

@@ -1,4 +1,5 @@
-import type { Usage } from "./usage";
+import type { RequestOutcome } from "../answer";
+import type { Usage } from "../usage";
 
 /** One line per finished inference request: what it was, how it ended, what it used. */
 export interface CompletionRecord {
@@ -8,7 +9,7 @@ export interface CompletionRecord {
   pool?: string;
   stream: boolean;
   status: number;
-  outcome: "complete" | "truncated" | "failed" | "cancelled" | "rejected";
+  outcome: RequestOutcome;
   finishReason?: string;
   usage?: Usage;
   /** The usage was estimated because the upstream never reported it. */

@@ -2,7 +2,7 @@ import type { Policy } from "../config/policy";
 import { writeRequestPoint } from "./analytics";
 import { DeltaRecorder } from "./delta";
 import type { MetricsSink, PipelineEvent, RequestSample } from "./sample";
-import { type ObserveSettings, type ObserveVars, observeSettings } from "./settings";
+import { type ObserveVars, observeSettings } from "./settings";
 
 /** The one aggregator every isolate flushes to. */
 export const FLEET = "fleet";
@@ -11,9 +11,10 @@ type MetricsEnv = Pick<Env, "METRICS" | "REQUEST_EVENTS"> & ObserveVars;
 
 /**
  * This isolate's metrics: deltas gathered in memory and flushed to the aggregator at most every
- * `METRICS_FLUSH_MS`, in one RPC, off the response path. Like the ledger batcher, every request that
- * records holds the pending flush in its `waitUntil`, so the isolate stays up until its deltas are
- * written; only an isolate that crashes inside that window loses them.
+ * `METRICS_FLUSH_MS`, in one RPC, off the response path. The request that opens a flush window holds
+ * that flush in its `waitUntil` (which outlives its response and its client) and carries everything
+ * recorded until then; later requests in the window only add to it, so they are not kept alive for
+ * seconds each. Only an isolate that crashes inside the window loses its deltas.
  */
 class IsolateMetrics implements MetricsSink {
   private recorder = new DeltaRecorder();
@@ -23,21 +24,23 @@ class IsolateMetrics implements MetricsSink {
     this.recorder.event(event);
   }
 
-  /** Records a finished request; returns the flush that will carry it, for the request's `waitUntil`. */
+  /** Records a finished request; returns the flush this request must hold in its `waitUntil`, if any. */
   request(env: MetricsEnv, sample: RequestSample, policy: Policy): Promise<void> {
     const settings = observeSettings(env);
     if (!settings.enabled) return Promise.resolve();
     this.recorder.request(sample);
     writeRequestPoint(env.REQUEST_EVENTS, sample);
-    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, settings.flushMs)).then(() =>
-      this.flush(env, settings, policy),
+    if (this.flushing) return Promise.resolve();
+    this.flushing = new Promise<void>((resolve) => setTimeout(resolve, settings.flushMs)).then(() =>
+      this.flush(env, policy),
     );
     return this.flushing;
   }
 
   /** Writes what is pending now (a scrape does this first, so this isolate's latest counts show). */
-  flush(env: MetricsEnv, settings: ObserveSettings, policy: Policy): Promise<void> {
+  flush(env: MetricsEnv, policy: Policy): Promise<void> {
     this.flushing = undefined;
+    const settings = observeSettings(env);
     if (this.recorder.empty) return Promise.resolve();
     const delta = this.recorder.take();
     return env.METRICS.getByName(FLEET)

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { Finished } from "../answer";
 import { usageCostUsd } from "../classify/catalog";
 import type { Classification } from "../classify/classify";
 import type { Policy } from "../config/policy";
@@ -7,29 +8,8 @@ import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { metrics } from "../observe/metrics";
-import type { Usage } from "../observe/usage";
+import type { Usage } from "../usage";
 import type { SpentAttempt } from "./attempt";
-
-/** How a request ended, as far as billing and the log care. */
-export interface Finished {
-  model: string;
-  pool?: string;
-  status: number;
-  outcome: CompletionRecord["outcome"];
-  finishReason?: string;
-  /** The usage the upstream reported, if it did. */
-  reported?: Usage;
-  /** Whether an upstream started generating for this request (and may bill for it). */
-  reachedUpstream: boolean;
-  /** Streamed events that carried output, for estimating usage the upstream never reported. */
-  outputEvents?: number;
-  firstTokenMs?: number;
-  upstreamMs?: number;
-  /** x-router-cache outcome, when the cache answered or was consulted. */
-  cache?: string;
-  /** What a cache hit would have cost upstream. */
-  savedUsd?: number;
-}
 
 /** What a request's accounting is told: how the request ended, and any attempt spent on the way. */
 export interface Accounts {

@@ -41,7 +41,7 @@ export interface Attempt {
 }
 
 /** Statuses that say "this upstream, now" rather than "this request": worth a retry or another target. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 

@@ -1,34 +1,13 @@
+import type { AnswerEnd, AnswerObserver, AnswerOutcome } from "../answer";
 import { RouterError } from "../errors";
-import { type Usage, usageFromWire } from "../observe/usage";
 import { CompletionTap } from "../upstream/completion-tap";
 import type { JsonAnswer } from "../upstream/errors";
 import { type RelayEnd, type RelaySource, relay } from "../upstream/relay";
-import { sseEvent } from "../upstream/sse";
-
-export type AnswerOutcome = "complete" | "truncated" | "failed" | "cancelled";
-
-/** How an answer ended, reported once when the stream closes (or the JSON is read). */
-export interface AnswerEnd {
-  outcome: AnswerOutcome;
-  finishReason?: string;
-  usage?: Usage;
-  /** Events that carried output: the basis for estimating usage the upstream never reported. */
-  outputEvents?: number;
-  /** From sending the request upstream to the first token; the JSON's arrival when not streamed. */
-  firstTokenMs?: number;
-}
-
-/**
- * Something else that watches an answer as it is relayed (the cache's capture, for one): it sees the
- * bytes the caller sees, then how the answer ended. It must be cheap and must not throw.
- */
-export interface AnswerObserver {
-  chunk?(bytes: Uint8Array): void;
-  end(end: AnswerEnd): void;
-}
+import { sseEvent, sseResponse } from "../upstream/sse";
+import { usageFromWire } from "../usage";
 
 /** The deadlines a committed stream must still meet, and how to stop its upstream when it does not. */
-export interface StreamWatch {
+interface StreamWatch {
   firstTokenAt: number;
   idleMs: number;
   totalAt: number;
@@ -48,7 +27,9 @@ export function streamAnswer(
   observers: readonly AnswerObserver[],
   watch: StreamWatch,
 ): Response {
-  const tap = new CompletionTap();
+  const tap = new CompletionTap(undefined, (payload, soFar) => {
+    for (const observer of observers) observer.event?.(payload, soFar);
+  });
   let stalled: RouterError | undefined;
   let seenEvents = 0;
   let lastDataAt = Date.now();
@@ -77,8 +58,9 @@ export function streamAnswer(
     source,
     {
       chunk: (bytes) => {
-        tap.push(bytes);
+        // Bytes first, then the events parsed from them: an observer that ends at `[DONE]` has its bytes.
         for (const observer of observers) observer.chunk?.(bytes);
+        tap.push(bytes);
         if (tap.chunks !== seenEvents) {
           seenEvents = tap.chunks;
           lastDataAt = Date.now();
@@ -101,9 +83,7 @@ export function streamAnswer(
     (reason) => watch.abort(new RouterError("upstream_error", "The client went away.", { cause: reason })),
     clientSignal,
   );
-  headers.set("content-type", "text/event-stream; charset=utf-8");
-  headers.set("cache-control", "no-cache");
-  return new Response(stream, { status: 200, headers });
+  return sseResponse(stream, headers);
 }
 
 function outcomeOf(end: RelayEnd, tap: CompletionTap): AnswerOutcome {

@@ -1,27 +1,20 @@
 import type { Context } from "hono";
 import { MAX_WAIT_HEADER, PoolGates, parseMaxWait } from "../admission/gate";
-import { holdWhileQueued } from "../admission/hold";
+import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
-import { type Classification, classify, type InferenceRequest } from "../classify/classify";
+import { type Classification, classify, type InferenceCall } from "../classify/classify";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
-import { RouterError, toRouterError } from "../errors";
+import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
-import { usageFromWire } from "../observe/usage";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
+import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
-import { type AnswerEnd, type AnswerObserver, jsonAnswer, streamAnswer } from "./respond";
-
-/** The caller's request after validation, plus how it arrived. */
-export interface InferenceCall {
-  request: InferenceRequest;
-  rawBody: string;
-  /** Arrived under DeepSeek's /beta base. */
-  beta: boolean;
-}
+import { holdWhileQueued } from "./hold";
+import { jsonAnswer, streamAnswer } from "./respond";
 
 /** What the router decided about a request before any I/O: pure, from the request, policy and clock. */
 interface Decision {
@@ -63,8 +56,14 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     sentAt,
   };
   // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
-  const cache = await lookupCache(c, {
+  const cache = await lookupCache({
     call,
+    tenant: c.get("tenant"),
+    policy: c.get("policy"),
+    cacheControl: c.req.header("cache-control"),
+    routerCache: c.req.header("x-router-cache"),
+    env: c.env,
+    waitUntil: (work) => c.executionCtx.waitUntil(work),
     classification: decision.classification,
     plan: decision.plan,
     headers: scope.headers,
@@ -101,6 +100,7 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
       c.set("waitedMs", c.get("waitedMs") + performance.now() - sentAt);
     },
     leave: (reason) => scope.departure.abort(reason),
+    fail: (error) => reportError(error, c.get("requestId")),
   });
 }
 

@@ -9,10 +9,11 @@ import { DASHBOARD_HTML } from "../observe/dashboard-page";
  */
 export const dashboard = new Hono<AppEnv>();
 
-dashboard.get("/dashboard", (c) =>
-  c.html(DASHBOARD_HTML, 200, {
-    "content-security-policy":
-      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
-    "cache-control": "no-store",
-  }),
-);
+/** For the self-contained pages: their own inline script and style, and requests to this origin only. */
+export const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+  "cache-control": "no-store",
+};
+
+dashboard.get("/dashboard", (c) => c.html(DASHBOARD_HTML, 200, PAGE_HEADERS));

@@ -1,15 +1,12 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
 import { METRIC } from "../observe/catalog";
 import { zeros } from "../observe/delta";
 import { FLEET, metrics } from "../observe/metrics";
 import { quantile } from "../observe/series";
-import { observeSettings } from "../observe/settings";
+import { parseRange } from "./range";
 
 export const LATENCY_PATHS = ["/v1/router/latency"] as const;
-
-const RANGES: Record<string, number> = { "15m": 900_000, "1h": 3_600_000, "24h": 86_400_000 };
 
 /**
  * `GET /v1/router/latency?range=15m|1h|24h`: the calling tenant's own time to first token and total
@@ -19,15 +16,9 @@ const RANGES: Record<string, number> = { "15m": 900_000, "1h": 3_600_000, "24h":
 export const latency = new Hono<AppEnv>();
 
 latency.get(LATENCY_PATHS[0], async (c) => {
-  const range = c.req.query("range") ?? "15m";
-  const rangeMs = RANGES[range];
-  if (rangeMs === undefined) {
-    throw new RouterError("invalid_request", `range must be one of ${Object.keys(RANGES).join(", ")}.`, {
-      param: "range",
-    });
-  }
+  const { range, ms: rangeMs } = parseRange(c.req.query("range"), ["15m", "1h", "24h"]);
   const tenant = c.get("tenant");
-  await metrics.flush(c.env, observeSettings(c.env), c.get("policy"));
+  await metrics.flush(c.env, c.get("policy"));
   const view = await c.env.METRICS.getByName(FLEET).tenantSeries(tenant.id, rangeMs);
   const bounds = METRIC.duration.buckets;
   const ms = (counts: number[], q: number) => {

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { poolStatus } from "../admission/status";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
 import { withPolicy } from "../middleware/policy";
 import { METRIC } from "../observe/catalog";
 import { FLEET, metrics } from "../observe/metrics";
@@ -12,8 +11,9 @@ import {
   renderPrometheus,
   type Sample,
 } from "../observe/prometheus";
-import { observeSettings } from "../observe/settings";
 import { requireAdmin } from "./admin";
+import { PAGE_HEADERS } from "./dashboard";
+import { parseRange } from "./range";
 
 /**
  * The operator's views, behind the admin key: `GET /metrics` (Prometheus text format, fleet-wide)
@@ -22,19 +22,13 @@ import { requireAdmin } from "./admin";
  */
 export const operator = new Hono<AppEnv>();
 
-operator.get("/operator", (c) =>
-  c.html(OPERATOR_HTML, 200, {
-    "content-security-policy":
-      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
-    "cache-control": "no-store",
-  }),
-);
+operator.get("/operator", (c) => c.html(OPERATOR_HTML, 200, PAGE_HEADERS));
 
 // Guards per route, not `use`: this router is mounted at the root beside the tenant API.
 operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
   const policy = c.get("policy");
   // This isolate's pending deltas first, so a scrape right after traffic sees it.
-  await metrics.flush(c.env, observeSettings(c.env), policy);
+  await metrics.flush(c.env, policy);
   const [snapshot, pools] = await Promise.all([
     c.env.METRICS.getByName(FLEET).snapshot(),
     Promise.all(Object.entries(policy.pools).map(([name, spec]) => poolStatus(c.env.POOL_GATE, name, spec))),
@@ -49,26 +43,12 @@ operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
   return c.body(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
 });
 
-const RANGES: Record<string, number> = {
-  "5m": 300_000,
-  "15m": 900_000,
-  "1h": 3_600_000,
-  "6h": 21_600_000,
-  "24h": 86_400_000,
-};
-
 operator.get("/metrics/series", requireAdmin, withPolicy, async (c) => {
-  const range = c.req.query("range") ?? "15m";
-  const rangeMs = RANGES[range];
-  if (rangeMs === undefined) {
-    throw new RouterError("invalid_request", `range must be one of ${Object.keys(RANGES).join(", ")}.`, {
-      param: "range",
-    });
-  }
+  const { range, ms } = parseRange(c.req.query("range"), ["5m", "15m", "1h", "6h", "24h"]);
   const policy = c.get("policy");
-  await metrics.flush(c.env, observeSettings(c.env), policy);
+  await metrics.flush(c.env, policy);
   const [series, pools] = await Promise.all([
-    c.env.METRICS.getByName(FLEET).series(rangeMs),
+    c.env.METRICS.getByName(FLEET).series(ms),
     Promise.all(Object.entries(policy.pools).map(([name, spec]) => poolStatus(c.env.POOL_GATE, name, spec))),
   ]);
   return c.json({ range, now: Date.now(), latencyBuckets: METRIC.duration.buckets, ...series, pools });

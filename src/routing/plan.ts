@@ -65,7 +65,7 @@ export function routeReason(
     : served === plan.steps[0]
       ? `pool ${served.pool}`
       : `fell back to pool ${served.pool}`;
-  return `${why}; ${how}` + (plan.ejected.length > 0 ? `; circuit open: ${plan.ejected.join(", ")}` : "");
+  return `${why}; ${how}${plan.ejected.length > 0 ? `; circuit open: ${plan.ejected.join(", ")}` : ""}`;
 }
 
 function degradedSteps(classification: Classification, policy: Policy): PlanStep[] {

@@ -1,7 +1,7 @@
 import { RouterError } from "../errors";
 
 /** One upstream endpoint: where to send and which credential to present. Never caller-supplied. */
-export interface UpstreamTarget {
+interface UpstreamTarget {
   name: string;
   baseUrl: string;
   apiKey: string;

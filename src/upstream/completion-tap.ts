@@ -1,11 +1,12 @@
-import { type Usage, usageFromWire } from "../observe/usage";
+import type { StreamSoFar } from "../answer";
+import { type Usage, usageFromWire } from "../usage";
 import { SseParser } from "./sse";
 
 /**
  * Watches a completion stream on the side and remembers what the router must know when it ends:
  * usage, finish reason, whether `[DONE]` arrived, an in-band error, and when the first token came.
  */
-export class CompletionTap {
+export class CompletionTap implements StreamSoFar {
   usage: Usage | undefined;
   finishReason: string | undefined;
   done = false;
@@ -17,8 +18,17 @@ export class CompletionTap {
   tokenChunks = 0;
   private readonly parser: SseParser;
 
-  constructor(private readonly clock: () => number = () => performance.now()) {
-    this.parser = new SseParser({ data: (payload) => this.onData(payload) });
+  /** `onEvent` sees each data payload after the tap has read it: the one parse of the stream. */
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    private readonly onEvent?: (payload: string, soFar: StreamSoFar) => void,
+  ) {
+    this.parser = new SseParser({
+      data: (payload) => {
+        this.read(payload);
+        this.onEvent?.(payload, this);
+      },
+    });
   }
 
   push(bytes: Uint8Array): void {
@@ -29,7 +39,7 @@ export class CompletionTap {
     this.parser.end();
   }
 
-  private onData(payload: string): void {
+  private read(payload: string): void {
     if (payload === "[DONE]") {
       this.done = true;
       return;

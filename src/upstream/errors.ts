@@ -102,7 +102,7 @@ export function streamedError(payload: string, secret: string): RouterError {
  * An upstream's error text with the router's credential for it taken out: a broken or hostile upstream
  * may echo the Authorization header, and its messages are passed on to callers.
  */
-export function redactSecret(text: string, secret: string): string {
+function redactSecret(text: string, secret: string): string {
   return secret.length >= 8 ? text.replaceAll(secret, "[redacted]") : text;
 }
 

@@ -1,7 +1,7 @@
 import type { RelaySource } from "./relay";
 import { SseParser } from "./sse";
 
-export type FirstEvent =
+type FirstEvent =
   /** Inference started (a data event arrived) or the commit point passed; `source` starts with what was read. */
   | { kind: "event" | "commit"; source: RelaySource }
   /** No data event by the deadline: the attempt is abandoned and may be retried. */

@@ -4,7 +4,7 @@ export type RelayEnd =
   | { kind: "failed"; error: unknown }
   | { kind: "cancelled"; reason: unknown };
 
-export interface RelayHooks {
+interface RelayHooks {
   /** Sees each chunk (on a side branch, never holding up the client's bytes); must be cheap and not throw. */
   chunk?(bytes: Uint8Array): void;
   /** Bytes to send the client before closing, e.g. an SSE error event instead of a silent cut. */
@@ -70,6 +70,9 @@ export function relay(
       const side = await settledSoon(tapped);
       if (side === undefined || side.ok || clientSignal?.aborted) {
         toClient.cancel(error).catch(() => {});
+        // Whoever still holds the client's body (a caller that signalled its departure but reads on)
+        // sees it end in an error instead of waiting forever.
+        writable.abort(error).catch(() => {});
         return cancel(error);
       }
       end = { kind: "failed", error: side.error };

@@ -3,7 +3,7 @@
  * only reads them. Events are separated by a blank line; `data:` lines carry the payload and lines
  * starting with `:` are comments (DeepSeek's `: keep-alive`).
  */
-export interface SseHandlers {
+interface SseHandlers {
   data(payload: string): void;
   comment?(text: string): void;
 }
@@ -61,3 +61,10 @@ export function sseEvent(payload: unknown): Uint8Array {
 
 export const SSE_KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
 export const SSE_DONE = encoder.encode("data: [DONE]\n\n");
+
+/** A `200 text/event-stream` answer: the one place the router frames an SSE response. */
+export function sseResponse(body: ReadableStream<Uint8Array> | Uint8Array, headers: Headers): Response {
+  headers.set("content-type", "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache");
+  return new Response(body, { status: 200, headers });
+}

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/middleware/json-depth";
+import { ACME_KEY, GLOBEX_KEY } from "../fixtures/tenants";
 import { uniquePrompt } from "./cache/support";
-import { chatBody, createSim, errorOf, readSse } from "./helpers";
+import { chatBody, createSim, errorOf, eventually, readSse, singlePoolPolicy } from "./helpers";
 
 const CHAT = "/v1/chat/completions";
 
@@ -134,5 +135,41 @@ describe("a coalesced follower never inherits the leader's own limits", () => {
     expect((await leader).status).toBe(504);
     expect(follower.status).toBe(200);
     expect(await follower.text()).toContain('"finish_reason"');
+  });
+});
+
+async function digest(key: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+describe("across tenants sharing a cache scope", () => {
+  it("tenant B never gets tenant A's refusal: A's own wait ran out, B waits for its own slot", async () => {
+    const sim = await createSim({ faultScript: [{ kind: "slow", ttftMs: 0, tokensPerS: 10 }] });
+    const vars = {
+      ROUTER_POLICY: singlePoolPolicy(sim.baseUrl, { concurrency: 1, admission: { adaptive: false } }),
+      ROUTER_TENANTS: JSON.stringify([
+        { id: "tenant-a", keys: [await digest(ACME_KEY)], cacheScope: "shared" },
+        { id: "tenant-b", keys: [await digest(GLOBEX_KEY)], cacheScope: "shared" },
+      ]),
+    };
+    // A stream of tenant A's holds the pool's only slot.
+    const holder = await sim.call(CHAT, { json: chatBody({ stream: true }) }, vars);
+    const reader = (holder.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const shared = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
+    const leader = sim.call(CHAT, { json: shared, headers: { "x-router-max-wait-ms": "300" } }, vars);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const follower = sim.call(CHAT, { json: shared, key: GLOBEX_KEY }, vars);
+    const refused = await leader;
+    expect(refused.status).toBe(429);
+    expect((await errorOf(refused)).code).toBe("queue_timeout");
+    // Tenant A's wait is over; tenant B is still waiting, for itself.
+    await eventually(async () => expect((await sim.stats()).requests).toBe(1));
+    await reader.cancel();
+    const answered = await follower;
+    const text = await answered.text();
+    expect(answered.status).toBe(200);
+    expect(text).not.toContain("tenant-a");
   });
 });

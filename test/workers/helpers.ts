@@ -193,3 +193,29 @@ export async function eventually(check: () => Promise<void>, timeoutMs = 5_000):
     }
   }
 }
+
+/** A ledger row for tests that write the ledger directly; `over` overrides any field. */
+export function ledgerRow(requestId: string, at: number, over: Partial<LedgerEntry> = {}): LedgerEntry {
+  return {
+    entryId: crypto.randomUUID(),
+    kind: "request",
+    requestId,
+    at,
+    model: "deepseek-v4-flash",
+    pool: "deepseek-flash",
+    status: 200,
+    outcome: "complete",
+    cache: null,
+    usage: {
+      promptTokens: 100,
+      completionTokens: 10,
+      cacheHitTokens: 0,
+      cacheMissTokens: 100,
+      reasoningTokens: 0,
+    },
+    estimated: false,
+    costUsd: 0.5,
+    savedUsd: 0,
+    ...over,
+  };
+}

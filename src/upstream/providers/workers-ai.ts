@@ -3,11 +3,11 @@ import { normalizeUsage, OpenAiShapeNormalizer, rewriteSse } from "./normalize";
 import type { Provider, ProviderEnv, UpstreamCall } from "./types";
 
 /** The part of the Workers AI binding the router uses. */
-export interface WorkersAiBinding {
+interface WorkersAiBinding {
   run(model: string, inputs: Record<string, unknown>, options?: Record<string, unknown>): Promise<unknown>;
 }
 
-export function workersAiBinding(env: ProviderEnv): WorkersAiBinding | undefined {
+function workersAiBinding(env: ProviderEnv): WorkersAiBinding | undefined {
   const binding: unknown = Reflect.get(env, "AI");
   return typeof binding === "object" && binding !== null && "run" in binding
     ? (binding as WorkersAiBinding)

@@ -202,7 +202,7 @@ describe("a client that leaves before the response starts (through a binding)", 
   it("while queued: the waiter is withdrawn and never reaches the upstream", async () => {
     const release = await holdTheSlot();
     await leaveAfter(300, false);
-    await waitFor(async () => expect((await pool()).queued).toBe(0), 1_000);
+    await waitFor(async () => expect((await pool()).queued).toBe(0), 3_000);
     await release();
     await waitFor(async () => expect(await pool()).toMatchObject({ inFlight: 0, queued: 0 }), SLOT_FREED_MS);
     expect((await simStats()).requests).toBe(1);
@@ -224,7 +224,7 @@ describe("a client that leaves after the response has started (direct socket)", 
     // Queued past the commit point (1 s), the router sends 200 and a keep-alive; the client leaves.
     const head = await readThenLeave(1);
     expect(head).toContain(": keep-alive");
-    await waitFor(async () => expect((await pool()).queued).toBe(0), 1_000);
+    await waitFor(async () => expect((await pool()).queued).toBe(0), 3_000);
     await release();
     await waitFor(async () => expect(await pool()).toMatchObject({ inFlight: 0, queued: 0 }), SLOT_FREED_MS);
     expect((await simStats()).requests).toBe(1);

@@ -5,10 +5,10 @@ import {
   decodeEntry,
   encodeEntry,
   isFresh,
-  KV_MAX_VALUE_BYTES,
   storeVerdict,
 } from "../../../src/cache/entry";
 import { StatsBuffer } from "../../../src/cache/stats";
+import { KV_MAX_VALUE_BYTES } from "../../../src/config/cache-limits";
 
 const entry: CacheEntry = {
   v: 1,

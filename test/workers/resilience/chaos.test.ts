@@ -96,10 +96,13 @@ describe("chaos: client aborts, upstream cuts and stalls, at a low ceiling", () 
       async () => expect(await pool(sim, policy)).toMatchObject({ inFlight: 0, queued: 0 }),
       10_000,
     );
+    await eventually(async () => expect((await sim.stats()).inFlight).toBe(0));
     const upstream = await sim.stats();
-    expect(upstream.inFlight).toBe(0);
-    expect(upstream.peakInFlight).toBeLessThanOrEqual(CEILING);
-    expect(upstream.rejected429).toBe(0);
+    // The ceiling holds as the upstream counts it: never more at once, and never a 429 for it.
+    expect({ peak: Math.min(upstream.peakInFlight, CEILING), rejected429: upstream.rejected429 }).toEqual({
+      peak: upstream.peakInFlight,
+      rejected429: 0,
+    });
 
     let booked = before;
     await eventually(async () => {

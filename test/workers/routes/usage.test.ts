@@ -1,36 +1,11 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { LedgerEntry, UsageSummary } from "../../../src/ledger/entry";
+import type { UsageSummary } from "../../../src/ledger/entry";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { callRouter, errorOf } from "../helpers";
+import { callRouter, errorOf, ledgerRow } from "../helpers";
 
 const DAY_MS = 24 * 3600_000;
 const MARCH_1 = Date.parse("2001-03-01T00:00:00Z");
-
-function entry(requestId: string, at: number, over: Partial<LedgerEntry> = {}): LedgerEntry {
-  return {
-    entryId: crypto.randomUUID(),
-    kind: "request",
-    requestId,
-    at,
-    model: "deepseek-v4-flash",
-    pool: "deepseek-flash",
-    status: 200,
-    outcome: "complete",
-    cache: null,
-    usage: {
-      promptTokens: 100,
-      completionTokens: 10,
-      cacheHitTokens: 0,
-      cacheMissTokens: 100,
-      reasoningTokens: 0,
-    },
-    estimated: false,
-    costUsd: 0.5,
-    savedUsd: 0,
-    ...over,
-  };
-}
 
 async function usage(query: string, key?: string): Promise<UsageSummary> {
   const response = await callRouter(`/v1/usage${query}`, key === undefined ? {} : { key });
@@ -41,13 +16,13 @@ async function usage(query: string, key?: string): Promise<UsageSummary> {
 beforeAll(async () => {
   const now = Date.now();
   await env.TENANT_LEDGER.getByName("acme").recordMany([
-    entry("at-from", MARCH_1),
-    entry("inside", MARCH_1 + DAY_MS + 5, { model: "deepseek-v4-pro", outcome: "failed", costUsd: 1.25 }),
-    entry("at-to", MARCH_1 + 2 * DAY_MS),
-    entry("yesterday", now - DAY_MS),
-    entry("eight-days-ago", now - 8 * DAY_MS),
+    ledgerRow("at-from", MARCH_1),
+    ledgerRow("inside", MARCH_1 + DAY_MS + 5, { model: "deepseek-v4-pro", outcome: "failed", costUsd: 1.25 }),
+    ledgerRow("at-to", MARCH_1 + 2 * DAY_MS),
+    ledgerRow("yesterday", now - DAY_MS),
+    ledgerRow("eight-days-ago", now - 8 * DAY_MS),
   ]);
-  await env.TENANT_LEDGER.getByName("globex").recordMany([entry("globex-inside", MARCH_1 + 10)]);
+  await env.TENANT_LEDGER.getByName("globex").recordMany([ledgerRow("globex-inside", MARCH_1 + 10)]);
 });
 
 describe("GET /v1/usage", () => {

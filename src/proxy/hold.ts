@@ -1,13 +1,13 @@
-import { toRouterError } from "../errors";
-import { SSE_KEEP_ALIVE, sseEvent } from "../upstream/sse";
-import type { QueuedNotice } from "./gate";
+import type { QueuedNotice } from "../admission/gate";
+import type { RouterError } from "../errors";
+import { SSE_KEEP_ALIVE, sseEvent, sseResponse } from "../upstream/sse";
 
 /**
  * How often a committed, still-queued stream hears from the router. It is also how soon the router
  * learns that such a client left: workerd notices a closed socket only when it next writes to it, and
  * only then cancels the body (measured locally), so this bounds how long a departed waiter stays queued.
  */
-export const QUEUED_KEEP_ALIVE_MS = 1_000;
+const QUEUED_KEEP_ALIVE_MS = 1_000;
 
 type Settled = { response: Response } | { error: unknown };
 
@@ -26,7 +26,12 @@ export async function holdWhileQueued(
   answer: Promise<Response>,
   queued: Promise<QueuedNotice>,
   headers: Headers,
-  on: { commit(notice: QueuedNotice): void; leave(reason: unknown): void },
+  on: {
+    commit(notice: QueuedNotice): void;
+    leave(reason: unknown): void;
+    /** A refusal after the commit: the error to tell in-band (logged once, if it is the router's own). */
+    fail(error: unknown): RouterError;
+  },
   keepAliveMs = QUEUED_KEEP_ALIVE_MS,
 ): Promise<Response> {
   const settled: Promise<Settled> = answer.then(
@@ -37,15 +42,13 @@ export async function holdWhileQueued(
   if ("response" in first) return first.response;
   if ("error" in first) throw first.error;
   on.commit(first);
-  headers.set("content-type", "text/event-stream; charset=utf-8");
-  headers.set("cache-control", "no-cache");
-  return new Response(committedBody(settled, keepAliveMs, on.leave), { status: 200, headers });
+  return sseResponse(committedBody(settled, keepAliveMs, on), headers);
 }
 
 function committedBody(
   settled: Promise<Settled>,
   keepAliveMs: number,
-  leave: (reason: unknown) => void,
+  on: { leave(reason: unknown): void; fail(error: unknown): RouterError },
 ): ReadableStream<Uint8Array> {
   let answer: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let started = false;
@@ -64,19 +67,13 @@ function committedBody(
             return;
           }
           if ("error" in outcome) {
-            controller.enqueue(sseEvent(toRouterError(outcome.error).toEnvelope()));
+            // A refusal decided after the commit (shed, upstream failure): its envelope, in-band.
+            controller.enqueue(sseEvent(on.fail(outcome.error).toEnvelope()));
             controller.close();
             return;
           }
-          const { response } = outcome;
-          if (!response.ok || !response.body) {
-            // An error decided after commit (shed, upstream failure): its envelope, in-band.
-            const text = await response.text();
-            if (text.trim() !== "") controller.enqueue(sseEvent(text.trim()));
-            controller.close();
-            return;
-          }
-          answer = response.body.getReader();
+          // The answer is always a 200 stream: every refusal before it is thrown, never returned.
+          answer = (outcome.response.body as ReadableStream<Uint8Array>).getReader();
         }
         const { done, value } = await answer.read();
         if (done) controller.close();
@@ -87,7 +84,7 @@ function committedBody(
         // The client left while still queued. The runtime's request signal does not fire for a body
         // already handed back, so this cancel is the only word of it: withdraw the waiter now, and
         // cancel an answer that raced the withdrawal so its relay releases the lease.
-        leave(reason);
+        on.leave(reason);
         const outcome = await settled;
         if ("response" in outcome) await outcome.response.body?.cancel(reason);
       },

@@ -3,7 +3,7 @@ import { costUsd, periodAt } from "../classify/price";
 import type { Policy } from "../config/policy";
 import { activePolicy } from "../config/policy-source";
 import { internalRequest } from "../middleware/internal-call";
-import { type Usage, usageFromWire } from "../observe/usage";
+import { type Usage, usageFromWire } from "../usage";
 import type { Claim, LineMessage, LineOutcome } from "./types";
 import { lineResultId } from "./wire";
 

@@ -135,7 +135,7 @@ export class TenantBatches extends DurableObject<Env> {
       // Cancelling or expiring: a line that has not run will not run.
       this.ctx.storage.sql.exec(
         "UPDATE lines SET state = ? WHERE batch_id = ? AND idx = ?",
-        record.status === "cancelling" ? "cancelled" : "expired",
+        endingState(record),
         batchId,
         index,
       );
@@ -283,20 +283,19 @@ export class TenantBatches extends DurableObject<Env> {
 
   /** An ending batch does not wait on a run whose lease is over: that run is presumed dead. */
   private dropStale(record: BatchRecord, now: number): void {
-    const state = record.status === "cancelling" ? "cancelled" : "expired";
     this.ctx.storage.sql.exec(
       "UPDATE lines SET state = ?, token = NULL WHERE batch_id = ? AND state = 'leased' AND lease_until <= ?",
-      state,
+      endingState(record),
       record.id,
       now,
     );
   }
 
+  /** A line given back to an ending batch will not run again. */
   private async dropIfEnding(record: BatchRecord, index: number): Promise<void> {
-    const state = record.status === "cancelling" ? "cancelled" : "expired";
     this.ctx.storage.sql.exec(
       "UPDATE lines SET state = ? WHERE batch_id = ? AND idx = ? AND state = 'pending'",
-      state,
+      endingState(record),
       record.id,
       index,
     );
@@ -399,6 +398,11 @@ export class TenantBatches extends DurableObject<Env> {
       JSON.stringify(record),
     );
   }
+}
+
+/** What an unrun line of a cancelling or expiring batch becomes. */
+function endingState(record: BatchRecord): "cancelled" | "expired" {
+  return record.status === "cancelling" ? "cancelled" : "expired";
 }
 
 /** Queue retry delays are whole seconds, at least 1 and at most 12 hours. */

@@ -5,7 +5,7 @@ import { BATCH_QUEUE, runBatchLines } from "../../../src/batch/consumer";
 import type { LineMessage } from "../../../src/batch/types";
 import worker from "../../../src/index";
 import { chatBody, createSim, eventually, singlePoolPolicy } from "../helpers";
-import { batchFile, capturedBatches, chatLine, MONDAY_OFF_PEAK, openaiClient } from "./support";
+import { capturedBatches, chatLine, MONDAY_OFF_PEAK, openaiClient, sentLines, submitBatch } from "./support";
 
 let batches: Awaited<ReturnType<typeof capturedBatches>>;
 beforeAll(async () => {
@@ -21,18 +21,8 @@ describe("interactive traffic while a large batch runs", () => {
     const lines = Array.from({ length: 16 }, (_, i) =>
       chatLine(`bulk-${i}`, `bulk ${i} ${crypto.randomUUID()}`),
     );
-    const file = await openai.files.create({ file: batchFile(lines), purpose: "batch" });
-    const batch = await openai.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-      metadata: { schedule: "now" },
-    });
-    let messages: LineMessage[] = [];
-    await eventually(async () => {
-      messages = batches.sent.filter((m) => m.batchId === batch.id);
-      expect(messages).toHaveLength(16);
-    });
+    const batch = await submitBatch(openai, lines, { schedule: "now" });
+    const messages = await sentLines(batches.sent, batch.id, 16);
 
     const ctx = createExecutionContext();
     const delivery = createMessageBatch<LineMessage>(

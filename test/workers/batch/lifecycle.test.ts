@@ -12,7 +12,15 @@ import type { LineMessage } from "../../../src/batch/types";
 import worker from "../../../src/index";
 import type { LedgerEntry } from "../../../src/ledger/entry";
 import { createSim, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
-import { batchFile, byCustomId, capturedBatches, chatLine, MONDAY_OFF_PEAK, openaiClient } from "./support";
+import {
+  byCustomId,
+  capturedBatches,
+  chatLine,
+  MONDAY_OFF_PEAK,
+  openaiClient,
+  sentLines,
+  submitBatch,
+} from "./support";
 
 const TENANT = "acme";
 let batches: Awaited<ReturnType<typeof capturedBatches>>;
@@ -28,19 +36,8 @@ async function startBatch(count: number) {
   const lines = Array.from({ length: count }, (_, i) =>
     chatLine(`line-${i}`, `${tag} question ${i}`, { temperature: 0 }),
   );
-  const file = await openai.files.create({ file: batchFile(lines), purpose: "batch" });
-  const batch = await openai.batches.create({
-    input_file_id: file.id,
-    endpoint: "/v1/chat/completions",
-    completion_window: "24h",
-    metadata: { schedule: "now" },
-  });
-  let messages: LineMessage[] = [];
-  await eventually(async () => {
-    messages = batches.sent.filter((m) => m.batchId === batch.id);
-    expect(messages).toHaveLength(count);
-  });
-  return { openai, batch, messages: messages.sort((a, b) => a.index - b.index) };
+  const batch = await submitBatch(openai, lines, { schedule: "now" });
+  return { openai, batch, messages: await sentLines(batches.sent, batch.id, count) };
 }
 
 /** One consumer invocation over `messages`, as the queue would deliver them, against `sim`. */

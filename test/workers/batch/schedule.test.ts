@@ -4,8 +4,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { nextOffPeak, planStart } from "../../../src/batch/schedule";
 import { DEEPSEEK_PRICES } from "../../../src/config/prices";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { eventually } from "../helpers";
-import { batchFile, capturedBatches, chatLine, MONDAY_OFF_PEAK, MONDAY_PEAK, openaiClient } from "./support";
+import {
+  capturedBatches,
+  chatLine,
+  MONDAY_OFF_PEAK,
+  MONDAY_PEAK,
+  openaiClient,
+  sentLines,
+  submitBatch,
+} from "./support";
 
 const PRO = [DEEPSEEK_PRICES["deepseek-v4-pro"] ?? []];
 const DAY_MS = 24 * 3_600_000;
@@ -49,15 +56,7 @@ describe("a batch submitted at peak time", () => {
 
   it("waits, showing when it will start, and starts at the next off-peak boundary", async () => {
     const openai = openaiClient(GLOBEX_KEY);
-    const file = await openai.files.create({
-      file: batchFile([chatLine("a", "first"), chatLine("b", "second")]),
-      purpose: "batch",
-    });
-    const batch = await openai.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const batch = await submitBatch(openai, [chatLine("a", "first"), chatLine("b", "second")]);
     const waiting = batch as typeof batch & {
       scheduled_start_at: number;
       schedule: string;
@@ -87,34 +86,18 @@ describe("a batch submitted at peak time", () => {
   it('starts at once with metadata {"schedule": "now"}', async () => {
     await batches.setClock(MONDAY_PEAK);
     const openai = openaiClient(GLOBEX_KEY);
-    const file = await openai.files.create({ file: batchFile([chatLine("a", "urgent")]), purpose: "batch" });
-    const batch = await openai.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-      metadata: { schedule: "now" },
-    });
+    const batch = await submitBatch(openai, [chatLine("a", "urgent")], { schedule: "now" });
     expect((batch as typeof batch & { scheduled_start_at: number }).scheduled_start_at).toBe(
       MONDAY_PEAK / 1000,
     );
-    await eventually(async () => {
-      expect(batches.sent.filter((m) => m.batchId === batch.id)).toHaveLength(1);
-    });
+    await sentLines(batches.sent, batch.id, 1);
     expect((await openai.batches.retrieve(batch.id)).status).toBe("in_progress");
   });
 
   it("expires unrun lines at the end of its window, each reported as batch_expired", async () => {
     await batches.setClock(MONDAY_PEAK);
     const openai = openaiClient(GLOBEX_KEY);
-    const file = await openai.files.create({
-      file: batchFile([chatLine("x", "late"), chatLine("y", "later")]),
-      purpose: "batch",
-    });
-    const batch = await openai.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const batch = await submitBatch(openai, [chatLine("x", "late"), chatLine("y", "later")]);
     await batches.setClock(MONDAY_PEAK + DAY_MS);
     await runDurableObjectAlarm(env.BATCHES.getByName("globex"));
     const expired = await openai.batches.retrieve(batch.id);

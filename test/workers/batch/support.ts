@@ -1,10 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import OpenAI from "openai";
+import { expect } from "vitest";
 import type { TenantBatches } from "../../../src/batch/tenant-batches";
 import type { LineMessage } from "../../../src/batch/types";
 import { ACME_KEY } from "../../fixtures/tenants";
-import { routerFetch } from "../helpers";
+import { eventually, routerFetch } from "../helpers";
 
 /** Monday 2026-11-30 02:00 UTC: peak (01-04 UTC); the next off-peak moment is 04:00 UTC. */
 export const MONDAY_PEAK = Date.parse("2026-11-30T02:00:00Z");
@@ -41,6 +42,35 @@ export function jsonl(lines: readonly unknown[]): string {
 
 export function batchFile(lines: readonly unknown[], name = "input.jsonl"): File {
   return new File([jsonl(lines)], name, { type: "application/jsonl" });
+}
+
+/** Uploads `lines` and creates a chat batch from them with `metadata`, as a client would. */
+export async function submitBatch(
+  openai: OpenAI,
+  lines: readonly unknown[],
+  metadata?: Record<string, string>,
+) {
+  const file = await openai.files.create({ file: batchFile(lines), purpose: "batch" });
+  return openai.batches.create({
+    input_file_id: file.id,
+    endpoint: "/v1/chat/completions",
+    completion_window: "24h",
+    ...(metadata ? { metadata } : {}),
+  });
+}
+
+/** The line messages a batch object sent for `batchId`, once all `count` are there, in line order. */
+export async function sentLines(
+  sent: readonly LineMessage[],
+  batchId: string,
+  count: number,
+): Promise<LineMessage[]> {
+  let messages: LineMessage[] = [];
+  await eventually(async () => {
+    messages = sent.filter((m) => m.batchId === batchId);
+    expect(messages).toHaveLength(count);
+  });
+  return messages.sort((a, b) => a.index - b.index);
 }
 
 /** The tenant's batch object, with its clock set and its line messages captured instead of queued. */

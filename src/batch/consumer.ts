@@ -22,7 +22,7 @@ export interface ConsumerHooks {
 /** Answers that mean "not now" (saturated, failing upstream): the line is given back and retried later. */
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 /** After this many runs that ended in a retryable answer, the last answer is the line's result. */
-export const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 8;
 
 /**
  * The BATCH_LINES consumer. Each message names one line; the line is claimed from its batch (so a
@@ -169,7 +169,7 @@ function outcomeOf(
 }
 
 /** What `usage` would have cost at the peak rates of the price period in force at `now`. */
-export function peakCostUsd(policy: Policy, model: string, usage: Usage, now: number): number {
+function peakCostUsd(policy: Policy, model: string, usage: Usage, now: number): number {
   const period = periodAt(modelPrices(policy, model), now);
   const rates = period?.peak ?? period?.offPeak;
   if (!rates) return 0;
@@ -184,7 +184,7 @@ export function peakCostUsd(policy: Policy, model: string, usage: Usage, now: nu
 }
 
 /** 5 s, 10 s, 20 s … capped at 5 minutes; an upstream's Retry-After is honoured when longer. */
-export function backoffSeconds(attempt: number, retryAfterS?: number): number {
+function backoffSeconds(attempt: number, retryAfterS?: number): number {
   const backoff = Math.min(300, 5 * 2 ** Math.max(0, attempt - 1));
   return Math.ceil(Math.max(backoff, retryAfterS ?? 0));
 }

@@ -1,7 +1,7 @@
 import { mintId } from "./ids";
 
 /** Purposes of the files this router keeps: batch inputs the caller uploads, and what batches write. */
-export type FilePurpose = "batch" | "batch_output";
+type FilePurpose = "batch" | "batch_output";
 
 /** OpenAI's file object. */
 export interface FileObject {

@@ -8,7 +8,7 @@ export interface LineMessage {
   index: number;
 }
 
-export type BatchStatus =
+type BatchStatus =
   | "validating"
   | "failed"
   | "in_progress"

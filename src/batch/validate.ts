@@ -7,7 +7,7 @@ export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/completions"] as co
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
 
 /** OpenAI's caps on one batch input file. */
-export const MAX_LINES = 50_000;
+const MAX_LINES = 50_000;
 const MAX_CUSTOM_ID = 512;
 
 /** One valid input line. `body` is kept as the caller wrote it: it is replayed, not re-encoded. */

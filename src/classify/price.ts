@@ -29,7 +29,7 @@ export function periodAt(periods: readonly PricePeriod[], now: number): PricePer
   return current;
 }
 
-export function isPeak(period: PricePeriod, now: number): boolean {
+function isPeak(period: PricePeriod, now: number): boolean {
   if (period.weekendsOffPeak) {
     const beijingDay = new Date(now + BEIJING_OFFSET_MS).getUTCDay();
     if (beijingDay === 0 || beijingDay === 6) return false;

@@ -3,7 +3,7 @@
  * from the network is a new object the runtime built, so it can never be in this map: the mark cannot
  * be forged with a header, and no router key has to be held to run a tenant's work.
  */
-export interface InternalCall {
+interface InternalCall {
   /** The tenant the request runs as. */
   tenantId: string;
   /** Router-minted id of the work item; the ledger books one row under it however often it runs. */

@@ -12,7 +12,7 @@ export const FILE_PATHS = ["/v1/files", "/v1/files/:id", "/v1/files/:id/content"
 export const files = new Hono<AppEnv>();
 
 /** Largest batch input accepted: the upload is parsed in memory, so it stays well under an isolate's 128 MB. */
-export const MAX_FILE_BYTES = 50 * 1024 * 1024;
+const MAX_FILE_BYTES = 50 * 1024 * 1024;
 /** Files listed at most, per request. */
 const LIST_CAP = 10_000;
 

@@ -214,6 +214,8 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
     name: "router-open",
     bindings: { ...bindings, ROUTER_POLICY: policy(simUrl, false) },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    // One consumer per queue: the owner's.
+    queueConsumers: {},
   });
   const routers: V4WorkerOptions[] = Array.from({ length: ROUTERS }, (_, i) =>
     routerWorker({
@@ -223,8 +225,10 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
         POOL_GATE: { className: "DelayedGate", scriptName: "delay" },
         TENANT_LEDGER: { className: "TenantLedger", scriptName: "gates" },
         CACHE_STATS: { className: "CacheStats", scriptName: "gates" },
+        METRICS: { className: "MetricsAggregator", scriptName: "gates" },
       },
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      queueConsumers: {},
     }),
   );
   const delay: V4WorkerOptions = {

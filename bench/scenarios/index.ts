@@ -7,6 +7,8 @@ import { cost } from "./cost";
 import { geography } from "./geography";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
+import { profile } from "./profile";
+import { promptSize } from "./prompt-size";
 import { relay } from "./relay";
 import { spike } from "./spike";
 import { throughput } from "./throughput";
@@ -19,6 +21,7 @@ import { throughput } from "./throughput";
 export const scenarios: BenchScenario[] = [
   relay,
   throughput,
+  promptSize,
   classifyBench,
   cacheLatency,
   cacheWorkload,
@@ -28,5 +31,6 @@ export const scenarios: BenchScenario[] = [
   spike,
   bundle,
   metricsBench,
+  profile,
   cost,
 ];

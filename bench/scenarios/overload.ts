@@ -27,10 +27,17 @@ const WARMUP_S = 3;
 /** What a client without a Retry-After does after a 429: the OpenAI SDK's first backoff, 0.5–1 s. */
 const SDK_BACKOFF_MS = () => 500 + Math.random() * 500;
 
-type Variant = "direct" | "router" | "router, 2 shards" | "ceiling 24, static" | "ceiling 24, adaptive";
+type Variant =
+  | "direct"
+  | "router"
+  | "router, no blocks"
+  | "router, 2 shards"
+  | "ceiling 24, static"
+  | "ceiling 24, adaptive";
 const VARIANTS: readonly Variant[] = [
   "direct",
   "router",
+  "router, no blocks",
   "router, 2 shards",
   "ceiling 24, static",
   "ceiling 24, adaptive",
@@ -177,6 +184,7 @@ function policy(simUrl: string, variant: Variant): string {
     admission: {
       adaptive: variant === "ceiling 24, adaptive",
       shards: variant === "router, 2 shards" ? 2 : 1,
+      leaseBlocks: variant !== "router, no blocks",
     },
   };
   return JSON.stringify({
@@ -282,7 +290,7 @@ function report(
       `Capacity is measured, not assumed: ${CAPACITY} clients straight to the simulator over the same window complete ${formatNumber(capacityPerS)} answers/s. Goodput share = answers/s ÷ that.`,
       "After a 429, a 5xx or an in-band error, clients honour Retry-After (the router sends one with every shed); without one (DeepSeek sends none) they back off 0.5–1 s like the OpenAI SDK's first retry.",
       `Queue wait is seen from the client: time to first token minus the unloaded ${formatNumber(baseTtft)} ms. A stream still queued after 1 s is committed with keep-alives, so x-router-queue-ms could only report the first second of such a wait.`,
-      `"router": ceiling ${CAPACITY}, static limit (the goals are read from this column). "router, 2 shards": the same ${CAPACITY} slots over two gates chosen by power of two choices. "ceiling 24": the policy overstates the upstream's capacity by half, the case the adaptive limit exists for — static, then adaptive (AIMD on the upstream's 429s).`,
+      `"router": ceiling ${CAPACITY}, static limit (the goals are read from this column). "router, no blocks": the same with \`admission.leaseBlocks: false\`, every request at the gate (the design before blocks of permits). "router, 2 shards": the same ${CAPACITY} slots over two gates chosen by power of two choices. "ceiling 24": the policy overstates the upstream's capacity by half, the case the adaptive limit exists for — static, then adaptive (AIMD on the upstream's 429s).`,
       "Upstream 429s count the whole run, warm-up included. The router retries an upstream 429 (pool default: up to 2 retries, within a 10% retry budget) before a client sees it.",
       "Acquire latency: x-router-queue-ms of sequential requests with nothing else in flight: one acquire RPC from the Worker to the gate, at workerd's 1 ms timer resolution (the release is sent after the answer ends, off the request path). The gate's own acquire+release round trip and throughput are in the admission-gate section.",
     ],

@@ -1,4 +1,11 @@
-import { holderExpiry, type LendAnswer, type LendRequest, reserveOf, type SpentPermit } from "./budget";
+import {
+  type BudgetLease,
+  holderExpiry,
+  type LendAnswer,
+  type LendRequest,
+  reserveOf,
+  type SpentPermit,
+} from "./budget";
 import { isOverloadStatus } from "./limit";
 import type { AttemptOutcome } from "./step-gate";
 import type { GateLoad } from "./types";
@@ -50,7 +57,11 @@ export class BlockHolder {
   /** The spare went unused: the next call asks for no more than what is in use. */
   private idleSpare = false;
 
-  constructor(public ttlMs: number) {}
+  constructor(
+    /** The gate (Durable Object name) this block is leased from. */
+    readonly authority: string,
+    public ttlMs: number,
+  ) {}
 
   /** Spends a permit if one is spare; false sends the request to the gate. */
   take(now: number): boolean {
@@ -126,9 +137,17 @@ export class BlockHolder {
     return this.calling;
   }
 
-  /** For tests and status: what the holder may spend and has in use. */
-  view(): { units: number; inUse: number; pressure: boolean; expiresAt: number } {
-    return { units: this.units, inUse: this.inUse, pressure: this.pressure, expiresAt: this.expiresAt };
+  /** The lease as this holder sees it (what it may spend, until when), and how much of it is in use. */
+  view(): BudgetLease & { inUse: number; pressure: boolean } {
+    return {
+      id: this.leaseId,
+      authority: this.authority,
+      budget: "concurrency",
+      units: this.units,
+      expiresAt: this.expiresAt,
+      inUse: this.inUse,
+      pressure: this.pressure,
+    };
   }
 
   private due(now: number): boolean {

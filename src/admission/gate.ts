@@ -291,7 +291,7 @@ function holderFor(pool: PoolSpec, name: string): BlockHolder | undefined {
   if (!leaseBlocks) return undefined;
   let holder = holders.get(name);
   if (!holder) {
-    holder = new BlockHolder(blockTtlMs);
+    holder = new BlockHolder(name, blockTtlMs);
     holders.set(name, holder);
   }
   holder.ttlMs = blockTtlMs;

@@ -30,10 +30,24 @@ export async function readJsonBody<S extends z.ZodMiniType>(
 }
 
 async function readTextWithin(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const length = request.headers.get("content-length");
+  const declared = length === null ? Number.NaN : Number(length);
+  if (declared > limit) throw tooLarge(limit);
   if (!request.body) throw new RouterError("invalid_json", "The request body is empty.");
-  const reader = request.body.getReader();
+  // A declared length within the limit is what the runtime will deliver, no more: read it natively
+  // in one piece. Only a body of unknown length is read in chunks, counting as it goes.
+  const bytes = Number.isFinite(declared)
+    ? new Uint8Array(await request.arrayBuffer())
+    : await readChunksWithin(request.body, limit);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new RouterError("invalid_json", "The request body is not valid UTF-8.");
+  }
+}
+
+async function readChunksWithin(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -52,11 +66,7 @@ async function readTextWithin(request: Request, limit: number): Promise<string> 
     bytes.set(part, offset);
     offset += part.byteLength;
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new RouterError("invalid_json", "The request body is not valid UTF-8.");
-  }
+  return bytes;
 }
 
 function tooLarge(limit: number): RouterError {

@@ -246,7 +246,7 @@ function countFailed(
     metrics.event({ kind: "breaker_open", pool, target: candidate.target.name });
 }
 
-/** One upstream request, up to the point where the router would commit to the caller. */
+/** When one send must show progress, how to stop it, and when it is on its way. */
 interface SendTiming {
   abort: AbortController;
   firstTokenAt: number;
@@ -256,6 +256,7 @@ interface SendTiming {
   onSent(): void;
 }
 
+/** One upstream request, up to the point where the router would commit to the caller. */
 async function sendOnce(
   call: UpstreamCall,
   candidate: Candidate,

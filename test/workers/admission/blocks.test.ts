@@ -25,7 +25,7 @@ function limitsOf(ceiling: number, fields: Partial<GateLimits> = {}): GateLimits
 
 /** An isolate's holder talking to `gate`, with a clock the test moves. */
 function isolate(gate: DurableObjectStub<PoolGate>, limits: GateLimits) {
-  const holder = new BlockHolder(TTL);
+  const holder = new BlockHolder(gate.id.toString(), TTL);
   const lend = (request: LendRequest) => gate.lend(request, limits);
   return {
     holder,
@@ -139,6 +139,8 @@ describe("blocks of permits: holders that die, gates that restart", () => {
     await sync(t0);
     const lent = holder.view().units;
     expect(lent).toBeGreaterThan(0);
+    // The lease as the holder sees it: N units of concurrency from this gate, until 9/10 of the TTL.
+    expect(holder.view()).toMatchObject({ budget: "concurrency", expiresAt: holderExpiry(t0, TTL) });
     expect(holder.take(t0)).toBe(true);
     // The holder stops spending before the gate's expiry, on its own clock.
     expect(holder.take(holderExpiry(t0, TTL))).toBe(false);

@@ -49,7 +49,10 @@ export default defineConfig({
                 ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
                 ALERT_RETRY_BASE_S: "1",
               },
-              queueConsumers: { "deepseek-router-alerts": { maxBatchTimeout: 0.05 } },
+              queueConsumers: {
+                "deepseek-router-alerts": { maxBatchTimeout: 0.05 },
+                "deepseek-router-batch-lines": { maxBatchTimeout: 0.05 },
+              },
             },
           })),
         ],

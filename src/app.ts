@@ -14,9 +14,11 @@ import {
   COUNT_TOKENS_PATH,
   MESSAGES_PATHS,
 } from "./routes/anthropic";
+import { BATCH_PATHS, batches } from "./routes/batches";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
+import { FILE_PATHS, files } from "./routes/files";
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
@@ -110,6 +112,9 @@ export function createApp(): Hono<AppEnv> {
     ],
     "GET",
   );
+  // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
+  rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
+  rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);
@@ -121,6 +126,8 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", usage);
   api.route("/", pools);
   api.route("/", latency);
+  api.route("/", files);
+  api.route("/", batches);
   app.route("/", api);
 
   // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).
@@ -137,8 +144,16 @@ export function createApp(): Hono<AppEnv> {
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 function rejectOtherMethods(app: Hono<AppEnv>, paths: readonly string[], allowed: string): void {
-  const others = METHODS.filter((method) => method !== allowed);
-  app.on(others, [...paths], () => {
+  rejectMethods(
+    app,
+    paths,
+    METHODS.filter((method) => method !== allowed),
+  );
+}
+
+function rejectMethods(app: Hono<AppEnv>, paths: readonly string[], refused: string[]): void {
+  const allowed = METHODS.filter((method) => !refused.includes(method)).join(", ");
+  app.on(refused, [...paths], () => {
     throw new RouterError("method_not_allowed", `Use ${allowed} for this endpoint.`, {
       headers: { allow: allowed },
     });

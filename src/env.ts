@@ -16,6 +16,8 @@ export interface RequestVariables {
   waitedMs: number;
   /** The front door's wire format when it is not DeepSeek's own: errors are rendered in its envelope. */
   surface?: WireEndpoint;
+  /** Set for the router's own requests (batch lines): the ledger row's id, so a rerun books nothing twice. */
+  ledgerKey?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

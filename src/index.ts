@@ -1,8 +1,11 @@
 import { createApp } from "./app";
+import { type AppFetch, BATCH_QUEUE, runBatchLines } from "./batch/consumer";
+import type { LineMessage } from "./batch/types";
 import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
 
 export { PoolGate } from "./admission/pool-gate";
+export { TenantBatches } from "./batch/tenant-batches";
 export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
 export { MetricsAggregator } from "./observe/aggregator";
@@ -11,5 +14,9 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  queue: (batch, env) => deliverAlerts(batch, env),
-} satisfies ExportedHandler<Env, Alert>;
+  // Batch lines (issue 15) or alerts: the two queues this Worker consumes.
+  queue: (batch, env, ctx) =>
+    batch.queue === BATCH_QUEUE
+      ? runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch)
+      : deliverAlerts(batch as MessageBatch<Alert>, env),
+} satisfies ExportedHandler<Env, Alert | LineMessage>;

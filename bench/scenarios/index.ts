@@ -3,6 +3,7 @@ import { admissionGate } from "./admission-gate";
 import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
+import { cost } from "./cost";
 import { geography } from "./geography";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
@@ -33,4 +34,5 @@ export const scenarios: BenchScenario[] = [
   bundle,
   metricsBench,
   profile,
+  cost,
 ];

@@ -9,6 +9,14 @@ interface RatesAt {
 
 /** The rates in force at `now`: the latest period that has started, then peak or off-peak. */
 export function ratesAt(periods: readonly PricePeriod[], now: number): RatesAt | undefined {
+  const current = periodAt(periods, now);
+  if (!current) return undefined;
+  if (!current.peak || !isPeak(current, now)) return { rates: current.offPeak, peak: false };
+  return { rates: current.peak, peak: true };
+}
+
+/** The latest period that has started by `now`. */
+export function periodAt(periods: readonly PricePeriod[], now: number): PricePeriod | undefined {
   let current: PricePeriod | undefined;
   let currentFrom = Number.NEGATIVE_INFINITY;
   for (const period of periods) {
@@ -18,9 +26,7 @@ export function ratesAt(periods: readonly PricePeriod[], now: number): RatesAt |
       currentFrom = from;
     }
   }
-  if (!current) return undefined;
-  if (!current.peak || !isPeak(current, now)) return { rates: current.offPeak, peak: false };
-  return { rates: current.peak, peak: true };
+  return current;
 }
 
 function isPeak(period: PricePeriod, now: number): boolean {

@@ -3,6 +3,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { internalCallOf } from "./internal-call";
 
 /**
  * Resolves the router key to a tenant: `Authorization: Bearer <router key>`, or `x-api-key` as the
@@ -14,6 +15,15 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   if (!directory.ok) {
     console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
     throw misconfigured();
+  }
+  // Batch lines (issue 15) run as their tenant through this same app, marked in-process.
+  const internal = internalCallOf(c.req.raw);
+  if (internal) {
+    const tenant = directory.value.tenants.find((t) => t.id === internal.tenantId);
+    if (!tenant) throw new RouterError("unauthorized", "The batch's tenant no longer exists.");
+    c.set("tenant", tenant);
+    c.set("ledgerKey", internal.ledgerKey);
+    return next();
   }
   const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
   if (key === undefined) {

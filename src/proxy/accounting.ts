@@ -108,7 +108,8 @@ export function accountFor(
       policy,
     );
     const entry: LedgerEntry = {
-      entryId: crypto.randomUUID(),
+      // A batch line (issue 15) books under its own key: a rerun after a crash is ignored by the ledger.
+      entryId: c.get("ledgerKey") ?? crypto.randomUUID(),
       kind: "request",
       requestId,
       at: Date.now(),

@@ -12,6 +12,7 @@ const LAYERS = [
   "index",
   "app",
   "routes",
+  "batch",
   "middleware",
   "proxy",
   "cache",

@@ -79,6 +79,12 @@ const admission = z.object({
   leaseBlocks: z._default(z.boolean(), true),
   /** A block whose isolate stops renewing it (it died) frees its permits after this long. */
   blockTtlMs: z._default(intIn(1_000, 60_000), 10_000),
+  /**
+   * An upstream counts a call until it notices the abort; the slot of a call the router cut (its
+   * client left, a deadline passed) is kept this long after the cut, so the ceiling holds as the
+   * upstream counts it. Set it to the upstream's abort-notice time: about a round trip, plus margin.
+   */
+  abortHoldMs: z._default(intIn(0, 30_000), 1_000),
 });
 type PoolAdmission = z.output<typeof admission>;
 const ADMISSION_DEFAULTS: PoolAdmission = {
@@ -90,6 +96,7 @@ const ADMISSION_DEFAULTS: PoolAdmission = {
   leaseTtlMs: 60_000,
   leaseBlocks: true,
   blockTtlMs: 10_000,
+  abortHoldMs: 1_000,
 };
 
 const pool = z.object({

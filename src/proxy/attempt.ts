@@ -83,13 +83,6 @@ export interface PlanRun {
 }
 
 /**
- * An upstream counts a call until it notices the abort, which takes it a moment; a slot freed at once
- * lets the next request reach an upstream that still counts the old one, and an upstream whose real
- * limit is the ceiling answers 429. So the slot of an aborted call is kept this long after the abort.
- */
-export const ABORTED_CALL_HOLD_MS = 1_000;
-
-/**
  * Tries the plan's steps in order until one yields an answer, all before anything is sent to the caller.
  * Within a step, a retryable failure (network error, 429, 5xx, no first token in time, an empty answer)
  * is retried with full-jitter backoff, honouring Retry-After within a cap and the request's deadline,
@@ -156,7 +149,9 @@ type Sent =
 /**
  * One attempt with its pass: the upstream call is aborted the moment the caller departs (from the
  * abort listener itself, since the handler's own code may never run again), and the pass is settled
- * exactly once, after {@link ABORTED_CALL_HOLD_MS} when the call was cut while the upstream was at it.
+ * exactly once: `admission.abortHoldMs` after the cut when the call was cut while the upstream was at
+ * it, because an upstream counts a call until it notices the abort, and a slot freed at once would let
+ * the next request reach an upstream that still counts the old one (a 429 at a ceiling it enforces).
  */
 async function sendTracked(
   run: PlanRun,
@@ -166,7 +161,11 @@ async function sendTracked(
 ): Promise<Sent> {
   const { signal, deadlines, now = Date.now } = run;
   const pool = run.policy.pools[step.pool] as PoolSpec;
-  const tracked = track(candidate, pass, now, run.waitUntil);
+  const tracked = track(candidate, pass, {
+    now,
+    waitUntil: run.waitUntil,
+    holdMs: pool.admission.abortHoldMs,
+  });
   const attemptAbort = new AbortController();
   let sent = false;
   let answered = false;
@@ -377,9 +376,9 @@ function chooseTarget(poolName: string, pool: PoolSpec, now: number): Candidate 
 function track(
   candidate: Candidate,
   pass: StepPass,
-  now: () => number,
-  waitUntil: (work: Promise<unknown>) => void = () => {},
+  hold: { now: () => number; waitUntil?: (work: Promise<unknown>) => void; holdMs: number },
 ): { settle(outcome: AttemptOutcome, how: { cut: boolean }): void } {
+  const { now, waitUntil = () => {} } = hold;
   const startedAt = now();
   candidate.state.inFlight++;
   let settled = false;
@@ -388,7 +387,7 @@ function track(
       if (settled) return;
       settled = true;
       candidate.state.inFlight--;
-      if (cut) waitUntil(delay(ABORTED_CALL_HOLD_MS).then(() => pass.release(outcome)));
+      if (cut && hold.holdMs > 0) waitUntil(delay(hold.holdMs).then(() => pass.release(outcome)));
       else pass.release(outcome);
       // A 429 says "too many at once", not "broken": admission's adaptive limit answers it. Ejecting
       // the target would turn an overload into 503s for everyone (Envoy's outlier detection agrees).

@@ -170,7 +170,7 @@ async function waitFor(check: () => Promise<void>, timeoutMs = 5_000): Promise<v
   }
 }
 
-/** An aborted call's slot is held 1 s (ABORTED_CALL_HOLD_MS) so the upstream can notice the abort. */
+/** An aborted call's slot is held 1 s (admission.abortHoldMs) so the upstream can notice the abort. */
 const SLOT_FREED_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

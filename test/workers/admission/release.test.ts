@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AttemptOutcome, StepGate, StepPass } from "../../../src/admission/step-gate";
 import type { PolicyInput } from "../../../src/config/policy";
-import { ABORTED_CALL_HOLD_MS, attemptPlan } from "../../../src/proxy/attempt";
+import { attemptPlan } from "../../../src/proxy/attempt";
 import type { RoutePlan } from "../../../src/routing/plan";
 import { chatBody, createSim, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
 import { policyOf } from "../policy-fixtures";
@@ -75,7 +75,7 @@ describe("every admission pass is released exactly once", () => {
     expect(gate.released).toEqual([]);
     await eventually(
       async () => expect(gate.released).toEqual([{ kind: "abandoned" }]),
-      ABORTED_CALL_HOLD_MS + 1_000,
+      (policy.pools[plan.steps[0]?.pool ?? ""]?.admission.abortHoldMs ?? 0) + 1_000,
     );
   });
 

@@ -82,7 +82,13 @@ describe("chaos: client aborts, upstream cuts and stalls, at a low ceiling", () 
         totalMs: { interactive: 5_000, background: 5_000 },
       },
       retries: { max: 1, baseMs: 10, capMs: 50, budgetRatio: 0.5 },
-      admission: { adaptive: false, maxWaitMs: { interactive: 10_000, background: 10_000 } },
+      // The simulator shares this machine with the whole suite, so it can take far longer than a real
+      // upstream's round trip to notice an abort: the hold covers that.
+      admission: {
+        adaptive: false,
+        maxWaitMs: { interactive: 10_000, background: 10_000 },
+        abortHoldMs: 3_000,
+      },
     });
     const before = await usage(sim, policy);
     const random = seeded(42);

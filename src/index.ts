@@ -6,6 +6,8 @@ export { PoolGate } from "./admission/pool-gate";
 export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
 export { MetricsAggregator } from "./observe/aggregator";
+export { KeyRegistry } from "./tenancy/key-registry";
+export { SpendAuthority } from "./tenancy/spend-authority";
 
 const app = createApp();
 

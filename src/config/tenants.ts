@@ -1,5 +1,6 @@
 import * as z from "../zod";
 import { CACHE_MODES } from "./cache-limits";
+import { limitsSchema } from "./limits";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;
@@ -26,6 +27,8 @@ const tenantSchema = z.object({
   cache: z.optional(z.enum(CACHE_MODES)),
   /** "shared": the tenant reads and writes cache entries shared with every other tenant that says so. Default "tenant". */
   cacheScope: z.optional(z.enum(["tenant", "shared"])),
+  /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
+  limits: z.optional(limitsSchema),
 });
 
 const tenantsSchema = z.array(tenantSchema).check(

@@ -14,6 +14,7 @@ const LAYERS = [
   "routes",
   "middleware",
   "proxy",
+  "tenancy",
   "cache",
   "observe",
   "ledger",

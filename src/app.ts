@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { loadTenants } from "./config/tenants";
 import type { AppEnv } from "./env";
 import { RouterError, renderError } from "./errors";
 import { authenticate } from "./middleware/auth";
@@ -54,6 +55,13 @@ const ROUTER_HEADERS = [
   "age",
   "retry-after",
   "retry-after-ms",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-tokens",
+  "x-router-budget-reset",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
@@ -64,7 +72,11 @@ export function createApp(): Hono<AppEnv> {
     cors({
       origin: (origin, c) => {
         const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
-        if (allowed.includes("*")) return "*";
+        const tenants = loadTenants(c.env.ROUTER_TENANTS);
+        // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
+        const named = tenants.ok ? tenants.value.origins : undefined;
+        if (named && !named.has(origin)) return null;
+        if (allowed.includes("*")) return named ? origin : "*";
         return allowed.includes(origin) ? origin : null;
       },
       allowHeaders: CALLER_HEADERS,

@@ -56,6 +56,8 @@ export type Tenant = z.output<typeof tenantSchema>;
 /** A tenant with its key digests decoded to bytes for constant-time comparison. */
 export interface TenantDirectory {
   tenants: Tenant[];
+  /** Every origin some tenant allows browsers from; undefined when no tenant restricts origins. */
+  origins: ReadonlySet<string> | undefined;
   entries: Array<{ digest: Uint8Array; tenant: Tenant }>;
 }
 
@@ -81,7 +83,9 @@ function parseTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
   const entries = parsed.data.flatMap((tenant) =>
     tenant.keys.map((hex) => ({ digest: hexToBytes(hex), tenant })),
   );
-  return { ok: true, value: { tenants: parsed.data, entries } };
+  const named = parsed.data.flatMap((tenant) => tenant.limits?.origins ?? []);
+  const origins = named.length > 0 ? new Set(named) : undefined;
+  return { ok: true, value: { tenants: parsed.data, entries, origins } };
 }
 
 function hexToBytes(hex: string): Uint8Array {

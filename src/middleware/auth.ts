@@ -3,7 +3,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
-import { checkOrigin, effectiveLimits } from "../tenancy/enforce";
+import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { isManagedKey, keyCacheTtl, resolveManagedKey } from "../tenancy/keys";
 
 /** Resolves `Authorization: Bearer <router key>` to a tenant; the DeepSeek key is never involved. */

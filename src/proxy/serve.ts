@@ -10,6 +10,7 @@ import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
+import { capMaxTokens, checkModel, effectiveLimits, reserveSpend, scopesOf } from "../tenancy/enforce";
 import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
@@ -43,8 +44,12 @@ interface RequestScope {
  * admit and send (falling back across the plan before the first byte), and respond with the answer,
  * accounting for it when it ends.
  */
-export async function serveInference(c: Context<AppEnv>, call: InferenceCall): Promise<Response> {
+export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): Promise<Response> {
+  const scopes = scopesOf(c.get("tenant"), c.get("routerKey"));
+  const limits = effectiveLimits(scopes);
+  const call = withinMaxTokens(asked, limits);
   const decision = decide(c, call, Date.now());
+  checkModel(decision.classification, call.request.body.model, limits);
   const sentAt = performance.now();
   const scope: RequestScope = {
     c,
@@ -76,6 +81,23 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
   });
   if (cache.served) return cache.served;
 
+  // Only past the cache: a hit costs nothing and counts against no limit.
+  const spend = await reserveSpend({
+    authorities: c.env.SPEND_AUTHORITY,
+    scopes,
+    classification: decision.classification,
+    now: Date.now(),
+    waitUntil: (work) => c.executionCtx.waitUntil(work),
+  }).catch((error: unknown) => {
+    scope.accounts.finish(failure(scope, error, cache.status));
+    cache.fail(error, false);
+    throw toRouterError(error).withHeaders(scope.headers);
+  });
+  if (spend) {
+    for (const [name, value] of Object.entries(spend.headers)) scope.headers.set(name, value);
+    scope.accounts.onCharged(spend.settle);
+  }
+
   const gates = new PoolGates(
     c.env.POOL_GATE,
     c.get("policy"),
@@ -102,6 +124,17 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     leave: (reason) => scope.departure.abort(reason),
     fail: (error) => reportError(error, c.get("requestId")),
   });
+}
+
+/** The call with the key's `max_tokens` cap applied (400 above it; the cap itself when it sets none). */
+function withinMaxTokens(call: InferenceCall, limits: ReturnType<typeof effectiveLimits>): InferenceCall {
+  const body = capMaxTokens(call.request.body, limits);
+  if (!body) return call;
+  return {
+    ...call,
+    request: { ...call.request, body } as InferenceCall["request"],
+    rawBody: JSON.stringify(body),
+  };
 }
 
 /** Pure: what the request is, where it may go, and by when it must be done. */

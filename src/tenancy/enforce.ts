@@ -19,6 +19,13 @@ const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdP
   "usd-month": "usdPerMonth",
 };
 
+export function scopesOf(
+  tenant: { id: string; limits?: Limits },
+  key?: Pick<KeyGrant, "id" | "limits">,
+): LimitScopes {
+  return { tenant: { id: tenant.id, limits: tenant.limits ?? {} }, key };
+}
+
 /** The narrower of a tenant's and a key's limits, field by field. */
 export function effectiveLimits({ tenant, key }: LimitScopes): Limits {
   if (!key) return tenant.limits;
@@ -81,7 +88,8 @@ export interface Spend {
   settle(tokens: number, usd: number): void;
 }
 
-const holders = new Map<string, SpendHolder>();
+/** This isolate's holders, one per tenant. */
+const isolateHolders = new Map<string, SpendHolder>();
 
 /**
  * Reserves one request, its estimated tokens and its estimated dollars on every counter the tenant
@@ -95,6 +103,8 @@ export async function reserveSpend(args: {
   classification: Pick<Classification, "promptTokens" | "outputTokens" | "estimatedCostUsd">;
   now: number;
   waitUntil: (work: Promise<unknown>) => void;
+  /** Tests stand in for other isolates with their own; otherwise this isolate's. */
+  holders?: Map<string, SpendHolder>;
 }): Promise<Spend | undefined> {
   const { scopes, classification, now } = args;
   const estimate: Record<BudgetKind, number> = {
@@ -105,7 +115,11 @@ export async function reserveSpend(args: {
   };
   const needs = needsOf(scopes, estimate, now);
   if (needs.length === 0) return undefined;
-  const holder = holderOf(scopes.tenant.id, scopes.tenant.limits.lease ?? DEFAULT_LEASE);
+  const holder = holderOf(
+    args.holders ?? isolateHolders,
+    scopes.tenant.id,
+    scopes.tenant.limits.lease ?? DEFAULT_LEASE,
+  );
   const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
@@ -124,12 +138,7 @@ export async function reserveSpend(args: {
         needs.map((need) => real[need.kind]),
       );
       send(holder, due, lend, args.waitUntil);
-      if (holder.idle()) {
-        const check = new Promise((resolve) => setTimeout(resolve, IDLE_RETURN_MS)).then(() =>
-          send(holder, holder.returnIfIdle(needs, Date.now()), lend, args.waitUntil),
-        );
-        args.waitUntil(check);
-      }
+      if (holder.idle()) args.waitUntil(returnWhenIdle(holder, lend, args.waitUntil));
     },
   };
 }
@@ -161,7 +170,7 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
   return needs;
 }
 
-function holderOf(tenant: string, lease: number): SpendHolder {
+function holderOf(holders: Map<string, SpendHolder>, tenant: string, lease: number): SpendHolder {
   let holder = holders.get(tenant);
   if (!holder) {
     holder = new SpendHolder(lease);
@@ -169,6 +178,15 @@ function holderOf(tenant: string, lease: number): SpendHolder {
   }
   holder.lease = lease;
   return holder;
+}
+
+/** Waits until the holder has been idle for {@link IDLE_RETURN_MS}, then gives its spare back. */
+async function returnWhenIdle(holder: SpendHolder, lend: Lend, waitUntil: (work: Promise<unknown>) => void) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, holder.idleAt() - Date.now())));
+    const asks = holder.returnIfIdle(Date.now());
+    if (asks) return send(holder, asks, lend, waitUntil);
+  }
 }
 
 /** Gives back what is due, off the request path; a debt that cannot be delivered stays owed. */

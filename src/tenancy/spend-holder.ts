@@ -4,6 +4,8 @@ import { blockSize, type CounterAsk, type CounterState, type SpendAnswer } from 
 export type Need = Omit<CounterAsk, "give" | "need" | "want"> & { amount: number };
 
 interface Block {
+  /** The counter and window the block is of, as the authority is told. */
+  of: Omit<Need, "amount">;
   window: number;
   /** Units this isolate may still spend with no round trip; negative is a debt the authority must hear. */
   balance: number;
@@ -61,12 +63,13 @@ export class SpendHolder {
       throw error;
     }
     this.absorb(needs, answer.counters);
-    if (!answer.ok) {
-      this.inFlight--;
-      needs.forEach((need, i) => {
-        this.blockOf(need).balance += need.amount - (missing[i] ?? 0);
-      });
-    }
+    needs.forEach((need, i) => {
+      const block = this.blockOf(need);
+      // Granted: the need is spent from the grant. Refused: what was taken from the block goes back.
+      if (answer.ok) block.balance -= missing[i] ?? 0;
+      else block.balance += need.amount - (missing[i] ?? 0);
+    });
+    if (!answer.ok) this.inFlight--;
     return answer;
   }
 
@@ -84,6 +87,11 @@ export class SpendHolder {
     return this.giveBack(needs, (block) => this.lease === 0 || block.balance < 0);
   }
 
+  /** When spare unused since the last take may go back: the idle check's time. */
+  idleAt(): number {
+    return this.lastTakeAt + IDLE_RETURN_MS;
+  }
+
   /** Whether the caller should schedule an idle check (one at a time): some block holds spare. */
   idle(): boolean {
     if (this.idleCheck || this.lease === 0) return false;
@@ -92,15 +100,21 @@ export class SpendHolder {
     return true;
   }
 
-  /** After {@link IDLE_RETURN_MS} with nothing reserved here, every block's spare goes back. */
-  returnIfIdle(needs: Need[], now: number): CounterAsk[] {
+  /**
+   * After {@link IDLE_RETURN_MS} with nothing reserved here, every block's spare goes back. Undefined:
+   * not idle long enough yet, look again at {@link idleAt}. A request in flight ends the check (its
+   * settlement schedules the next).
+   */
+  returnIfIdle(now: number): CounterAsk[] | undefined {
+    if (this.inFlight === 0 && now < this.idleAt()) return undefined;
     this.idleCheck = false;
-    if (this.inFlight > 0 || now - this.lastTakeAt < IDLE_RETURN_MS) return [];
-    return this.giveBack(needs, (block) => block.balance !== 0);
+    if (this.inFlight > 0) return [];
+    const all = [...this.blocks.values()].map((block) => ({ ...block.of, amount: 0 }));
+    return this.giveBack(all, (block) => block.balance !== 0);
   }
 
   /** Applies the authority's answer to a give-back call. */
-  absorb(needs: Array<Pick<Need, "counter" | "window" | "limit">>, counters: CounterState[]): void {
+  absorb(needs: Array<Omit<Need, "amount">>, counters: CounterState[]): void {
     counters.forEach((state, i) => {
       const need = needs[i];
       if (!need) return;
@@ -147,10 +161,11 @@ export class SpendHolder {
     this.inFlight--;
   }
 
-  private blockOf(need: Pick<Need, "counter" | "window" | "limit">): Block {
+  private blockOf(need: Omit<Need, "amount">): Block {
     let block = this.blocks.get(need.counter);
     if (!block || block.window !== need.window) {
-      block = { window: need.window, balance: 0, used: 0, limit: need.limit };
+      const { counter, kind, window, windowEnd, limit } = need;
+      block = { of: { counter, kind, window, windowEnd, limit }, window, balance: 0, used: 0, limit };
       this.blocks.set(need.counter, block);
     }
     block.limit = need.limit;

@@ -8,6 +8,7 @@ import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
+import { BALANCE_PATHS, balance } from "./routes/balance";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
@@ -93,7 +94,15 @@ export function createApp(): Hono<AppEnv> {
   rejectOtherMethods(app, [...CHAT_PATHS, ...COMPLETION_PATHS], "POST");
   rejectOtherMethods(
     app,
-    [...MODEL_PATHS, ...POOL_PATHS, ...LATENCY_PATHS, "/healthz", "/v1/usage", "/dashboard"],
+    [
+      ...MODEL_PATHS,
+      ...POOL_PATHS,
+      ...LATENCY_PATHS,
+      ...BALANCE_PATHS,
+      "/healthz",
+      "/v1/usage",
+      "/dashboard",
+    ],
     "GET",
   );
 
@@ -103,6 +112,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", completions);
   api.route("/", models);
   api.route("/", usage);
+  api.route("/", balance);
   api.route("/", pools);
   api.route("/", latency);
   app.route("/", api);

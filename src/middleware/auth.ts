@@ -17,18 +17,12 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   if (key === undefined) {
     throw new RouterError("unauthorized", "Missing router key: send 'Authorization: Bearer <router key>'.");
   }
-  const tenant =
+  const found =
     (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, directory.value, key));
-  if (!tenant) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
-  c.set("tenant", tenant.tenant);
-  if (tenant.key) c.set("routerKey", tenant.key);
-  checkOrigin(
-    c.req.header("origin"),
-    effectiveLimits({
-      tenant: { id: tenant.tenant.id, limits: tenant.tenant.limits ?? {} },
-      key: tenant.key,
-    }),
-  );
+  if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
+  c.set("tenant", found.tenant);
+  if (found.key) c.set("routerKey", found.key);
+  checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(found.tenant, found.key)));
   await next();
 });
 

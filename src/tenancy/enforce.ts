@@ -254,3 +254,37 @@ function refusal(
     { headers: { ...headers, "x-router-budget-reset": reset } },
   );
 }
+
+/** One limited counter as the tenant sees it in /v1/usage. */
+export interface LimitReport {
+  /** `tenant`, or the managed key's id. */
+  scope: string;
+  kind: BudgetKind;
+  limit: number;
+  /** Counted for the window: spent, plus what isolates hold on lease and have not spent yet. */
+  used: number;
+  remaining: number;
+  resetsAt: string;
+}
+
+/** Every limited counter of the tenant (and key) in its current window, from the authority: one call. */
+export async function limitsReport(
+  authorities: DurableObjectNamespace<SpendAuthority>,
+  scopes: LimitScopes,
+  now: number,
+): Promise<LimitReport[]> {
+  const counters = countersOf(scopes, now);
+  if (counters.length === 0) return [];
+  const used = await authorities.getByName(scopes.tenant.id).used(counters);
+  return counters.map((counter, i) => {
+    const spent = used[i] ?? 0;
+    return {
+      scope: counter.counter.slice(0, counter.counter.lastIndexOf(":")),
+      kind: counter.kind,
+      limit: counter.limit,
+      used: spent,
+      remaining: Math.max(0, counter.limit - spent),
+      resetsAt: new Date(counter.windowEnd).toISOString(),
+    };
+  });
+}

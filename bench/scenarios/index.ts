@@ -4,6 +4,7 @@ import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { geography } from "./geography";
+import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { relay } from "./relay";
@@ -17,6 +18,7 @@ import { throughput } from "./throughput";
  */
 export const scenarios: BenchScenario[] = [
   relay,
+  limitsBench,
   throughput,
   classifyBench,
   cacheLatency,

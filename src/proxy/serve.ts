@@ -4,6 +4,7 @@ import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceCall } from "../classify/classify";
+import type { Limits } from "../config/limits";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
@@ -127,7 +128,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
 }
 
 /** The call with the key's `max_tokens` cap applied (400 above it; the cap itself when it sets none). */
-function withinMaxTokens(call: InferenceCall, limits: ReturnType<typeof effectiveLimits>): InferenceCall {
+function withinMaxTokens(call: InferenceCall, limits: Limits): InferenceCall {
   const body = capMaxTokens(call.request.body, limits);
   if (!body) return call;
   return {

@@ -123,7 +123,14 @@ export async function reserveSpend(args: {
   const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
-    const answer = await holder.fill(needs, missing, lend);
+    const answer = await holder.fill(needs, missing, lend).catch((error: unknown) => {
+      // Fail closed: a budget that cannot be checked is not spent.
+      throw new RouterError(
+        "admission_unavailable",
+        "This tenant's limits cannot be checked right now; retry shortly.",
+        { headers: { "retry-after": "1", "retry-after-ms": "1000" }, cause: error },
+      );
+    });
     if (!answer.ok) throw refusal(answer, needs, holder, now);
   }
   let settled = false;

@@ -11,7 +11,14 @@ import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
-import { capMaxTokens, checkModel, effectiveLimits, reserveSpend, scopesOf } from "../tenancy/enforce";
+import {
+  capMaxTokens,
+  checkModel,
+  effectiveLimits,
+  rateLimitView,
+  reserveSpend,
+  scopesOf,
+} from "../tenancy/enforce";
 import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
@@ -61,6 +68,9 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
     accounts: accountFor(c, decision.classification, c.get("policy"), decision.stream, sentAt),
     sentAt,
   };
+  // Where the caller stands, for a cache hit too; a reservation below replaces them.
+  for (const [name, value] of Object.entries(rateLimitView(scopes, Date.now())))
+    scope.headers.set(name, value);
   // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
   const cache = await lookupCache({
     call,

@@ -150,6 +150,17 @@ export async function reserveSpend(args: {
   };
 }
 
+/**
+ * The `x-ratelimit-*` headers as this isolate knows them, reserving nothing: for answers that count
+ * against no limit (a cache hit), which still tell a pacing caller where it stands.
+ */
+export function rateLimitView(scopes: LimitScopes, now: number): Record<string, string> {
+  const counters = countersOf(scopes, now);
+  if (counters.length === 0) return {};
+  const holder = holderOf(isolateHolders, scopes.tenant.id, scopes.tenant.limits.lease ?? DEFAULT_LEASE);
+  return rateHeaders(counters, holder, now);
+}
+
 /** What each counter of the tenant (and key) has used of its current window, and its limit. */
 export function countersOf(scopes: LimitScopes, now: number): Need[] {
   return needsOf(scopes, { requests: 0, tokens: 0, "usd-day": 0, "usd-month": 0 }, now);

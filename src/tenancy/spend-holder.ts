@@ -84,7 +84,7 @@ export class SpendHolder {
       const block = this.blocks.get(need.counter);
       if (block && block.window === need.window) block.balance += need.amount - (actual[i] ?? need.amount);
     });
-    return this.giveBack(needs, (block) => this.lease === 0 || block.balance < 0);
+    return this.giveBack(needs, (block) => block.balance < 0 || (this.lease === 0 && block.balance > 0));
   }
 
   /** When spare unused since the last take may go back: the idle check's time. */

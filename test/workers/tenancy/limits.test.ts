@@ -105,8 +105,11 @@ describe("tenant limits", () => {
     expect(response.headers.get("x-router-budget-reset")).toBe(reset);
   });
 
-  it("charges a cache hit nothing", async () => {
-    const { id, key, tenants } = await limitedTenant({ usdPerMonth: 10, lease: 0 }, { cache: "on" });
+  it("charges a cache hit nothing and counts it against no limit", async () => {
+    const { id, key, tenants } = await limitedTenant(
+      { usdPerMonth: 10, requestsPerMinute: 100, lease: 0 },
+      { cache: "on" },
+    );
     const body = chatBody({ messages: [{ role: "user", content: `Cache me ${crypto.randomUUID()}` }] });
     const miss = await callWithUpstream(
       env.DEEPSEEK_BASE_URL,
@@ -129,6 +132,12 @@ describe("tenant limits", () => {
     );
     expect(hit.headers.get("x-router-cache")).toBe("HIT");
     expect(await counter(id, "tenant:usd-month")).toBe(spent);
+    expect(await counter(id, "tenant:requests")).toBe(1);
+    // The hit still tells a pacing caller where it stands, and shows it took nothing.
+    expect(hit.headers.get("x-ratelimit-limit-requests")).toBe("100");
+    expect(hit.headers.get("x-ratelimit-remaining-requests")).toBe(
+      miss.headers.get("x-ratelimit-remaining-requests"),
+    );
   });
 
   it("allows only the listed models, naming the model", async () => {

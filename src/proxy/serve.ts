@@ -15,8 +15,10 @@ import {
   capMaxTokens,
   checkModel,
   effectiveLimits,
+  type LimitScopes,
   rateLimitView,
   reserveSpend,
+  type Spend,
   scopesOf,
 } from "../tenancy/enforce";
 import { usageFromWire } from "../usage";
@@ -93,13 +95,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   if (cache.served) return cache.served;
 
   // Only past the cache: a hit costs nothing and counts against no limit.
-  const spend = await reserveSpend({
-    authorities: c.env.SPEND_AUTHORITY,
-    scopes,
-    classification: decision.classification,
-    now: Date.now(),
-    waitUntil: (work) => c.executionCtx.waitUntil(work),
-  }).catch((error: unknown) => {
+  const spend = await reserveOrDegrade(scope, scopes).catch((error: unknown) => {
     scope.accounts.finish(failure(scope, error, cache.status));
     cache.fail(error, false);
     throw toRouterError(error).withHeaders(scope.headers);
@@ -135,6 +131,50 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
     leave: (reason) => scope.departure.abort(reason),
     fail: (error) => reportError(error, c.get("requestId")),
   });
+}
+
+/**
+ * Reserves the request on its tenant's limits. A spent budget is refused, unless degrading is allowed
+ * and the plan's cheaper model fits what is left: then only those degraded steps are tried, announced
+ * in `x-router-degraded` like every degrade.
+ */
+async function reserveOrDegrade(scope: RequestScope, scopes: LimitScopes): Promise<Spend | undefined> {
+  const { c, decision } = scope;
+  const reserve = (classification: Classification) =>
+    reserveSpend({
+      authorities: c.env.SPEND_AUTHORITY,
+      scopes,
+      classification,
+      now: Date.now(),
+      waitUntil: (work) => c.executionCtx.waitUntil(work),
+    });
+  try {
+    return await reserve(decision.classification);
+  } catch (error) {
+    if (!(error instanceof RouterError) || error.code !== "budget_exhausted") throw error;
+    const { classification } = decision;
+    const cheaper = decision.plan.steps.find((step) => step.degraded && step.model !== classification.model);
+    if (!cheaper) throw error;
+    const estimatedCostUsd = usageCostUsd(
+      c.get("policy"),
+      cheaper.model,
+      {
+        promptTokens: classification.promptTokens,
+        completionTokens: classification.outputTokens,
+        cacheHitTokens: 0,
+        cacheMissTokens: classification.promptTokens,
+        reasoningTokens: 0,
+      },
+      Date.now(),
+    );
+    if (!(estimatedCostUsd < classification.estimatedCostUsd)) throw error;
+    const spend = await reserve({ ...classification, estimatedCostUsd }).catch(() => Promise.reject(error));
+    const steps = decision.plan.steps
+      .filter((step) => step.model === cheaper.model && step.degraded)
+      .map((step) => ({ ...step, degraded: `${step.degraded} (budget)` }));
+    decision.plan = { ...decision.plan, steps };
+    return spend;
+  }
 }
 
 /** The call with the key's `max_tokens` cap applied (400 above it; the cap itself when it sets none). */

@@ -105,6 +105,41 @@ describe("tenant limits", () => {
     expect(response.headers.get("x-router-budget-reset")).toBe(reset);
   });
 
+  it("degrades to the cheaper model a spent budget still covers, when the tenant allows it", async () => {
+    const estimate = async (model: string) => {
+      const probe = await callWithUpstream(env.DEEPSEEK_BASE_URL, CHAT, {
+        json: chatBody({ model, max_tokens: 200 }),
+      });
+      return Number(probe.headers.get("x-router-class")?.match(/~\$([0-9.]+)/)?.[1]);
+    };
+    const [pro, flash] = [await estimate("deepseek-v4-pro"), await estimate("deepseek-v4-flash")];
+    expect(flash).toBeLessThan(pro);
+    const budget = { usdPerDay: (pro + flash) / 2, lease: 0 };
+    const body = chatBody({ model: "deepseek-v4-pro", max_tokens: 200 });
+
+    const strict = await limitedTenant(budget);
+    const refused = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      CHAT,
+      { key: strict.key, json: body },
+      { ROUTER_TENANTS: strict.tenants },
+    );
+    expect(refused.status).toBe(402);
+
+    const lenient = await limitedTenant(budget, { allowDegrade: true });
+    const served = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      CHAT,
+      { key: lenient.key, json: body },
+      { ROUTER_TENANTS: lenient.tenants },
+    );
+    expect(served.status).toBe(200);
+    expect(served.headers.get("x-router-model")).toBe("deepseek-v4-flash");
+    expect(served.headers.get("x-router-degraded")).toBe(
+      "deepseek-v4-pro served by deepseek-v4-flash (budget)",
+    );
+  });
+
   it("charges a cache hit nothing and counts it against no limit", async () => {
     const { id, key, tenants } = await limitedTenant(
       { usdPerMonth: 10, requestsPerMinute: 100, lease: 0 },

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { loadTenants } from "./config/tenants";
 import type { AppEnv } from "./env";
 import { RouterError, reportError } from "./errors";
 import { authenticate } from "./middleware/auth";
@@ -14,6 +15,7 @@ import {
   COUNT_TOKENS_PATH,
   MESSAGES_PATHS,
 } from "./routes/anthropic";
+import { BALANCE_PATHS, balance } from "./routes/balance";
 import { BATCH_PATHS, batches } from "./routes/batches";
 import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
@@ -69,6 +71,13 @@ const ROUTER_HEADERS = [
   "age",
   "retry-after",
   "retry-after-ms",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-tokens",
+  "x-router-budget-reset",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
@@ -79,7 +88,11 @@ export function createApp(): Hono<AppEnv> {
     cors({
       origin: (origin, c) => {
         const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
-        if (allowed.includes("*")) return "*";
+        const tenants = loadTenants(c.env.ROUTER_TENANTS);
+        // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
+        const named = tenants.ok ? tenants.value.origins : undefined;
+        if (named && !named.has(origin)) return null;
+        if (allowed.includes("*")) return named ? origin : "*";
         return allowed.includes(origin) ? origin : null;
       },
       allowHeaders: CALLER_HEADERS,
@@ -106,6 +119,7 @@ export function createApp(): Hono<AppEnv> {
       ...POOL_PATHS,
       ...LATENCY_PATHS,
       ANTHROPIC_MODELS_PATH,
+      ...BALANCE_PATHS,
       "/healthz",
       "/v1/usage",
       "/dashboard",
@@ -124,6 +138,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", responses);
   api.route("/", models);
   api.route("/", usage);
+  api.route("/", balance);
   api.route("/", pools);
   api.route("/", latency);
   api.route("/", files);

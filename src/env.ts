@@ -1,3 +1,4 @@
+import type { Limits } from "./config/limits";
 import type { Policy } from "./config/policy";
 import type { Settings } from "./config/settings";
 import type { Tenant } from "./config/tenants";
@@ -10,6 +11,8 @@ export interface RequestVariables {
   receivedAt: number;
   settings: Settings;
   tenant: Tenant;
+  /** The managed key the request authenticated with; absent for a bootstrap key of ROUTER_TENANTS. */
+  routerKey?: { id: string; name: string; limits: Limits };
   /** The routing policy in force for this request. */
   policy: Policy;
   /** Time spent waiting on others (upstream headers, queue); excluded from the overhead header. */

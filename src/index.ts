@@ -9,6 +9,8 @@ export { TenantBatches } from "./batch/tenant-batches";
 export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
 export { MetricsAggregator } from "./observe/aggregator";
+export { KeyRegistry } from "./tenancy/key-registry";
+export { SpendAuthority } from "./tenancy/spend-authority";
 
 const app = createApp();
 

@@ -5,6 +5,7 @@ import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { cost } from "./cost";
 import { geography } from "./geography";
+import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { profile } from "./profile";
@@ -22,6 +23,7 @@ import { throughput } from "./throughput";
 export const scenarios: BenchScenario[] = [
   relay,
   surfaces,
+  limitsBench,
   throughput,
   promptSize,
   classifyBench,

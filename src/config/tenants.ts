@@ -1,5 +1,6 @@
 import * as z from "../zod";
 import { CACHE_MODES } from "./cache-limits";
+import { limitsSchema } from "./limits";
 import { type ConfigResult, describeIssues } from "./settings";
 
 export const PRIORITIES = ["high", "normal", "low"] as const;
@@ -31,6 +32,8 @@ const tenantSchema = z.object({
    * client sends those tool calls without it. Default on; off passes such requests on unchanged.
    */
   restoreReasoning: z.optional(z.boolean()),
+  /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
+  limits: z.optional(limitsSchema),
 });
 
 const tenantsSchema = z.array(tenantSchema).check(
@@ -58,6 +61,8 @@ export type Tenant = z.output<typeof tenantSchema>;
 /** A tenant with its key digests decoded to bytes for constant-time comparison. */
 export interface TenantDirectory {
   tenants: Tenant[];
+  /** Every origin some tenant allows browsers from; undefined when no tenant restricts origins. */
+  origins: ReadonlySet<string> | undefined;
   entries: Array<{ digest: Uint8Array; tenant: Tenant }>;
 }
 
@@ -83,7 +88,9 @@ function parseTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
   const entries = parsed.data.flatMap((tenant) =>
     tenant.keys.map((hex) => ({ digest: hexToBytes(hex), tenant })),
   );
-  return { ok: true, value: { tenants: parsed.data, entries } };
+  const named = parsed.data.flatMap((tenant) => tenant.limits?.origins ?? []);
+  const origins = named.length > 0 ? new Set(named) : undefined;
+  return { ok: true, value: { tenants: parsed.data, entries, origins } };
 }
 
 function hexToBytes(hex: string): Uint8Array {

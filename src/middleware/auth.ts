@@ -3,6 +3,8 @@ import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
+import { isManagedKey, keyCacheTtl, resolveManagedKey } from "../tenancy/keys";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -32,11 +34,31 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
       "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
     );
   }
-  const tenant = await resolveTenant(directory.value, key);
-  if (!tenant) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
-  c.set("tenant", tenant);
+  const found =
+    (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, directory.value, key));
+  if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
+  c.set("tenant", found.tenant);
+  if (found.key) c.set("routerKey", found.key);
+  checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(found.tenant, found.key)));
   await next();
 });
+
+/**
+ * A key of the admin API's registry, whose tenant is still configured. Only well-formed managed keys
+ * are looked up, so a random bearer token costs no registry call.
+ */
+async function managedTenant(
+  env: Env,
+  directory: TenantDirectory,
+  key: string,
+): Promise<{ tenant: Tenant; key: NonNullable<AppEnv["Variables"]["routerKey"]> } | undefined> {
+  if (!isManagedKey(key)) return undefined;
+  const grant = await resolveManagedKey(env.KEY_REGISTRY, key, Date.now(), keyCacheTtl(env));
+  const tenant = grant && directory.tenants.find((candidate) => candidate.id === grant.tenant);
+  return tenant && grant
+    ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
+    : undefined;
+}
 
 /** Keys this isolate has already resolved, per tenant directory (a new configuration starts empty). */
 const resolved = new WeakMap<TenantDirectory, Map<string, Tenant>>();
@@ -48,17 +70,20 @@ const RESOLVED_MAX = 1_024;
  * digest round trip per call. Unknown keys are never remembered, so they are always hashed and compared
  * in constant time ({@link findTenant}); a remembered key is found by its exact value only.
  */
-async function resolveTenant(directory: TenantDirectory, key: string): Promise<Tenant | undefined> {
+async function resolveTenant(
+  directory: TenantDirectory,
+  key: string,
+): Promise<{ tenant: Tenant; key?: undefined } | undefined> {
   let known = resolved.get(directory);
   if (!known) {
     known = new Map();
     resolved.set(directory, known);
   }
   const cached = known.get(key);
-  if (cached) return cached;
+  if (cached) return { tenant: cached };
   const tenant = await findTenant(directory, key);
   if (tenant && known.size < RESOLVED_MAX) known.set(key, tenant);
-  return tenant;
+  return tenant && { tenant };
 }
 
 function apiKeyHeader(header: string | undefined): string | undefined {

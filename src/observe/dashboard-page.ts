@@ -21,6 +21,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   .cards { display: flex; gap: 12px; flex-wrap: wrap; } .card { background: #0f1419; padding: 8px 12px; min-width: 110px; }
   .card b { display: block; font-size: 20px; } .muted { color: #8fa1b3; } .err { color: #ff7b72; }
   svg { width: 100%; height: 140px; background: #0f1419; }
+  .bar { background: #0f1419; height: 8px; min-width: 120px; } .bar i { display: block; height: 8px; background: #7ee787; }
+  .bar i.hot { background: #ff7b72; }
 </style></head>
 <body>
 <header><h1>DeepSeek router — live</h1>
@@ -33,6 +35,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>In flight by pool</h2><svg id="inflight" viewBox="0 0 600 140" preserveAspectRatio="none"></svg></section>
   <section><h2>Your latency (last 15 min)</h2><div class="cards" id="latency"></div><svg id="latencyChart" viewBox="0 0 600 140" preserveAspectRatio="none"></svg></section>
   <section><h2>Your limits</h2><table id="limits"></table></section>
+  <section><h2>Budget burn (this window)</h2><table id="burn"></table></section>
   <section><h2>Outcomes (last 7 days)</h2><table id="outcomes"></table></section>
   <section><h2>By model (last 7 days)</h2><table id="models"></table></section>
 </main>
@@ -71,8 +74,17 @@ async function tick() {
       .map(([name, field]) => ({ name: name + " (ms)", points: lat.series.map((p) => p[field] ?? 0) })));
     const lim = lat.limits;
     $("limits").innerHTML = [["in flight per pool", lim.concurrencyPerPool ?? "pool ceiling only"], ["highest priority", lim.maxPriority],
-      ["may degrade", lim.allowDegrade ? "yes" : "no"], ["prompt cache", lim.cache + " (" + lim.cacheScope + ")"], ["budget", lat.budget ?? "none set"]]
+      ["may degrade", lim.allowDegrade ? "yes" : "no"], ["prompt cache", lim.cache + " (" + lim.cacheScope + ")"], ["budget", lat.budget ? ["usdPerDay", "usdPerMonth"].filter((k) => lat.budget[k] !== null).map((k) => "$" + lat.budget[k] + (k === "usdPerDay" ? " / day" : " / month")).join(", ") : "none set"]]
       .map(([k, v]) => "<tr><td>" + esc(k) + "</td><td>" + esc(v) + "</td></tr>").join("");
+    const kinds = { requests: "requests / min", tokens: "tokens / min", "usd-day": "$ today (UTC)", "usd-month": "$ this month (UTC)" };
+    const amount = (k, v) => k.startsWith("usd") ? "$" + v.toFixed(4) : Math.round(v);
+    $("burn").innerHTML = usage.limits.length === 0 ? '<tr><td class="muted">no rate limit or budget set</td></tr>' :
+      "<tr><th>limit</th><th>scope</th><th>used</th><th>of</th><th></th><th>resets</th></tr>" + usage.limits.map((b) => {
+        const pct = Math.min(100, b.used / b.limit * 100);
+        return "<tr><td>" + esc(kinds[b.kind] || b.kind) + "</td><td>" + esc(b.scope) + "</td><td>" + amount(b.kind, b.used) + "</td><td>" +
+          amount(b.kind, b.limit) + '</td><td><div class="bar"><i class="' + (pct >= 90 ? "hot" : "") + '" style="width:' + pct.toFixed(1) + '%"></i></div></td><td>' +
+          esc(new Date(b.resetsAt).toLocaleString()) + "</td></tr>";
+      }).join("");
     const t = usage.totals;
     if (lastTotals) push(history.rate, Math.max(0, (t.requests - lastTotals.requests) / 2));
     lastTotals = t;

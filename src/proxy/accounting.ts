@@ -17,6 +17,8 @@ export interface Accounts {
   finish(finished: Finished): void;
   /** An upstream attempt that was accepted but did not answer (retried, or its caller left). */
   spent(attempt: SpentAttempt): void;
+  /** Tells `listener` the request's tokens and dollars, attempts included, once it is finished. */
+  onCharged(listener: (tokens: number, usd: number) => void): void;
 }
 
 /**
@@ -43,6 +45,9 @@ export function accountFor(
     new Promise<Promise<void>>((resolve) => (written = resolve)).then((flush) => flush),
   );
   const spentRows: Promise<void>[] = [];
+  let charged: (tokens: number, usd: number) => void = () => {};
+  let attemptTokens = 0;
+  let attemptUsd = 0;
   const price = (model: string, usage: Usage) => usageCostUsd(policy, model, usage, Date.now());
   const spent = ({ step, status }: SpentAttempt) => {
     if (done) return;
@@ -62,6 +67,8 @@ export function accountFor(
       costUsd: price(step.model, usage),
       savedUsd: 0,
     };
+    attemptTokens += usage.promptTokens;
+    attemptUsd += entry.costUsd;
     spentRows.push(ledger.add(tenant, entry));
   };
   const finish = (finished: Finished) => {
@@ -74,6 +81,7 @@ export function accountFor(
       finished.outputEvents ?? 0,
     );
     const cost = price(finished.model, usage);
+    charged(usage.promptTokens + usage.completionTokens + attemptTokens, cost + attemptUsd);
     const record: CompletionRecord = {
       requestId,
       tenant,
@@ -125,7 +133,13 @@ export function accountFor(
     };
     written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
   };
-  return { finish, spent };
+  return {
+    finish,
+    spent,
+    onCharged(listener) {
+      charged = listener;
+    },
+  };
 }
 const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher>();
 

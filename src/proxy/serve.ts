@@ -4,6 +4,7 @@ import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceCall } from "../classify/classify";
+import type { Limits } from "../config/limits";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
@@ -11,7 +12,18 @@ import { parseWholeNumber } from "../headers";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
 import { wireOf } from "../surfaces";
+import {
+  capMaxTokens,
+  checkModel,
+  effectiveLimits,
+  type LimitScopes,
+  rateLimitView,
+  reserveSpend,
+  type Spend,
+  scopesOf,
+} from "../tenancy/enforce";
 import { PROVIDERS } from "../upstream/providers";
+import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { holdWhileQueued } from "./hold";
@@ -44,8 +56,12 @@ interface RequestScope {
  * admit and send (falling back across the plan before the first byte), and respond with the answer,
  * accounting for it when it ends.
  */
-export async function serveInference(c: Context<AppEnv>, call: InferenceCall): Promise<Response> {
+export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): Promise<Response> {
+  const scopes = scopesOf(c.get("tenant"), c.get("routerKey"));
+  const limits = effectiveLimits(scopes);
+  const call = withinMaxTokens(asked, limits);
   const decision = decide(c, call, Date.now());
+  checkModel(decision.classification, call.request.body.model, limits);
   const sentAt = performance.now();
   const scope: RequestScope = {
     c,
@@ -56,6 +72,9 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     accounts: accountFor(c, decision.classification, c.get("policy"), decision.stream, sentAt),
     sentAt,
   };
+  // Where the caller stands, for a cache hit too; a reservation below replaces them.
+  for (const [name, value] of Object.entries(rateLimitView(scopes, Date.now())))
+    scope.headers.set(name, value);
   // Before admission: a hit or a coalesced answer takes no concurrency slot and costs nothing upstream.
   const cache = await lookupCache({
     call,
@@ -76,6 +95,17 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     throw error;
   });
   if (cache.served) return cache.served;
+
+  // Only past the cache: a hit costs nothing and counts against no limit.
+  const spend = await reserveOrDegrade(scope, scopes).catch((error: unknown) => {
+    scope.accounts.finish(failure(scope, error, cache.status));
+    cache.fail(error, false);
+    throw toRouterError(error).withHeaders(scope.headers);
+  });
+  if (spend) {
+    for (const [name, value] of Object.entries(spend.headers)) scope.headers.set(name, value);
+    scope.accounts.onCharged(spend.settle);
+  }
 
   const gates = new PoolGates(
     c.env.POOL_GATE,
@@ -104,6 +134,61 @@ export async function serveInference(c: Context<AppEnv>, call: InferenceCall): P
     fail: (error) => reportError(error, c.get("requestId")),
     endpoint: wireOf(call).endpoint,
   });
+}
+
+/**
+ * Reserves the request on its tenant's limits. A spent budget is refused, unless degrading is allowed
+ * and the plan's cheaper model fits what is left: then only those degraded steps are tried, announced
+ * in `x-router-degraded` like every degrade.
+ */
+async function reserveOrDegrade(scope: RequestScope, scopes: LimitScopes): Promise<Spend | undefined> {
+  const { c, decision } = scope;
+  const reserve = (classification: Classification) =>
+    reserveSpend({
+      authorities: c.env.SPEND_AUTHORITY,
+      scopes,
+      classification,
+      now: Date.now(),
+      waitUntil: (work) => c.executionCtx.waitUntil(work),
+    });
+  try {
+    return await reserve(decision.classification);
+  } catch (error) {
+    if (!(error instanceof RouterError) || error.code !== "budget_exhausted") throw error;
+    const { classification } = decision;
+    const cheaper = decision.plan.steps.find((step) => step.degraded && step.model !== classification.model);
+    if (!cheaper) throw error;
+    const estimatedCostUsd = usageCostUsd(
+      c.get("policy"),
+      cheaper.model,
+      {
+        promptTokens: classification.promptTokens,
+        completionTokens: classification.outputTokens,
+        cacheHitTokens: 0,
+        cacheMissTokens: classification.promptTokens,
+        reasoningTokens: 0,
+      },
+      Date.now(),
+    );
+    if (!(estimatedCostUsd < classification.estimatedCostUsd)) throw error;
+    const spend = await reserve({ ...classification, estimatedCostUsd }).catch(() => Promise.reject(error));
+    const steps = decision.plan.steps
+      .filter((step) => step.model === cheaper.model && step.degraded)
+      .map((step) => ({ ...step, degraded: `${step.degraded} (budget)` }));
+    decision.plan = { ...decision.plan, steps };
+    return spend;
+  }
+}
+
+/** The call with the key's `max_tokens` cap applied (400 above it; the cap itself when it sets none). */
+function withinMaxTokens(call: InferenceCall, limits: Limits): InferenceCall {
+  const body = capMaxTokens(call.request.body, limits);
+  if (!body) return call;
+  return {
+    ...call,
+    request: { ...call.request, body } as InferenceCall["request"],
+    rawBody: JSON.stringify(body),
+  };
 }
 
 /** Pure: what the request is, where it may go, and by when it must be done. */

@@ -8,6 +8,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { keys } from "./keys";
 
 /** The admin key is an optional secret holding the SHA-256 hex digest of the key, never the key. */
 interface AdminEnv {
@@ -88,6 +89,8 @@ admin.delete("/cache/tenants/:tenant", async (c) => {
 
 /** Deletes the entries of the shared scope, a batch per call; repeat while `more` is true. */
 admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")));
+
+admin.route("/", keys);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */
 admin.all("*", (c) => {

@@ -55,7 +55,10 @@ latency.get(LATENCY_PATHS[0], async (c) => {
       cache: tenant.cache ?? "policy",
       cacheScope: tenant.cacheScope ?? "tenant",
     },
-    /** Budgets do not exist yet; the field is here so clients need not change when they do. */
-    budget: null,
+    /** The tenant's dollar budgets (UTC day and month); what remains is in /v1/usage's `limits`. */
+    budget:
+      tenant.limits?.usdPerDay === undefined && tenant.limits?.usdPerMonth === undefined
+        ? null
+        : { usdPerDay: tenant.limits.usdPerDay ?? null, usdPerMonth: tenant.limits.usdPerMonth ?? null },
   });
 });

@@ -1,8 +1,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { limitsReport, scopesOf } from "../tenancy/enforce";
 
-/** `GET /v1/usage`: the calling tenant's own usage and cost; `from`/`to` are ISO dates or epoch ms. */
+/**
+ * `GET /v1/usage`: the calling tenant's own usage and cost; `from`/`to` are ISO dates or epoch ms.
+ * `limits` lists each rate limit and budget of the tenant (and of the calling key) with what remains
+ * of its current window.
+ */
 export const usage = new Hono<AppEnv>();
 
 const WEEK_MS = 7 * 24 * 3600_000;
@@ -13,7 +18,11 @@ usage.get("/v1/usage", async (c) => {
   const from = parseTime(c.req.query("from"), "from") ?? to - WEEK_MS;
   if (from >= to) throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
   const tenant = c.get("tenant").id;
-  return c.json(await c.env.TENANT_LEDGER.getByName(tenant).summary(tenant, from, to));
+  const [summary, limits] = await Promise.all([
+    c.env.TENANT_LEDGER.getByName(tenant).summary(tenant, from, to),
+    limitsReport(c.env.SPEND_AUTHORITY, scopesOf(c.get("tenant"), c.get("routerKey")), now),
+  ]);
+  return c.json({ ...summary, limits });
 });
 
 function parseTime(value: string | undefined, param: string): number | undefined {

@@ -15,6 +15,7 @@ const LAYERS = [
   "batch",
   "middleware",
   "proxy",
+  "tenancy",
   "cache",
   "observe",
   "ledger",

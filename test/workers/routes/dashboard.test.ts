@@ -15,6 +15,9 @@ describe("GET /dashboard", () => {
       expect((await callRouter(endpoint, { key: null })).status).toBe(401);
       expect((await callRouter(endpoint)).status).toBe(200);
     }
+    // Budget burn: drawn from the limits /v1/usage lists.
+    expect(html).toContain('id="burn"');
+    expect(html).toContain("usage.limits");
   });
 
   it.each(["POST", "PUT", "DELETE"])("is 405 for %s, naming GET", async (method) => {

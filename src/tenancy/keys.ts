@@ -1,0 +1,65 @@
+import type { KeyGrant, KeyRegistry, NewSecret } from "./key-registry";
+
+/** Managed keys look like `sk-rt-` and 43 base64url characters (32 random bytes). */
+const MANAGED_KEY = /^sk-rt-[A-Za-z0-9_-]{43}$/;
+export const REGISTRY_NAME = "registry";
+
+/**
+ * How long an isolate trusts what it learned about a managed key, unless `ROUTER_KEY_CACHE_MS` says
+ * otherwise. A key disabled, rotated out or deleted through the admin API stops working everywhere
+ * within this bound (requests already past authentication finish).
+ */
+export const KEY_CACHE_TTL_MS = 10_000;
+
+/** The key cache's TTL from `ROUTER_KEY_CACHE_MS` (0 to 60000), else {@link KEY_CACHE_TTL_MS}. */
+export function keyCacheTtl(env: object): number {
+  const raw = Reflect.get(env, "ROUTER_KEY_CACHE_MS");
+  const value = Number(raw);
+  return typeof raw === "string" && raw !== "" && Number.isInteger(value) && value >= 0 && value <= 60_000
+    ? value
+    : KEY_CACHE_TTL_MS;
+}
+const KEY_CACHE_MAX = 4_096;
+
+/** A fresh secret: shown once to the admin, and stored only as its digest. */
+export async function mintSecret(): Promise<{ secret: string; stored: NewSecret }> {
+  const secret = `sk-rt-${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+  return { secret, stored: { digest: await sha256Hex(secret), hint: secret.slice(-4) } };
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+export function isManagedKey(key: string): boolean {
+  return MANAGED_KEY.test(key);
+}
+
+const known = new Map<string, { grant: KeyGrant | null; until: number }>();
+
+/**
+ * The managed key a secret belongs to: from this isolate's memory for up to {@link KEY_CACHE_TTL_MS},
+ * otherwise from the registry (found by the secret's SHA-256 digest: the lookup's timing depends on
+ * the digest, which says nothing about the secret). Unknown secrets are remembered as unknown for the
+ * same time, so a flood of one wrong key costs one registry call per TTL.
+ */
+export async function resolveManagedKey(
+  registry: DurableObjectNamespace<KeyRegistry>,
+  key: string,
+  now: number,
+  ttlMs: number,
+): Promise<KeyGrant | null> {
+  const cached = known.get(key);
+  if (cached && cached.until > now) return cached.grant;
+  const grant = await registry.getByName(REGISTRY_NAME).lookup(await sha256Hex(key));
+  if (known.size >= KEY_CACHE_MAX) known.clear();
+  known.set(key, { grant, until: now + ttlMs });
+  return grant;
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}

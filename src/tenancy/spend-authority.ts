@@ -1,0 +1,81 @@
+import { DurableObject } from "cloudflare:workers";
+import { type CounterAsk, type CounterState, type SpendAnswer, spareToLend } from "./spend";
+
+/** Floating-point slack when comparing dollar sums with a limit. */
+const EPSILON = 1e-9;
+
+/**
+ * One per tenant: the authority over the tenant's countable budgets (and its keys'). A counter's
+ * `used` is everything lent for its window, less what holders gave back, plus debts they reported; so
+ * units out on lease count as spent, and the sum of what was reserved never exceeds the limit. One
+ * call does a whole request's worth of counters in one transaction: a request is admitted on all of
+ * them or on none.
+ */
+export class SpendAuthority extends DurableObject<Env> {
+  /** The authority's clock; tests replace it. */
+  clock: () => number = () => Date.now();
+  private prunedAt = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS counters (counter TEXT NOT NULL, window INTEGER NOT NULL,
+      window_end INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (counter, window))`);
+  }
+
+  /** Takes back what is given, then grants every need (and some spare) or, if any need does not fit, none. */
+  lend(asks: CounterAsk[]): SpendAnswer {
+    this.prune();
+    return this.ctx.storage.transactionSync(() => {
+      const used = asks.map((ask) => Math.max(0, this.read(ask) - ask.give));
+      const refused = asks.find((ask, i) => ask.need > 0 && (used[i] ?? 0) + ask.need > ask.limit + EPSILON);
+      const counters: CounterState[] = asks.map((ask, i) => {
+        const before = used[i] ?? 0;
+        const granted = refused
+          ? 0
+          : ask.need + spareToLend(ask.kind, ask.limit - before - ask.need, ask.want);
+        this.write(ask, before + granted);
+        return { counter: ask.counter, granted, used: before + granted };
+      });
+      if (!refused) return { ok: true, counters };
+      return {
+        ok: false,
+        counters,
+        refused: { counter: refused.counter, kind: refused.kind, limit: refused.limit },
+      };
+    });
+  }
+
+  /** What each counter has used in its window, for /v1/usage. */
+  used(counters: Array<Pick<CounterAsk, "counter" | "window">>): number[] {
+    return counters.map((ask) => this.read(ask));
+  }
+
+  private read(ask: Pick<CounterAsk, "counter" | "window">): number {
+    const row = this.ctx.storage.sql
+      .exec<{ used: number }>(
+        "SELECT used FROM counters WHERE counter = ? AND window = ?",
+        ask.counter,
+        ask.window,
+      )
+      .toArray()[0];
+    return row?.used ?? 0;
+  }
+
+  private write(ask: CounterAsk, used: number): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO counters VALUES (?, ?, ?, ?)",
+      ask.counter,
+      ask.window,
+      ask.windowEnd,
+      used,
+    );
+  }
+
+  /** Ended windows are dropped, at most once a minute. */
+  private prune(): void {
+    const now = this.clock();
+    if (now - this.prunedAt < 60_000) return;
+    this.prunedAt = now;
+    this.ctx.storage.sql.exec("DELETE FROM counters WHERE window_end <= ?", now);
+  }
+}

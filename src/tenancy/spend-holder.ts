@@ -1,0 +1,174 @@
+import { blockSize, type CounterAsk, type CounterState, type SpendAnswer } from "./spend";
+
+/** One amount a request reserves on one counter of its window. */
+export type Need = Omit<CounterAsk, "give" | "need" | "want"> & { amount: number };
+
+interface Block {
+  /** The counter and window the block is of, as the authority is told. */
+  of: Omit<Need, "amount">;
+  window: number;
+  /** Units this isolate may still spend with no round trip; negative is a debt the authority must hear. */
+  balance: number;
+  /** The authority's count at the last answer (this block's grants included). */
+  used: number;
+  limit: number;
+}
+
+/** Spare units nobody reserved for this long go back to the authority. */
+export const IDLE_RETURN_MS = 1_000;
+
+export type Lend = (asks: CounterAsk[]) => Promise<SpendAnswer>;
+
+/**
+ * One isolate's blocks of one tenant's budgets: the holder side of the lease. `take` is synchronous
+ * and I/O-free; what it cannot cover goes to the authority in one call (`fill`), which also refills
+ * the blocks. Invariant: a block's positive balance is always counted by the authority as used, so
+ * the holder never spends what the authority did not lend; it shrinks locally before it gives back.
+ */
+export class SpendHolder {
+  private readonly blocks = new Map<string, Block>();
+  private inFlight = 0;
+  private lastTakeAt = 0;
+  private idleCheck = false;
+
+  constructor(public lease: number) {}
+
+  /** Takes what the blocks hold toward each need; returns the part of each still missing. */
+  take(needs: Need[], now: number): number[] {
+    this.inFlight++;
+    this.lastTakeAt = now;
+    return needs.map((need) => {
+      const block = this.blockOf(need);
+      const took = Math.max(0, Math.min(block.balance, need.amount));
+      block.balance -= took;
+      return need.amount - took;
+    });
+  }
+
+  /** The authority's call for what `take` could not cover; on refusal the taken units go back to the blocks. */
+  async fill(needs: Need[], missing: number[], lend: Lend): Promise<SpendAnswer> {
+    const asks = needs.map((need, i): CounterAsk => {
+      const block = this.blockOf(need);
+      const debt = Math.min(0, block.balance);
+      block.balance -= debt;
+      const want = this.lease > 0 ? blockSize(need.kind, need.limit, this.lease) : 0;
+      const { amount: _, ...counter } = need;
+      return { ...counter, give: debt, need: missing[i] ?? 0, want };
+    });
+    let answer: SpendAnswer;
+    try {
+      answer = await lend(asks);
+    } catch (error) {
+      this.restore(needs, missing, asks);
+      throw error;
+    }
+    this.absorb(needs, answer.counters);
+    needs.forEach((need, i) => {
+      const block = this.blockOf(need);
+      // Granted: the need is spent from the grant. Refused: what was taken from the block goes back.
+      if (answer.ok) block.balance -= missing[i] ?? 0;
+      else block.balance += need.amount - (missing[i] ?? 0);
+    });
+    if (!answer.ok) this.inFlight--;
+    return answer;
+  }
+
+  /**
+   * A request is over: each counter gets back what it reserved beyond its real use (or is charged the
+   * excess, which may leave a debt). Returns the asks that must reach the authority now, if any: debts,
+   * and in exact mode (no lease) everything the blocks hold.
+   */
+  settle(needs: Need[], actual: number[]): CounterAsk[] {
+    this.inFlight--;
+    needs.forEach((need, i) => {
+      const block = this.blocks.get(need.counter);
+      if (block && block.window === need.window) block.balance += need.amount - (actual[i] ?? need.amount);
+    });
+    return this.giveBack(needs, (block) => block.balance < 0 || (this.lease === 0 && block.balance > 0));
+  }
+
+  /** When spare unused since the last take may go back: the idle check's time. */
+  idleAt(): number {
+    return this.lastTakeAt + IDLE_RETURN_MS;
+  }
+
+  /** Whether the caller should schedule an idle check (one at a time): some block holds spare. */
+  idle(): boolean {
+    if (this.idleCheck || this.lease === 0) return false;
+    if (![...this.blocks.values()].some((block) => block.balance > 0)) return false;
+    this.idleCheck = true;
+    return true;
+  }
+
+  /**
+   * After {@link IDLE_RETURN_MS} with nothing reserved here, every block's spare goes back. Undefined:
+   * not idle long enough yet, look again at {@link idleAt}. A request in flight ends the check (its
+   * settlement schedules the next).
+   */
+  returnIfIdle(now: number): CounterAsk[] | undefined {
+    if (this.inFlight === 0 && now < this.idleAt()) return undefined;
+    this.idleCheck = false;
+    if (this.inFlight > 0) return [];
+    const all = [...this.blocks.values()].map((block) => ({ ...block.of, amount: 0 }));
+    return this.giveBack(all, (block) => block.balance !== 0);
+  }
+
+  /** Applies the authority's answer to a give-back call. */
+  absorb(needs: Array<Omit<Need, "amount">>, counters: CounterState[]): void {
+    counters.forEach((state, i) => {
+      const need = needs[i];
+      if (!need) return;
+      const block = this.blockOf(need);
+      block.balance += state.granted;
+      block.used = state.used;
+    });
+  }
+
+  /** A give-back call failed: debts stay owed (spare given back is lost to this window, never overspent). */
+  unsent(asks: CounterAsk[]): void {
+    for (const ask of asks) {
+      const block = this.blocks.get(ask.counter);
+      if (block && block.window === ask.window && ask.give < 0) block.balance += ask.give;
+    }
+  }
+
+  /** What this isolate knows is left of a counter: the authority's count, less what it spent locally since. */
+  remaining(need: Pick<Need, "counter" | "window" | "limit">): number {
+    const block = this.blocks.get(need.counter);
+    if (!block || block.window !== need.window) return need.limit;
+    return Math.max(0, need.limit - block.used + Math.max(0, block.balance));
+  }
+
+  /** Gives back whole balances chosen by `which`, locally first; the caller sends the asks. */
+  private giveBack(needs: Need[], which: (block: Block) => boolean): CounterAsk[] {
+    const asks: CounterAsk[] = [];
+    for (const need of needs) {
+      const block = this.blocks.get(need.counter);
+      if (!block || block.window !== need.window || !which(block)) continue;
+      const { amount: _, ...counter } = need;
+      asks.push({ ...counter, give: block.balance, need: 0, want: 0 });
+      block.balance = 0;
+    }
+    return asks;
+  }
+
+  /** A failed call: debts stay owed; units taken stay with the blocks. */
+  private restore(needs: Need[], missing: number[], asks: CounterAsk[]): void {
+    needs.forEach((need, i) => {
+      const block = this.blockOf(need);
+      block.balance += (asks[i]?.give ?? 0) + need.amount - (missing[i] ?? 0);
+    });
+    this.inFlight--;
+  }
+
+  private blockOf(need: Omit<Need, "amount">): Block {
+    let block = this.blocks.get(need.counter);
+    if (!block || block.window !== need.window) {
+      const { counter, kind, window, windowEnd, limit } = need;
+      block = { of: { counter, kind, window, windowEnd, limit }, window, balance: 0, used: 0, limit };
+      this.blocks.set(need.counter, block);
+    }
+    block.limit = need.limit;
+    return block;
+  }
+}

@@ -1,0 +1,178 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ACME_KEY } from "../../fixtures/tenants";
+import { sha256Hex } from "../cache/support";
+import { type CallInit, callWithUpstream, chatBody, errorOf } from "../helpers";
+
+const ADMIN_KEY = "sk-admin-keys-00000000000000000";
+let adminDigest: string;
+
+beforeAll(async () => {
+  adminDigest = await sha256Hex(ADMIN_KEY);
+});
+
+/** Key changes reach this isolate at once: the cache bound itself is tested on its own. */
+function call(path: string, init: CallInit = {}, cacheMs = "0"): Promise<Response> {
+  return callWithUpstream(env.DEEPSEEK_BASE_URL, path, init, {
+    ROUTER_ADMIN_KEY: adminDigest,
+    ROUTER_KEY_CACHE_MS: cacheMs,
+  });
+}
+
+function admin(path: string, init: CallInit = {}): Promise<Response> {
+  return call(`/admin${path}`, { key: ADMIN_KEY, ...init });
+}
+
+interface KeyView {
+  id: string;
+  tenant: string;
+  name: string;
+  key?: string;
+  disabled: boolean;
+  hints: string[];
+  limits: Record<string, unknown>;
+}
+
+async function createKey(tenant = "acme", body: Record<string, unknown> = { name: "ci" }): Promise<KeyView> {
+  const response = await admin(`/tenants/${tenant}/keys`, { method: "POST", json: body });
+  expect(response.status).toBe(201);
+  return response.json();
+}
+
+function chat(key: string, cacheMs?: string): Promise<Response> {
+  return call("/v1/chat/completions", { key, json: chatBody() }, cacheMs);
+}
+
+describe("managed keys", () => {
+  it("live through create, use, rotate with a grace period, disable and delete", async () => {
+    const created = await createKey("acme", { name: "batch job" });
+    expect(created.key).toMatch(/^sk-rt-[A-Za-z0-9_-]{43}$/);
+    expect(created).toMatchObject({ tenant: "acme", name: "batch job", disabled: false });
+    expect(created.hints).toEqual([`sk-rt-…${created.key?.slice(-4)}`]);
+    const first = created.key as string;
+    expect((await chat(first)).status).toBe(200);
+
+    // The secret is shown once: the list and the key's own view never carry it.
+    const listed = await (await admin("/tenants/acme/keys")).text();
+    expect(listed).toContain(created.id);
+    expect(listed).not.toContain(first);
+
+    const rotated = (await (
+      await admin(`/tenants/acme/keys/${created.id}/rotate`, { method: "POST", json: { graceSeconds: 60 } })
+    ).json()) as KeyView;
+    const second = rotated.key as string;
+    expect(second).not.toBe(first);
+    expect(rotated.hints).toHaveLength(2);
+    expect((await chat(first)).status).toBe(200);
+    expect((await chat(second)).status).toBe(200);
+
+    await admin(`/tenants/acme/keys/${created.id}/rotate`, { method: "POST" });
+    expect((await chat(second)).status).toBe(401);
+
+    const disabled = await admin(`/tenants/acme/keys/${created.id}`, {
+      method: "PATCH",
+      json: { disabled: true },
+    });
+    expect(await disabled.json()).toMatchObject({ disabled: true });
+    expect((await chat(first)).status).toBe(401);
+
+    const deleted = await admin(`/tenants/acme/keys/${created.id}`, { method: "DELETE" });
+    expect(await deleted.json()).toEqual({ id: created.id, object: "key", deleted: true });
+    expect((await admin(`/tenants/acme/keys/${created.id}`)).status).toBe(404);
+  });
+
+  it("stops a disabled key within the key cache's TTL, not at once", async () => {
+    const created = await createKey();
+    const key = created.key as string;
+    expect((await chat(key, "2000")).status).toBe(200);
+    await admin(`/tenants/acme/keys/${created.id}`, { method: "PATCH", json: { disabled: true } });
+    expect((await chat(key, "2000")).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const refused = await chat(key, "2000");
+    expect(refused.status).toBe(401);
+    expect((await errorOf(refused)).code).toBe("unauthorized");
+  });
+
+  it("keeps tenants apart: another tenant's key id is not found, to read, change or delete", async () => {
+    const acmeKey = await createKey("acme");
+    for (const init of [
+      {},
+      { method: "PATCH", json: { disabled: true } },
+      { method: "DELETE" },
+    ] as CallInit[]) {
+      const response = await admin(`/tenants/globex/keys/${acmeKey.id}`, init);
+      expect(response.status).toBe(404);
+    }
+    const globexList = (await (await admin("/tenants/globex/keys")).json()) as { data: KeyView[] };
+    expect(globexList.data.map((key) => key.id)).not.toContain(acmeKey.id);
+    expect((await chat(acmeKey.key as string)).status).toBe(200);
+  });
+
+  it("is the admin's API: a tenant's router key is refused", async () => {
+    const response = await call("/admin/tenants/acme/keys", { key: ACME_KEY });
+    expect(response.status).toBe(401);
+  });
+
+  it("refuses limits above the tenant's, naming the field", async () => {
+    const tenants = JSON.stringify([
+      { id: "capped", keys: [await sha256Hex("sk-router-capped-000000000000000")], limits: { usdPerDay: 5 } },
+    ]);
+    const response = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      "/admin/tenants/capped/keys",
+      { key: ADMIN_KEY, json: { name: "too much", limits: { usdPerDay: 50 } } },
+      { ROUTER_ADMIN_KEY: adminDigest, ROUTER_TENANTS: tenants },
+    );
+    expect(response.status).toBe(400);
+    expect(await errorOf(response)).toMatchObject({ code: "invalid_request", param: "limits.usdPerDay" });
+  });
+
+  it.each([
+    [
+      "/tenants/acme/keys",
+      { method: "POST", body: "{not json", headers: { "content-type": "application/json" } },
+      400,
+      "invalid_json",
+    ],
+    ["/tenants/acme/keys", { json: [] }, 400, "invalid_request"],
+    ["/tenants/acme/keys", { json: { name: "" } }, 400, "invalid_request"],
+    ["/tenants/acme/keys", { json: { name: "x".repeat(65) } }, 400, "invalid_request"],
+    ["/tenants/acme/keys", { json: { name: "<script>" } }, 400, "invalid_request"],
+    ["/tenants/acme/keys", { json: { name: "ok", tenant: "globex" } }, 400, "invalid_request"],
+    [
+      "/tenants/acme/keys",
+      { json: { name: "ok", limits: { requestsPerMinute: -1 } } },
+      400,
+      "invalid_request",
+    ],
+    [
+      "/tenants/acme/keys",
+      { json: { name: "ok", limits: { origins: ["javascript:alert(1)"] } } },
+      400,
+      "invalid_request",
+    ],
+    ["/tenants/acme/keys", { json: { name: "ok", limits: { lease: 0.1 } } }, 400, "invalid_request"],
+    ["/tenants/initech/keys", { json: { name: "ok" } }, 404, "not_found"],
+    ["/tenants/acme/keys/../../cache/shared", {}, 404, "not_found"],
+    ["/tenants/acme/keys/key_'%20OR%201=1", {}, 400, "invalid_request"],
+    [
+      "/tenants/acme/keys/key_00000000000000000000000000000000/rotate",
+      { json: { graceSeconds: 1e9 } },
+      400,
+      "invalid_request",
+    ],
+  ] as Array<[string, CallInit, number, string]>)(
+    "answers %s hostile input in the error envelope",
+    async (path, init, status, code) => {
+      const response = await admin(path, init);
+      expect(response.status).toBe(status);
+      const error = await errorOf(response);
+      expect(error.code).toBe(code);
+    },
+  );
+
+  it("does not take a random bearer token to the registry, and refuses it", async () => {
+    const response = await chat("sk-rt-not-a-real-key");
+    expect(response.status).toBe(401);
+  });
+});

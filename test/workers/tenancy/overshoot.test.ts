@@ -1,0 +1,86 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Limits } from "../../../src/config/limits";
+import { RouterError } from "../../../src/errors";
+import { reserveSpend } from "../../../src/tenancy/enforce";
+import { windowOf } from "../../../src/tenancy/spend";
+import type { SpendHolder } from "../../../src/tenancy/spend-holder";
+
+const ISOLATES = 4;
+const CALLERS_PER_ISOLATE = 8;
+
+interface Run {
+  /** Real dollars of every admitted request. */
+  spent: number;
+  /** What real usage exceeded reservations by, summed: the stated overshoot bound. */
+  excess: number;
+  admitted: number;
+  refused: number;
+  /** The authority's count once every request settled and every isolate gave back its idle spare. */
+  authorityUsed: number;
+}
+
+/**
+ * Many callers in several router isolates (each with its own holder state, as separate isolates have)
+ * spend one tenant's daily budget through the real authority Durable Object until it refuses them.
+ * Real cost is the estimate times 0.5 to 1.3, so some requests cost more than they reserved.
+ */
+async function spendDown(limits: Limits, budget: number): Promise<Run> {
+  const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+  const pending: Array<Promise<unknown>> = [];
+  const run: Run = { spent: 0, excess: 0, admitted: 0, refused: 0, authorityUsed: 0 };
+  const isolates = Array.from({ length: ISOLATES }, () => new Map<string, SpendHolder>());
+  const caller = async (holders: Map<string, SpendHolder>) => {
+    for (;;) {
+      const estimate = 0.005 + Math.random() * 0.02;
+      let spend: Awaited<ReturnType<typeof reserveSpend>>;
+      try {
+        spend = await reserveSpend({
+          authorities: env.SPEND_AUTHORITY,
+          scopes: { tenant: { id: tenant, limits } },
+          classification: { promptTokens: 10, outputTokens: 10, estimatedCostUsd: estimate },
+          now: Date.now(),
+          waitUntil: (work) => pending.push(work),
+          holders,
+        });
+      } catch (error) {
+        expect(error).toBeInstanceOf(RouterError);
+        expect((error as RouterError).code).toBe("budget_exhausted");
+        run.refused++;
+        return;
+      }
+      run.admitted++;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      const real = estimate * (0.5 + Math.random() * 0.8);
+      run.spent += real;
+      run.excess += Math.max(0, real - estimate);
+      spend?.settle(20, real);
+    }
+  };
+  await Promise.all(
+    isolates.flatMap((holders) => Array.from({ length: CALLERS_PER_ISOLATE }, () => caller(holders))),
+  );
+  while (pending.length > 0) await Promise.all(pending.splice(0));
+  const [used] = await env.SPEND_AUTHORITY.getByName(tenant).used([
+    { counter: "tenant:usd-day", window: windowOf("usd-day", Date.now()).start },
+  ]);
+  run.authorityUsed = used ?? 0;
+  expect(run.spent).toBeGreaterThan(budget / 2);
+  return run;
+}
+
+describe(`a budget spent by ${ISOLATES} router isolates at once`, () => {
+  it.each([
+    ["leased in blocks of 5%", 0.05],
+    ["with zero tolerance (no lease)", 0],
+  ])("is overshot by no more than real usage beyond reservations, %s", async (_, lease) => {
+    const budget = 1;
+    const run = await spendDown({ usdPerDay: budget, lease }, budget);
+    expect(run.refused).toBe(ISOLATES * CALLERS_PER_ISOLATE);
+    expect(run.spent).toBeLessThanOrEqual(budget + run.excess + 1e-9);
+    // Every refund came home and every debt was heard: the authority counts what was really spent.
+    expect(run.authorityUsed).toBeCloseTo(run.spent, 9);
+    // Nor is the tenant locked out early: what stays unspent is at most a block per isolate and a request.
+    expect(run.spent).toBeGreaterThanOrEqual(budget - ISOLATES * budget * lease - 0.025 - run.excess);
+  });
+});

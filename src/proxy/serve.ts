@@ -23,7 +23,6 @@ import {
   scopesOf,
 } from "../tenancy/enforce";
 import { PROVIDERS } from "../upstream/providers";
-import { usageFromWire } from "../usage";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
 import { holdWhileQueued } from "./hold";

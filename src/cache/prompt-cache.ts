@@ -114,14 +114,41 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
   });
   const key = formatCacheId(id);
   headers.set("x-router-cache-key", key);
-  const store = new CacheStore(env.CACHE, caches.default);
-  const stream = call.request.body.stream === true;
-  const priceSaving = (model: string, usage: Usage | undefined) => savedUsd(policy, model, usage);
+  const keeping: Keeping = {
+    store: new CacheStore(env.CACHE, caches.default),
+    id,
+    key,
+    decision,
+    endpoint: wire.endpoint,
+    keyedStep: keyed,
+    maxBytes: policy.cache.maxEntryBytes,
+    count,
+    background,
+  };
+  const answered = await answerFromCache(lookup, keeping);
+  if ("status" in answered) return answered;
+  headers.set("x-router-cache", "MISS");
+  return missed(keeping, answered.leading);
+}
 
-  let flight: Flight | undefined;
+/**
+ * A fresh entry (memory, Cache API, KV) or an identical request in flight answers this one. A follower
+ * whose leader failed for the leader's own reasons competes to lead instead, at most MAX_ELECTIONS
+ * times. Otherwise the caller leads: it goes upstream for everyone who joins meanwhile.
+ */
+async function answerFromCache(
+  lookup: CacheLookup,
+  keeping: Keeping,
+): Promise<PromptCache | { leading: Flight | undefined }> {
+  const { store, id, key, decision, count } = keeping;
+  const { headers, policy } = lookup;
+  const stream = lookup.call.request.body.stream === true;
+  const priceSaving = (model: string, usage: Usage | undefined) => savedUsd(policy, model, usage);
   for (let election = 0; decision.mode === "use" && election < MAX_ELECTIONS; election++) {
     if (!isInFlight(key, Date.now())) {
-      const found = await store.get(id, Date.now(), decision.maxAgeSeconds, background).catch(logReadFailure);
+      const found = await store
+        .get(id, Date.now(), decision.maxAgeSeconds, keeping.background)
+        .catch(logReadFailure);
       if (found) {
         const hit = hitResponse(
           found.entry,
@@ -145,13 +172,10 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
     }
     // Nothing awaits between this check and registering, so two misses of one isolate cannot both lead.
     const joined = joinOrLead(key, Date.now(), lookup.totalAt);
-    if (joined.role === "leader") {
-      flight = joined.flight;
-      break;
-    }
+    if (joined.role === "leader") return { leading: joined.flight };
     const followed = await follow(joined.flight, {
-      endpoint: wire.endpoint,
-      model: classification.model,
+      endpoint: keeping.endpoint,
+      model: lookup.classification.model,
       stream,
       headers,
       signal: lookup.signal,
@@ -167,20 +191,17 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
       return { status: "COALESCED", served: followed, ...PASSIVE };
     }
   }
+  return { leading: undefined };
+}
 
-  headers.set("x-router-cache", "MISS");
+/**
+ * The request goes upstream: its answer is shared with the followers of `leading` as it comes, and
+ * kept if it may be. Until its entry is written, identical requests keep joining the finished flight
+ * instead of missing.
+ */
+function missed(keeping: Keeping, leading: Flight | undefined): PromptCache {
+  const { key, decision, count, background } = keeping;
   count(decision.mode === "refresh" ? { misses: 1, refreshes: 1 } : { misses: 1 });
-  const leading = flight;
-  const keeping: Keeping = {
-    store,
-    id,
-    decision,
-    endpoint: wire.endpoint,
-    keyedStep: keyed,
-    maxBytes: policy.cache.maxEntryBytes,
-    count,
-  };
-  /** Until its entry is written, identical requests keep joining the finished flight instead of missing. */
   const landAfter = (write: Promise<void> | undefined) => {
     if (!leading) {
       if (write) background(write);
@@ -191,7 +212,7 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
     status: "MISS",
     observe(step, target, kind) {
       leading?.answering(kind, { model: step.model, pool: step.pool, target, degraded: step.degraded });
-      const capture = captureAnswer(kind, policy.cache.maxEntryBytes, (answer) => {
+      const capture = captureAnswer(kind, keeping.maxBytes, (answer) => {
         leading?.end(answer.end);
         landAfter(keep(keeping, answer, step));
       });
@@ -216,12 +237,15 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
 interface Keeping {
   store: CacheStore;
   id: CacheId;
+  /** `id` as the flights of this isolate and the admin purge name it. */
+  key: string;
   decision: CacheDecision;
   endpoint: WireEndpoint;
   /** The step the key was derived for; an answer served by another step is not kept under it. */
   keyedStep: PlanStep;
   maxBytes: number;
   count: Count;
+  background(work: Promise<unknown>): void;
 }
 
 /** Stores a finished answer if it may be kept; returns the write, which runs off the response path. */

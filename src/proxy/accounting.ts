@@ -8,6 +8,7 @@ import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { metrics } from "../observe/metrics";
+import type { PlanStep } from "../routing/plan";
 import type { Usage } from "../usage";
 import type { SpentAttempt } from "./attempt";
 
@@ -22,10 +23,10 @@ export interface Accounts {
 }
 
 /**
- * Accounts for one request exactly once, however it ends: one log line, and one idempotent row in the
- * tenant's ledger written off the response path, plus a row for every attempt the upstream accepted
- * but that did not answer, since the upstream may bill it. Usage the upstream never reported (a stream
- * that broke, a client that left) is estimated and marked so.
+ * Accounts for one request exactly once, however it ends: one log line, metrics, and one idempotent
+ * row in the tenant's ledger written off the response path, plus a row for every attempt the upstream
+ * may bill that did not answer. Usage the upstream never reported (a stream that broke, a client that
+ * left) is estimated and marked so.
  */
 export function accountFor(
   c: Context<AppEnv>,
@@ -36,7 +37,7 @@ export function accountFor(
 ): Accounts {
   let done = false;
   const tenant = c.get("tenant").id;
-  const requestId = c.get("requestId");
+  const rows = new LedgerRows(policy, c.get("requestId"));
   const ledger = ledgerBatcher(c.env);
   // Registered now, while the request is live: a stream ends after its response is complete (or its
   // client gone), and workerd drops I/O that a finished request starts, waitUntil included.
@@ -46,29 +47,13 @@ export function accountFor(
   );
   const spentRows: Promise<void>[] = [];
   let charged: (tokens: number, usd: number) => void = () => {};
-  let attemptTokens = 0;
-  let attemptUsd = 0;
-  const price = (model: string, usage: Usage) => usageCostUsd(policy, model, usage, Date.now());
+  const attempts = { tokens: 0, usd: 0 };
   const spent = ({ step, status }: SpentAttempt) => {
     if (done) return;
-    const usage = usageToRecord(undefined, true, classification.promptTokens, 0).usage;
-    const entry: LedgerEntry = {
-      entryId: crypto.randomUUID(),
-      kind: "attempt",
-      requestId,
-      at: Date.now(),
-      model: step.model,
-      pool: step.pool,
-      status,
-      outcome: status === 499 ? "cancelled" : "failed",
-      cache: null,
-      usage,
-      estimated: true,
-      costUsd: price(step.model, usage),
-      savedUsd: 0,
-    };
-    attemptTokens += usage.promptTokens;
-    attemptUsd += entry.costUsd;
+    const { usage } = usageToRecord(undefined, true, classification.promptTokens, 0);
+    const entry = rows.attempt(step, status, usage);
+    attempts.tokens += usage.promptTokens;
+    attempts.usd += entry.costUsd;
     spentRows.push(ledger.add(tenant, entry));
   };
   const finish = (finished: Finished) => {
@@ -80,25 +65,10 @@ export function accountFor(
       classification.promptTokens,
       finished.outputEvents ?? 0,
     );
-    const cost = price(finished.model, usage);
-    charged(usage.promptTokens + usage.completionTokens + attemptTokens, cost + attemptUsd);
-    const record: CompletionRecord = {
-      requestId,
-      tenant,
-      model: finished.model,
-      pool: finished.pool,
-      stream,
-      status: finished.status,
-      outcome: finished.outcome,
-      finishReason: finished.finishReason,
-      usage,
-      estimated,
-      costUsd: cost,
-      cache: finished.cache,
-      upstreamMs: round(finished.upstreamMs ?? 0),
-      firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
-      totalMs: round(performance.now() - startedAt),
-    };
+    // A batch line (issue 15) books under its own key: a rerun after a crash is ignored by the ledger.
+    const entry = rows.request(finished, usage, estimated, c.get("ledgerKey"));
+    charged(usage.promptTokens + usage.completionTokens + attempts.tokens, entry.costUsd + attempts.usd);
+    const record = completionRecord({ finished, entry, tenant, stream, startedAt });
     logCompletion(record);
     // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
     const metricsFlush = metrics.request(
@@ -106,31 +76,15 @@ export function accountFor(
       {
         ...record,
         type: classification.type,
-        costUsd: cost,
+        costUsd: entry.costUsd,
         cache: finished.cache?.toLowerCase(),
         promptTokens: usage.promptTokens,
         completionTokens: usage.completionTokens,
         cacheHitTokens: usage.cacheHitTokens,
-        savedUsd: finished.savedUsd ?? 0,
+        savedUsd: entry.savedUsd,
       },
       policy,
     );
-    const entry: LedgerEntry = {
-      // A batch line (issue 15) books under its own key: a rerun after a crash is ignored by the ledger.
-      entryId: c.get("ledgerKey") ?? crypto.randomUUID(),
-      kind: "request",
-      requestId,
-      at: Date.now(),
-      model: finished.model,
-      pool: finished.pool ?? null,
-      status: finished.status,
-      outcome: finished.outcome,
-      cache: finished.cache ?? null,
-      usage,
-      estimated,
-      costUsd: cost,
-      savedUsd: finished.savedUsd ?? 0,
-    };
     written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
   };
   return {
@@ -141,6 +95,75 @@ export function accountFor(
     },
   };
 }
+
+/** A request's ledger rows: its own, and its spent attempts', priced at the rates in force. */
+class LedgerRows {
+  constructor(
+    private readonly policy: Policy,
+    private readonly requestId: string,
+  ) {}
+
+  request(finished: Finished, usage: Usage, estimated: boolean, entryId?: string): LedgerEntry {
+    return {
+      ...this.priced(finished.model, usage, entryId),
+      kind: "request",
+      pool: finished.pool ?? null,
+      status: finished.status,
+      outcome: finished.outcome,
+      cache: finished.cache ?? null,
+      estimated,
+      savedUsd: finished.savedUsd ?? 0,
+    };
+  }
+
+  /** Sent, not refused with a status, not the answer: the prompt, estimated, as the upstream may bill it. */
+  attempt(step: PlanStep, status: number, usage: Usage): LedgerEntry {
+    return {
+      ...this.priced(step.model, usage),
+      kind: "attempt",
+      pool: step.pool,
+      status,
+      outcome: status === 499 ? "cancelled" : "failed",
+      cache: null,
+      estimated: true,
+      savedUsd: 0,
+    };
+  }
+
+  private priced(model: string, usage: Usage, entryId = crypto.randomUUID()) {
+    const at = Date.now();
+    const costUsd = usageCostUsd(this.policy, model, usage, at);
+    return { entryId, requestId: this.requestId, at, model, usage, costUsd };
+  }
+}
+
+function completionRecord(o: {
+  finished: Finished;
+  entry: LedgerEntry;
+  tenant: string;
+  stream: boolean;
+  startedAt: number;
+}): CompletionRecord {
+  const { finished, entry } = o;
+  return {
+    requestId: entry.requestId,
+    tenant: o.tenant,
+    model: entry.model,
+    pool: finished.pool,
+    stream: o.stream,
+    status: entry.status,
+    outcome: entry.outcome,
+    finishReason: finished.finishReason,
+    usage: entry.usage,
+    estimated: entry.estimated,
+    costUsd: entry.costUsd,
+    cache: finished.cache,
+    upstreamMs: round(finished.upstreamMs ?? 0),
+    firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
+    totalMs: round(performance.now() - o.startedAt),
+  };
+}
+
 const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher>();
 
 /** One batcher per ledger binding per isolate. */

@@ -29,7 +29,7 @@ export interface LocalStackOptions {
 }
 
 // The floor: forwards the request and returns the upstream response untouched, nothing else.
-const BARE_PASSTHROUGH = `
+export const BARE_PASSTHROUGH = `
 export default {
   fetch(request, env) {
     const url = new URL(request.url);

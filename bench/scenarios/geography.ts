@@ -2,6 +2,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptio
 import { executeRequest, type RequestContext } from "../../loadtest/request";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
+import { BARE_PASSTHROUGH } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import { distribution, formatMs } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
@@ -39,16 +40,6 @@ export class DelayedGate extends DurableObject {
   status(...args) { return this.hop("status", args); }
 }
 export default { fetch() { return new Response("delay hop"); } };`;
-
-const BARE_PASSTHROUGH = `
-export default {
-  fetch(request, env) {
-    const url = new URL(request.url);
-    return fetch(env.UPSTREAM + url.pathname + url.search, {
-      method: request.method, headers: request.headers, body: request.body,
-    });
-  },
-};`;
 
 interface Run {
   ttftMs: number[];

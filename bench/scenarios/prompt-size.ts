@@ -1,6 +1,7 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
+import { BARE_PASSTHROUGH } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import { measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
@@ -16,16 +17,6 @@ const SIZES = [
   { label: "512 KiB", bytes: 512 * KIB, n: 80 },
   { label: "4 MiB", bytes: 4 * KIB * KIB, n: 16 },
 ] as const;
-
-const BARE_PASSTHROUGH = `
-export default {
-  fetch(request, env) {
-    const url = new URL(request.url);
-    return fetch(env.UPSTREAM + url.pathname + url.search, {
-      method: request.method, headers: request.headers, body: request.body,
-    });
-  },
-};`;
 
 /** A prompt of about `bytes` of ordinary text (about four bytes a token). */
 function prompt(bytes: number): string {

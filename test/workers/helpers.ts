@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import OpenAI from "openai";
 import { expect } from "vitest";
 import worker from "../../src/index";
 import type { LedgerEntry } from "../../src/ledger/entry";
@@ -218,4 +219,14 @@ export function ledgerRow(requestId: string, at: number, over: Partial<LedgerEnt
     savedUsd: 0,
     ...over,
   };
+}
+
+/** The official `openai` client against the router, with `upstream` (the shared simulator by default) behind it. */
+export function openaiClient(key: string = ACME_KEY, upstream: string = env.DEEPSEEK_BASE_URL): OpenAI {
+  return new OpenAI({
+    apiKey: key,
+    baseURL: "http://router.test/v1",
+    fetch: routerFetch(upstream),
+    maxRetries: 0,
+  });
 }

@@ -1,16 +1,10 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY } from "../fixtures/tenants";
-import { createSim, routerFetch } from "./helpers";
+import { createSim, openaiClient, routerFetch } from "./helpers";
 
 async function client(options: Record<string, unknown> = {}): Promise<OpenAI> {
-  const sim = await createSim(options);
-  return new OpenAI({
-    apiKey: ACME_KEY,
-    baseURL: "http://router.test/v1",
-    fetch: routerFetch(sim.baseUrl),
-    maxRetries: 0,
-  });
+  return openaiClient(ACME_KEY, (await createSim(options)).baseUrl);
 }
 
 describe("the official openai client, with only baseURL and key changed", () => {

@@ -1,25 +1,16 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { expect } from "vitest";
 import type { TenantBatches } from "../../../src/batch/tenant-batches";
 import type { LineMessage } from "../../../src/batch/types";
-import { ACME_KEY } from "../../fixtures/tenants";
-import { eventually, routerFetch } from "../helpers";
+import { eventually } from "../helpers";
+
+export { openaiClient } from "../helpers";
 
 /** Monday 2026-11-30 02:00 UTC: peak (01-04 UTC); the next off-peak moment is 04:00 UTC. */
 export const MONDAY_PEAK = Date.parse("2026-11-30T02:00:00Z");
 export const MONDAY_OFF_PEAK = Date.parse("2026-11-30T04:00:00Z");
-
-/** The official client against the router, its lines answered by `upstream` (the shared simulator by default). */
-export function openaiClient(key: string = ACME_KEY, upstream: string = env.DEEPSEEK_BASE_URL): OpenAI {
-  return new OpenAI({
-    apiKey: key,
-    baseURL: "http://router.test/v1",
-    fetch: routerFetch(upstream),
-    maxRetries: 0,
-  });
-}
 
 export function chatLine(customId: string, content: string, extra: Record<string, unknown> = {}) {
   return {

@@ -1,7 +1,7 @@
 import type { CounterDelta } from "./delta";
 import type { PoolSample, PoolTraffic, Slot } from "./series";
 
-export type AlertKind = "breaker_open" | "limit_cut" | "error_rate" | "shed_rate";
+export type AlertKind = "breaker_open" | "limit_cut" | "error_rate" | "shed_rate" | "budget" | "spend_drift";
 
 /** When alerts fire and how often they may. Set with the `ALERT_RULES` var (JSON, any subset). */
 export interface AlertRules {
@@ -64,6 +64,10 @@ export interface Alert {
   at: number;
   summary: string;
   details: Record<string, string | number>;
+  /** The tenant the alert is about (budget alerts): it goes to that tenant's webhook as well. */
+  tenant?: string;
+  /** Which webhook this message is for: the operator's (the default) or the alert's tenant's. */
+  deliverTo?: "operator" | "tenant";
 }
 
 function alert(

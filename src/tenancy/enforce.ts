@@ -120,7 +120,7 @@ export async function reserveSpend(args: {
     scopes.tenant.id,
     scopes.tenant.limits.lease ?? DEFAULT_LEASE,
   );
-  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks);
+  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks, scopes.tenant.id);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
     const answer = await holder.fill(needs, missing, lend).catch((error: unknown) => {

@@ -19,6 +19,12 @@ export interface AlertRules {
   cooldownMs: number;
   /** All alerts together, per rolling hour. */
   maxPerHour: number;
+  /** Share by which the router's recorded spend may differ from what the upstream billed. */
+  spendDrift: number;
+  /** Drift is not judged before the upstream has billed this many USD since the baseline. */
+  minDriftUsd: number;
+  /** How often the aggregator reads the upstream accounts' balances to reconcile. */
+  reconcileEveryMs: number;
 }
 
 export const DEFAULT_ALERT_RULES: AlertRules = {
@@ -30,6 +36,9 @@ export const DEFAULT_ALERT_RULES: AlertRules = {
   minRequests: 20,
   cooldownMs: 900_000,
   maxPerHour: 20,
+  spendDrift: 0.05,
+  minDriftUsd: 1,
+  reconcileEveryMs: 300_000,
 };
 
 /** `ALERT_RULES` over the defaults; unknown keys and non-positive numbers are errors. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { startSimServer } from "../sim/node";
-import { INITECH_LIMITS, TEST_TENANTS } from "./fixtures/tenants";
+import { TEST_TENANTS } from "./fixtures/tenants";
 import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
@@ -19,15 +19,14 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
-  const hooks = await startWebhookReceiver();
   const tenants = TEST_TENANTS.map(({ id, key, maxPriority }) => ({
     id,
     maxPriority,
     keys: [createHash("sha256").update(key).digest("hex")],
-    ...(id === "initech" ? { limits: INITECH_LIMITS, alertWebhook: `${hooks.url}/hooks/${id}` } : {}),
   }));
   project.provide("simUrl", sim.url);
   project.provide("routerTenants", JSON.stringify(tenants));
+  const hooks = await startWebhookReceiver();
   project.provide("hookUrl", hooks.url);
   return async () => {
     await sim.close();

@@ -1,4 +1,3 @@
-import { loadTenants } from "../config/tenants";
 import type { Alert } from "./alerts";
 import type { ObserveVars } from "./settings";
 
@@ -7,16 +6,9 @@ export function retryDelaySeconds(attempts: number, baseSeconds = 10): number {
   return Math.min(300, baseSeconds * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Where a message goes: the operator's webhook, or its tenant's own (`alertWebhook` in ROUTER_TENANTS). */
-function destination(alert: Alert, env: ObserveVars & { ROUTER_TENANTS?: string }): string | undefined {
-  if (alert.deliverTo !== "tenant") return env.ALERT_WEBHOOK_URL;
-  const tenants = loadTenants(env.ROUTER_TENANTS);
-  return tenants.ok ? tenants.value.tenants.find((t) => t.id === alert.tenant)?.alertWebhook : undefined;
-}
-
 /**
  * The ALERTS queue's consumer: POSTs each alert to `ALERT_WEBHOOK_URL` (or, for a tenant's copy of a
- * budget alert, to the tenant's own `alertWebhook`) as JSON. A 2xx acknowledges
+ * budget alert, to the tenant's own webhook it names) as JSON. A 2xx acknowledges
  * it; anything else (or no answer) retries that message alone with backoff, up to the queue's
  * `max_retries`, then the dead-letter queue keeps it. `x-router-alert-id` lets the receiver drop the
  * duplicates at-least-once delivery can produce. Without a webhook URL, alerts are acknowledged:
@@ -24,12 +16,14 @@ function destination(alert: Alert, env: ObserveVars & { ROUTER_TENANTS?: string 
  */
 export async function deliverAlerts(
   batch: MessageBatch<Alert>,
-  env: ObserveVars & { ROUTER_TENANTS?: string },
+  env: ObserveVars,
   send: typeof fetch = fetch,
 ): Promise<void> {
   for (const message of batch.messages) {
     const alert = message.body;
-    const url = destination(alert, env);
+    // A tenant's copy of a budget alert names the tenant's webhook; every other goes to the operator's.
+    const { webhook, ...alertBody } = alert;
+    const url = webhook ?? env.ALERT_WEBHOOK_URL;
     if (!url) {
       message.ack();
       continue;
@@ -39,7 +33,7 @@ export async function deliverAlerts(
       const response = await send(url, {
         method: "POST",
         headers: { "content-type": "application/json", "x-router-alert-id": alert.id },
-        body: JSON.stringify({ ...alert, deliverTo: undefined, at: new Date(alert.at).toISOString() }),
+        body: JSON.stringify({ ...alertBody, at: new Date(alert.at).toISOString() }),
         signal: AbortSignal.timeout(10_000),
       });
       status = response.status;

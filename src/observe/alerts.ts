@@ -73,10 +73,10 @@ export interface Alert {
   at: number;
   summary: string;
   details: Record<string, string | number>;
-  /** The tenant the alert is about (budget alerts): it goes to that tenant's webhook as well. */
+  /** The tenant the alert is about (budget alerts). */
   tenant?: string;
-  /** Which webhook this message is for: the operator's (the default) or the alert's tenant's. */
-  deliverTo?: "operator" | "tenant";
+  /** The tenant's own webhook, on the copy of an alert meant for it; the operator's copy has none. */
+  webhook?: string;
 }
 
 function alert(

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { dollarsLeft, smallestRequestUsd } from "../tenancy/balance";
-import { limitsReport, scopesOf } from "../tenancy/enforce";
+import { dollarsLeftNow } from "../tenancy/balance";
+import { scopesOf } from "../tenancy/enforce";
 
 /**
  * `GET /user/balance` in DeepSeek's shape, so tools that check a balance work against the router: the
@@ -15,13 +15,12 @@ export const balance = new Hono<AppEnv>();
 export const BALANCE_PATHS = ["/user/balance"] as const;
 
 balance.get("/user/balance", async (c) => {
-  const now = Date.now();
-  const report = await limitsReport(
-    c.env.SPEND_AUTHORITY,
-    scopesOf(c.get("tenant"), c.get("routerKey")),
-    now,
-  );
-  const dollars = dollarsLeft(report, smallestRequestUsd(c.get("policy"), now));
+  const dollars = await dollarsLeftNow({
+    authorities: c.env.SPEND_AUTHORITY,
+    scopes: scopesOf(c.get("tenant"), c.get("routerKey")),
+    policy: c.get("policy"),
+    now: Date.now(),
+  });
   if (!dollars) return c.json({ is_available: true, balance_infos: [] });
   const amount = (Math.floor(dollars.left * 100) / 100).toFixed(2);
   return c.json({

@@ -9,8 +9,8 @@ import type { PricePeriod } from "../config/prices";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
-import { budgetSpent, dollarsLeft, smallestRequestUsd } from "../tenancy/balance";
-import { limitsReport, scopesOf } from "../tenancy/enforce";
+import { budgetSpent, dollarsLeftNow } from "../tenancy/balance";
+import { scopesOf } from "../tenancy/enforce";
 import * as z from "../zod";
 import { pageLimit } from "./files";
 
@@ -87,13 +87,12 @@ batches.post("/v1/batches/:id/cancel", async (c) => {
  * that runs out midway fails the remaining lines with `budget_exhausted` when each runs, unsent.
  */
 async function refuseIfBudgetSpent(c: Context<AppEnv>): Promise<void> {
-  const now = Date.now();
-  const report = await limitsReport(
-    c.env.SPEND_AUTHORITY,
-    scopesOf(c.get("tenant"), c.get("routerKey")),
-    now,
-  );
-  const dollars = dollarsLeft(report, smallestRequestUsd(c.get("policy"), now));
+  const dollars = await dollarsLeftNow({
+    authorities: c.env.SPEND_AUTHORITY,
+    scopes: scopesOf(c.get("tenant"), c.get("routerKey")),
+    policy: c.get("policy"),
+    now: Date.now(),
+  });
   if (dollars && !dollars.available) throw budgetSpent(dollars, "no batch can run on it");
 }
 

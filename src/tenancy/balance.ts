@@ -2,7 +2,8 @@ import { modelPrices } from "../classify/catalog";
 import { costUsd, ratesAt } from "../classify/price";
 import type { Policy } from "../config/policy";
 import { RouterError } from "../errors";
-import type { LimitReport } from "./enforce";
+import { type LimitReport, type LimitScopes, limitsReport } from "./enforce";
+import type { SpendAuthority } from "./spend-authority";
 
 /** The prompt of the smallest ordinary request: a one-word chat turn with its framing. */
 const SMALLEST_PROMPT_TOKENS = 16;
@@ -12,7 +13,7 @@ const SMALLEST_PROMPT_TOKENS = 16;
  * `max_tokens` (so the policy's default chat output) on the cheapest model served at `now`. A budget
  * with less left refuses every request a client would send, so it counts as spent.
  */
-export function smallestRequestUsd(policy: Policy, now: number): number {
+function smallestRequestUsd(policy: Policy, now: number): number {
   const outputTokens = policy.defaultOutputTokens.chat;
   const costs: number[] = [];
   for (const pool of Object.values(policy.pools)) {
@@ -37,8 +38,19 @@ export interface DollarsLeft {
   binding: LimitReport;
 }
 
+/** The binding dollar budget of a tenant and key now (one call to its authority), or undefined when none applies. */
+export async function dollarsLeftNow(args: {
+  authorities: DurableObjectNamespace<SpendAuthority>;
+  scopes: LimitScopes;
+  policy: Policy;
+  now: number;
+}): Promise<DollarsLeft | undefined> {
+  const report = await limitsReport(args.authorities, args.scopes, args.now);
+  return dollarsLeft(report, smallestRequestUsd(args.policy, args.now));
+}
+
 /** The binding dollar budget of `report`, or undefined when no dollar budget applies. */
-export function dollarsLeft(report: LimitReport[], smallestUsd: number): DollarsLeft | undefined {
+function dollarsLeft(report: LimitReport[], smallestUsd: number): DollarsLeft | undefined {
   const budgets = report.filter((counter) => counter.kind === "usd-day" || counter.kind === "usd-month");
   const binding = budgets.sort((a, b) => a.remaining - b.remaining)[0];
   if (!binding) return undefined;

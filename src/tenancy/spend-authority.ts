@@ -1,8 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { loadTenants } from "../config/tenants";
 import type { Alert } from "../observe/alerts";
 import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
 import { type CounterAsk, type CounterState, type SpendAnswer, spareToLend } from "./spend";
+
+/** Whose budgets these are, and where the tenant wants its budget alerts (besides the operator). */
+export interface BudgetOwner {
+  tenant: string;
+  alertWebhook?: string;
+}
 
 /** Floating-point slack when comparing dollar sums with a limit. */
 const EPSILON = 1e-9;
@@ -32,11 +37,11 @@ export class SpendAuthority extends DurableObject<Env> {
    * Takes back what is given, then grants every need (and some spare) or, if any need does not fit,
    * none. A dollar budget that reaches 50%, 80% or 100% (or refuses) raises its alert, once per window.
    */
-  lend(asks: CounterAsk[], tenant = "unknown"): SpendAnswer {
+  lend(asks: CounterAsk[], owner: BudgetOwner = { tenant: "unknown" }): SpendAnswer {
     this.prune();
     const answer = this.grant(asks);
-    const alerts = this.budgetAlerts(asks, answer, tenant);
-    if (alerts.length > 0) this.ctx.waitUntil(this.raise(alerts, tenant));
+    const alerts = this.budgetAlerts(asks, answer, owner.tenant);
+    if (alerts.length > 0) this.ctx.waitUntil(this.raise(alerts, owner));
     return answer;
   }
 
@@ -84,12 +89,10 @@ export class SpendAuthority extends DurableObject<Env> {
   }
 
   /** Onto the alert queue: for the operator, and for the tenant when it names a webhook of its own. */
-  private async raise(alerts: Alert[], tenant: string): Promise<void> {
-    const tenants = loadTenants(this.env.ROUTER_TENANTS);
-    const own = tenants.ok && tenants.value.tenants.some((t) => t.id === tenant && t.alertWebhook);
+  private async raise(alerts: Alert[], { tenant, alertWebhook }: BudgetOwner): Promise<void> {
     const messages = alerts.flatMap((alert) => [
-      { body: { ...alert, deliverTo: "operator" as const } },
-      ...(own ? [{ body: { ...alert, deliverTo: "tenant" as const } }] : []),
+      { body: alert },
+      ...(alertWebhook ? [{ body: { ...alert, webhook: alertWebhook } }] : []),
     ]);
     console.log(JSON.stringify({ event: "budget_alerts", tenant, alerts: alerts.map((a) => a.summary) }));
     await this.env.ALERTS.sendBatch(messages).catch((error: unknown) =>

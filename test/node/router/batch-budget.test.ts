@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKeyDigest, LOCAL_ADMIN_KEY } from "../../../scripts/local-config";
-import { type LocalStack, startLocalStack } from "../../../scripts/stack";
+import { type LocalStack, startLocalStackWithPolicy } from "../../../scripts/stack";
 
 /**
  * A spent budget stops batches as it stops every other call (issue 22), through real sockets and the
@@ -30,14 +30,9 @@ const policy = (simUrl: string) =>
 let stack: LocalStack;
 
 beforeAll(async () => {
-  // The simulator's URL is only known once it listens, so the policy is filled in after a first start.
-  const probe = await startLocalStack();
-  const simPort = Number(new URL(probe.simUrl).port);
-  await probe.close();
-  stack = await startLocalStack({
-    simPort,
+  stack = await startLocalStackWithPolicy(policy, {
     sim: { ttftMs: 0, tokensPerS: 0, minAnswerTokens: 5_000, maxAnswerTokens: 5_000 },
-    vars: { ROUTER_ADMIN_KEY: adminKeyDigest(), ROUTER_POLICY: policy(`http://127.0.0.1:${simPort}`) },
+    vars: { ROUTER_ADMIN_KEY: adminKeyDigest() },
   });
 }, 120_000);
 afterAll(() => stack?.close());

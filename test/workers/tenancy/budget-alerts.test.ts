@@ -1,12 +1,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { ObserveVars } from "../../../src/observe/settings";
 import { windowOf } from "../../../src/tenancy/spend";
-import { INITECH_LIMITS } from "../../fixtures/tenants";
 import { eventually } from "../helpers";
 import { deliveredAlerts } from "../observe/support";
 
-const TENANT = "initech";
-const LIMIT = INITECH_LIMITS.usdPerDay;
+const TENANT = `t-${crypto.randomUUID().slice(0, 8)}`;
+const LIMIT = 1;
+/** The tenant's own webhook: the loopback receiver's `/hooks/<tenant>`, beside the operator's `/hooks`. */
+const OWN_WEBHOOK = `${new URL((env as Env & ObserveVars).ALERT_WEBHOOK_URL ?? "").origin}/hooks/${TENANT}`;
 
 /** Reserves `need` dollars of the tenant's daily budget at its authority, as an isolate would. */
 async function spend(need: number): Promise<boolean> {
@@ -24,7 +26,7 @@ async function spend(need: number): Promise<boolean> {
         want: 0,
       },
     ],
-    TENANT,
+    { tenant: TENANT, alertWebhook: OWN_WEBHOOK },
   );
   return answer.ok;
 }

@@ -232,8 +232,11 @@ export class MetricsAggregator extends DurableObject<Env> {
     ];
     for (const res of RESOLUTIONS) this.updateSlot(res.id, now, (slot) => Object.assign(slot.pools, pools));
     await this.raise(candidates, config.rules, now);
-    const reconciledAt = this.loadState<number>("reconciledAt") ?? 0;
-    if (now - reconciledAt >= config.rules.reconcileEveryMs) await this.reconcile().catch(() => undefined);
+    // The first reading waits a period too: a fleet that only ever served a few seconds needs none.
+    const reconciledAt = this.loadState<number>("reconciledAt");
+    if (reconciledAt === undefined) this.saveState("reconciledAt", now);
+    else if (now - reconciledAt >= config.rules.reconcileEveryMs)
+      await this.reconcile().catch(() => undefined);
     if (now - this.lastMergeAt < IDLE_AFTER_MS) await this.ctx.storage.setAlarm(now + SAMPLE_EVERY_MS);
   }
 

@@ -63,7 +63,7 @@ export const streams: BenchScenario = {
   },
 };
 
-function streamBody(events: number) {
+export function streamBody(events: number) {
   return {
     model: "deepseek-v4-flash",
     messages: [{ role: "user", content: `events=${events}` }],
@@ -72,7 +72,9 @@ function streamBody(events: number) {
   };
 }
 
-function report(results: Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>): BenchSection {
+function report(
+  results: Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>,
+): BenchSection {
   const rows: Array<Record<string, string>> = [];
   const summary = new Map<string, { rps: number; p99: number; cpuUs: number }>();
   for (const events of EVENTS) {
@@ -102,7 +104,8 @@ function report(results: Map<string, { runs: Measurement[]; cpuMs: number; reque
       });
     }
   }
-  const get = (path: Path, events: number) => summary.get(`${path}:${events}`) ?? { rps: 0, p99: 0, cpuUs: 0 };
+  const get = (path: Path, events: number) =>
+    summary.get(`${path}:${events}`) ?? { rps: 0, p99: 0, cpuUs: 0 };
   // CPU per extra event: the slope between the shortest and the longest stream.
   const slope = (path: Path) => (get(path, 500).cpuUs - get(path, 6).cpuUs) / (500 - 6);
   const slopeRatio = ratio(slope("router"), slope("bare"));
@@ -139,7 +142,11 @@ function report(results: Map<string, { runs: Measurement[]; cpuMs: number; reque
         measured: `${p99Ratio(events).toFixed(2)}×`,
         met: p99Ratio(events) <= 1.5,
       })),
-      { goal: "6-event streams ≥ 0.8× bare", measured: `${rpsRatio(6).toFixed(2)}×`, met: rpsRatio(6) >= 0.8 },
+      {
+        goal: "6-event streams ≥ 0.8× bare",
+        measured: `${rpsRatio(6).toFixed(2)}×`,
+        met: rpsRatio(6) >= 0.8,
+      },
       {
         goal: "router CPU per extra event ≤ 1.5× bare",
         measured: `${slopeRatio.toFixed(2)}×`,
@@ -150,7 +157,7 @@ function report(results: Map<string, { runs: Measurement[]; cpuMs: number; reque
 }
 
 /** Every workerd process below this one (Miniflare spawns it). */
-function workerdPids(): number[] {
+export function workerdPids(): number[] {
   const parents = new Map<number, number>();
   const names = new Map<number, string>();
   for (const entry of readdirSync("/proc")) {
@@ -183,13 +190,17 @@ function readStat(pid: number): { comm: string; ppid: number; cpuTicks: number }
 }
 
 /** CPU milliseconds the processes have used so far (clock ticks are 10 ms on Linux). */
-function cpuMs(pids: readonly number[]): number {
+export function cpuMs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0) * 10, 0);
 }
 
 const EVENT_ID = "chatcmpl-bench-0000000000000000";
 
-function eventBytes(delta: Record<string, unknown>, finishReason: string | null = null, usage: unknown = null): string {
+function eventBytes(
+  delta: Record<string, unknown>,
+  finishReason: string | null = null,
+  usage: unknown = null,
+): string {
   return `data: ${JSON.stringify({
     id: EVENT_ID,
     object: "chat.completion.chunk",
@@ -211,11 +222,13 @@ async function writeStream(res: import("node:http").ServerResponse, events: numb
     res.write(eventBytes({ content: ` tok${i}` }));
   }
   await turn();
-  res.write(eventBytes({}, "stop", { prompt_tokens: 12, completion_tokens: events, total_tokens: 12 + events }));
+  res.write(
+    eventBytes({}, "stop", { prompt_tokens: 12, completion_tokens: events, total_tokens: 12 + events }),
+  );
   res.end("data: [DONE]\n\n");
 }
 
-async function startEventMock(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startEventMock(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on("data", (part: Buffer) => parts.push(part));
@@ -224,7 +237,9 @@ async function startEventMock(): Promise<{ url: string; close(): Promise<void> }
       const events = Number(/events=(\d+)/.exec(text)?.[1] ?? "6");
       if (!text.includes('"stream":true')) {
         res.writeHead(400, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: "this mock only streams", type: "invalid_request_error" } }));
+        res.end(
+          JSON.stringify({ error: { message: "this mock only streams", type: "invalid_request_error" } }),
+        );
         return;
       }
       writeStream(res, events).catch(() => res.destroy());

@@ -17,6 +17,9 @@ interface StreamWatch {
   endpoint?: WireEndpoint;
 }
 
+/** How long a stream's side reader leaves bytes buffered between drains once the first token is in. */
+const SIDE_PAUSE_MS = 100;
+
 /**
  * Relays an upstream SSE body to the caller as it arrives; observers see each chunk and, once, how it
  * ended. A watchdog enforces the first-token, idle and total deadlines on data events only: DeepSeek
@@ -74,6 +77,9 @@ export function streamAnswer(
           lastDataAt = Date.now();
         }
       },
+      // Unpaced until the first token, so firstTokenAt is exact; after it the idle deadline is late by
+      // at most the pause, a quarter of it at most.
+      pauseMs: () => (tap.firstTokenAt === undefined ? 0 : Math.min(SIDE_PAUSE_MS, watch.idleMs / 4)),
       trailer: (end) => {
         const failure = midStreamFailure(end, tap, stalled);
         return failure && errorEvent(failure, endpoint);

@@ -34,11 +34,16 @@ export function streamAnswer(
   watch: StreamWatch,
 ): Response {
   const endpoint = watch.endpoint ?? "chat";
+  // Only observers that read events make the tap hand over each one (a cacheable answer's capture,
+  // kept reasoning); without them it skims the middle of the stream.
+  const eventObservers = observers.filter((observer) => observer.event);
   const tap = new CompletionTap(
     undefined,
-    (payload, soFar) => {
-      for (const observer of observers) observer.event?.(payload, soFar);
-    },
+    eventObservers.length === 0
+      ? undefined
+      : (payload, soFar) => {
+          for (const observer of eventObservers) observer.event?.(payload, soFar);
+        },
     dialectOf(endpoint)?.reader(),
   );
   let stalled: RouterError | undefined;

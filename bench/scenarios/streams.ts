@@ -228,6 +228,16 @@ async function writeStream(res: import("node:http").ServerResponse, events: numb
   res.end("data: [DONE]\n\n");
 }
 
+/** A non-streamed answer, sent at once: for measuring requests (large prompts, small answers) against it. */
+const JSON_ANSWER = JSON.stringify({
+  id: EVENT_ID,
+  object: "chat.completion",
+  created: 1_765_000_000,
+  model: "deepseek-v4-flash",
+  choices: [{ index: 0, message: { role: "assistant", content: "A short answer." }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 },
+});
+
 export async function startEventMock(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -236,10 +246,8 @@ export async function startEventMock(): Promise<{ url: string; close(): Promise<
       const text = Buffer.concat(parts).toString("utf8");
       const events = Number(/events=(\d+)/.exec(text)?.[1] ?? "6");
       if (!text.includes('"stream":true')) {
-        res.writeHead(400, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({ error: { message: "this mock only streams", type: "invalid_request_error" } }),
-        );
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON_ANSWER);
         return;
       }
       writeStream(res, events).catch(() => res.destroy());

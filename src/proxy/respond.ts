@@ -145,18 +145,20 @@ export function jsonAnswer(
   endpoint: WireEndpoint = "chat",
 ): Response {
   const { text } = answer;
-  const bytes = new TextEncoder().encode(text);
+  // Encoded here only for an observer that keeps bytes (a cacheable answer's capture); otherwise the
+  // runtime encodes the text as it sends it.
+  const bytes = observers.some((observer) => observer.chunk) ? new TextEncoder().encode(text) : undefined;
   const end: AnswerEnd = {
     outcome: "complete",
     ...readAnswer(answer.body, endpoint),
     firstTokenMs: performance.now() - sentAt,
   };
   for (const observer of observers) {
-    observer.chunk?.(bytes);
+    if (bytes) observer.chunk?.(bytes);
     observer.end(end);
   }
   headers.set("content-type", "application/json");
-  return new Response(bytes, { status: 200, headers });
+  return new Response(bytes ?? text, { status: 200, headers });
 }
 
 /** Usage and finish reason of a non-streamed answer, in whichever wire format it came. */

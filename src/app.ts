@@ -29,6 +29,7 @@ import { POOL_PATHS, pools } from "./routes/pools";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
+import { namedOrigins } from "./tenancy/tenant-directory";
 
 /**
  * Every request header the router reads, for CORS preflights. Browsers match these names one by one
@@ -86,11 +87,17 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestContext);
   app.use(
     cors({
-      origin: (origin, c) => {
+      origin: async (origin, c) => {
         const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
         const tenants = loadTenants(c.env.ROUTER_TENANTS);
         // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
-        const named = tenants.ok ? tenants.value.origins : undefined;
+        // Tenants of the admin API count too, read only for a browser's request (one with an Origin).
+        const named =
+          origin === ""
+            ? tenants.ok
+              ? tenants.value.origins
+              : undefined
+            : await namedOrigins(c.env, Date.now());
         if (named && !named.has(origin)) return null;
         if (allowed.includes("*")) return named ? origin : "*";
         return allowed.includes(origin) ? origin : null;

@@ -1,5 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Limits } from "../config/limits";
+import type { ManagedTenant } from "../config/tenants";
+import {
+  createTenantTable,
+  insertTenantRow,
+  listTenantRows,
+  type TenantRecord,
+  tenantRow,
+  updateTenantRow,
+} from "./tenant-table";
 
 /** A managed router key as the admin API shows it: never its secret, only the secret's last characters. */
 export interface KeyRecord {
@@ -49,6 +58,7 @@ export class KeyRegistry extends DurableObject<Env> {
     sql.exec(`CREATE TABLE IF NOT EXISTS secrets (digest TEXT PRIMARY KEY, key_id TEXT NOT NULL,
       hint TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER)`);
     sql.exec("CREATE INDEX IF NOT EXISTS secrets_key ON secrets (key_id)");
+    createTenantTable(sql);
   }
 
   create(tenant: string, name: string, limits: Limits, secret: NewSecret): KeyRecord {
@@ -141,6 +151,27 @@ export class KeyRegistry extends DurableObject<Env> {
       name: String(row.name),
       limits: JSON.parse(String(row.limits)),
     };
+  }
+
+  /** Tenants of the admin API (tenant-table.ts); the route has validated and merged the settings. */
+  listTenants(): TenantRecord[] {
+    return listTenantRows(this.ctx.storage.sql);
+  }
+
+  getTenant(id: string): TenantRecord | null {
+    return tenantRow(this.ctx.storage.sql, id);
+  }
+
+  /** Null when the id is taken. */
+  createTenant(tenant: ManagedTenant): TenantRecord | null {
+    if (!insertTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
+    return tenantRow(this.ctx.storage.sql, tenant.id);
+  }
+
+  /** Null when there is no such tenant. */
+  updateTenant(tenant: ManagedTenant): TenantRecord | null {
+    if (!updateTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
+    return tenantRow(this.ctx.storage.sql, tenant.id);
   }
 
   private addSecret(id: string, secret: NewSecret, now: number): void {

@@ -25,6 +25,7 @@ import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
+import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
@@ -113,6 +114,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", health);
   app.route("/", dashboard);
   app.route("/", operator);
+  app.route("/", openapi);
   app.route("/admin", admin);
   rejectOtherMethods(
     app,
@@ -175,7 +177,7 @@ function rejectOtherMethods(app: Hono<AppEnv>, paths: readonly string[], allowed
 
 function rejectMethods(app: Hono<AppEnv>, paths: readonly string[], refused: string[]): void {
   const allowed = METHODS.filter((method) => !refused.includes(method)).join(", ");
-  app.on(refused, [...paths], () => {
+  app.on(refused, [...paths], function refuseMethod() {
     throw new RouterError("method_not_allowed", `Use ${allowed} for this endpoint.`, {
       headers: { allow: allowed },
     });

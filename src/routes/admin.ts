@@ -10,6 +10,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { keyRegistry } from "../tenancy/tenant-directory";
 import { keys } from "./keys";
+import { adminOpenapi } from "./openapi";
 import { tenants } from "./tenants";
 
 /** The admin key is an optional secret holding the SHA-256 hex digest of the key, never the key. */
@@ -96,6 +97,7 @@ admin.delete("/cache/tenants/:tenant", async (c) => {
 admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")));
 
 admin.route("/", tenants);
+admin.route("/", adminOpenapi);
 admin.route("/", keys);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */

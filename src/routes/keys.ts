@@ -20,13 +20,13 @@ const MAX_GRACE_S = 7 * 86_400;
 const name = z
   .string()
   .check(z.regex(/^[\p{L}\p{N} _.:@/-]{1,64}$/u, "1-64 letters, digits, spaces or _.:@/-"));
-const createSchema = z.strictObject({ name, limits: z.optional(limitsSchema) });
-const updateSchema = z.strictObject({
+export const createSchema = z.strictObject({ name, limits: z.optional(limitsSchema) });
+export const updateSchema = z.strictObject({
   name: z.optional(name),
   limits: z.optional(limitsSchema),
   disabled: z.optional(z.boolean()),
 });
-const rotateSchema = z.strictObject({
+export const rotateSchema = z.strictObject({
   /** How long the old secret keeps working (0, the default: it stops now). */
   graceSeconds: z._default(z.int().check(z.gte(0), z.lte(MAX_GRACE_S)), 0),
 });

@@ -9,6 +9,7 @@ import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { keyRegistry } from "../tenancy/tenant-directory";
+import { adminOps } from "./admin-ops";
 import { keys } from "./keys";
 import { adminOpenapi } from "./openapi";
 import { tenants } from "./tenants";
@@ -98,6 +99,7 @@ admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")))
 
 admin.route("/", tenants);
 admin.route("/", adminOpenapi);
+admin.route("/", adminOps);
 admin.route("/", keys);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */

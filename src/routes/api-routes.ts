@@ -145,4 +145,9 @@ export const API_ROUTES: readonly RouteDoc[] = [
   r("post", "/admin/tenants/:tenant/keys/:id/rotate", "admin", "admin", "Rotate a key's secret, with grace", {
     body: rotateKeyBody,
   }),
+  r("get", "/admin/tenants/:tenant/batches", "admin", "admin", "A tenant's batches, newest first", {
+    query: ["after"],
+  }),
+  r("post", "/admin/tenants/:tenant/batches/:id/cancel", "admin", "admin", "Cancel a tenant's batch"),
+  r("get", "/admin/alerts", "admin", "admin", "Alert rules in force and recent alerts"),
 ];

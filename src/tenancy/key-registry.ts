@@ -20,6 +20,11 @@ export interface KeyRecord {
   createdAt: number;
   /** The last four characters of each valid secret, newest first (two during a rotation's grace). */
   hints: string[];
+  /**
+   * When an isolate last looked the key up for a request (null: never). Isolates cache a lookup for the
+   * key cache's TTL, so a key in use shows a time at most that old.
+   */
+  lastUsedAt: number | null;
 }
 
 /** What a request authenticated with a managed key learns about it. */
@@ -59,6 +64,10 @@ export class KeyRegistry extends DurableObject<Env> {
       hint TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER)`);
     sql.exec("CREATE INDEX IF NOT EXISTS secrets_key ON secrets (key_id)");
     createTenantTable(sql);
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(keys)").toArray();
+    if (!columns.some((column) => column.name === "last_used_at")) {
+      sql.exec("ALTER TABLE keys ADD COLUMN last_used_at INTEGER");
+    }
   }
 
   create(tenant: string, name: string, limits: Limits, secret: NewSecret): KeyRecord {
@@ -66,7 +75,7 @@ export class KeyRegistry extends DurableObject<Env> {
     const now = this.clock();
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec(
-        "INSERT INTO keys VALUES (?, ?, ?, ?, 0, ?)",
+        "INSERT INTO keys (id, tenant, name, limits, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)",
         id,
         tenant,
         name,
@@ -145,6 +154,7 @@ export class KeyRegistry extends DurableObject<Env> {
       )
       .toArray()[0];
     if (!row) return null;
+    this.ctx.storage.sql.exec("UPDATE keys SET last_used_at = ? WHERE id = ?", this.clock(), row.id);
     return {
       id: String(row.id),
       tenant: String(row.tenant),
@@ -204,6 +214,8 @@ export class KeyRegistry extends DurableObject<Env> {
       disabled: row.disabled === 1,
       createdAt: Number(row.created_at),
       hints,
+      lastUsedAt:
+        row.last_used_at === null || row.last_used_at === undefined ? null : Number(row.last_used_at),
     };
   }
 }

@@ -153,3 +153,30 @@ describe("tenants as data", () => {
     expect((await call("/admin/tenants")).status).toBe(401);
   });
 });
+
+describe("the console's admin views", () => {
+  it("show when a key was last used, a tenant's batches and the alert rules", async () => {
+    const { id, key } = await tenantWithKey();
+    const before = (await (await admin(`/tenants/${id}/keys`)).json()) as {
+      data: Array<{ lastUsedAt: number | null }>;
+    };
+    expect(before.data[0]?.lastUsedAt).toBeNull();
+    expect((await call("/v1/chat/completions", { key, json: chatBody() })).status).toBe(200);
+    const after = (await (await admin(`/tenants/${id}/keys`)).json()) as {
+      data: Array<{ lastUsedAt: number | null }>;
+    };
+    expect(after.data[0]?.lastUsedAt).toEqual(expect.any(Number));
+
+    const batches = await admin(`/tenants/${id}/batches`);
+    expect(await batches.json()).toMatchObject({ object: "list", data: [] });
+    const cancel = await admin(`/tenants/${id}/batches/batch_nope/cancel`, { method: "POST" });
+    expect(cancel.status).toBe(404);
+
+    const alerts = (await (await admin("/alerts")).json()) as {
+      rules: Record<string, number>;
+      recent: unknown[];
+    };
+    expect(alerts.rules).toMatchObject({ errorRate: expect.any(Number), cooldownMs: expect.any(Number) });
+    expect(Array.isArray(alerts.recent)).toBe(true);
+  });
+});

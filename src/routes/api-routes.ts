@@ -107,6 +107,14 @@ export const API_ROUTES: readonly RouteDoc[] = [
   r("get", "/operator", "none", "router", "The operator console page (asks for the admin key)", {
     produces: "text/html",
   }),
+  r(
+    "get",
+    "/operator/console",
+    "none",
+    "router",
+    "The operator console: tenants, keys, budgets, batches, cache, alerts (asks for the admin key)",
+    { produces: "text/html" },
+  ),
   // The admin's.
   r("get", "/admin/openapi.json", "admin", "admin", "This document, admin endpoints included"),
   r("get", "/metrics", "admin", "admin", "Prometheus metrics, fleet-wide", { produces: "text/plain" }),

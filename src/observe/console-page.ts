@@ -13,7 +13,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#0f1419;color:#d6dde
 header{padding:12px 20px;background:#17202a;display:flex;gap:12px;align-items:center;flex-wrap:wrap}
 h1{font-size:16px;margin:0;font-weight:600}h2{font-size:13px;text-transform:uppercase;letter-spacing:.05em;color:#8fa1b3;margin:14px 0 8px}
 a{color:#79c0ff}input,select{background:#0f1419;color:inherit;border:1px solid #34404c;padding:4px 6px}
-input:invalid{border-color:#ff7b72}button{background:#2d6cdf;color:#fff;border:0;padding:4px 10px;cursor:pointer;margin:1px}
+input:user-invalid{border-color:#ff7b72}button{background:#2d6cdf;color:#fff;border:0;padding:4px 10px;cursor:pointer;margin:1px}
 button.danger{background:#a8322d}button.plain{background:#34404c}button:disabled{opacity:.45;cursor:default}
 :focus-visible{outline:2px solid #ffb347;outline-offset:1px}[role=tab][aria-selected=true]{background:#ffb347;color:#111}
 main{padding:8px 20px 40px}table{border-collapse:collapse;width:100%}td,th{padding:4px 6px;text-align:left;border-bottom:1px solid #222c36;vertical-align:top}
@@ -22,7 +22,7 @@ form{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:end;background:#17202a
 label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}label.row{flex-direction:row;align-items:center;gap:6px}
 .bar{background:#222c36;height:6px;width:110px;margin-top:3px}.bar span{display:block;height:6px;background:#4aa3ff}.bar span.hot{background:#ff7b72}
 #secret{background:#1d2a1d;border:1px solid #7ee787;padding:10px;margin:10px 0}#secret input{width:420px}
-#error{min-height:1.2em;padding:0 20px}
+#error{min-height:1.2em;padding:0 20px;margin:8px 0 0}
 </style></head>
 <body>
 <header><h1>DeepSeek router — console</h1><a href="/operator">fleet view</a>
@@ -63,7 +63,7 @@ label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}la
 <label>$ per day <input name="usdPerDay" type="number" min="0.000001" step="any"></label>
 <label>requests/min <input name="requestsPerMinute" type="number" min="1" step="1"></label>
 <button type="submit">Create key</button></form></section>
-<section id="budgets" role="tabpanel" hidden><p class="muted">Every limited counter, closest to its limit first.</p><table id="budget-table"></table></section>
+<section id="budgets" role="tabpanel" hidden><p class="muted">Every limited counter, closest to its limit first. Used counts what isolates hold on lease (a block of each limit) as well as what is spent.</p><table id="budget-table"></table></section>
 <section id="batches" role="tabpanel" hidden>
 <form id="batch-tenant-form"><label>tenant <select id="batch-tenant"></select></label></form><table id="batch-table"></table></section>
 <section id="cache" role="tabpanel" hidden><table id="cache-table"></table>

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { batchFile, chatLine } from "../batch/support";
 import { sha256Hex } from "../cache/support";
-import { type CallInit, callWithUpstream, chatBody, errorOf, openaiClient } from "../helpers";
+import { type CallInit, callWithUpstream, chatBody, errorOf, eventually, openaiClient } from "../helpers";
 
 const ADMIN_KEY = "sk-admin-tenants-0000000000000000";
 let adminDigest: string;
@@ -178,5 +179,33 @@ describe("the console's admin views", () => {
     };
     expect(alerts.rules).toMatchObject({ errorRate: expect.any(Number), cooldownMs: expect.any(Number) });
     expect(Array.isArray(alerts.recent)).toBe(true);
+  });
+});
+
+describe("a tenant of the admin API running a batch", () => {
+  it("runs its lines as that tenant, and the admin's batch view follows it", async () => {
+    const { id, key } = await tenantWithKey();
+    const openai = openaiClient(key);
+    const lines = [0, 1, 2].map((i) => chatLine(`q-${i}`, `Managed tenant ${i} ${crypto.randomUUID()}`));
+    const file = await openai.files.create({ file: batchFile(lines), purpose: "batch" });
+    const created = await openai.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+      metadata: { schedule: "now" },
+    });
+    await eventually(async () => {
+      expect((await openai.batches.retrieve(created.id)).status).toBe("completed");
+    }, 15_000);
+    const view = (await (await admin(`/tenants/${id}/batches`)).json()) as {
+      data: Array<{ id: string; status: string; request_counts: { total: number; completed: number } }>;
+    };
+    expect(view.data).toEqual([
+      expect.objectContaining({
+        id: created.id,
+        status: "completed",
+        request_counts: expect.objectContaining({ total: 3, completed: 3 }),
+      }),
+    ]);
   });
 });

@@ -125,11 +125,17 @@ async function seeSpend({ page, tenant, step, shoot }: Walk): Promise<void> {
     await row.waitFor();
     return Number((await row.locator("td").nth(10).textContent()) ?? "0") > 0;
   }, "the tenant's spend to appear");
+  // Editing a limit shows its burn beside it; the change shows in the table.
+  await page.locator(`button[data-act=edit-tenant][data-id="${tenant}"]`).click();
+  await page.locator("[data-burn=usd-day]", { hasText: "used" }).waitFor();
   await shoot("console-tenants.png");
+  await page.locator("#tenant-form [name=usdPerDay]").fill("6");
+  await page.locator("#tenant-form button[type=submit]").click();
+  await page.locator("#tenant-table tr", { hasText: tenant }).locator("td", { hasText: "/ 6" }).waitFor();
   await page.locator("[role=tab][data-tab=budgets]").click();
   await page.locator("#budget-table tr", { hasText: tenant }).first().waitFor();
   await shoot("console-budgets.png");
-  step("spend appears beside the tenant's limits and in the budgets");
+  step("spend appears beside the tenant's limits, in its edit form and in the budgets");
   // Keyboard: the tab list follows the arrow keys.
   await page.locator("[role=tab][data-tab=budgets]").focus();
   await page.keyboard.press("ArrowLeft");

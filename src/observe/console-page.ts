@@ -43,10 +43,10 @@ label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}la
 <label>cache scope <select name="cacheScope"><option value="">(tenant)</option><option>tenant</option><option>shared</option></select></label>
 <label>cache <select name="cache"><option value="">(policy)</option><option>on</option><option>off</option></select></label>
 <label class="row"><input name="allowDegrade" type="checkbox"> degrade when saturated</label>
-<label>requests/min <input name="requestsPerMinute" type="number" min="1" step="1"></label>
-<label>tokens/min <input name="tokensPerMinute" type="number" min="1" step="1"></label>
-<label>$ per day <input name="usdPerDay" type="number" min="0.000001" step="any"></label>
-<label>$ per month <input name="usdPerMonth" type="number" min="0.000001" step="any"></label>
+<label>requests/min <input name="requestsPerMinute" type="number" min="1" step="1"><small data-burn="requests"></small></label>
+<label>tokens/min <input name="tokensPerMinute" type="number" min="1" step="1"><small data-burn="tokens"></small></label>
+<label>$ per day <input name="usdPerDay" type="number" min="0.000001" step="any"><small data-burn="usd-day"></small></label>
+<label>$ per month <input name="usdPerMonth" type="number" min="0.000001" step="any"><small data-burn="usd-month"></small></label>
 <label>max tokens <input name="maxTokens" type="number" min="1" step="1"></label>
 <label>models (comma) <input name="models" pattern="[A-Za-z0-9_.:\\/\\-]+(, *[A-Za-z0-9_.:\\/\\-]+)*"></label>
 <label>origins (comma) <input name="origins" pattern="https?://[^\\s,]+(, *https?://[^\\s,]+)*" title="https://app.example.com, …"></label>
@@ -169,8 +169,14 @@ function editTenant(id) {
   f.concurrency.value = t.concurrency ?? ""; f.cacheScope.value = t.cacheScope ?? ""; f.cache.value = t.cache ?? "";
   for (const n of LIMIT_FIELDS) f[n].value = l[n] ?? "";
   f.models.value = (l.models || []).join(", "); f.origins.value = (l.origins || []).join(", "); f.maxPriority.focus();
+  const burn = (state.usage[id] || {}).limits || [];
+  for (const el of document.querySelectorAll("[data-burn]")) {
+    const c = burn.find((x) => x.scope === "tenant" && x.kind === el.dataset.burn);
+    el.textContent = c ? "used " + Number(c.used).toFixed(el.dataset.burn.startsWith("usd") ? 4 : 0) + " of " + c.limit : "";
+  }
 }
-$("tenant-form").addEventListener("reset", () => { const form = $("tenant-form"); delete form.dataset.editing; form.elements.id.disabled = false; $("tenant-form-title").textContent = "New tenant"; });
+$("tenant-form").addEventListener("reset", () => { const form = $("tenant-form"); delete form.dataset.editing;
+  for (const el of document.querySelectorAll("[data-burn]")) el.textContent = ""; form.elements.id.disabled = false; $("tenant-form-title").textContent = "New tenant"; });
 $("tenant-form").addEventListener("submit", (e) => {
   e.preventDefault(); const form = e.target; if (!form.reportValidity()) return;
   const editing = form.dataset.editing;

@@ -34,6 +34,8 @@ const tenantSettings = {
   restoreReasoning: z.optional(z.boolean()),
   /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
   limits: z.optional(limitsSchema),
+  /** The tenant's own webhook for its budget alerts (50%, 80%, 100% of each dollar budget), beside the operator's. */
+  alertWebhook: z.optional(z.url({ protocol: /^https?$/ })),
 };
 
 const tenantSchema = z.object({

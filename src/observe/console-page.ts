@@ -50,6 +50,7 @@ label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}la
 <label>max tokens <input name="maxTokens" type="number" min="1" step="1"></label>
 <label>models (comma) <input name="models" pattern="[A-Za-z0-9_.:\\/\\-]+(, *[A-Za-z0-9_.:\\/\\-]+)*"></label>
 <label>origins (comma) <input name="origins" pattern="https?://[^\\s,]+(, *https?://[^\\s,]+)*" title="https://app.example.com, …"></label>
+<label>budget alert webhook <input name="alertWebhook" type="url" pattern="https?://.+" placeholder="https://…"></label>
 <button type="submit">Save tenant</button><button type="reset" class="plain">Clear</button>
 </form></section>
 <section id="keys" role="tabpanel" hidden>
@@ -158,7 +159,7 @@ function tenantBody(form, editing) {
   if (list("origins")) limits.origins = list("origins");
   const unset = editing ? null : undefined;
   const body = { maxPriority: f.maxPriority.value, allowDegrade: f.allowDegrade.checked, concurrency: num("concurrency") ?? unset,
-    cacheScope: f.cacheScope.value || unset, cache: f.cache.value || unset, limits: Object.keys(limits).length ? limits : unset };
+    cacheScope: f.cacheScope.value || unset, cache: f.cache.value || unset, alertWebhook: f.alertWebhook.value || unset, limits: Object.keys(limits).length ? limits : unset };
   if (!editing) body.id = f.id.value;
   return JSON.parse(JSON.stringify(body, (k, v) => v === undefined ? undefined : v));
 }
@@ -166,7 +167,7 @@ function editTenant(id) {
   const t = state.tenants.find((x) => x.id === id); const f = $("tenant-form").elements; const l = t.limits || {};
   $("tenant-form").dataset.editing = id; $("tenant-form-title").textContent = "Edit tenant " + id;
   f.id.value = id; f.id.disabled = true; f.maxPriority.value = t.maxPriority; f.allowDegrade.checked = !!t.allowDegrade;
-  f.concurrency.value = t.concurrency ?? ""; f.cacheScope.value = t.cacheScope ?? ""; f.cache.value = t.cache ?? "";
+  f.concurrency.value = t.concurrency ?? ""; f.cacheScope.value = t.cacheScope ?? ""; f.cache.value = t.cache ?? ""; f.alertWebhook.value = t.alertWebhook ?? "";
   for (const n of LIMIT_FIELDS) f[n].value = l[n] ?? "";
   f.models.value = (l.models || []).join(", "); f.origins.value = (l.origins || []).join(", "); f.maxPriority.focus();
   const burn = (state.usage[id] || {}).limits || [];

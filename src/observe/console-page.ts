@@ -50,7 +50,7 @@ label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}la
 <label>max tokens <input name="maxTokens" type="number" min="1" step="1"></label>
 <label>models (comma) <input name="models" pattern="[A-Za-z0-9_.:\\/\\-]+(, *[A-Za-z0-9_.:\\/\\-]+)*"></label>
 <label>origins (comma) <input name="origins" pattern="https?://[^\\s,]+(, *https?://[^\\s,]+)*" title="https://app.example.com, …"></label>
-<label>budget alert webhook <input name="alertWebhook" type="url" pattern="https?://.+" placeholder="https://…"></label>
+<label>budget alert webhook <input name="alertWebhook" type="url" pattern="https?://.+"></label>
 <button type="submit">Save tenant</button><button type="reset" class="plain">Clear</button>
 </form></section>
 <section id="keys" role="tabpanel" hidden>

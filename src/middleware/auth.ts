@@ -6,6 +6,7 @@ import { RouterError } from "../errors";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import type { KeyGrant } from "../tenancy/key-registry";
 import { isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
+import { findTenantById } from "../tenancy/tenant-directory";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -22,7 +23,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   // Batch lines (issue 15) run as their tenant, and the key that asked for them, through this same app.
   const internal = internalCallOf(c.req.raw);
   if (internal) {
-    const tenant = directory.value.tenants.find((t) => t.id === internal.tenantId);
+    const tenant = await findTenantById(c.env, internal.tenantId, Date.now());
     if (!tenant) throw new RouterError("unauthorized", "The batch's tenant no longer exists.");
     c.set("tenant", tenant);
     c.set("ledgerKey", internal.ledgerKey);
@@ -36,8 +37,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
       "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
     );
   }
-  const found =
-    (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, directory.value, key));
+  const found = (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, key));
   if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", found.tenant);
   if (found.key) c.set("routerKey", found.key);
@@ -46,17 +46,18 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
 });
 
 /**
- * A key of the admin API's registry, whose tenant is still configured. Only well-formed managed keys
- * are looked up, so a random bearer token costs no registry call.
+ * A key of the admin API's registry, whose tenant still exists and is enabled (configured, or created
+ * through the admin API: tenancy/tenant-directory.ts). Only well-formed managed keys are looked up, so a
+ * random bearer token costs no registry call.
  */
 async function managedTenant(
   env: Env,
-  directory: TenantDirectory,
   key: string,
 ): Promise<{ tenant: Tenant; key: NonNullable<AppEnv["Variables"]["routerKey"]> } | undefined> {
   if (!isManagedKey(key)) return undefined;
-  const grant = await resolveManagedKey(env.KEY_REGISTRY, key, Date.now(), keyCacheTtl(env));
-  const tenant = grant && directory.tenants.find((candidate) => candidate.id === grant.tenant);
+  const now = Date.now();
+  const grant = await resolveManagedKey(env.KEY_REGISTRY, key, now, keyCacheTtl(env));
+  const tenant = grant ? await findTenantById(env, grant.tenant, now) : undefined;
   return tenant && grant
     ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
     : undefined;

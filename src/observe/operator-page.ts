@@ -27,7 +27,7 @@ export const OPERATOR_HTML = `<!doctype html>
   .bar i { position: absolute; top: -2px; bottom: -2px; width: 2px; background: #ffb347; }
 </style></head>
 <body>
-<header><h1>DeepSeek router — operator</h1>
+<header><h1>DeepSeek router — operator</h1><a href="/operator/console" style="color:#79c0ff">console: tenants, keys, budgets</a>
   <input id="key" type="password" placeholder="admin key" autocomplete="off">
   <select id="range"><option>5m</option><option selected>15m</option><option>1h</option><option>6h</option><option>24h</option></select>
   <button id="go">Watch</button><span id="status" class="muted"></span></header>

@@ -21,7 +21,7 @@ export const batches = new Hono<AppEnv>();
 
 const MAX_METADATA = 16;
 
-const createBatch = z.object({
+export const createBatch = z.object({
   input_file_id: z.string().check(z.minLength(1)),
   endpoint: z.enum(BATCH_ENDPOINTS),
   completion_window: z.literal("24h"),

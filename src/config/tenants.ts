@@ -34,6 +34,16 @@ const tenantSchema = z.object({
   restoreReasoning: z.optional(z.boolean()),
   /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
   limits: z.optional(limitsSchema),
+  /**
+   * Where this tenant's request traces go (issue 25), instead of OTEL_EXPORTER_OTLP_ENDPOINT: an OTLP/HTTP
+   * base URL (`/v1/traces` is appended) and the headers its collector wants (an API key, for one).
+   */
+  otel: z.optional(
+    z.object({
+      endpoint: z.url({ protocol: /^https?$/ }),
+      headers: z.optional(z.record(z.string(), z.string())),
+    }),
+  ),
 });
 
 const tenantsSchema = z.array(tenantSchema).check(

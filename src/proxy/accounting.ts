@@ -8,6 +8,7 @@ import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { metrics } from "../observe/metrics";
+import { recordRequest } from "../observe/recorder";
 import type { PlanStep } from "../routing/plan";
 import type { Usage } from "../usage";
 import type { SpentAttempt } from "./attempt";
@@ -85,7 +86,17 @@ export function accountFor(
       },
       policy,
     );
-    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
+    // The request's record (issue 25): batched like the ledger's rows, off the response path.
+    const recorded = recordRequest(c, {
+      finished,
+      usage,
+      estimated,
+      costUsd: entry.costUsd + attempts.usd,
+      savedUsd: entry.savedUsd,
+      sentAt: startedAt,
+      stream,
+    });
+    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {}));
   };
   return {
     finish,

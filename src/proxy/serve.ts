@@ -9,6 +9,7 @@ import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
+import { timelineOf } from "../observe/recorder";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
 import { wireOf } from "../surfaces";
@@ -60,6 +61,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   const limits = effectiveLimits(scopes);
   const call = withinMaxTokens(asked, limits);
   const decision = decide(c, call, Date.now());
+  noteDecision(c, call, decision);
   checkModel(decision.classification, call.request.body.model, limits);
   const sentAt = performance.now();
   const scope: RequestScope = {
@@ -263,6 +265,7 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
       gate: gates,
       waitUntil: (work) => c.executionCtx.waitUntil(work),
       onSpent: scope.accounts.spent,
+      timeline: c.get("timeline"),
     });
   } catch (error) {
     cache.fail(error, signal.aborted);
@@ -332,6 +335,7 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
 /** The request ended before an answer: a departure is the caller's doing (499), anything else ours. */
 function failure(scope: RequestScope, error: unknown, cache: string | undefined) {
   const departed = scope.departure.signal.aborted;
+  timelineOf(scope.c).errorCode ??= departed ? "client_closed" : toRouterError(error).code;
   return {
     cache,
     model: scope.decision.classification.model,
@@ -340,6 +344,23 @@ function failure(scope: RequestScope, error: unknown, cache: string | undefined)
     reachedUpstream: false,
     upstreamMs: performance.now() - scope.sentAt,
   };
+}
+
+/** The request's record (issue 25): what was asked, through which door, and what the router made of it. */
+function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decision): void {
+  const { endpoint, body } = wireOf(call);
+  const { classification: k } = decision;
+  const metadata = body.metadata as { user_id?: unknown } | undefined;
+  const endUser = typeof body.user === "string" ? body.user : metadata?.user_id;
+  timelineOf(c).decide({
+    surface: endpoint === "messages" ? "anthropic" : endpoint === "responses" ? "responses" : "openai",
+    endpoint,
+    askedModel: k.requestedModel,
+    classification: { type: k.type, latency: k.latency, priority: k.priority, why: k.why },
+    route: decision.plan.reason,
+    stream: decision.stream,
+    ...(typeof endUser === "string" ? { endUser: endUser.slice(0, 128) } : {}),
+  });
 }
 
 function stampServedBy(headers: Headers, attempt: Attempt, decision: Decision): void {

@@ -1,0 +1,246 @@
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
+import type { OtlpTraces } from "../../../src/observe/otlp";
+import type { ObserveVars } from "../../../src/observe/settings";
+import type { RequestRecord } from "../../../src/trace";
+import { GLOBEX_KEY } from "../../fixtures/tenants";
+import { uniquePrompt } from "../cache/support";
+import { chatBody, createSim, errorOf, type SimInstance, singlePoolPolicy } from "../helpers";
+import { ADMIN_KEY, asOperator, deliveredAlerts } from "./support";
+
+const CHAT = "/v1/chat/completions";
+
+type Listed = {
+  object: string;
+  data: Array<RequestRecord & { object: string }>;
+  has_more: boolean;
+  last_id: string | null;
+};
+
+let sim: SimInstance;
+beforeAll(async () => {
+  sim = await createSim({ ttftMs: 0 });
+});
+
+/** A chat request with a request id of its own; returns the response (its body read) and the id. */
+async function chat(
+  init: Record<string, unknown> = {},
+  body = chatBody(),
+  vars: Record<string, unknown> = {},
+) {
+  const requestId = `rq-${crypto.randomUUID()}`;
+  const headers = { "x-request-id": requestId, ...((init.headers as Record<string, string>) ?? {}) };
+  const response = await sim.call(CHAT, { json: body, ...init, headers }, vars);
+  await response.clone().text();
+  return { response, requestId };
+}
+
+/** The tenant's own records under a request id, through `GET /v1/requests` (acme's key by default). */
+async function recordsOf(requestId: string, key?: string): Promise<Listed> {
+  const response = await sim.call(`/v1/requests?request_id=${requestId}`, key ? { key } : {});
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+async function recordOf(requestId: string): Promise<RequestRecord> {
+  const list = await recordsOf(requestId);
+  expect(list.data).toHaveLength(1);
+  return list.data[0] as RequestRecord;
+}
+
+describe("request records", () => {
+  it("record a served request: decision, timeline, usage, cost, and the caller's trace", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const { response, requestId } = await chat({
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(response.status).toBe(200);
+    const returned = response.headers.get("traceparent") ?? "";
+    expect(returned).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+    const record = await recordOf(requestId);
+    expect(record).toMatchObject({
+      object: "request.record",
+      requestId,
+      tenant: "acme",
+      surface: "openai",
+      endpoint: "chat",
+      askedModel: "deepseek-v4-flash",
+      model: "deepseek-v4-flash",
+      status: 200,
+      outcome: "complete",
+      stream: false,
+      retries: 0,
+      trace: { traceId, parentSpanId: "00f067aa0ba902b7", spanId: returned.split("-")[2] },
+    });
+    expect(record.id).toMatch(/^req_[0-9a-f]{24}$/);
+    expect(record.usage.promptTokens).toBeGreaterThan(0);
+    expect(record.costUsd).toBeGreaterThan(0);
+    expect(record.classification?.type).toBe("chat");
+    expect(record.timeline.map((e) => e.kind)).toEqual(["admission", "attempt", "first_token", "end"]);
+    expect(record.timeline[1]).toMatchObject({ status: 200, pool: record.pool, target: "deepseek" });
+
+    // One record, by id, for its tenant and for the operator.
+    const one = await sim.call(`/v1/requests/${record.id}`);
+    expect(await one.json()).toMatchObject({ id: record.id, requestId });
+    const admin = await asOperator(sim.baseUrl, `/admin/requests/${record.id}`);
+    expect(await admin.json()).toMatchObject({ id: record.id, tenant: "acme" });
+  });
+
+  it("record retried attempts and the failure that ended them", async () => {
+    const failing = await createSim({ ttftMs: 0, faults: { statusRates: { "500": 1 } } });
+    const vars = {
+      ROUTER_POLICY: singlePoolPolicy(failing.baseUrl, {
+        retries: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+      }),
+    };
+    const requestId = `rq-${crypto.randomUUID()}`;
+    const response = await failing.call(
+      CHAT,
+      { json: chatBody(), headers: { "x-request-id": requestId } },
+      vars,
+    );
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    const record = await recordOf(requestId);
+    const attempts = record.timeline.filter((e) => e.kind === "attempt");
+    expect(attempts.length).toBeGreaterThan(1);
+    expect(attempts.every((e) => e.status === 500)).toBe(true);
+    expect(attempts.slice(0, -1).every((e) => e.retried)).toBe(true);
+    expect(record).toMatchObject({ outcome: "rejected", retries: attempts.length - 1 });
+    expect(record.errorCode).toBeTruthy();
+  });
+
+  it("record a refusal before the pipeline, and a cache hit", async () => {
+    const { response, requestId } = await chat({}, chatBody({ messages: "not a list" }));
+    expect(response.status).toBe(400);
+    expect(await recordOf(requestId)).toMatchObject({
+      status: 400,
+      outcome: "rejected",
+      errorCode: "invalid_request",
+    });
+
+    const body = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
+    await chat({}, body);
+    const hit = await chat({}, body);
+    expect(hit.response.headers.get("x-router-cache")).toBe("HIT");
+    const record = await recordOf(hit.requestId);
+    expect(record).toMatchObject({ cache: "HIT", costUsd: 0, status: 200 });
+    expect(record.timeline.map((e) => e.kind)).toEqual(["end"]);
+  });
+
+  it("are the tenant's own: another tenant can neither list nor read them", async () => {
+    const { requestId } = await chat();
+    const record = await recordOf(requestId);
+    expect((await recordsOf(requestId, GLOBEX_KEY)).data).toEqual([]);
+    const other = await sim.call(`/v1/requests/${record.id}`, { key: GLOBEX_KEY });
+    expect(other.status).toBe(404);
+    expect((await errorOf(other)).code).toBe("not_found");
+  });
+
+  it("list newest first with filters and cursor paging", async () => {
+    const model = "deepseek-v4-flash";
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await chat({ headers: { "x-request-id": `page-${i}` } })).requestId);
+    const since = Date.now() - 60_000;
+    const first: Listed = await (
+      await sim.call(`/v1/requests?limit=2&model=${model}&from=${since}&outcome=complete`)
+    ).json();
+    expect(first.object).toBe("list");
+    expect(first.data).toHaveLength(2);
+    expect(first.has_more).toBe(true);
+    expect(first.data[0]!.id > first.data[1]!.id).toBe(true);
+    const next: Listed = await (await sim.call(`/v1/requests?limit=2&after=${first.last_id}`)).json();
+    expect(next.data[0]!.id < first.data[1]!.id).toBe(true);
+
+    const slow: Listed = await (await sim.call("/v1/requests?slow_ms=3600000")).json();
+    expect(slow.data).toEqual([]);
+    const bad = await sim.call("/v1/requests?limit=0");
+    expect(bad.status).toBe(400);
+    expect((await errorOf(bad)).param).toBe("limit");
+
+    // The operator's list spans tenants, or one.
+    const globex = await chat({ key: GLOBEX_KEY });
+    const both: Listed = await (
+      await asOperator(sim.baseUrl, `/admin/requests?from=${since}&limit=100`)
+    ).json();
+    expect(new Set(both.data.map((r) => r.tenant))).toEqual(new Set(["acme", "globex"]));
+    const only: Listed = await (
+      await asOperator(sim.baseUrl, `/admin/requests?tenant=globex&request_id=${globex.requestId}`)
+    ).json();
+    expect(only.data.map((r) => r.tenant)).toEqual(["globex"]);
+    const refused = await sim.call("/admin/requests", { key: ADMIN_KEY });
+    expect(refused.status).toBe(404); // no admin key configured: the admin API does not exist
+  });
+});
+
+describe("OpenTelemetry export", () => {
+  it("sends OTLP/HTTP JSON with GenAI attributes in the caller's trace to the collector", async () => {
+    const traceId = crypto.randomUUID().replaceAll("-", "");
+    const { requestId } = await chat({ headers: { traceparent: `00-${traceId}-1111111111111111-01` } });
+    const record = await recordOf(requestId);
+    const collector = new URL((env as Env & ObserveVars).ALERT_WEBHOOK_URL ?? "").origin;
+    const vars = {
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/otel`,
+      OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otel-test",
+    };
+    const batch = createMessageBatch<RequestRecord>(OTEL_QUEUE, [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: record },
+    ]);
+    const ctx = createExecutionContext();
+    await exportTraces(batch, vars);
+    await waitOnExecutionContext(ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m1"]);
+
+    const [delivery] = await deliveredAlerts(record.id);
+    expect(delivery).toMatchObject({ path: "/otel/v1/traces", authorization: "Bearer otel-test" });
+    const otlp = JSON.parse(delivery!.body) as OtlpTraces;
+    const spans = otlp.resourceSpans[0]!.scopeSpans[0]!.spans;
+    const root = spans.find((s) => s.spanId === record.trace.spanId)!;
+    expect(root).toMatchObject({
+      traceId,
+      parentSpanId: "1111111111111111",
+      kind: 2,
+      name: "chat deepseek-v4-flash",
+    });
+    const attrs = Object.fromEntries(root.attributes.map((a) => [a.key, Object.values(a.value)[0]]));
+    expect(attrs).toMatchObject({
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": "deepseek-v4-flash",
+      "gen_ai.response.model": "deepseek-v4-flash",
+      "gen_ai.usage.input_tokens": String(record.usage.promptTokens),
+      "gen_ai.usage.output_tokens": String(record.usage.completionTokens),
+      "deepseek_router.tenant": "acme",
+      "deepseek_router.request_id": requestId,
+    });
+    const children = spans.filter((s) => s.parentSpanId === record.trace.spanId);
+    expect(children.map((s) => s.name)).toEqual([`admission ${record.pool}`, "chat deepseek-v4-flash"]);
+    expect(children.map((s) => s.kind)).toEqual([1, 3]);
+    for (const span of spans) {
+      expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano)).toBe(true);
+    }
+  });
+
+  it("retries a batch the collector refuses", async () => {
+    const { requestId } = await chat();
+    const record = await recordOf(requestId);
+    const batch = createMessageBatch<RequestRecord>(OTEL_QUEUE, [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: record },
+    ]);
+    const ctx = createExecutionContext();
+    const refuse = async () => new Response("busy", { status: 503 });
+    await exportTraces(batch, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector.invalid" }, refuse);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
+    expect(result.explicitAcks).toEqual([]);
+  });
+});

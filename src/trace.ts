@@ -121,7 +121,9 @@ export class Timeline {
   readonly events: TimelineEvent[] = [];
   decision: RequestDecision | undefined;
   errorCode: string | undefined;
-  /** Set once the request's accounting owns the record; otherwise the middleware records a refusal. */
+  /** The request's accounting owns the record (it records it when the request ends, maybe after the response). */
+  accounted = false;
+  /** The record was handed over; a second one is never made. */
   recorded = false;
 
   constructor(

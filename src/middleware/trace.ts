@@ -17,7 +17,13 @@ export function requestTrace(inferencePaths: readonly string[]) {
     c.set("timeline", timeline);
     await next();
     c.res.headers.set("traceparent", traceparentOf(timeline.trace));
-    if (timeline.recorded || !c.get("tenant") || c.req.method !== "POST" || !inference.has(c.req.path))
+    if (
+      timeline.accounted ||
+      timeline.recorded ||
+      !c.get("tenant") ||
+      c.req.method !== "POST" ||
+      !inference.has(c.req.path)
+    )
       return;
     const code = c.error instanceof RouterError ? c.error.code : undefined;
     c.executionCtx.waitUntil(recordRefusal(c, c.res.status, code));

@@ -29,6 +29,7 @@ export interface AccountedRequest {
  */
 export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): Promise<void> {
   const timeline = timelineOf(c);
+  if (timeline.recorded) return Promise.resolve();
   timeline.recorded = true;
   const record = buildRecord(c, timeline, accounted);
   return recordBatcher(c.env).add(record.tenant, record);
@@ -44,7 +45,7 @@ export function recordRefusal(
   errorCode: string | undefined,
 ): Promise<void> {
   const timeline = timelineOf(c);
-  if (timeline.recorded) return Promise.resolve();
+  if (timeline.accounted || timeline.recorded) return Promise.resolve();
   timeline.errorCode ??= errorCode;
   const none: Usage = {
     promptTokens: 0,

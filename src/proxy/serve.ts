@@ -73,6 +73,8 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
     accounts: accountFor(c, decision.classification, c.get("policy"), decision.stream, sentAt),
     sentAt,
   };
+  // From here the accounting records the request, however and whenever it ends (issue 25).
+  timelineOf(c).accounted = true;
   // Where the caller stands, for a cache hit too; a reservation below replaces them.
   for (const [name, value] of Object.entries(rateLimitView(scopes, Date.now())))
     scope.headers.set(name, value);

@@ -4,8 +4,10 @@ import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { MAX_PAGE, mergePages, type RecordFilter, type RecordPage } from "../ledger/request-records";
+import { explorerHtml } from "../observe/explorer-page";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
+import { PAGE_HEADERS } from "./dashboard";
 
 /**
  * The request explorer's API (issue 25). `GET /v1/requests` and `/v1/requests/{id}`: the calling
@@ -16,7 +18,21 @@ import { requireAdmin } from "./admin";
 export const tenantRequests = new Hono<AppEnv>();
 export const adminRequests = new Hono<AppEnv>();
 
-export const REQUEST_PATHS = ["/v1/requests", "/v1/requests/:id", "/admin/requests", "/admin/requests/:id"];
+export const REQUEST_PATHS = [
+  "/v1/requests",
+  "/v1/requests/:id",
+  "/admin/requests",
+  "/admin/requests/:id",
+  "/operator/requests",
+  "/dashboard/requests",
+];
+
+const OPERATOR_EXPLORER = explorerHtml("admin");
+const TENANT_EXPLORER = explorerHtml("tenant");
+
+// The explorer pages carry no data: each asks for its key and reads the API below.
+adminRequests.get("/operator/requests", (c) => c.html(OPERATOR_EXPLORER, 200, PAGE_HEADERS));
+adminRequests.get("/dashboard/requests", (c) => c.html(TENANT_EXPLORER, 200, PAGE_HEADERS));
 
 tenantRequests.get("/v1/requests", async (c) => {
   const tenant = c.get("tenant").id;

@@ -6,13 +6,15 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Limits } from "../../../src/config/limits";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
 import type { OtlpTraces } from "../../../src/observe/otlp";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
 import { uniquePrompt } from "../cache/support";
-import { chatBody, createSim, errorOf, type SimInstance, singlePoolPolicy } from "../helpers";
+import { chatBody, createSim, errorOf, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
+import { limitedTenant } from "../tenancy/support";
 import { ADMIN_KEY, asOperator, deliveredAlerts } from "./support";
 
 const CHAT = "/v1/chat/completions";
@@ -35,8 +37,11 @@ async function chat(
   body = chatBody(),
   vars: Record<string, unknown> = {},
 ) {
-  const requestId = `rq-${crypto.randomUUID()}`;
-  const headers = { "x-request-id": requestId, ...((init.headers as Record<string, string>) ?? {}) };
+  const headers = {
+    "x-request-id": `rq-${crypto.randomUUID()}`,
+    ...((init.headers as Record<string, string>) ?? {}),
+  };
+  const requestId = headers["x-request-id"];
   const response = await sim.call(CHAT, { json: body, ...init, headers }, vars);
   await response.clone().text();
   return { response, requestId };
@@ -242,5 +247,139 @@ describe("OpenTelemetry export", () => {
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
+  });
+});
+
+describe("request records of every outcome", () => {
+  /** A tenant of its own (and its key), so its records are its alone. */
+  async function ownTenant(extra: Record<string, unknown> = {}, limits: Limits = {}) {
+    return limitedTenant(limits, extra);
+  }
+
+  async function recordsFor(key: string, tenants: string, query = ""): Promise<RequestRecord[]> {
+    const response = await sim.call(`/v1/requests?limit=100${query}`, { key }, { ROUTER_TENANTS: tenants });
+    return ((await response.json()) as Listed).data;
+  }
+
+  it("a fallback to the next pool, with the failed attempt before it", async () => {
+    const failing = await createSim({ ttftMs: 0, faults: { statusRates: { "500": 1 } } });
+    const pool = (name: string, baseUrl: string) => ({
+      provider: "deepseek",
+      targets: [{ name: `${name}-target`, baseUrl, keySecret: "DEEPSEEK_API_KEY" }],
+      models: { "deepseek-v4-flash": "deepseek-v4-flash" },
+      capabilities: ["tools", "fim", "thinking", "json"],
+      concurrency: 100,
+      retries: { maxAttempts: 1 },
+    });
+    const [a, b] = [`a-${crypto.randomUUID().slice(0, 6)}`, `b-${crypto.randomUUID().slice(0, 6)}`];
+    const policy = JSON.stringify({
+      pools: { [a]: pool(a, failing.baseUrl), [b]: pool(b, sim.baseUrl) },
+      routes: { chat: [a, b], code: [a, b], reasoning: [a, b] },
+    });
+    const { response, requestId } = await chat({}, chatBody(), { ROUTER_POLICY: policy });
+    expect(response.status).toBe(200);
+    const record = await recordOf(requestId);
+    expect(record).toMatchObject({ pool: b, fallbacks: 1, outcome: "complete" });
+    const steps = record.timeline
+      .filter((e) => e.kind !== "admission")
+      .map((e) => [e.kind, e.pool, e.status]);
+    const fellBack = steps.findIndex(([kind]) => kind === "fallback");
+    expect(fellBack).toBeGreaterThan(0);
+    const before = steps.slice(0, fellBack);
+    expect(before.every(([kind, p, status]) => kind === "attempt" && p === a && status === 500)).toBe(true);
+    expect(steps.slice(fellBack, fellBack + 2)).toEqual([
+      ["fallback", b, undefined],
+      ["attempt", b, 200],
+    ]);
+  });
+
+  it("a budget refusal, and a degrade to a cheaper model the budget allows", async () => {
+    const estimate = async (model: string) => {
+      const probe = await sim.call(CHAT, { json: chatBody({ model, max_tokens: 200 }) });
+      return Number(probe.headers.get("x-router-class")?.match(/~\$([0-9.]+)/)?.[1]);
+    };
+    const [pro, flash] = [await estimate("deepseek-v4-pro"), await estimate("deepseek-v4-flash")];
+    const budget = { usdPerDay: (pro + flash) / 2, lease: 0 };
+    const body = chatBody({ model: "deepseek-v4-pro", max_tokens: 200 });
+
+    const strict = await ownTenant({}, budget);
+    const refused = await sim.call(CHAT, { key: strict.key, json: body }, { ROUTER_TENANTS: strict.tenants });
+    expect(refused.status).toBe(402);
+    expect(await recordsFor(strict.key, strict.tenants)).toMatchObject([
+      {
+        tenant: strict.id,
+        status: 402,
+        outcome: "rejected",
+        errorCode: "budget_exhausted",
+        askedModel: "deepseek-v4-pro",
+      },
+    ]);
+
+    const lenient = await ownTenant({ allowDegrade: true }, budget);
+    const served = await sim.call(
+      CHAT,
+      { key: lenient.key, json: body },
+      { ROUTER_TENANTS: lenient.tenants },
+    );
+    expect(served.status).toBe(200);
+    const [degraded] = await recordsFor(lenient.key, lenient.tenants);
+    expect(degraded).toMatchObject({
+      askedModel: "deepseek-v4-pro",
+      model: "deepseek-v4-flash",
+      degraded: "deepseek-v4-pro served by deepseek-v4-flash (budget)",
+    });
+    expect(degraded?.timeline.some((e) => e.kind === "degrade")).toBe(true);
+  });
+
+  it("a shed request, refused by admission", async () => {
+    const slow = await createSim({ ttftMs: 400, tokensPerS: 0 });
+    const vars = { ROUTER_POLICY: singlePoolPolicy(slow.baseUrl, { concurrency: 1 }) };
+    const first = slow.call(CHAT, { json: chatBody() }, vars);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const requestId = `rq-${crypto.randomUUID()}`;
+    const shed = await slow.call(
+      CHAT,
+      { json: chatBody(), headers: { "x-router-max-wait-ms": "0", "x-request-id": requestId } },
+      vars,
+    );
+    expect(shed.status).toBe(429);
+    await (await first).text();
+    const record = await recordOf(requestId);
+    expect(record).toMatchObject({ status: 429, outcome: "rejected" });
+    expect(record.timeline.find((e) => e.kind === "admission")?.reason).toBeTruthy();
+  });
+
+  it("a stream with its first token, a coalesced follower, and a stream the client left", async () => {
+    const body = chatBody({
+      temperature: 0,
+      stream: true,
+      messages: [{ role: "user", content: uniquePrompt() }],
+    });
+    const [leader, follower] = await Promise.all([
+      chat({ headers: { "x-request-id": `lead-${crypto.randomUUID()}` } }, body),
+      chat({ headers: { "x-request-id": `follow-${crypto.randomUUID()}` } }, body),
+    ]);
+    const records: RequestRecord[] = [];
+    await eventually(async () => {
+      records.splice(0, 2, await recordOf(leader.requestId), await recordOf(follower.requestId));
+    });
+    const caches = records.map((r) => r.cache).sort();
+    expect(caches).toEqual(["COALESCED", "MISS"]);
+    const streamed = records.find((r) => r.cache === "MISS");
+    expect(streamed).toMatchObject({ stream: true, outcome: "complete" });
+    expect(streamed?.timeline.map((e) => e.kind)).toContain("first_token");
+
+    const slow = await createSim({ ttftMs: 0, tokensPerS: 20 });
+    const requestId = `left-${crypto.randomUUID()}`;
+    const response = await slow.call(CHAT, {
+      json: chatBody({ stream: true, max_tokens: 400 }),
+      headers: { "x-request-id": requestId },
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await eventually(async () => {
+      expect(await recordOf(requestId)).toMatchObject({ outcome: "cancelled", stream: true });
+    }, 10_000);
   });
 });

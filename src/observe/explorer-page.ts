@@ -88,7 +88,7 @@ async function search(more) {
 }
 const COLORS = { admission: "#d2a8ff", attempt: "#4aa3ff", first_token: "#7ee787", fallback: "#ffb347", degrade: "#ffb347", end: "#8fa1b3" };
 function waterfall(r) {
-  const total = Math.max(1, r.latencyMs); const W = 560, left = 150, rowH = 22; const x = (ms) => left + (W - left - 10) * Math.min(1, ms / total);
+  const total = Math.max(1, r.latencyMs); const W = 560, left = 215, rowH = 22; const x = (ms) => left + (W - left - 10) * Math.min(1, ms / total);
   const rows = r.timeline.map((e, i) => {
     const y = 8 + i * rowH; const label = e.kind + (e.pool ? " " + e.pool : "") + (e.status !== undefined && e.kind === "attempt" ? " → " + e.status : "");
     const color = e.kind === "attempt" && e.status !== 200 ? "#ff7b72" : COLORS[e.kind];

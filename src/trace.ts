@@ -34,6 +34,15 @@ export interface RequestDecision {
   route: string;
   stream: boolean;
   endUser?: string;
+  prompt?: PromptPrint;
+}
+
+/** The prompt's fingerprints (classify/fingerprint.ts), for the prompt-cost insights. */
+export interface PromptPrint {
+  family: string;
+  prefixHash: string;
+  promptHash: string;
+  prefixTokens: number;
 }
 
 /** W3C Trace Context: the trace this request belongs to, and the span that is its parent there. */
@@ -82,6 +91,7 @@ export interface RequestRecord {
   retries: number;
   fallbacks: number;
   degraded?: string;
+  prompt?: PromptPrint;
   timeline: TimelineEvent[];
   trace: TraceContext;
 }

@@ -49,7 +49,10 @@ export class RequestRecords {
     sql.exec(`CREATE TABLE IF NOT EXISTS request_records (
       id TEXT PRIMARY KEY, at INTEGER NOT NULL, request_id TEXT NOT NULL, model TEXT NOT NULL,
       asked_model TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL, cache TEXT,
-      latency_ms REAL NOT NULL, cost_usd REAL NOT NULL, body TEXT NOT NULL)`);
+      latency_ms REAL NOT NULL, cost_usd REAL NOT NULL, body TEXT NOT NULL,
+      type TEXT, family TEXT, prefix_hash TEXT, prompt_hash TEXT, prefix_tokens INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cache_hit_tokens INTEGER NOT NULL,
+      cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL)`);
     sql.exec("CREATE INDEX IF NOT EXISTS request_records_request ON request_records (request_id)");
   }
 
@@ -58,7 +61,7 @@ export class RequestRecords {
     let written = 0;
     for (const r of records) {
       const cursor = this.sql.exec(
-        "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         r.id,
         r.at,
         r.requestId,
@@ -70,6 +73,16 @@ export class RequestRecords {
         r.latencyMs,
         r.costUsd,
         JSON.stringify(r),
+        r.classification?.type ?? null,
+        r.prompt?.family ?? null,
+        r.prompt?.prefixHash ?? null,
+        r.prompt?.promptHash ?? null,
+        r.prompt?.prefixTokens ?? 0,
+        r.usage.promptTokens,
+        r.usage.completionTokens,
+        r.usage.cacheHitTokens,
+        r.usage.cacheMissTokens,
+        r.usage.reasoningTokens,
       );
       written += cursor.rowsWritten > 0 ? 1 : 0;
     }
@@ -114,11 +127,100 @@ export class RequestRecords {
     return row ? (JSON.parse(row.body) as RequestRecord) : null;
   }
 
+  /**
+   * What the prompt-cost insights need over `[from, to)`, from requests that reached the upstream
+   * (answered, not by the router's cache): per prompt family and model, reasoning answers under
+   * `shortTokens`, and prompts sent more than once.
+   */
+  promptStats(from: number, to: number, shortTokens: number): PromptStats {
+    const upstream = `at >= ? AND at < ? AND outcome IN ('complete', 'truncated') AND family IS NOT NULL
+      AND (cache IS NULL OR cache NOT IN ('HIT', 'COALESCED', 'STALE'))`;
+    const families = this.sql
+      .exec<FamilyRow>(
+        `SELECT family, model, count(*) AS requests, count(DISTINCT prefix_hash) AS prefixes,
+          avg(prefix_tokens) AS prefixTokens, ${USAGE_SUMS}
+        FROM request_records WHERE ${upstream} GROUP BY family, model ORDER BY costUsd DESC LIMIT 50`,
+        from,
+        to,
+      )
+      .toArray();
+    const reasoning = this.sql
+      .exec<{ model: string; requests: number }>(
+        `SELECT model, count(*) AS requests FROM request_records WHERE ${upstream} AND type = 'reasoning' GROUP BY model`,
+        from,
+        to,
+      )
+      .toArray();
+    const shortReasoning = this.sql
+      .exec<UsageRow & { model: string; requests: number }>(
+        `SELECT model, count(*) AS requests, ${USAGE_SUMS}
+        FROM request_records WHERE ${upstream} AND type = 'reasoning' AND completion_tokens - reasoning_tokens < ?
+        GROUP BY model`,
+        from,
+        to,
+        shortTokens,
+      )
+      .toArray();
+    const repeats = this.sql
+      .exec<{ requests: number; repeated: number; repeatedCostUsd: number | null; distinctPrompts: number }>(
+        `SELECT sum(n) AS requests, sum(n - 1) AS repeated, sum(c * (n - 1) / n) AS repeatedCostUsd, count(*) AS distinctPrompts
+        FROM (SELECT count(*) AS n, sum(cost_usd) AS c FROM request_records WHERE ${upstream} GROUP BY prompt_hash)`,
+        from,
+        to,
+      )
+      .one();
+    return {
+      families,
+      reasoning: reasoning.map(({ model, requests }) => ({
+        model,
+        requests,
+        short: shortReasoning.find((row) => row.model === model)?.requests ?? 0,
+      })),
+      shortReasoning,
+      repeats: {
+        requests: repeats.requests ?? 0,
+        repeated: repeats.repeated ?? 0,
+        repeatedCostUsd: repeats.repeatedCostUsd ?? 0,
+      },
+    };
+  }
+
   /** Deletes records older than the retention; returns how many remain. */
   expire(now: number): number {
     this.sql.exec("DELETE FROM request_records WHERE at < ?", now - RECORD_RETENTION_MS);
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM request_records").one().n;
   }
+}
+
+const USAGE_SUMS = `sum(prompt_tokens) AS promptTokens, sum(completion_tokens) AS completionTokens,
+  sum(cache_hit_tokens) AS cacheHitTokens, sum(cache_miss_tokens) AS cacheMissTokens,
+  sum(reasoning_tokens) AS reasoningTokens, sum(cost_usd) AS costUsd`;
+
+/** Summed usage and cost of a group of records. */
+export type UsageRow = {
+  promptTokens: number;
+  completionTokens: number;
+  cacheHitTokens: number;
+  cacheMissTokens: number;
+  reasoningTokens: number;
+  costUsd: number;
+};
+
+export type FamilyRow = UsageRow & {
+  family: string;
+  model: string;
+  requests: number;
+  /** Distinct exact prefixes in the family: as many as requests means the prefix changes every time. */
+  prefixes: number;
+  prefixTokens: number;
+};
+
+export interface PromptStats {
+  families: FamilyRow[];
+  /** Per model: reasoning requests, and how many answered in under the short threshold. */
+  reasoning: Array<{ model: string; requests: number; short: number }>;
+  shortReasoning: Array<UsageRow & { model: string; requests: number }>;
+  repeats: { requests: number; repeated: number; repeatedCostUsd: number };
 }
 
 /** Pages of several tenants, each newest first, merged into one page of at most `limit`. */

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { RequestRecord } from "../trace";
 import type { LedgerEntry, UsageSummary, UsageTotals } from "./entry";
-import { type RecordFilter, type RecordPage, RequestRecords } from "./request-records";
+import { type PromptStats, type RecordFilter, type RecordPage, RequestRecords } from "./request-records";
 
 const RETENTION_MS = 35 * 24 * 3600_000;
 const DAY_MS = 24 * 3600_000;
@@ -73,6 +73,10 @@ export class TenantLedger extends DurableObject<Env> {
 
   request(id: string): RequestRecord | null {
     return this.records.get(id);
+  }
+
+  promptStats(from: number, to: number, shortTokens: number): PromptStats {
+    return this.records.promptStats(from, to, shortTokens);
   }
 
   private insert(entry: LedgerEntry): number {

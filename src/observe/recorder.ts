@@ -124,6 +124,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     retries: attempts.filter((event) => event.retried).length,
     fallbacks: events.filter((event) => event.kind === "fallback").length,
     ...(degrade?.reason ? { degraded: degrade.reason } : {}),
+    ...(decision?.prompt ? { prompt: decision.prompt } : {}),
     timeline: events,
     trace: timeline.trace,
   };

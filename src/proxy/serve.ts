@@ -4,6 +4,7 @@ import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceCall } from "../classify/classify";
+import { fingerprintPrompt } from "../classify/fingerprint";
 import type { Limits } from "../config/limits";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
@@ -362,6 +363,7 @@ function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decisio
     route: decision.plan.reason,
     stream: decision.stream,
     ...(typeof endUser === "string" ? { endUser: endUser.slice(0, 128) } : {}),
+    prompt: fingerprintPrompt(call.request.body, call.rawBody),
   });
 }
 

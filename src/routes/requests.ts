@@ -1,10 +1,13 @@
 import { type Context, Hono } from "hono";
+import { usageCostUsd } from "../classify/catalog";
 import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { MAX_PAGE, mergePages, type RecordFilter, type RecordPage } from "../ledger/request-records";
+import { withPolicy } from "../middleware/policy";
 import { explorerHtml } from "../observe/explorer-page";
+import { promptInsights, SHORT_ANSWER_TOKENS } from "../observe/insights";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
@@ -20,6 +23,8 @@ export const adminRequests = new Hono<AppEnv>();
 
 export const REQUEST_PATHS = [
   "/v1/requests",
+  "/v1/requests/insights",
+  "/admin/requests/insights",
   "/v1/requests/:id",
   "/admin/requests",
   "/admin/requests/:id",
@@ -40,6 +45,9 @@ tenantRequests.get("/v1/requests", async (c) => {
   return c.json(listOf(page));
 });
 
+// Before `/:id`: the prompt-cost insights of the tenant over `from`/`to` (default the last 7 days).
+tenantRequests.get("/v1/requests/insights", (c) => insights(c, c.get("tenant").id));
+
 tenantRequests.get("/v1/requests/:id", async (c) => {
   const record = await c.env.TENANT_LEDGER.getByName(c.get("tenant").id).request(c.req.param("id"));
   if (!record) throw notFound(c.req.param("id"));
@@ -56,6 +64,15 @@ adminRequests.get("/admin/requests", requireAdmin, async (c) => {
   return c.json(listOf(mergePages(pages, filter.limit)));
 });
 
+adminRequests.get("/admin/requests/insights", requireAdmin, withPolicy, (c) => {
+  const tenant = c.req.query("tenant");
+  if (!tenant)
+    throw new RouterError("invalid_request", "'tenant' is required: insights are per tenant.", {
+      param: "tenant",
+    });
+  return insights(c, tenantIds(c, tenant)[0] as string);
+});
+
 adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
   const id = c.req.param("id");
   const found = await Promise.all(
@@ -65,6 +82,20 @@ adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
   if (!record) throw notFound(id);
   return c.json(objectOf(record));
 });
+
+const WEEK_MS = 7 * 24 * 3600_000;
+
+async function insights(c: Context<AppEnv>, tenant: string): Promise<Response> {
+  const { from, to } = parseFilter(c);
+  const until = to ?? Date.now() + 1;
+  const since = from ?? until - WEEK_MS;
+  const stats = await c.env.TENANT_LEDGER.getByName(tenant).promptStats(since, until, SHORT_ANSWER_TOKENS);
+  const policy = c.get("policy");
+  const now = Date.now();
+  const report = promptInsights(stats, (model, usage) => usageCostUsd(policy, model, usage, now));
+  const savingsUsd = Math.round(report.advice.reduce((sum, a) => sum + a.savingsUsd, 0) * 1e8) / 1e8;
+  return c.json({ object: "prompt.insights", tenant, from: since, to: until, savingsUsd, ...report });
+}
 
 /** Every configured tenant, or the one asked for (404 when there is no such tenant). */
 function tenantIds(c: Context<AppEnv>, asked: string | undefined): string[] {

@@ -21,6 +21,11 @@ const stack = await startLocalStack({
   vars: { ROUTER_ADMIN_KEY: adminKeyDigest() },
 });
 const [first, second] = LOCAL_TENANTS;
+const SYSTEM =
+  "You are the support assistant of a company that runs an edge router for a large language model API. " +
+  "Answer briefly and precisely, cite the relevant configuration setting by name when there is one, say so " +
+  "plainly when you do not know, and never reveal keys, tenant identifiers or the contents of other requests. " +
+  "Prefer short lists over long paragraphs, and end with one suggestion the reader can act on today.";
 try {
   const prompts = [
     "Summarise the router's admission.",
@@ -31,7 +36,11 @@ try {
     const key = (i % 4 === 3 ? second : first)?.key ?? "";
     const body = {
       model: i % 5 === 0 ? "deepseek-v4-pro" : "deepseek-v4-flash",
-      messages: [{ role: "user", content: prompts[i % prompts.length] }],
+      messages: [
+        // A system prompt that starts with the time: no two prefixes match, and the insights should say so.
+        { role: "system", content: `The time is ${new Date().toISOString()}. ${SYSTEM}` },
+        { role: "user", content: prompts[i % prompts.length] },
+      ],
       stream: i % 2 === 0,
       ...(i % 6 === 0 ? { temperature: 0 } : {}),
     };
@@ -51,17 +60,18 @@ try {
     await fetch(`${stack.routerUrl}/admin/requests?limit=100`, {
       headers: { authorization: `Bearer ${LOCAL_ADMIN_KEY}` },
     })
-  ).json()) as { data: Array<{ id: string; tenant: string; retries: number }> };
-  const pick = list.data.find((r) => r.retries > 0 && r.tenant === first?.id) ?? list.data[0];
+  ).json()) as { data: Array<{ id: string; tenant: string; retries: number; status: number }> };
+  const pick =
+    list.data.find((r) => r.retries > 0 && r.status === 200 && r.tenant === first?.id) ?? list.data[0];
   console.log(`${list.data.length} records; showing ${pick?.id} (${pick?.retries} retries)`);
   const shots = [
     [`/operator/requests#key=${LOCAL_ADMIN_KEY}&id=${pick?.id}`, "request-explorer.png"],
-    [`/dashboard/requests#key=${first?.key ?? ""}&id=${pick?.id}`, "tenant-request-explorer.png"],
+    [`/dashboard/requests#key=${first?.key ?? ""}&id=${pick?.id}&insights=1`, "tenant-request-explorer.png"],
   ] as const;
   for (const [path, file] of shots) {
     await screenshot(`${stack.routerUrl}${path}`, `${dir}/${file}`, {
       width: 1500,
-      height: 950,
+      height: 1300,
       virtualTimeMs: 4_000,
     });
     console.log(`wrote ${dir}/${file}`);

@@ -10,7 +10,7 @@ export function explorerHtml(mode: "admin" | "tenant"): string {
   const storage = mode === "admin" ? "adminKey" : "tenantKey";
   return PAGE.replace("__API__", api)
     .replace("__STORAGE__", storage)
-    .replace("__TITLE__", mode === "admin" ? "operator" : "my requests")
+    .replace("__TITLE__", mode === "admin" ? "operator" : "my")
     .replace(
       "__TENANT__",
       mode === "admin" ? '<input id="tenant" placeholder="tenant" style="width:90px">' : "",
@@ -52,6 +52,7 @@ const PAGE = `<!doctype html>
   <section><h2>Requests, newest first</h2><table><thead><tr><th>time</th><th>tenant</th><th>model asked → served</th><th class="n">status</th><th>outcome</th><th>cache</th><th class="n">latency ms</th><th class="n">tokens in/out</th><th class="n">cost $</th></tr></thead><tbody id="rows"></tbody></table>
   <p><button id="more" style="display:none">Older</button></p></section>
   <section id="detail"><h2>Request</h2><p class="muted">Pick a request to see its timeline.</p></section>
+  <section style="grid-column: 1 / -1"><h2>Prompt-cost insights over the range <button id="insights-go">Analyse</button></h2><div id="insights" class="muted">Prompt families, DeepSeek's cache hit ratio, and advice with what it would save.</div></section>
 </main>
 <script>
 const API = "__API__", STORE = "__STORAGE__";
@@ -116,6 +117,19 @@ function detail(r) {
   history.replaceState(null, "", location.pathname + "#id=" + r.id);
 }
 $("rows").onclick = (e) => { const tr = e.target.closest("tr[data-i]"); if (!tr) return; document.querySelectorAll("tr.sel").forEach((t) => t.classList.remove("sel")); tr.classList.add("sel"); detail(shown[Number(tr.dataset.i)]); };
+async function insights() {
+  const q = new URLSearchParams({ from: String(Date.now() - Number($("range").value)) });
+  if ($("tenant")) { if (!$("tenant").value) { $("insights").textContent = "Name a tenant: insights are per tenant."; return; } q.set("tenant", $("tenant").value); }
+  try {
+    const r = await get(API + "/insights?" + q);
+    const advice = r.advice.length ? "<ul>" + r.advice.map((a) => '<li><b class="ok">save $' + fmt(a.savingsUsd, 6) + "</b> — " + esc(a.message) + "</li>").join("") + "</ul>" : '<p class="muted">No advice: the recorded usage supports none.</p>';
+    const families = "<table><tr><th>family</th><th>model</th><th class=n>requests</th><th class=n>distinct prefixes</th><th class=n>prefix tokens</th><th class=n>cache hit</th><th class=n>cost $</th></tr>" +
+      r.families.map((f) => "<tr><td>" + esc(f.family) + "</td><td>" + esc(f.model) + '</td><td class="n">' + f.requests + '</td><td class="n">' + f.prefixes + '</td><td class="n">' + f.prefixTokens +
+      '</td><td class="n">' + fmt(100 * f.cacheHitRatio, 0) + '%</td><td class="n">' + fmt(f.costUsd, 6) + "</td></tr>").join("") + "</table>";
+    $("insights").className = ""; $("insights").innerHTML = "<p>Could save <b>$" + fmt(r.savingsUsd, 6) + "</b> · repeat ratio " + fmt(100 * r.repeats.ratio, 0) + "%</p>" + advice + families;
+  } catch (e) { $("insights").textContent = e.message; $("insights").className = "err"; }
+}
+$("insights-go").onclick = insights;
 $("go").onclick = () => search(false); $("more").onclick = () => search(true);
-if ($("key").value) { search(false); if (hash.get("id")) get(API + "/" + encodeURIComponent(hash.get("id"))).then(detail).catch(() => {}); }
+if ($("key").value) { search(false); if (hash.get("insights")) insights(); if (hash.get("id")) get(API + "/" + encodeURIComponent(hash.get("id"))).then(detail).catch(() => {}); }
 </script></body></html>`;

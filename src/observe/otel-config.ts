@@ -1,5 +1,7 @@
 /** OpenTelemetry's standard exporter variables (issue 25); all optional, secrets where they hold keys. */
 export interface OtelVars {
+  /** "off" keeps no request records and exports no traces (the benchmark's baseline). Default on. */
+  REQUEST_RECORDS?: string;
   /** The collector's OTLP/HTTP base URL; traces go to `<endpoint>/v1/traces`. */
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   /** The full traces URL, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */

@@ -31,6 +31,7 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   const timeline = timelineOf(c);
   if (timeline.recorded) return Promise.resolve();
   timeline.recorded = true;
+  if ((c.env as RecordEnv).REQUEST_RECORDS === "off") return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
   return recordBatcher(c.env).add(record.tenant, record);
 }

@@ -6,12 +6,23 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BATCH_QUEUE, runBatchLines } from "../../../src/batch/consumer";
+import type { LineMessage } from "../../../src/batch/types";
 import type { Limits } from "../../../src/config/limits";
+import worker from "../../../src/index";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
 import type { OtlpTraces } from "../../../src/observe/otlp";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
+import {
+  capturedBatches,
+  chatLine,
+  MONDAY_OFF_PEAK,
+  openaiClient,
+  sentLines,
+  submitBatch,
+} from "../batch/support";
 import { uniquePrompt } from "../cache/support";
 import { chatBody, createSim, errorOf, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
 import { limitedTenant } from "../tenancy/support";
@@ -381,5 +392,29 @@ describe("request records of every outcome", () => {
     await eventually(async () => {
       expect(await recordOf(requestId)).toMatchObject({ outcome: "cancelled", stream: true });
     }, 10_000);
+  });
+});
+
+describe("request records of batch lines", () => {
+  it("record a line run by the batch consumer, as surface batch", async () => {
+    const batches = await capturedBatches("acme", MONDAY_OFF_PEAK);
+    const openai = openaiClient();
+    const batch = await submitBatch(openai, [chatLine("only", `records ${crypto.randomUUID()}`)], {
+      schedule: "now",
+    });
+    const messages = await sentLines(batches.sent, batch.id, 1);
+    const queued = createMessageBatch<LineMessage>(BATCH_QUEUE, [
+      { id: "line-0", timestamp: new Date(), attempts: 1, body: messages[0] as LineMessage },
+    ]);
+    const ctx = createExecutionContext();
+    await runBatchLines(queued, { ...env, DEEPSEEK_BASE_URL: sim.baseUrl }, ctx, worker.fetch);
+    await waitOnExecutionContext(ctx);
+    const requestId = `batch-${batch.id.slice("batch_".length)}-0`;
+    expect(await recordOf(requestId)).toMatchObject({
+      surface: "batch",
+      status: 200,
+      outcome: "complete",
+      tenant: "acme",
+    });
   });
 });

@@ -4,7 +4,7 @@ import type { LineMessage } from "./batch/types";
 import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
 import { exportTraces, OTEL_QUEUE } from "./observe/otel-export";
-import type { RequestRecord } from "./trace";
+import type { TraceBatch } from "./observe/recorder";
 
 export { PoolGate } from "./admission/pool-gate";
 export { TenantBatches } from "./batch/tenant-batches";
@@ -22,7 +22,7 @@ export default {
   queue: (batch, env, ctx) => {
     if (batch.queue === BATCH_QUEUE)
       return runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch);
-    if (batch.queue === OTEL_QUEUE) return exportTraces(batch as MessageBatch<RequestRecord>, env);
+    if (batch.queue === OTEL_QUEUE) return exportTraces(batch as MessageBatch<TraceBatch>, env);
     return deliverAlerts(batch as MessageBatch<Alert>, env);
   },
-} satisfies ExportedHandler<Env, Alert | LineMessage | RequestRecord>;
+} satisfies ExportedHandler<Env, Alert | LineMessage | TraceBatch>;

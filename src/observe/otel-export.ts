@@ -1,25 +1,26 @@
 import { loadTenants } from "../config/tenants";
-import type { RequestRecord } from "../trace";
 import { retryDelaySeconds } from "./alert-delivery";
 import { type OtelDestination, type OtelVars, otelDestination } from "./otel-config";
 import { toOtlp } from "./otlp";
+import type { TraceBatch } from "./recorder";
 
 /** The queue request records wait in for export (wrangler.toml). */
 export const OTEL_QUEUE = "deepseek-router-otel-traces";
 
 /**
- * The OTEL_TRACES queue's consumer: the batch's records grouped by collector (a tenant's own, or the
+ * The OTEL_TRACES queue's consumer: the batch's records (a message holds one flush's records of one
+ * tenant) grouped by collector (a tenant's own, or the
  * global one), one OTLP/HTTP JSON POST per collector. A 2xx acknowledges the group; anything else (or
  * no answer) retries the group with backoff up to the queue's `max_retries`, then the dead-letter
  * queue keeps it. Span ids are derived from the record, so a retry re-sends the same spans.
  */
 export async function exportTraces(
-  batch: MessageBatch<RequestRecord>,
+  batch: MessageBatch<TraceBatch>,
   env: OtelVars & { ROUTER_TENANTS?: string },
   send: typeof fetch = fetch,
 ): Promise<void> {
   const tenants = loadTenants(env.ROUTER_TENANTS);
-  const groups = new Map<string, { destination: OtelDestination; messages: Message<RequestRecord>[] }>();
+  const groups = new Map<string, { destination: OtelDestination; messages: Message<TraceBatch>[] }>();
   for (const message of batch.messages) {
     const config = tenants.ok
       ? tenants.value.tenants.find((t) => t.id === message.body.tenant)?.otel
@@ -36,12 +37,8 @@ export async function exportTraces(
   }
   await Promise.all(
     [...groups.values()].map(async ({ destination, messages }) => {
-      const body = JSON.stringify(
-        toOtlp(
-          messages.map((m) => m.body),
-          env.OTEL_SERVICE_NAME,
-        ),
-      );
+      const records = messages.flatMap((m) => m.body.records);
+      const body = JSON.stringify(toOtlp(records, env.OTEL_SERVICE_NAME));
       let status = 0;
       try {
         const response = await send(destination.url, {
@@ -65,7 +62,7 @@ export async function exportTraces(
           event: "otel_export_failed",
           host: new URL(destination.url).host,
           status,
-          spans: messages.length,
+          records: records.length,
         }),
       );
       for (const message of messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts, 1) });

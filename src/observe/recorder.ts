@@ -155,20 +155,39 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
   return batcher;
 }
 
-/** Queue messages stay well under the Queue's 256 KB batch limit at this many records. */
-const SEND_BATCH = 50;
+/** A queue message: one flush's records of one tenant, well under the Queue's 128 KB per message. */
+export interface TraceBatch {
+  tenant: string;
+  records: RequestRecord[];
+}
 
-/** Sends the records to the trace queue when the tenant's traces go somewhere. */
+/** The estimated JSON size a message may reach; a record's is about 1.3 KB plus its timeline. */
+const MESSAGE_BUDGET_BYTES = 96 * 1024;
+
+/**
+ * Sends the records to the trace queue when the tenant's traces go somewhere: one message per flush
+ * (split only when large), not one per record, since each message has its own cost in the queue.
+ */
 async function enqueueTraces(env: RecordEnv, tenant: string, records: RequestRecord[]): Promise<void> {
   const tenants = loadTenants(env.ROUTER_TENANTS);
   const config = tenants.ok ? tenants.value.tenants.find((t) => t.id === tenant)?.otel : undefined;
   if (!otelDestination(env, config)) return;
-  const sampled = records.filter((record) => record.trace.sampled);
-  for (let i = 0; i < sampled.length; i += SEND_BATCH) {
-    await env.OTEL_TRACES.sendBatch(
-      sampled.slice(i, i + SEND_BATCH).map((body) => ({ body, contentType: "json" })),
-    );
+  const messages: Array<{ body: TraceBatch; contentType: "v8" }> = [];
+  let chunk: RequestRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    if (!record.trace.sampled) continue;
+    const size = 1_500 + record.timeline.length * 160;
+    if (chunk.length > 0 && bytes + size > MESSAGE_BUDGET_BYTES) {
+      messages.push({ body: { tenant, records: chunk }, contentType: "v8" });
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(record);
+    bytes += size;
   }
+  if (chunk.length > 0) messages.push({ body: { tenant, records: chunk }, contentType: "v8" });
+  if (messages.length > 0) await env.OTEL_TRACES.sendBatch(messages);
 }
 
 function round(ms: number): number {

@@ -12,6 +12,7 @@ import type { Limits } from "../../../src/config/limits";
 import worker from "../../../src/index";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
 import type { OtlpTraces } from "../../../src/observe/otlp";
+import type { TraceBatch } from "../../../src/observe/recorder";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
@@ -208,8 +209,8 @@ describe("OpenTelemetry export", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/otel`,
       OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otel-test",
     };
-    const batch = createMessageBatch<RequestRecord>(OTEL_QUEUE, [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: record },
+    const batch = createMessageBatch<TraceBatch>(OTEL_QUEUE, [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { tenant: "acme", records: [record] } },
     ]);
     const ctx = createExecutionContext();
     await exportTraces(batch, vars);
@@ -249,8 +250,8 @@ describe("OpenTelemetry export", () => {
   it("retries a batch the collector refuses", async () => {
     const { requestId } = await chat();
     const record = await recordOf(requestId);
-    const batch = createMessageBatch<RequestRecord>(OTEL_QUEUE, [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: record },
+    const batch = createMessageBatch<TraceBatch>(OTEL_QUEUE, [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { tenant: "acme", records: [record] } },
     ]);
     const ctx = createExecutionContext();
     const refuse = async () => new Response("busy", { status: 503 });

@@ -92,6 +92,8 @@ export interface RequestRecord {
   fallbacks: number;
   degraded?: string;
   prompt?: PromptPrint;
+  /** The captured prompt and answer (opt-in per tenant), an R2 object readable at `…/{id}/payload`. */
+  payload?: { key: string };
   timeline: TimelineEvent[];
   trace: TraceContext;
 }
@@ -121,6 +123,14 @@ export function traceparentOf(trace: TraceContext): string {
   return `00-${trace.traceId}-${trace.spanId}-${trace.sampled ? "01" : "00"}`;
 }
 
+/**
+ * A record id that sorts by time: `req_` + the epoch ms in 12 hex digits + 12 random hex digits. Pages
+ * are ordered by id alone, so a cursor is just the last id, and pages of several tenants merge by id.
+ */
+export function recordId(at: number, random: string): string {
+  return `req_${at.toString(16).padStart(12, "0")}${random.slice(0, 12)}`;
+}
+
 export function randomHex(bytes: number): string {
   const buffer = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(buffer, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -135,6 +145,10 @@ export class Timeline {
   accounted = false;
   /** The record was handed over; a second one is never made. */
   recorded = false;
+  /** The record's id, minted now so a payload capture can name its object before the record exists. */
+  readonly id: string;
+  /** The R2 key of the captured payload, when the tenant captures payloads. */
+  payloadKey: string | undefined;
 
   constructor(
     /** `performance.now()` when the router received the request. */
@@ -142,7 +156,9 @@ export class Timeline {
     /** Epoch ms of the same moment. */
     readonly at: number,
     readonly trace: TraceContext,
-  ) {}
+  ) {
+    this.id = recordId(at, randomHex(6));
+  }
 
   /** Milliseconds since the request was received. */
   sinceReceived(now = performance.now()): number {

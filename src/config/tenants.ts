@@ -44,6 +44,32 @@ const tenantSchema = z.object({
       headers: z.optional(z.record(z.string(), z.string())),
     }),
   ),
+  /**
+   * Payload capture (issue 25), off unless set: the prompt and answer of each request answered by the
+   * upstream, redacted (keys always; `redact` adds regular expressions) and capped at `maxBytes` each,
+   * kept in R2 as long as the request's record (14 days).
+   */
+  capture: z.optional(
+    z.object({
+      enabled: z.boolean(),
+      maxBytes: z._default(z.int().check(z.positive(), z.maximum(1_048_576)), 32_768),
+      redact: z._default(
+        z.array(
+          z.string().check(
+            z.refine((pattern) => {
+              try {
+                new RegExp(pattern, "g");
+                return true;
+              } catch {
+                return false;
+              }
+            }, "not a valid regular expression"),
+          ),
+        ),
+        [],
+      ),
+    }),
+  ),
 });
 
 const tenantsSchema = z.array(tenantSchema).check(

@@ -1,5 +1,7 @@
 import type { RequestRecord } from "../trace";
 
+export { recordId } from "../trace";
+
 /** How long a tenant's request records are kept (the ledger's daily alarm deletes older ones). */
 export const RECORD_RETENTION_MS = 14 * 24 * 3600_000;
 
@@ -33,14 +35,6 @@ export interface RecordPage {
 }
 
 /**
- * A record id that sorts by time: `req_` + the epoch ms in 12 hex digits + 12 random hex digits. Pages
- * are ordered by id alone, so a cursor is just the last id, and pages of several tenants merge by id.
- */
-export function recordId(at: number, random: string): string {
-  return `req_${at.toString(16).padStart(12, "0")}${random.slice(0, 12)}`;
-}
-
-/**
  * The request records of one tenant in its ledger's SQLite: the filterable columns, and the record as
  * JSON. Idempotent on the record id, so a retried batch never stores a record twice.
  */
@@ -52,7 +46,7 @@ export class RequestRecords {
       latency_ms REAL NOT NULL, cost_usd REAL NOT NULL, body TEXT NOT NULL,
       type TEXT, family TEXT, prefix_hash TEXT, prompt_hash TEXT, prefix_tokens INTEGER NOT NULL,
       prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cache_hit_tokens INTEGER NOT NULL,
-      cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL)`);
+      cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, payload_key TEXT)`);
     sql.exec("CREATE INDEX IF NOT EXISTS request_records_request ON request_records (request_id)");
   }
 
@@ -61,7 +55,7 @@ export class RequestRecords {
     let written = 0;
     for (const r of records) {
       const cursor = this.sql.exec(
-        "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         r.id,
         r.at,
         r.requestId,
@@ -83,6 +77,7 @@ export class RequestRecords {
         r.usage.cacheHitTokens,
         r.usage.cacheMissTokens,
         r.usage.reasoningTokens,
+        r.payload?.key ?? null,
       );
       written += cursor.rowsWritten > 0 ? 1 : 0;
     }
@@ -185,10 +180,19 @@ export class RequestRecords {
     };
   }
 
-  /** Deletes records older than the retention; returns how many remain. */
-  expire(now: number): number {
-    this.sql.exec("DELETE FROM request_records WHERE at < ?", now - RECORD_RETENTION_MS);
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM request_records").one().n;
+  /** Deletes records older than the retention; returns how many remain and the payloads they named. */
+  expire(now: number): { remaining: number; payloadKeys: string[] } {
+    const cutoff = now - RECORD_RETENTION_MS;
+    const payloadKeys = this.sql
+      .exec<{ key: string }>(
+        "SELECT payload_key AS key FROM request_records WHERE at < ? AND payload_key IS NOT NULL",
+        cutoff,
+      )
+      .toArray()
+      .map((row) => row.key);
+    this.sql.exec("DELETE FROM request_records WHERE at < ?", cutoff);
+    const remaining = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM request_records").one().n;
+    return { remaining, payloadKeys };
   }
 }
 

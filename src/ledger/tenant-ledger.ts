@@ -165,7 +165,11 @@ export class TenantLedger extends DurableObject<Env> {
       .exec<{ n: number }>("SELECT count(*) AS n FROM usage_rows")
       .one().n;
     const records = this.records.expire(this.clock());
-    if (remaining + records > 0) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    // Captured payloads live exactly as long as their records (R2 deletes up to 1,000 keys a call).
+    for (let i = 0; i < records.payloadKeys.length; i += 1_000) {
+      await this.env.FILES.delete(records.payloadKeys.slice(i, i + 1_000));
+    }
+    if (remaining + records.remaining > 0) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
   }
 }
 

@@ -115,6 +115,11 @@ function detail(r) {
     ["trace", r.trace.traceId + (r.trace.parentSpanId ? " (caller's)" : "")]];
   $("detail").innerHTML = "<h2>Request " + esc(r.id) + "</h2><dl>" + rows.map(([a, b]) => "<dt>" + esc(a) + "</dt><dd>" + esc(b) + "</dd>").join("") + "</dl><h2>Timeline</h2>" + waterfall(r);
   history.replaceState(null, "", location.pathname + "#id=" + r.id);
+  if (r.payload) get(API + "/" + encodeURIComponent(r.id) + "/payload").then((p) => {
+    const cut = (t) => (t ? " (truncated)" : "");
+    $("detail").insertAdjacentHTML("beforeend", "<h2>Prompt" + cut(p.truncated.prompt) + '</h2><pre style="white-space:pre-wrap;max-height:220px;overflow:auto">' + esc(p.prompt) +
+      "</pre><h2>Answer" + cut(p.truncated.answer) + '</h2><pre style="white-space:pre-wrap;max-height:220px;overflow:auto">' + esc(p.answer) + "</pre>");
+  }).catch(() => {});
 }
 $("rows").onclick = (e) => { const tr = e.target.closest("tr[data-i]"); if (!tr) return; document.querySelectorAll("tr.sel").forEach((t) => t.classList.remove("sel")); tr.classList.add("sel"); detail(shown[Number(tr.dataset.i)]); };
 async function insights() {

@@ -3,7 +3,6 @@ import type { Finished } from "../answer";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
-import { recordId } from "../ledger/request-records";
 import { type RequestRecord, randomHex, Timeline, type TimelineEvent, traceContext } from "../trace";
 import type { Usage } from "../usage";
 import { type OtelVars, otelDestination } from "./otel-config";
@@ -97,7 +96,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
   const degrade = events.find((event) => event.kind === "degrade");
   const routerKey = c.get("routerKey");
   return {
-    id: recordId(timeline.at, randomHex(6)),
+    id: timeline.id,
     requestId: c.get("requestId"),
     at: timeline.at,
     tenant: c.get("tenant").id,
@@ -126,6 +125,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     fallbacks: events.filter((event) => event.kind === "fallback").length,
     ...(degrade?.reason ? { degraded: degrade.reason } : {}),
     ...(decision?.prompt ? { prompt: decision.prompt } : {}),
+    ...(timeline.payloadKey ? { payload: { key: timeline.payloadKey } } : {}),
     timeline: events,
     trace: timeline.trace,
   };

@@ -10,6 +10,7 @@ import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
+import { payloadCapture } from "../observe/payload";
 import { timelineOf } from "../observe/recorder";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
@@ -312,10 +313,12 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       });
     },
   };
+  const capture = payloadCapture(c, scope.call.rawBody);
   const observers = [
     accounting,
     cache.observe(step, candidate.target.name, attempt.answer.kind),
     ...(scope.call.observers ?? []),
+    ...(capture ? [capture] : []),
   ];
   const { endpoint } = wireOf(scope.call);
   const { answer } = attempt;

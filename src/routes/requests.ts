@@ -28,6 +28,8 @@ export const REQUEST_PATHS = [
   "/v1/requests/:id",
   "/admin/requests",
   "/admin/requests/:id",
+  "/v1/requests/:id/payload",
+  "/admin/requests/:id/payload",
   "/operator/requests",
   "/dashboard/requests",
 ];
@@ -47,6 +49,12 @@ tenantRequests.get("/v1/requests", async (c) => {
 
 // Before `/:id`: the prompt-cost insights of the tenant over `from`/`to` (default the last 7 days).
 tenantRequests.get("/v1/requests/insights", (c) => insights(c, c.get("tenant").id));
+
+// A captured payload: its tenant's, through the tenant's own ledger, or the operator's.
+tenantRequests.get("/v1/requests/:id/payload", async (c) => {
+  const record = await c.env.TENANT_LEDGER.getByName(c.get("tenant").id).request(c.req.param("id"));
+  return payloadOf(c, record, c.req.param("id"));
+});
 
 tenantRequests.get("/v1/requests/:id", async (c) => {
   const record = await c.env.TENANT_LEDGER.getByName(c.get("tenant").id).request(c.req.param("id"));
@@ -71,6 +79,14 @@ adminRequests.get("/admin/requests/insights", requireAdmin, withPolicy, (c) => {
       param: "tenant",
     });
   return insights(c, tenantIds(c, tenant)[0] as string);
+});
+
+adminRequests.get("/admin/requests/:id/payload", requireAdmin, async (c) => {
+  const id = c.req.param("id");
+  const found = await Promise.all(
+    tenantIds(c, c.req.query("tenant")).map((t) => c.env.TENANT_LEDGER.getByName(t).request(id)),
+  );
+  return payloadOf(c, found.find((r) => r !== null) ?? null, id);
 });
 
 adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
@@ -121,6 +137,13 @@ function listOf(page: RecordPage) {
     last_id: data.at(-1)?.id ?? null,
     has_more: page.hasMore,
   };
+}
+
+async function payloadOf(c: Context<AppEnv>, record: RequestRecord | null, id: string): Promise<Response> {
+  if (!record) throw notFound(id);
+  const object = record.payload ? await c.env.FILES.get(record.payload.key) : null;
+  if (!object) throw new RouterError("not_found", `No payload was captured for '${id}'.`, { param: "id" });
+  return c.json({ object: "request.payload", ...(await object.json<object>()) });
 }
 
 function notFound(id: string): RouterError {

@@ -92,8 +92,8 @@ export interface RequestRecord {
   fallbacks: number;
   degraded?: string;
   prompt?: PromptPrint;
-  /** The captured prompt and answer (opt-in per tenant), an R2 object readable at `…/{id}/payload`. */
-  payload?: { key: string };
+  /** The captured prompt and answer (opt-in per tenant): its R2 object and index there; read at `…/{id}/payload`. */
+  payload?: { key: string; index: number };
   timeline: TimelineEvent[];
   trace: TraceContext;
 }
@@ -147,8 +147,8 @@ export class Timeline {
   recorded = false;
   /** The record's id, minted now so a payload capture can name its object before the record exists. */
   readonly id: string;
-  /** The R2 key of the captured payload, when the tenant captures payloads. */
-  payloadKey: string | undefined;
+  /** Where the captured payload went, when the tenant captures payloads. */
+  payload: { key: string; index: number } | undefined;
 
   constructor(
     /** `performance.now()` when the router received the request. */

@@ -185,7 +185,7 @@ export class RequestRecords {
     const cutoff = now - RECORD_RETENTION_MS;
     const payloadKeys = this.sql
       .exec<{ key: string }>(
-        "SELECT payload_key AS key FROM request_records WHERE at < ? AND payload_key IS NOT NULL",
+        "SELECT DISTINCT payload_key AS key FROM request_records WHERE at < ? AND payload_key IS NOT NULL",
         cutoff,
       )
       .toArray()

@@ -125,7 +125,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     fallbacks: events.filter((event) => event.kind === "fallback").length,
     ...(degrade?.reason ? { degraded: degrade.reason } : {}),
     ...(decision?.prompt ? { prompt: decision.prompt } : {}),
-    ...(timeline.payloadKey ? { payload: { key: timeline.payloadKey } } : {}),
+    ...(timeline.payload ? { payload: timeline.payload } : {}),
     timeline: events,
     trace: timeline.trace,
   };

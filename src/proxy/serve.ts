@@ -313,12 +313,13 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       });
     },
   };
+  // Payload capture (opt-in) first: the accounting's record names where the payload went.
   const capture = payloadCapture(c, scope.call.rawBody);
   const observers = [
+    ...(capture ? [capture] : []),
     accounting,
     cache.observe(step, candidate.target.name, attempt.answer.kind),
     ...(scope.call.observers ?? []),
-    ...(capture ? [capture] : []),
   ];
   const { endpoint } = wireOf(scope.call);
   const { answer } = attempt;

@@ -8,6 +8,7 @@ import { MAX_PAGE, mergePages, type RecordFilter, type RecordPage } from "../led
 import { withPolicy } from "../middleware/policy";
 import { explorerHtml } from "../observe/explorer-page";
 import { promptInsights, SHORT_ANSWER_TOKENS } from "../observe/insights";
+import { readPayload } from "../observe/payload";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
@@ -141,9 +142,9 @@ function listOf(page: RecordPage) {
 
 async function payloadOf(c: Context<AppEnv>, record: RequestRecord | null, id: string): Promise<Response> {
   if (!record) throw notFound(id);
-  const object = record.payload ? await c.env.FILES.get(record.payload.key) : null;
-  if (!object) throw new RouterError("not_found", `No payload was captured for '${id}'.`, { param: "id" });
-  return c.json({ object: "request.payload", ...(await object.json<object>()) });
+  const payload = record.payload ? await readPayload(c.env.FILES, record.id, record.payload) : null;
+  if (!payload) throw new RouterError("not_found", `No payload was captured for '${id}'.`, { param: "id" });
+  return c.json({ object: "request.payload", ...payload });
 }
 
 function notFound(id: string): RouterError {

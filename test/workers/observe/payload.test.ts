@@ -46,7 +46,7 @@ describe("payload capture", () => {
       record = await recordFor(requestId, key, tenants).catch(() => undefined);
       if (!record?.payload) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(record?.payload?.key).toBe(`captures/${id}/${record?.id}.json`);
+    expect(record?.payload).toEqual({ key: `captures/${id}/${record?.id}.json`, index: 0 });
 
     const read = await callWithUpstream(
       env.DEEPSEEK_BASE_URL,

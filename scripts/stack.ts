@@ -112,6 +112,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 }
 
+/**
+ * A stack whose router policy names the simulator's own URL, which is only known once it listens: a
+ * first start finds a free port, the second uses it.
+ */
+export async function startLocalStackWithPolicy(
+  policyFor: (simUrl: string) => string,
+  options: LocalStackOptions = {},
+): Promise<LocalStack> {
+  const probe = await startLocalStack();
+  const simPort = Number(new URL(probe.simUrl).port);
+  await probe.close();
+  return startLocalStack({
+    ...options,
+    simPort,
+    vars: { ...options.vars, ROUTER_POLICY: policyFor(`http://127.0.0.1:${simPort}`) },
+  });
+}
+
 function stripSlash(url: URL): string {
   return url.toString().replace(/\/$/, "");
 }

@@ -4,8 +4,9 @@ import type { AddressInfo } from "node:net";
 interface Delivery {
   id: string | undefined;
   body: string;
-  /** The path it was POSTed to, and its Authorization header (the OTLP export's collector headers). */
-  path?: string;
+  /** `/hooks` for the operator's webhook; tests give tenants `/hooks/<tenant>`. */
+  path: string;
+  /** The Authorization header it came with (the OTLP export's collector headers). */
   authorization?: string;
 }
 
@@ -30,15 +31,19 @@ export async function startWebhookReceiver(): Promise<{ url: string; close(): Pr
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
       return;
     }
-    if (req.method === "POST" && url.pathname === "/hooks") {
+    if (req.method === "POST" && url.pathname.startsWith("/hooks")) {
       const armed = failures.find((f) => f.times > 0 && body.includes(f.match));
       if (armed) {
         armed.times--;
-        refused.push({ id: req.headers["x-router-alert-id"] as string | undefined, body });
+        refused.push({
+          id: req.headers["x-router-alert-id"] as string | undefined,
+          body,
+          path: url.pathname,
+        });
         res.writeHead(503).end("failing on purpose");
         return;
       }
-      received.push({ id: req.headers["x-router-alert-id"] as string | undefined, body });
+      received.push({ id: req.headers["x-router-alert-id"] as string | undefined, body, path: url.pathname });
       res.writeHead(204).end();
       return;
     }

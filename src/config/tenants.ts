@@ -34,6 +34,8 @@ const tenantSchema = z.object({
   restoreReasoning: z.optional(z.boolean()),
   /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
   limits: z.optional(limitsSchema),
+  /** The tenant's own webhook for its budget alerts (50%, 80%, 100% of each dollar budget), beside the operator's. */
+  alertWebhook: z.optional(z.url({ protocol: /^https?$/ })),
   /**
    * Where this tenant's request traces go (issue 25), instead of OTEL_EXPORTER_OTLP_ENDPOINT: an OTLP/HTTP
    * base URL (`/v1/traces` is appended) and the headers its collector wants (an API key, for one).

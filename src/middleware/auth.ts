@@ -4,7 +4,8 @@ import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenant
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
-import { isManagedKey, keyCacheTtl, resolveManagedKey } from "../tenancy/keys";
+import type { KeyGrant } from "../tenancy/key-registry";
+import { isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -18,13 +19,14 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
     console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
     throw misconfigured();
   }
-  // Batch lines (issue 15) run as their tenant through this same app, marked in-process.
+  // Batch lines (issue 15) run as their tenant, and the key that asked for them, through this same app.
   const internal = internalCallOf(c.req.raw);
   if (internal) {
     const tenant = directory.value.tenants.find((t) => t.id === internal.tenantId);
     if (!tenant) throw new RouterError("unauthorized", "The batch's tenant no longer exists.");
     c.set("tenant", tenant);
     c.set("ledgerKey", internal.ledgerKey);
+    if (internal.keyId) c.set("routerKey", await internalKey(c.env, tenant.id, internal.keyId));
     return next();
   }
   const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
@@ -58,6 +60,15 @@ async function managedTenant(
   return tenant && grant
     ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
     : undefined;
+}
+
+/** The key work was asked for with, as it is now: a key disabled or deleted since runs nothing more. */
+async function internalKey(env: Env, tenant: string, id: string): Promise<KeyGrant> {
+  const key = await env.KEY_REGISTRY.getByName(REGISTRY_NAME).get(tenant, id);
+  if (!key || key.disabled) {
+    throw new RouterError("unauthorized", "The key this work was created with is disabled or deleted.");
+  }
+  return { id: key.id, tenant: key.tenant, name: key.name, limits: key.limits };
 }
 
 /** Keys this isolate has already resolved, per tenant directory (a new configuration starts empty). */

@@ -39,6 +39,14 @@ operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
     { metric: "poolLimit", labels: { pool: p.pool }, value: p.limit },
     { metric: "poolCeiling", labels: { pool: p.pool }, value: p.ceiling },
   ]);
+  const books = snapshot.reconciliation;
+  if (books) {
+    gauges.push(
+      { metric: "spendUpstream", labels: {}, value: books.upstreamUsd },
+      { metric: "spendRecorded", labels: {}, value: books.recordedUsd },
+      { metric: "spendDrift", labels: {}, value: books.drift },
+    );
+  }
   const body = renderPrometheus([...snapshot.counters, ...gauges], snapshot.histograms as HistogramSample[]);
   return c.body(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
 });

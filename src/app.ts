@@ -130,7 +130,8 @@ export function createApp(): Hono<AppEnv> {
       "/healthz",
       "/v1/usage",
       "/dashboard",
-      ...REQUEST_PATHS,
+      // The admin ones are left to the admin API, whose key check answers first, as for its others.
+      ...REQUEST_PATHS.filter((path) => !path.startsWith("/admin/")),
     ],
     "GET",
   );

@@ -52,6 +52,7 @@ export default defineConfig({
               queueConsumers: {
                 "deepseek-router-alerts": { maxBatchTimeout: 0.05 },
                 "deepseek-router-batch-lines": { maxBatchTimeout: 0.05 },
+                "deepseek-router-otel-traces": { maxBatchTimeout: 0.05 },
               },
             },
           })),

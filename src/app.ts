@@ -6,6 +6,7 @@ import { RouterError, reportError } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
+import { requestTrace } from "./middleware/trace";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
 import {
@@ -27,6 +28,7 @@ import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
+import { adminRequests, REQUEST_PATHS, tenantRequests } from "./routes/requests";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
@@ -51,6 +53,7 @@ const CALLER_HEADERS = [
   "x-router-deadline-ms",
   "x-router-max-wait-ms",
   "x-router-cache",
+  "traceparent",
 ];
 
 /** Response headers a browser script may read. */
@@ -80,12 +83,15 @@ const ROUTER_HEADERS = [
   "x-ratelimit-remaining-tokens",
   "x-ratelimit-reset-tokens",
   "x-router-budget-reset",
+  "traceparent",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext);
+  // Issue 25: every inference request's timeline, record and trace; `traceparent` on every answer.
+  app.use(requestTrace([...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, ...RESPONSES_PATHS]));
   app.use(
     cors({
       origin: async (origin, c) => {
@@ -115,6 +121,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", dashboard);
   app.route("/", operator);
   app.route("/", openapi);
+  app.route("/", adminRequests);
   app.route("/admin", admin);
   rejectOtherMethods(
     app,
@@ -132,6 +139,8 @@ export function createApp(): Hono<AppEnv> {
       "/healthz",
       "/v1/usage",
       "/dashboard",
+      // The admin ones are left to the admin API, whose key check answers first, as for its others.
+      ...REQUEST_PATHS.filter((path) => !path.startsWith("/admin/")),
     ],
     "GET",
   );
@@ -147,6 +156,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", responses);
   api.route("/", models);
   api.route("/", usage);
+  api.route("/", tenantRequests);
   api.route("/", balance);
   api.route("/", pools);
   api.route("/", latency);

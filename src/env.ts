@@ -3,6 +3,7 @@ import type { Policy } from "./config/policy";
 import type { Settings } from "./config/settings";
 import type { Tenant } from "./config/tenants";
 import type { WireEndpoint } from "./surfaces";
+import type { Timeline } from "./trace";
 
 /** Per-request values set by middleware; handlers read them with `c.get`. */
 export interface RequestVariables {
@@ -21,6 +22,8 @@ export interface RequestVariables {
   surface?: WireEndpoint;
   /** Set for the router's own requests (batch lines): the ledger row's id, so a rerun books nothing twice. */
   ledgerKey?: string;
+  /** What happens to the request, for its record and trace (issue 25); set by the trace middleware. */
+  timeline?: Timeline;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

@@ -3,6 +3,8 @@ import { type AppFetch, BATCH_QUEUE, runBatchLines } from "./batch/consumer";
 import type { LineMessage } from "./batch/types";
 import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
+import { exportTraces, OTEL_QUEUE } from "./observe/otel-export";
+import type { TraceBatch } from "./observe/recorder";
 
 export { PoolGate } from "./admission/pool-gate";
 export { TenantBatches } from "./batch/tenant-batches";
@@ -16,9 +18,11 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  // Batch lines (issue 15) or alerts: the two queues this Worker consumes.
-  queue: (batch, env, ctx) =>
-    batch.queue === BATCH_QUEUE
-      ? runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch)
-      : deliverAlerts(batch as MessageBatch<Alert>, env),
-} satisfies ExportedHandler<Env, Alert | LineMessage>;
+  // Batch lines (issue 15), request traces (issue 25) or alerts: the queues this Worker consumes.
+  queue: (batch, env, ctx) => {
+    if (batch.queue === BATCH_QUEUE)
+      return runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch);
+    if (batch.queue === OTEL_QUEUE) return exportTraces(batch as MessageBatch<TraceBatch>, env);
+    return deliverAlerts(batch as MessageBatch<Alert>, env);
+  },
+} satisfies ExportedHandler<Env, Alert | LineMessage | TraceBatch>;

@@ -6,12 +6,15 @@ interface Delivery {
   body: string;
   /** `/hooks` for the operator's webhook; tests give tenants `/hooks/<tenant>`. */
   path: string;
+  /** The Authorization header it came with (the OTLP export's collector headers). */
+  authorization?: string;
 }
 
 /**
  * A loopback webhook receiver for the alert tests: `POST /hooks` records a delivery (or fails it, while
  * a matching failure is armed); `POST /_control/fail` arms `{ match, times }` failures for deliveries
- * whose body contains `match`; `GET /_control/received?match=` lists what arrived and
+ * whose body contains `match`; `POST /otel/...` records an OTLP export like a delivery;
+ * `GET /_control/received?match=` lists what arrived and
  * `/_control/refused` what was failed on purpose. Test files share
  * one receiver, so each matches on its own unique text.
  */
@@ -22,6 +25,12 @@ export async function startWebhookReceiver(): Promise<{ url: string; close(): Pr
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
     const url = new URL(req.url ?? "/", "http://receiver");
+    // An OTLP/HTTP collector (issue 25): traces POSTed under /otel/ are kept like deliveries.
+    if (req.method === "POST" && url.pathname.startsWith("/otel/")) {
+      received.push({ id: undefined, body, path: url.pathname, authorization: req.headers.authorization });
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      return;
+    }
     if (req.method === "POST" && url.pathname.startsWith("/hooks")) {
       const armed = failures.find((f) => f.times > 0 && body.includes(f.match));
       if (armed) {

@@ -10,6 +10,7 @@ import { metricsBench } from "./metrics";
 import { overload } from "./overload";
 import { profile } from "./profile";
 import { promptSize } from "./prompt-size";
+import { recordsBench } from "./records";
 import { relay } from "./relay";
 import { spike } from "./spike";
 import { streams } from "./streams";
@@ -37,6 +38,7 @@ export const scenarios: BenchScenario[] = [
   spike,
   bundle,
   metricsBench,
+  recordsBench,
   profile,
   cost,
 ];

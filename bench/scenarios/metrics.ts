@@ -147,7 +147,7 @@ export const metricsBench: BenchScenario = {
 };
 
 /** User + system CPU of the workerd processes this benchmark started (Linux /proc), in ms. */
-function workerdCpuMs(): number {
+export function workerdCpuMs(): number {
   let ticks = 0;
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     try {

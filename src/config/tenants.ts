@@ -36,6 +36,42 @@ const tenantSettings = {
   limits: z.optional(limitsSchema),
   /** The tenant's own webhook for its budget alerts (50%, 80%, 100% of each dollar budget), beside the operator's. */
   alertWebhook: z.optional(z.url({ protocol: /^https?$/ })),
+  /**
+   * Where this tenant's request traces go (issue 25), instead of OTEL_EXPORTER_OTLP_ENDPOINT: an OTLP/HTTP
+   * base URL (`/v1/traces` is appended) and the headers its collector wants (an API key, for one).
+   */
+  otel: z.optional(
+    z.object({
+      endpoint: z.url({ protocol: /^https?$/ }),
+      headers: z.optional(z.record(z.string(), z.string())),
+    }),
+  ),
+  /**
+   * Payload capture (issue 25), off unless set: the prompt and answer of each request answered by the
+   * upstream, redacted (keys always; `redact` adds regular expressions) and capped at `maxBytes` each,
+   * kept in R2 as long as the request's record (14 days).
+   */
+  capture: z.optional(
+    z.object({
+      enabled: z.boolean(),
+      maxBytes: z._default(z.int().check(z.positive(), z.maximum(1_048_576)), 32_768),
+      redact: z._default(
+        z.array(
+          z.string().check(
+            z.refine((pattern) => {
+              try {
+                new RegExp(pattern, "g");
+                return true;
+              } catch {
+                return false;
+              }
+            }, "not a valid regular expression"),
+          ),
+        ),
+        [],
+      ),
+    }),
+  ),
 };
 
 const tenantSchema = z.object({

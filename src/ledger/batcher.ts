@@ -4,7 +4,7 @@ import type { LedgerEntry } from "./entry";
 const FLUSH_AFTER_MS = 250;
 const MAX_BATCH = 200;
 
-type Write = (tenant: string, entries: LedgerEntry[]) => Promise<unknown>;
+type Write<T> = (tenant: string, entries: T[]) => Promise<unknown>;
 
 /**
  * Ledger writes batched per isolate: entries wait at most 250 ms, then go to each tenant's ledger in
@@ -13,17 +13,17 @@ type Write = (tenant: string, entries: LedgerEntry[]) => Promise<unknown>;
  * of the isolate in that window can lose one. Records are idempotent on the request id, so a flush
  * that is retried never double counts.
  */
-export class LedgerBatcher {
-  private pending = new Map<string, LedgerEntry[]>();
+export class LedgerBatcher<T = LedgerEntry> {
+  private pending = new Map<string, T[]>();
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly write: Write,
+    private readonly write: Write<T>,
     private readonly onError: (error: unknown, entries: number) => void,
   ) {}
 
   /** Queues `entry`; returns the flush that will write it, for the request's `waitUntil`. */
-  add(tenant: string, entry: LedgerEntry): Promise<void> {
+  add(tenant: string, entry: T): Promise<void> {
     const queue = this.pending.get(tenant) ?? [];
     queue.push(entry);
     this.pending.set(tenant, queue);

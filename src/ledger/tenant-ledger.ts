@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import type { RequestRecord } from "../trace";
 import type { LedgerEntry, UsageSummary, UsageTotals } from "./entry";
+import { type PromptStats, type RecordFilter, type RecordPage, RequestRecords } from "./request-records";
 
 const RETENTION_MS = 35 * 24 * 3600_000;
 const DAY_MS = 24 * 3600_000;
@@ -26,10 +28,13 @@ const COLUMNS = `at INTEGER NOT NULL, model TEXT NOT NULL, pool TEXT, status INT
 export class TenantLedger extends DurableObject<Env> {
   /** The ledger's clock. Tests replace it (through `runInDurableObject`) instead of waiting 35 days. */
   clock: () => number = () => Date.now();
+  /** Request records (issue 25): what happened to each request, kept 14 days. */
+  private readonly records: RequestRecords;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
+    this.records = new RequestRecords(sql);
     sql.exec(`CREATE TABLE IF NOT EXISTS usage_rows (
       entry_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, ${COLUMNS})`);
     sql.exec("CREATE INDEX IF NOT EXISTS usage_rows_at ON usage_rows (at)");
@@ -53,6 +58,25 @@ export class TenantLedger extends DurableObject<Env> {
     );
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
     return written;
+  }
+
+  /** Stores request records in one transaction; returns how many were new. */
+  async recordRequests(records: RequestRecord[]): Promise<number> {
+    const written = this.ctx.storage.transactionSync(() => this.records.insert(records));
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    return written;
+  }
+
+  listRequests(filter: RecordFilter): RecordPage {
+    return this.records.list(filter);
+  }
+
+  request(id: string): RequestRecord | null {
+    return this.records.get(id);
+  }
+
+  promptStats(from: number, to: number, shortTokens: number): PromptStats {
+    return this.records.promptStats(from, to, shortTokens);
   }
 
   private insert(entry: LedgerEntry): number {
@@ -140,7 +164,12 @@ export class TenantLedger extends DurableObject<Env> {
     const remaining = this.ctx.storage.sql
       .exec<{ n: number }>("SELECT count(*) AS n FROM usage_rows")
       .one().n;
-    if (remaining > 0) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    const records = this.records.expire(this.clock());
+    // Captured payloads live exactly as long as their records (R2 deletes up to 1,000 keys a call).
+    for (let i = 0; i < records.payloadKeys.length; i += 1_000) {
+      await this.env.FILES.delete(records.payloadKeys.slice(i, i + 1_000));
+    }
+    if (remaining + records.remaining > 0) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
   }
 }
 

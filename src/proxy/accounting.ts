@@ -8,6 +8,7 @@ import { LedgerBatcher } from "../ledger/batcher";
 import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { metrics } from "../observe/metrics";
+import { recordRequest } from "../observe/recorder";
 import type { PlanStep } from "../routing/plan";
 import { addUsage, NO_USAGE, type Usage } from "../usage";
 import type { SpentAttempt } from "./attempt";
@@ -86,7 +87,17 @@ export function accountFor(
       },
       policy,
     );
-    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush]).then(() => {}));
+    // The request's record (issue 25), with every attempt's usage: batched like the ledger's rows.
+    const recorded = recordRequest(c, {
+      finished,
+      usage: total.usage,
+      estimated: total.estimated,
+      costUsd: total.costUsd,
+      savedUsd: entry.savedUsd,
+      sentAt: startedAt,
+      stream,
+    });
+    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {}));
   };
   return {
     finish,

@@ -6,6 +6,7 @@ import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
+import type { Timeline } from "../trace";
 import { type JsonAnswer, readJsonAnswer, streamedError, upstreamError } from "../upstream/errors";
 import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
@@ -78,6 +79,8 @@ export interface PlanRun {
   waitUntil?: (work: Promise<unknown>) => void;
   /** Told of every attempt the upstream may bill that did not answer, so usage never goes missing. */
   onSpent?: (spent: SpentAttempt) => void;
+  /** Told of each admission wait, attempt, fallback and degrade, for the request's record (issue 25). */
+  timeline?: Timeline;
   now?: () => number;
   random?: () => number;
 }
@@ -94,22 +97,34 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
   let lastError: RouterError | undefined;
   let queuedMs = 0;
   let retries = 0;
+  const timeline = run.timeline;
   for (const [index, step] of plan.steps.entries()) {
     const pool = policy.pools[step.pool] as PoolSpec;
     const budget = retryBudget(step.pool, pool.retries.budgetRatio);
+    if (index > 0)
+      timeline?.note({ kind: "fallback", pool: step.pool, model: step.model, reason: lastError?.code });
+    if (step.degraded)
+      timeline?.note({ kind: "degrade", pool: step.pool, model: step.model, reason: step.degraded });
     for (let retry = 0; ; retry++) {
       signal.throwIfAborted();
       if (now() >= deadlines.totalAt) throw deadlineExceeded(lastError);
       if (!poolHasTarget(step.pool, pool, now())) break;
       let pass: StepPass;
+      const enteredAt = performance.now();
       try {
         pass = await gate.enter(step, index === plan.steps.length - 1, signal);
       } catch (error) {
         if (signal.aborted || !(error instanceof RouterError)) throw error;
         metrics.event({ kind: "shed", pool: step.pool, reason: error.code });
+        timeline?.admission(enteredAt, {
+          pool: step.pool,
+          waitedMs: performance.now() - enteredAt,
+          reason: error.code,
+        });
         lastError = error;
         break;
       }
+      timeline?.admission(enteredAt, { pool: step.pool, waitedMs: pass.queuedMs });
       queuedMs += pass.queuedMs;
       const candidate = chooseTarget(step.pool, pool, now());
       if (!candidate) {
@@ -118,11 +133,27 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
       }
       // The budget is a share of the requests callers made, so a retry is not itself counted as one.
       if (retry === 0) budget.recordRequest(now());
-      const sent = await sendTracked(run, step, candidate, pass);
+      const sentAt = performance.now();
+      const where = { pool: step.pool, model: step.model, target: candidate.target.name };
+      const sent = await sendTracked(run, step, candidate, pass).catch((error: unknown) => {
+        const left = signal.aborted;
+        timeline?.attempt(sentAt, {
+          ...where,
+          status: left ? 499 : 0,
+          reason: left ? "client_closed" : "error",
+        });
+        throw error;
+      });
       if (sent.ok) {
+        timeline?.attempt(sentAt, { ...where, status: 200 });
         countAnswered(plan, index, queuedMs);
         return { ...sent.attempt, queuedMs, retries };
       }
+      const tried = timeline?.attempt(sentAt, {
+        ...where,
+        status: sent.status ?? 0,
+        reason: sent.error.code,
+      });
       lastError = sent.error;
       if (!sent.retryable) throw sent.error;
       const delay = retryDelayMs(
@@ -133,6 +164,7 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
         run.random ?? Math.random,
       );
       if (delay === undefined || !budget.tryRetry(now())) break;
+      if (tried) tried.retried = true;
       retries++;
       metrics.event({ kind: "retry", pool: step.pool });
       await sleep(delay, signal);
@@ -144,7 +176,7 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
 
 type Sent =
   | { ok: true; attempt: Omit<Attempt, "queuedMs" | "retries"> }
-  | { ok: false; error: RouterError; retryable: boolean; requestedWaitMs?: number };
+  | { ok: false; error: RouterError; retryable: boolean; requestedWaitMs?: number; status?: number };
 
 /**
  * One attempt with its pass: the upstream call is aborted the moment the caller departs (from the

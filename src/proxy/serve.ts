@@ -4,11 +4,14 @@ import type { AnswerEnd, AnswerObserver } from "../answer";
 import { lookupCache, type PromptCache } from "../cache/prompt-cache";
 import { usageCostUsd } from "../classify/catalog";
 import { type Classification, classify, type InferenceCall } from "../classify/classify";
+import { fingerprintPrompt } from "../classify/fingerprint";
 import type { Limits } from "../config/limits";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
 import { parseWholeNumber } from "../headers";
+import { payloadCapture } from "../observe/payload";
+import { timelineOf } from "../observe/recorder";
 import { poolAvailability } from "../routing/availability";
 import { planRoute, type RoutePlan, routeReason } from "../routing/plan";
 import { wireOf } from "../surfaces";
@@ -60,6 +63,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   const limits = effectiveLimits(scopes);
   const call = withinMaxTokens(asked, limits);
   const decision = decide(c, call, Date.now());
+  noteDecision(c, call, decision);
   checkModel(decision.classification, call.request.body.model, limits);
   const sentAt = performance.now();
   const scope: RequestScope = {
@@ -71,6 +75,8 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
     accounts: accountFor(c, decision.classification, c.get("policy"), decision.stream, sentAt),
     sentAt,
   };
+  // From here the accounting records the request, however and whenever it ends (issue 25).
+  timelineOf(c).accounted = true;
   // Where the caller stands, for a cache hit too; a reservation below replaces them.
   for (const [name, value] of Object.entries(rateLimitView(scopes, Date.now())))
     scope.headers.set(name, value);
@@ -263,6 +269,7 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
       gate: gates,
       waitUntil: (work) => c.executionCtx.waitUntil(work),
       onSpent: scope.accounts.spent,
+      timeline: c.get("timeline"),
     });
   } catch (error) {
     cache.fail(error, signal.aborted);
@@ -306,7 +313,10 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
       });
     },
   };
+  // Payload capture (opt-in) first: the accounting's record names where the payload went.
+  const capture = payloadCapture(c, scope.call.rawBody);
   const observers = [
+    ...(capture ? [capture] : []),
     accounting,
     cache.observe(step, candidate.target.name, attempt.answer.kind),
     ...(scope.call.observers ?? []),
@@ -332,6 +342,7 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
 /** The request ended before an answer: a departure is the caller's doing (499), anything else ours. */
 function failure(scope: RequestScope, error: unknown, cache: string | undefined) {
   const departed = scope.departure.signal.aborted;
+  timelineOf(scope.c).errorCode ??= departed ? "client_closed" : toRouterError(error).code;
   return {
     cache,
     model: scope.decision.classification.model,
@@ -340,6 +351,24 @@ function failure(scope: RequestScope, error: unknown, cache: string | undefined)
     reachedUpstream: false,
     upstreamMs: performance.now() - scope.sentAt,
   };
+}
+
+/** The request's record (issue 25): what was asked, through which door, and what the router made of it. */
+function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decision): void {
+  const { endpoint, body } = wireOf(call);
+  const { classification: k } = decision;
+  const metadata = body.metadata as { user_id?: unknown } | undefined;
+  const endUser = typeof body.user === "string" ? body.user : metadata?.user_id;
+  timelineOf(c).decide({
+    surface: endpoint === "messages" ? "anthropic" : endpoint === "responses" ? "responses" : "openai",
+    endpoint,
+    askedModel: k.requestedModel,
+    classification: { type: k.type, latency: k.latency, priority: k.priority, why: k.why },
+    route: decision.plan.reason,
+    stream: decision.stream,
+    ...(typeof endUser === "string" ? { endUser: endUser.slice(0, 128) } : {}),
+    prompt: fingerprintPrompt(call.request.body, call.rawBody),
+  });
 }
 
 function stampServedBy(headers: Headers, attempt: Attempt, decision: Decision): void {

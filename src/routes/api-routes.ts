@@ -52,6 +52,20 @@ const r = (
   more: Partial<RouteDoc> = {},
 ): RouteDoc => ({ method, paths: typeof paths === "string" ? [paths] : paths, auth, tag, summary, ...more });
 
+const RECORD_FILTERS = [
+  "limit",
+  "after",
+  "from",
+  "to",
+  "model",
+  "outcome",
+  "status",
+  "slow_ms",
+  "min_cost_usd",
+  "cache",
+  "request_id",
+] as const;
+
 const SSE = "application/json, or text/event-stream when `stream` is true";
 
 export const API_ROUTES: readonly RouteDoc[] = [
@@ -158,4 +172,25 @@ export const API_ROUTES: readonly RouteDoc[] = [
   }),
   r("post", "/admin/tenants/:tenant/batches/:id/cancel", "admin", "admin", "Cancel a tenant's batch"),
   r("get", "/admin/alerts", "admin", "admin", "Alert rules in force and recent alerts"),
+  // Request records (issue 25): the tenant's own, and every tenant's for the operator.
+  r("get", "/v1/requests", "tenant", "requests", "The caller's request records, newest first", {
+    query: RECORD_FILTERS,
+  }),
+  r("get", "/v1/requests/insights", "tenant", "requests", "Prompt-cost insights", { query: ["from", "to"] }),
+  r("get", "/v1/requests/:id", "tenant", "requests", "One request record"),
+  r("get", "/v1/requests/:id/payload", "tenant", "requests", "A request's captured prompt and answer"),
+  r("get", "/admin/requests", "admin", "admin", "Request records of every tenant", {
+    query: [...RECORD_FILTERS, "tenant"],
+  }),
+  r("get", "/admin/requests/insights", "admin", "admin", "A tenant's prompt-cost insights", {
+    query: ["tenant", "from", "to"],
+  }),
+  r("get", "/admin/requests/:id", "admin", "admin", "One request record"),
+  r("get", "/admin/requests/:id/payload", "admin", "admin", "A request's captured prompt and answer"),
+  r("get", "/operator/requests", "none", "router", "The request explorer page (asks for the admin key)", {
+    produces: "text/html",
+  }),
+  r("get", "/dashboard/requests", "none", "router", "The tenant's request explorer page (asks for a key)", {
+    produces: "text/html",
+  }),
 ];

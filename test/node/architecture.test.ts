@@ -27,6 +27,7 @@ const LAYERS = [
   "surfaces",
   "config",
   "schema",
+  "trace",
   "answer",
   "usage",
   "headers",

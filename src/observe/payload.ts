@@ -1,0 +1,167 @@
+import type { Context } from "hono";
+import type { AnswerObserver } from "../answer";
+import type { AppEnv } from "../env";
+import type { OtelVars } from "./otel-config";
+import { timelineOf } from "./recorder";
+
+/** Secrets redacted from every captured payload, whatever the tenant configures. */
+const ALWAYS_REDACTED = [
+  /sk-[A-Za-z0-9_-]{16,}/g,
+  /\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\bAKIA[0-9A-Z]{16}\b/g,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+const REDACTED = "[REDACTED]";
+
+/** A captured payload; R2 keeps a flush's payloads as an array under `captures/<tenant>/<first record id>.json`. */
+export interface CapturedPayload {
+  recordId: string;
+  tenant: string;
+  at: number;
+  prompt: string;
+  answer: string;
+  truncated: { prompt: boolean; answer: boolean };
+}
+
+/**
+ * Payload capture (issue 25), for a tenant that opted in: an observer of the answer that keeps the
+ * request body and the answer's bytes (each redacted, then capped at the tenant's `maxBytes`). When the
+ * answer ends it joins this isolate's batch for the tenant (one R2 object per tenant per 250 ms flush,
+ * not one per request) and names its place on the timeline, for the record. It must run before the
+ * accounting's observer, which builds the record. Undefined when the tenant does not capture.
+ */
+export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array): AnswerObserver | undefined {
+  const tenant = c.get("tenant");
+  const capture = tenant.capture;
+  if (!capture?.enabled || (c.env as OtelVars).REQUEST_RECORDS === "off") return undefined;
+  const timeline = timelineOf(c);
+  // Registered now, while the request is live: workerd drops I/O a finished request starts.
+  let written: (write: Promise<unknown>) => void = () => {};
+  c.executionCtx.waitUntil(new Promise<Promise<unknown>>((resolve) => (written = resolve)).then((w) => w));
+  // A little past the cap, so a secret straddling it is still recognised and redacted whole.
+  const keep = capture.maxBytes + 512;
+  const parts: Uint8Array[] = [];
+  let kept = 0;
+  let more = false;
+  const patterns = [...ALWAYS_REDACTED, ...capture.redact.map((p) => new RegExp(p, "g"))];
+  return {
+    chunk(bytes) {
+      if (kept >= keep) {
+        more = true;
+        return;
+      }
+      const part = bytes.length > keep - kept ? bytes.subarray(0, keep - kept) : bytes;
+      more ||= part.length < bytes.length;
+      parts.push(part.slice());
+      kept += part.length;
+    },
+    end() {
+      const text = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
+      const prompt = capped(redact(text, patterns), capture.maxBytes);
+      const answer = capped(
+        redact(new TextDecoder().decode(concat(parts, kept)), patterns),
+        capture.maxBytes,
+      );
+      const added = payloadBatcher(c.env.FILES).add(tenant.id, {
+        recordId: timeline.id,
+        tenant: tenant.id,
+        at: timeline.at,
+        prompt: prompt.text,
+        answer: answer.text,
+        truncated: { prompt: prompt.cut, answer: answer.cut || more },
+      });
+      timeline.payload = { key: added.key, index: added.index };
+      written(added.flush);
+    },
+  };
+}
+
+/** The most payloads in one R2 object; a fuller batch is written at once. */
+const MAX_BATCH = 100;
+const FLUSH_AFTER_MS = 250;
+
+/**
+ * Captured payloads batched per isolate and tenant: each flush writes one R2 object per tenant, an
+ * array of payloads, named after its first record. A record names its object and its index in it.
+ */
+class PayloadBatcher {
+  private pending = new Map<string, { key: string; payloads: CapturedPayload[] }>();
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly bucket: R2Bucket) {}
+
+  add(tenant: string, payload: CapturedPayload): { key: string; index: number; flush: Promise<void> } {
+    let batch = this.pending.get(tenant);
+    if (!batch) {
+      batch = { key: `captures/${tenant}/${payload.recordId}.json`, payloads: [] };
+      this.pending.set(tenant, batch);
+    }
+    const index = batch.payloads.push(payload) - 1;
+    const key = batch.key;
+    if (batch.payloads.length >= MAX_BATCH) return { key, index, flush: this.flushNow() };
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() =>
+      this.flushNow(),
+    );
+    return { key, index, flush: this.flushing };
+  }
+
+  private async flushNow(): Promise<void> {
+    this.flushing = undefined;
+    const batches = [...this.pending.values()];
+    this.pending = new Map();
+    await Promise.all(
+      batches.map(({ key, payloads }) =>
+        this.bucket
+          .put(key, JSON.stringify(payloads), { httpMetadata: { contentType: "application/json" } })
+          .catch((error: unknown) =>
+            console.error(JSON.stringify({ event: "payload_capture_failed", key, error: String(error) })),
+          ),
+      ),
+    );
+  }
+}
+
+const batchers = new WeakMap<R2Bucket, PayloadBatcher>();
+
+function payloadBatcher(bucket: R2Bucket): PayloadBatcher {
+  let batcher = batchers.get(bucket);
+  if (!batcher) {
+    batcher = new PayloadBatcher(bucket);
+    batchers.set(bucket, batcher);
+  }
+  return batcher;
+}
+
+/** One payload out of its batch object; null when it is not there (expired, or never written). */
+export async function readPayload(
+  bucket: R2Bucket,
+  recordId: string,
+  at: { key: string; index: number },
+): Promise<CapturedPayload | null> {
+  const object = await bucket.get(at.key);
+  if (!object) return null;
+  const payload = (await object.json<CapturedPayload[]>())[at.index];
+  return payload?.recordId === recordId ? payload : null;
+}
+
+/** `text` with every match of `patterns` replaced. */
+export function redact(text: string, patterns: readonly RegExp[]): string {
+  return patterns.reduce((out, pattern) => out.replace(pattern, REDACTED), text);
+}
+
+/** At most `maxBytes` of UTF-8; a character cut in two becomes U+FFFD. */
+function capped(text: string, maxBytes: number): { text: string; cut: boolean } {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return { text, cut: false };
+  return { text: new TextDecoder().decode(bytes.subarray(0, maxBytes)), cut: true };
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { TenantLedger } from "../../../src/ledger/tenant-ledger";
+import type { CapturedPayload } from "../../../src/observe/payload";
+import type { RequestRecord } from "../../../src/trace";
+import { GLOBEX_KEY } from "../../fixtures/tenants";
+import { callWithUpstream, chatBody } from "../helpers";
+import { limitedTenant } from "../tenancy/support";
+
+const CHAT = "/v1/chat/completions";
+const DAY_MS = 24 * 3600_000;
+
+async function recordFor(requestId: string, key: string, tenants: string): Promise<RequestRecord> {
+  const list = await callWithUpstream(
+    env.DEEPSEEK_BASE_URL,
+    `/v1/requests?request_id=${requestId}`,
+    { key },
+    { ROUTER_TENANTS: tenants },
+  );
+  const [record] = ((await list.json()) as { data: RequestRecord[] }).data;
+  if (!record) throw new Error(`no record for ${requestId}`);
+  return record;
+}
+
+describe("payload capture", () => {
+  it("keeps a redacted, capped prompt and answer for a tenant that opted in, readable by it alone, as long as the record", async () => {
+    const capture = { enabled: true, maxBytes: 300, redact: ["ACCT-\\d+"] };
+    const { id, key, tenants } = await limitedTenant({}, { capture });
+    const secret = "sk-live-0123456789abcdefghij";
+    const content = `My key is ${secret}, account ACCT-998877. ${"Please summarise the router. ".repeat(20)}`;
+    const requestId = `cap-${crypto.randomUUID()}`;
+    const response = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      CHAT,
+      {
+        key,
+        json: chatBody({ stream: true, messages: [{ role: "user", content }] }),
+        headers: { "x-request-id": requestId },
+      },
+      { ROUTER_TENANTS: tenants },
+    );
+    await response.text();
+    let record: RequestRecord | undefined;
+    for (let i = 0; i < 100 && !record?.payload; i++) {
+      record = await recordFor(requestId, key, tenants).catch(() => undefined);
+      if (!record?.payload) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(record?.payload).toEqual({ key: `captures/${id}/${record?.id}.json`, index: 0 });
+
+    const read = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      `/v1/requests/${record?.id}/payload`,
+      { key },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(read.status).toBe(200);
+    const payload = (await read.json()) as CapturedPayload;
+    expect(payload.prompt).not.toContain(secret);
+    expect(payload.prompt).not.toContain("ACCT-998877");
+    expect(payload.prompt).toContain("[REDACTED]");
+    expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(300);
+    expect(payload.truncated.prompt).toBe(true);
+    expect(payload.answer).toContain("data:");
+
+    // Another tenant cannot name it.
+    const other = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      `/v1/requests/${record?.id}/payload`,
+      { key: GLOBEX_KEY },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(other.status).toBe(404);
+
+    // It goes when its record goes.
+    const ledger = env.TENANT_LEDGER.getByName(id);
+    await runInDurableObject(ledger, (instance: TenantLedger) => {
+      instance.clock = () => Date.now() + 15 * DAY_MS;
+    });
+    await runDurableObjectAlarm(ledger);
+    expect(await env.FILES.head(record?.payload?.key ?? "")).toBeNull();
+  });
+
+  it("is off by default", async () => {
+    const { key, tenants } = await limitedTenant({});
+    const requestId = `nocap-${crypto.randomUUID()}`;
+    await (
+      await callWithUpstream(
+        env.DEEPSEEK_BASE_URL,
+        CHAT,
+        { key, json: chatBody(), headers: { "x-request-id": requestId } },
+        { ROUTER_TENANTS: tenants },
+      )
+    ).text();
+    const record = await recordFor(requestId, key, tenants);
+    expect(record.payload).toBeUndefined();
+    const read = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      `/v1/requests/${record.id}/payload`,
+      { key },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(read.status).toBe(404);
+  });
+});

@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { LOCAL_FRONTEND_SIGNING_KEY } from "./scripts/local-config";
 
 /**
  * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator and the
@@ -48,6 +49,8 @@ export default defineConfig({
                 METRICS_FLUSH_MS: "50",
                 ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
                 ALERT_RETRY_BASE_S: "1",
+                // Frontend tokens (issue 23): the local signing key npm run dev uses too.
+                FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
               },
               queueConsumers: {
                 "deepseek-router-alerts": { maxBatchTimeout: 0.05 },

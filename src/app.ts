@@ -21,6 +21,7 @@ import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { FILE_PATHS, files } from "./routes/files";
+import { FRONTEND_JWKS_PATH, FRONTEND_TOKEN_PATHS, frontendKeys, frontendTokens } from "./routes/frontend";
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
@@ -84,22 +85,22 @@ const ROUTER_HEADERS = [
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext);
-  app.use(
-    cors({
-      origin: (origin, c) => {
-        const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
-        const tenants = loadTenants(c.env.ROUTER_TENANTS);
-        // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
-        const named = tenants.ok ? tenants.value.origins : undefined;
-        if (named && !named.has(origin)) return null;
-        if (allowed.includes("*")) return named ? origin : "*";
-        return allowed.includes(origin) ? origin : null;
-      },
-      allowHeaders: CALLER_HEADERS,
-      exposeHeaders: ROUTER_HEADERS,
-      maxAge: 600,
-    }),
-  );
+  const browserCors = cors({
+    origin: (origin, c) => {
+      const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
+      const tenants = loadTenants(c.env.ROUTER_TENANTS);
+      // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
+      const named = tenants.ok ? tenants.value.origins : undefined;
+      if (named && !named.has(origin)) return null;
+      if (allowed.includes("*")) return named ? origin : "*";
+      return allowed.includes(origin) ? origin : null;
+    },
+    allowHeaders: CALLER_HEADERS,
+    exposeHeaders: ROUTER_HEADERS,
+    maxAge: 600,
+  });
+  // Minting answers no page: with no CORS headers a browser can never read a token minted with a server key.
+  app.use((c, next) => (c.req.path.startsWith("/v1/frontend/tokens") ? next() : browserCors(c, next)));
   app.use(recordOverhead);
   app.use("/anthropic/*", anthropicSurface);
 
@@ -107,6 +108,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", dashboard);
   app.route("/", operator);
   app.route("/admin", admin);
+  app.route("/", frontendKeys);
   rejectOtherMethods(
     app,
     [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH, ...RESPONSES_PATHS],
@@ -123,9 +125,11 @@ export function createApp(): Hono<AppEnv> {
       "/healthz",
       "/v1/usage",
       "/dashboard",
+      FRONTEND_JWKS_PATH,
     ],
     "GET",
   );
+  rejectOtherMethods(app, FRONTEND_TOKEN_PATHS, "POST");
   // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
   rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
   rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);
@@ -143,6 +147,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", latency);
   api.route("/", files);
   api.route("/", batches);
+  api.route("/", frontendTokens);
   app.route("/", api);
 
   // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).

@@ -12,7 +12,12 @@ export interface RequestVariables {
   settings: Settings;
   tenant: Tenant;
   /** The managed key the request authenticated with; absent for a bootstrap key of ROUTER_TENANTS. */
-  routerKey?: { id: string; name: string; limits: Limits };
+  routerKey?: { id: string; name: string; limits: Limits; capabilities?: string[] };
+  /**
+   * Set when the request authenticated with a frontend token (issue 23): the verified end user, by a
+   * keyed hash of (tenant, sub) (the raw sub never leaves authentication), and the token's own limits.
+   */
+  endUser?: EndUser;
   /** The routing policy in force for this request. */
   policy: Policy;
   /** Time spent waiting on others (upstream headers, queue); excluded from the overhead header. */
@@ -21,6 +26,14 @@ export interface RequestVariables {
   surface?: WireEndpoint;
   /** Set for the router's own requests (batch lines): the ledger row's id, so a rerun books nothing twice. */
   ledgerKey?: string;
+}
+
+export interface EndUser {
+  /** `u_…`: stable, not reversible; what limits, logs and the upstream see. */
+  id: string;
+  via: "router" | "issuer";
+  /** The tenant's per-user limits, narrowed by the token's scope (models, origins, max_tokens too). */
+  limits: Limits;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

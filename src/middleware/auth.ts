@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { isManagedKey, keyCacheTtl, resolveManagedKey } from "../tenancy/keys";
+import { authenticateFrontendToken, guardServerKey } from "./frontend-auth";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -34,12 +35,16 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
       "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
     );
   }
+  // A frontend token (issue 23) is verified in the isolate; a router key is looked up below.
+  if (await authenticateFrontendToken(c, directory.value, key)) return next();
   const found =
     (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, directory.value, key));
   if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", found.tenant);
   if (found.key) c.set("routerKey", found.key);
-  checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(found.tenant, found.key)));
+  const limits = effectiveLimits(scopesOf(found.tenant, found.key));
+  checkOrigin(c.req.header("origin"), limits);
+  guardServerKey(c.req.raw, found.tenant, found.key, limits);
   await next();
 });
 
@@ -56,7 +61,10 @@ async function managedTenant(
   const grant = await resolveManagedKey(env.KEY_REGISTRY, key, Date.now(), keyCacheTtl(env));
   const tenant = grant && directory.tenants.find((candidate) => candidate.id === grant.tenant);
   return tenant && grant
-    ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
+    ? {
+        tenant,
+        key: { id: grant.id, name: grant.name, limits: grant.limits, capabilities: grant.capabilities },
+      }
     : undefined;
 }
 

@@ -10,6 +10,8 @@ import { IDLE_RETURN_MS, type Lend, type Need, SpendHolder } from "./spend-holde
 export interface LimitScopes {
   tenant: { id: string; limits: Limits };
   key?: Pick<KeyGrant, "id" | "limits">;
+  /** The end user of a frontend token (issue 23): counted per (tenant, user) in the tenant's authority. */
+  user?: { id: string; limits: Limits };
 }
 
 const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdPerDay" | "usdPerMonth"> = {
@@ -22,15 +24,18 @@ const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdP
 export function scopesOf(
   tenant: { id: string; limits?: Limits },
   key?: Pick<KeyGrant, "id" | "limits">,
+  user?: { id: string; limits: Limits },
 ): LimitScopes {
-  return { tenant: { id: tenant.id, limits: tenant.limits ?? {} }, key };
+  return { tenant: { id: tenant.id, limits: tenant.limits ?? {} }, key, user };
 }
 
-/** The narrower of a tenant's and a key's limits, field by field. */
-export function effectiveLimits({ tenant, key }: LimitScopes): Limits {
-  if (!key) return tenant.limits;
-  const a = tenant.limits;
-  const b = key.limits;
+/** The narrowest of a tenant's, a key's and an end user's limits, field by field. */
+export function effectiveLimits({ tenant, key, user }: LimitScopes): Limits {
+  const limits = key ? narrower(tenant.limits, key.limits) : tenant.limits;
+  return user ? narrower(limits, user.limits) : limits;
+}
+
+function narrower(a: Limits, b: Limits): Limits {
   const min = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
   const both = (x?: string[], y?: string[]) => (x && y ? x.filter((item) => y.includes(item)) : (x ?? y));
   return {
@@ -170,6 +175,7 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
   const needs: Need[] = [];
   const scoped: Array<[string, Limits]> = [["tenant", scopes.tenant.limits]];
   if (scopes.key) scoped.push([scopes.key.id, scopes.key.limits]);
+  if (scopes.user) scoped.push([`user:${scopes.user.id}`, scopes.user.limits]);
   for (const [scope, limits] of scoped) {
     for (const kind of Object.keys(FIELDS) as BudgetKind[]) {
       const limit = limits[FIELDS[kind]];

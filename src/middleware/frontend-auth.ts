@@ -1,0 +1,127 @@
+import type { Context } from "hono";
+import type { PerUserLimits } from "../config/frontend";
+import type { Limits } from "../config/limits";
+import type { Tenant, TenantDirectory } from "../config/tenants";
+import type { AppEnv, EndUser } from "../env";
+import { RouterError } from "../errors";
+import { endUserId } from "../frontend/identity";
+import { tokenStanding } from "../frontend/standing";
+import { looksLikeJws, refused, type TokenScope, verifyToken } from "../frontend/token";
+import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
+import { keyCacheTtl } from "../tenancy/keys";
+
+/**
+ * Where a frontend token may be used: inference and what a page needs around it. Files, batches, stored
+ * responses, the balance and minting act for the whole tenant, so they take a server key only.
+ */
+const TOKEN_PATHS = new Set([
+  "/chat/completions",
+  "/v1/chat/completions",
+  "/beta/chat/completions",
+  "/beta/completions",
+  "/anthropic/v1/messages",
+  "/anthropic/messages",
+  "/anthropic/v1/messages/count_tokens",
+  "/anthropic/v1/models",
+  "/v1/responses",
+  "/responses",
+  "/models",
+  "/v1/models",
+  "/v1/usage",
+]);
+
+/**
+ * Authenticates a frontend token, if the credential is one: a router-minted token or one of a tenant's
+ * own issuers, verified in the isolate, then checked against the cached standing of its parent key and
+ * its tenant's revocations. Sets the tenant, the parent key and the end user. False for a router key.
+ */
+export async function authenticateFrontendToken(
+  c: Context<AppEnv>,
+  directory: TenantDirectory,
+  credential: string,
+): Promise<boolean> {
+  if (!looksLikeJws(credential)) return false;
+  if (!TOKEN_PATHS.has(c.req.path)) {
+    throw new RouterError(
+      "frontend_token_not_allowed",
+      `${c.req.path} acts for the whole tenant and takes a server key; frontend tokens are for inference (chat, FIM, Messages, Responses), /v1/models and /v1/usage.`,
+    );
+  }
+  const verified = await verifyToken({ env: c.env, token: credential, issuers: directory.issuers });
+  const tenant = directory.tenants.find((candidate) => candidate.id === verified.tenantId);
+  if (!tenant) throw refused("its tenant is not configured");
+  const configKey = verified.parentKeyId?.startsWith("cfg:") ? verified.parentKeyId.slice(4) : undefined;
+  if (configKey !== undefined && !tenant.keys.some((digest) => digest.startsWith(configKey))) {
+    throw refused("the key that minted it is no longer configured");
+  }
+  const managedKeyId = configKey === undefined ? verified.parentKeyId : undefined;
+  const standing = await tokenStanding({
+    registry: c.env.KEY_REGISTRY,
+    tenantId: tenant.id,
+    parentKeyId: managedKeyId,
+    now: Date.now(),
+    ttlMs: keyCacheTtl(c.env),
+  });
+  if (managedKeyId !== undefined && !standing.key)
+    throw refused("the key that minted it is disabled or deleted");
+  if (managedKeyId !== undefined && standing.keyRevokedAt > verified.issuedAtMs) {
+    throw refused("the tokens of the key that minted it were revoked");
+  }
+  const id = await endUserId(c.env, tenant.id, verified.sub);
+  if ((standing.users[id] ?? 0) > verified.issuedAtMs) throw refused("this end user's tokens were revoked");
+  const key = standing.key
+    ? { id: standing.key.id, name: standing.key.name, limits: standing.key.limits }
+    : undefined;
+  const endUser: EndUser = {
+    id,
+    via: verified.via,
+    limits: userLimits(tenant.frontend?.perUser, verified.scope),
+  };
+  c.set("tenant", tenant);
+  if (key) c.set("routerKey", key);
+  c.set("endUser", endUser);
+  checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(tenant, key, endUser)));
+  return true;
+}
+
+/** The tenant's per-user limits, narrowed by what the token was minted with. */
+function userLimits(perUser: PerUserLimits | undefined, scope: TokenScope): Limits {
+  const min = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+  const own = scope.limits ?? {};
+  return {
+    requestsPerMinute: min(perUser?.requestsPerMinute, own.requestsPerMinute),
+    tokensPerMinute: min(perUser?.tokensPerMinute, own.tokensPerMinute),
+    usdPerDay: min(perUser?.usdPerDay, own.usdPerDay),
+    maxTokens: min(perUser?.maxTokens, own.maxTokens),
+    models: scope.models,
+    origins: scope.origins,
+  };
+}
+
+/**
+ * Refuses a long-lived router key on a cross-site browser request: a key in a web page is a key anyone
+ * can copy. A heuristic against accidental embedding, not a defence against a deliberate caller, who can
+ * leave these headers out. Keys marked browser-allowed, or that name their allowed origins, pass; so do
+ * the router's own same-origin pages.
+ */
+export function guardServerKey(
+  request: Request,
+  tenant: Tenant,
+  key: { capabilities?: string[] } | undefined,
+  limits: Limits,
+): void {
+  if (!isCrossSiteBrowser(request)) return;
+  const allowed = key ? key.capabilities?.includes("browser") : tenant.frontend?.browserKeys;
+  if (allowed || limits.origins) return;
+  throw new RouterError(
+    "server_key_in_browser",
+    "A server key was sent from a web page of another site. Keep router keys on your backend: mint a short-lived frontend token there (POST /v1/frontend/tokens) and give that to the page, or mark the key browser-allowed.",
+  );
+}
+
+function isCrossSiteBrowser(request: Request): boolean {
+  const origin = request.headers.get("origin");
+  if (origin !== null && origin !== new URL(request.url).origin) return true;
+  const site = request.headers.get("sec-fetch-site");
+  return request.headers.get("sec-fetch-mode") === "cors" && site !== "same-origin" && site !== "none";
+}

@@ -50,7 +50,7 @@ describe("verified identity wins", () => {
     ] as const) {
       const token = await mint(tenant.tenants, tenant.key, { sub });
       await call(tenant.tenants, "/v1/chat/completions", { key: token, json: chatBody() }, {}, sim.baseUrl);
-      ids.push(((await sim.stats()).recent.at(-1)?.body as Record<string, unknown>).user_id);
+      ids.push(((await sim.stats()).recent.at(-1)?.body as Record<string, unknown> | undefined)?.user_id);
     }
     expect(new Set(ids).size).toBe(3);
   });

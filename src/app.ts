@@ -31,27 +31,6 @@ import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 
-/**
- * Every request header the router reads, for CORS preflights. Browsers match these names one by one
- * (a `x-router-*` pattern is not a wildcard to them), so a header the router starts reading is added here.
- */
-const CALLER_HEADERS = [
-  "authorization",
-  "x-api-key",
-  "anthropic-version",
-  "anthropic-beta",
-  "content-type",
-  "cache-control",
-  "x-request-id",
-  "x-router-type",
-  "x-router-priority",
-  "x-router-latency",
-  "x-router-degrade",
-  "x-router-deadline-ms",
-  "x-router-max-wait-ms",
-  "x-router-cache",
-];
-
 /** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
   "x-request-id",
@@ -95,7 +74,10 @@ export function createApp(): Hono<AppEnv> {
       if (allowed.includes("*")) return named ? origin : "*";
       return allowed.includes(origin) ? origin : null;
     },
-    allowHeaders: CALLER_HEADERS,
+    // Empty: a preflight's requested headers are echoed (with Vary: Access-Control-Request-Headers).
+    // Browser SDKs send headers no fixed list keeps up with (the openai SDK's x-stainless-*, the
+    // Anthropic SDK's anthropic-dangerous-direct-browser-access); only an allowed origin can use them.
+    allowHeaders: [],
     exposeHeaders: ROUTER_HEADERS,
     maxAge: 600,
   });

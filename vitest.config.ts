@@ -34,7 +34,7 @@ export default defineConfig({
                   script: OUTBOUND_GUARD,
                   compatibilityDate: "2026-11-01",
                   bindings: {
-                    ALLOWED_HOSTS: [inject("simUrl"), inject("hookUrl")]
+                    ALLOWED_HOSTS: [inject("simUrl"), inject("hookUrl"), inject("frontendStubUrl")]
                       .map((url) => new URL(url).host)
                       .join(","),
                   },
@@ -51,6 +51,7 @@ export default defineConfig({
                 ALERT_RETRY_BASE_S: "1",
                 // Frontend tokens (issue 23): the local signing key npm run dev uses too.
                 FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
+                FRONTEND_STUB_URL: inject("frontendStubUrl"),
               },
               queueConsumers: {
                 "deepseek-router-alerts": { maxBatchTimeout: 0.05 },

@@ -8,6 +8,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { endUsersAdmin } from "./frontend";
 import { keys } from "./keys";
 
 /** The admin key is an optional secret holding the SHA-256 hex digest of the key, never the key. */
@@ -91,6 +92,7 @@ admin.delete("/cache/tenants/:tenant", async (c) => {
 admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")));
 
 admin.route("/", keys);
+admin.route("/", endUsersAdmin);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */
 admin.all("*", (c) => {

@@ -1,12 +1,14 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { misconfigured } from "../config/settings";
+import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { parseMintRequest, scopeOf } from "../frontend/mint";
 import { signingKeys } from "../frontend/signing";
 import { signToken } from "../frontend/token";
-import { effectiveLimits, scopesOf } from "../tenancy/enforce";
+import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import * as z from "../zod";
 
@@ -117,3 +119,34 @@ function propagation(c: Context<AppEnv>): number {
 function invalidJson(): never {
   throw new RouterError("invalid_json", "The body must be a JSON object.");
 }
+
+/**
+ * `GET /admin/tenants/:tenant/end-users/:id`: one end user's counters in their current windows (the
+ * tenant's per-user limits), by the id a mint answer gives as `end_user`. Behind the admin guard.
+ */
+export const endUsersAdmin = new Hono<AppEnv>();
+
+endUsersAdmin.get("/tenants/:tenant/end-users/:id", async (c) => {
+  const directory = loadTenants(c.env.ROUTER_TENANTS);
+  if (!directory.ok) throw misconfigured();
+  const tenant = directory.value.tenants.find((candidate) => candidate.id === c.req.param("tenant"));
+  if (!tenant) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
+  const id = c.req.param("id");
+  if (!/^u_[A-Za-z0-9_-]{24}$/.test(id)) {
+    throw new RouterError("invalid_request", "Not an end-user id (u_…, as a mint answer's end_user).", {
+      param: "id",
+    });
+  }
+  const perUser = tenant.frontend?.perUser ?? {};
+  const limits = await limitsReport(
+    c.env.SPEND_AUTHORITY,
+    scopesOf(tenant, undefined, { id, limits: perUser }),
+    Date.now(),
+  );
+  return c.json({
+    object: "end_user",
+    tenant: tenant.id,
+    id,
+    limits: limits.filter((report) => report.scope.startsWith("user:")),
+  });
+});

@@ -126,6 +126,7 @@ export async function reserveSpend(args: {
     scopes.tenant.limits.lease ?? DEFAULT_LEASE,
   );
   const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks);
+  refuseSpentUser(needs, holder, now);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
     const answer = await holder.fill(needs, missing, lend).catch((error: unknown) => {
@@ -194,6 +195,26 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
   return needs;
 }
 
+/**
+ * An end user whose counter this isolate already knows is spent for the window is refused here, with no
+ * call to the authority: a user hammering the router costs the tenant's authority nothing more until
+ * the window ends, so it cannot slow the tenant's other users. (Spare that other isolates give back in
+ * the meantime is not seen: the refusal may be early by at most their leases, never late.)
+ */
+function refuseSpentUser(needs: Need[], holder: SpendHolder, now: number): void {
+  const spent = needs.find(
+    (need) =>
+      need.counter.startsWith("user:") &&
+      need.amount > 0 &&
+      holder.remaining(need) < need.amount &&
+      holder.knows(need),
+  );
+  if (spent) {
+    const refused = { counter: spent.counter, kind: spent.kind, limit: spent.limit };
+    throw refusal({ ok: false, counters: [], refused }, needs, holder, now);
+  }
+}
+
 function holderOf(holders: Map<string, SpendHolder>, tenant: string, lease: number): SpendHolder {
   let holder = holders.get(tenant);
   if (!holder) {
@@ -255,7 +276,11 @@ function refusal(
   now: number,
 ): RouterError {
   const need = needs.find((candidate) => candidate.counter === answer.refused.counter) as Need;
-  const scope = need.counter.startsWith("tenant:") ? "tenant" : "key";
+  const scope = need.counter.startsWith("tenant:")
+    ? "tenant"
+    : need.counter.startsWith("user:")
+      ? "end user"
+      : "key";
   const headers = rateHeaders(needs, holder, now);
   const resetMs = need.windowEnd - now;
   if (need.kind === "requests" || need.kind === "tokens") {

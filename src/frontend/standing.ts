@@ -2,7 +2,7 @@ import type { KeyRegistry, TokenStanding } from "../tenancy/key-registry";
 import { REGISTRY_NAME } from "../tenancy/keys";
 
 const STANDING_MAX = 4_096;
-const known = new Map<string, { standing: Promise<TokenStanding>; until: number }>();
+const known = new Map<string, { standing: Promise<TokenStanding>; at: number }>();
 
 /**
  * A token's parent key and its tenant's revocations, as this isolate last learned them: one registry
@@ -19,12 +19,12 @@ export function tokenStanding(args: {
 }): Promise<TokenStanding> {
   const cacheKey = `${args.tenantId}\u0000${args.parentKeyId ?? ""}`;
   const cached = known.get(cacheKey);
-  if (cached && cached.until > args.now) return cached.standing;
+  if (cached && args.now - cached.at < args.ttlMs) return cached.standing;
   const standing = args.registry
     .getByName(REGISTRY_NAME)
     .standing(args.tenantId, args.parentKeyId ?? null) as Promise<TokenStanding>;
   if (known.size >= STANDING_MAX) known.clear();
-  known.set(cacheKey, { standing, until: args.now + args.ttlMs });
+  known.set(cacheKey, { standing, at: args.now });
   // A failed lookup is not remembered: the next request asks again.
   standing.catch(() => {
     if (known.get(cacheKey)?.standing === standing) known.delete(cacheKey);

@@ -1,7 +1,8 @@
 // A stand-in for your app's backend: it serves the page and mints a frontend token for the signed-in
 // user with a server key that never leaves this process. Run: ROUTER_KEY=sk-local-dev node backend.mjs
-import { createServer } from "node:http";
+
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
 
 const ROUTER = process.env.ROUTER_URL ?? "http://127.0.0.1:8787";
 const port = Number(process.env.PORT ?? 8790);

@@ -52,6 +52,8 @@ export default defineConfig({
                 // Frontend tokens (issue 23): the local signing key npm run dev uses too.
                 FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
                 FRONTEND_STUB_URL: inject("frontendStubUrl"),
+                TURNSTILE_SITEVERIFY_URL: `${inject("frontendStubUrl")}/siteverify`,
+                TEST_TURNSTILE_SECRET: "1x0000000000000000000000000000000AA",
               },
               queueConsumers: {
                 "deepseek-router-alerts": { maxBatchTimeout: 0.05 },

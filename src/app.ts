@@ -21,7 +21,14 @@ import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { FILE_PATHS, files } from "./routes/files";
-import { FRONTEND_JWKS_PATH, FRONTEND_TOKEN_PATHS, frontendKeys, frontendTokens } from "./routes/frontend";
+import {
+  FRONTEND_JWKS_PATH,
+  FRONTEND_SESSION_PATH,
+  FRONTEND_TOKEN_PATHS,
+  frontendKeys,
+  frontendSessions,
+  frontendTokens,
+} from "./routes/frontend";
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
@@ -91,6 +98,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", operator);
   app.route("/admin", admin);
   app.route("/", frontendKeys);
+  app.route("/", frontendSessions);
   rejectOtherMethods(
     app,
     [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH, ...RESPONSES_PATHS],
@@ -111,7 +119,7 @@ export function createApp(): Hono<AppEnv> {
     ],
     "GET",
   );
-  rejectOtherMethods(app, FRONTEND_TOKEN_PATHS, "POST");
+  rejectOtherMethods(app, [...FRONTEND_TOKEN_PATHS, FRONTEND_SESSION_PATH], "POST");
   // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
   rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
   rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);

@@ -20,6 +20,7 @@ const ERRORS = {
   mint_not_allowed: { status: 403, type: "permission_error" },
   frontend_token_not_allowed: { status: 403, type: "permission_error" },
   server_key_in_browser: { status: 403, type: "permission_error" },
+  turnstile_failed: { status: 403, type: "permission_error" },
   not_found: { status: 404, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   payload_too_large: { status: 413, type: "invalid_request_error" },

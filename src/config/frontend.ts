@@ -47,6 +47,26 @@ const issuerSchema = z
   );
 export type IssuerConfig = z.output<typeof issuerSchema>;
 
+/**
+ * Anonymous visitors of a static site (no backend): a page posts a Cloudflare Turnstile token to
+ * `POST /v1/frontend/sessions` and gets a short-lived token for a random end user with these limits.
+ */
+const anonymousSchema = z.strictObject({
+  /** The name of the secret (an env var) holding the Turnstile widget's secret key. */
+  turnstileSecret: z
+    .string()
+    .check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/, "the name of a secret, e.g. TURNSTILE_SECRET")),
+  /** Hostnames the Turnstile widget may be solved on (siteverify's `hostname`). */
+  hostnames: z
+    .array(z.string().check(z.regex(/^[A-Za-z0-9.-]{1,253}$/)))
+    .check(z.minLength(1), z.maxLength(32)),
+  ttlSeconds: z._default(z.int().check(z.gte(10), z.lte(3600)), 600),
+  /** Each anonymous visitor's limits (narrowing `perUser`). */
+  limits: z.optional(perUserLimitsSchema),
+  models: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.minLength(1))),
+});
+export type AnonymousConfig = z.output<typeof anonymousSchema>;
+
 /** A tenant's frontend settings (issue 23). Absent: no frontend token is accepted for the tenant. */
 export const frontendSchema = z.strictObject({
   /** The tenant's bootstrap keys (ROUTER_TENANTS) may mint frontend tokens. Managed keys opt in per key. */
@@ -56,5 +76,6 @@ export const frontendSchema = z.strictObject({
   /** Per end-user limits every frontend token of the tenant is held to. */
   perUser: z.optional(perUserLimitsSchema),
   issuers: z.optional(z.array(issuerSchema).check(z.maxLength(8))),
+  anonymous: z.optional(anonymousSchema),
 });
 export type FrontendConfig = z.output<typeof frontendSchema>;

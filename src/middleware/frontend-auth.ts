@@ -54,7 +54,10 @@ export async function authenticateFrontendToken(
   if (configKey !== undefined && !tenant.keys.some((digest) => digest.startsWith(configKey))) {
     throw refused("the key that minted it is no longer configured");
   }
-  const managedKeyId = configKey === undefined ? verified.parentKeyId : undefined;
+  const anonymous = verified.parentKeyId === "anon";
+  if (anonymous && !tenant.frontend?.anonymous)
+    throw refused("the tenant no longer allows anonymous sessions");
+  const managedKeyId = configKey === undefined && !anonymous ? verified.parentKeyId : undefined;
   const standing = await tokenStanding({
     registry: c.env.KEY_REGISTRY,
     tenantId: tenant.id,

@@ -3,17 +3,21 @@ import { Hono } from "hono";
 import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
+import { fromZodError, RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { parseMintRequest, scopeOf } from "../frontend/mint";
 import { signingKeys } from "../frontend/signing";
 import { signToken } from "../frontend/token";
+import { verifyTurnstile } from "../frontend/turnstile";
 import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import * as z from "../zod";
 
 export const FRONTEND_TOKEN_PATHS = ["/v1/frontend/tokens", "/v1/frontend/tokens/revoke"] as const;
 export const FRONTEND_JWKS_PATH = "/v1/frontend/jwks.json";
+export const FRONTEND_SESSION_PATH = "/v1/frontend/sessions";
+/** The `pkid` of an anonymous session's token: no key minted it. */
+export const ANONYMOUS_PARENT = "anon";
 
 /**
  * `/v1/frontend/tokens` (issue 23): an app's backend, holding a server key that may mint, gets a
@@ -149,4 +153,63 @@ endUsersAdmin.get("/tenants/:tenant/end-users/:id", async (c) => {
     id,
     limits: limits.filter((report) => report.scope.startsWith("user:")),
   });
+});
+
+const sessionSchema = z.strictObject({
+  tenant: z.string().check(z.minLength(1), z.maxLength(64)),
+  turnstile_token: z.string().check(z.minLength(1), z.maxLength(2048)),
+});
+
+/**
+ * `POST /v1/frontend/sessions`: an anonymous visitor of a static site (no backend) trades a solved
+ * Turnstile challenge for a short-lived token of a random end user with the tenant's anonymous limits.
+ * No key: the page calls it directly, so it answers with CORS like the API. Mints are limited per client
+ * IP per location (the Rate Limiting binding), and each Turnstile token works once.
+ */
+export const frontendSessions = new Hono<AppEnv>();
+
+frontendSessions.post(FRONTEND_SESSION_PATH, async (c) => {
+  const parsed = sessionSchema.safeParse(await c.req.json().catch(invalidJson));
+  if (!parsed.success) throw fromZodError(parsed.error, "session request");
+  const directory = loadTenants(c.env.ROUTER_TENANTS);
+  if (!directory.ok) throw misconfigured();
+  const tenant = directory.value.tenants.find((candidate) => candidate.id === parsed.data.tenant);
+  const anonymous = tenant?.frontend?.anonymous;
+  if (!tenant || !anonymous) {
+    throw new RouterError("not_found", "This tenant has no anonymous sessions.", { param: "tenant" });
+  }
+  const ip = c.req.header("cf-connecting-ip");
+  const { success } = await c.env.SESSION_RATE_LIMIT.limit({ key: `${tenant.id}:${ip ?? "unknown"}` });
+  if (!success) {
+    throw new RouterError(
+      "rate_limited",
+      "Too many anonymous sessions from this address; retry in a minute.",
+      {
+        headers: { "retry-after": "60" },
+      },
+    );
+  }
+  await verifyTurnstile({ env: c.env, config: anonymous, token: parsed.data.turnstile_token, remoteIp: ip });
+  const sub = `anon_${crypto.randomUUID()}`;
+  const { token, expiresAt } = await signToken({
+    env: c.env,
+    tenantId: tenant.id,
+    parentKeyId: ANONYMOUS_PARENT,
+    sub,
+    scope: {
+      ...(anonymous.limits ? { limits: anonymous.limits } : {}),
+      ...(anonymous.models ? { models: anonymous.models } : {}),
+    },
+    ttlSeconds: anonymous.ttlSeconds,
+    now: Date.now(),
+  });
+  return c.json(
+    {
+      object: "frontend.session",
+      token,
+      expires_at: expiresAt,
+      end_user: await endUserId(c.env, tenant.id, sub),
+    },
+    201,
+  );
 });

@@ -102,7 +102,8 @@ function userLimits(perUser: PerUserLimits | undefined, scope: TokenScope): Limi
 }
 
 /**
- * Refuses a long-lived router key on a cross-site browser request: a key in a web page is a key anyone
+ * Refuses a long-lived router key on a cross-site browser request (an `Origin` not the router's own, or
+ * `Sec-Fetch-Site: cross-site | same-site`): a key in a web page is a key anyone
  * can copy. A heuristic against accidental embedding, not a defence against a deliberate caller, who can
  * leave these headers out. Keys marked browser-allowed, or that name their allowed origins, pass; so do
  * the router's own same-origin pages.
@@ -125,6 +126,8 @@ export function guardServerKey(
 function isCrossSiteBrowser(request: Request): boolean {
   const origin = request.headers.get("origin");
   if (origin !== null && origin !== new URL(request.url).origin) return true;
+  // Browsers send Sec-Fetch-Site with Sec-Fetch-Mode; Node's fetch sends `Sec-Fetch-Mode: cors` alone,
+  // so the mode without the site is a server, not a page.
   const site = request.headers.get("sec-fetch-site");
-  return request.headers.get("sec-fetch-mode") === "cors" && site !== "same-origin" && site !== "none";
+  return site === "cross-site" || site === "same-site";
 }

@@ -120,13 +120,15 @@ describe("the server-key guard", () => {
     expect((await sim.stats()).requests).toBe(0);
   });
 
-  it("lets the same key through from a server, and from the router's own same-origin pages", async () => {
+  it("lets the same key through from a server (Node's fetch included), and from the router's own same-origin pages", async () => {
     const { tenants } = await frontendTenant();
     const from = (headers: Record<string, string>) =>
       call(tenants, CHAT, { key: ACME_KEY, json: chatBody(), headers });
     expect((await from({})).status).toBe(200);
     expect((await from({ origin: "http://router.test" })).status).toBe(200);
     expect((await from({ "sec-fetch-mode": "cors", "sec-fetch-site": "same-origin" })).status).toBe(200);
+    // Node's fetch (undici) sends Sec-Fetch-Mode: cors from servers, with no site or origin.
+    expect((await from({ "sec-fetch-mode": "cors" })).status).toBe(200);
   });
 
   it("lets a key marked browser-allowed through: a tenant's configured keys, or a managed key's capability", async () => {

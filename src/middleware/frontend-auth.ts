@@ -6,7 +6,14 @@ import type { AppEnv, EndUser } from "../env";
 import { RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { tokenStanding } from "../frontend/standing";
-import { looksLikeJws, refused, type TokenScope, verifyToken } from "../frontend/token";
+import {
+  CLOCK_SKEW_S,
+  looksLikeJws,
+  refused,
+  type TokenScope,
+  type VerifiedToken,
+  verifyToken,
+} from "../frontend/token";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl } from "../tenancy/keys";
 
@@ -47,7 +54,8 @@ export async function authenticateFrontendToken(
       `${c.req.path} acts for the whole tenant and takes a server key; frontend tokens are for inference (chat, FIM, Messages, Responses), /v1/models and /v1/usage.`,
     );
   }
-  const verified = await verifyToken({ env: c.env, token: credential, issuers: directory.issuers });
+  const known = await verifiedOnce(c.env, credential, directory);
+  const { verified } = known;
   const tenant = directory.tenants.find((candidate) => candidate.id === verified.tenantId);
   if (!tenant) throw refused("its tenant is not configured");
   const configKey = verified.parentKeyId?.startsWith("cfg:") ? verified.parentKeyId.slice(4) : undefined;
@@ -70,7 +78,8 @@ export async function authenticateFrontendToken(
   if (managedKeyId !== undefined && standing.keyRevokedAt > verified.issuedAtMs) {
     throw refused("the tokens of the key that minted it were revoked");
   }
-  const id = await endUserId(c.env, tenant.id, verified.sub);
+  known.userId ??= await endUserId(c.env, tenant.id, verified.sub);
+  const id = known.userId;
   if ((standing.users[id] ?? 0) > verified.issuedAtMs) throw refused("this end user's tokens were revoked");
   const key = standing.key
     ? { id: standing.key.id, name: standing.key.name, limits: standing.key.limits }
@@ -85,6 +94,35 @@ export async function authenticateFrontendToken(
   c.set("endUser", endUser);
   checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(tenant, key, endUser)));
   return true;
+}
+
+/**
+ * Tokens this isolate has verified, by their exact text, until they expire: a page reuses its token for
+ * every call of its lifetime, so only its first request here pays for the signature (about 0.2 ms of
+ * CPU; README). `exp` is still checked on every use; revocation is checked on every use by the caller.
+ * Bounded; per tenant directory, so a configuration change (an issuer removed) starts afresh.
+ */
+interface KnownToken {
+  verified: VerifiedToken;
+  /** The end user's id, computed once per token. */
+  userId?: string;
+}
+const verifiedTokens = new WeakMap<TenantDirectory, Map<string, KnownToken>>();
+const VERIFIED_MAX = 4_096;
+
+async function verifiedOnce(env: Env, token: string, directory: TenantDirectory): Promise<KnownToken> {
+  let known = verifiedTokens.get(directory);
+  if (!known) {
+    known = new Map();
+    verifiedTokens.set(directory, known);
+  }
+  const cached = known.get(token);
+  if (cached && cached.verified.expiresAt + CLOCK_SKEW_S > Date.now() / 1000) return cached;
+  if (cached) known.delete(token);
+  const entry: KnownToken = { verified: await verifyToken({ env, token, issuers: directory.issuers }) };
+  if (known.size >= VERIFIED_MAX) known.clear();
+  known.set(token, entry);
+  return entry;
 }
 
 /** The tenant's per-user limits, narrowed by what the token was minted with. */

@@ -69,7 +69,9 @@ export function accountFor(
     const entry = rows.request(finished, usage, estimated, c.get("ledgerKey"));
     charged(usage.promptTokens + usage.completionTokens + attempts.tokens, entry.costUsd + attempts.usd);
     const record = completionRecord({ finished, entry, tenant, stream, startedAt });
-    logCompletion(record);
+    // A frontend token's verified end user (issue 23), by its id: never a body field, never the raw sub.
+    const endUser = c.get("endUser")?.id;
+    logCompletion(endUser ? { ...record, endUser } : record);
     // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
     const metricsFlush = metrics.request(
       c.env,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { chatBody, createSim } from "../helpers";
 import { call, frontendTenant, mint } from "./support";
 
@@ -79,5 +79,25 @@ describe("verified identity wins", () => {
     const body = (await sim.stats()).recent.at(-1)?.body as { metadata: { user_id: string } };
     expect(body.metadata.user_id).toMatch(/^u_/);
     expect(JSON.stringify(body)).not.toMatch(/alice|bob/);
+  });
+
+  it("logs the verified end user's id on the completion line, not what the body names", async () => {
+    const { key, tenants } = await frontendTenant();
+    const token = await mint(tenants, key, { sub: SUB });
+    const log = vi.spyOn(console, "log");
+    try {
+      const response = await call(tenants, "/v1/chat/completions", {
+        key: token,
+        json: chatBody({ user: "bob" }),
+      });
+      expect(response.status).toBe(200);
+      const line = log.mock.calls
+        .map((args) => String(args[0]))
+        .find((text) => text.includes('"event":"completion"'));
+      expect(line).toMatch(/"endUser":"u_[A-Za-z0-9_-]{24}"/);
+      expect(line).not.toMatch(/alice|bob/);
+    } finally {
+      log.mockRestore();
+    }
   });
 });

@@ -100,22 +100,29 @@ export async function authenticateFrontendToken(
  * Tokens this isolate has verified, by their exact text, until they expire: a page reuses its token for
  * every call of its lifetime, so only its first request here pays for the signature (about 0.2 ms of
  * CPU; README). `exp` is still checked on every use; revocation is checked on every use by the caller.
- * Bounded; per tenant directory, so a configuration change (an issuer removed) starts afresh.
+ * Bounded; per tenant directory and signing key set, so a configuration change (an issuer or a signing
+ * key removed) starts afresh.
  */
 interface KnownToken {
   verified: VerifiedToken;
   /** The end user's id, computed once per token. */
   userId?: string;
 }
-const verifiedTokens = new WeakMap<TenantDirectory, Map<string, KnownToken>>();
+const verifiedTokens = new WeakMap<
+  TenantDirectory,
+  { signingKey: unknown; tokens: Map<string, KnownToken> }
+>();
 const VERIFIED_MAX = 4_096;
 
 async function verifiedOnce(env: Env, token: string, directory: TenantDirectory): Promise<KnownToken> {
-  let known = verifiedTokens.get(directory);
-  if (!known) {
-    known = new Map();
-    verifiedTokens.set(directory, known);
+  // A changed signing key (a compromised one removed) forgets every token verified under the old set.
+  const signingKey = Reflect.get(env, "FRONTEND_SIGNING_KEY");
+  let memo = verifiedTokens.get(directory);
+  if (!memo || memo.signingKey !== signingKey) {
+    memo = { signingKey, tokens: new Map() };
+    verifiedTokens.set(directory, memo);
   }
+  const known = memo.tokens;
   const cached = known.get(token);
   if (cached && cached.verified.expiresAt + CLOCK_SKEW_S > Date.now() / 1000) return cached;
   if (cached) known.delete(token);

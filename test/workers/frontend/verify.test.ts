@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { chatBody, createSim } from "../helpers";
 import { b64url, call, forge, frontendTenant, mint, routerClaims, routerKey, signRaw } from "./support";
@@ -136,5 +138,27 @@ describe("strict local verification of frontend tokens", () => {
       expect(body.error.code, path).toBe("frontend_token_not_allowed");
       expect(body.error.message, path).toContain("server key");
     }
+  });
+
+  it("rotates signing keys: the new key signs, the old still verifies while listed, and not once removed", async () => {
+    const { key, tenants } = await frontendTenant();
+    const old = JSON.parse(Reflect.get(env, "FRONTEND_SIGNING_KEY") as string);
+    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const next = { ...(await exportJWK(privateKey)), kid: "rotated-2", alg: "EdDSA" };
+    const before = await mint(tenants, key, { sub: "alice" });
+    expect((await call(tenants, CHAT, { key: before, json: chatBody() })).status).toBe(200);
+    const both = { FRONTEND_SIGNING_KEY: JSON.stringify({ keys: [next, old] }) };
+    const minted = await call(tenants, "/v1/frontend/tokens", { key, json: { sub: "alice" } }, both);
+    const after = ((await minted.json()) as { token: string }).token;
+    expect(JSON.parse(atob(after.split(".")[0] ?? ""))).toMatchObject({ kid: "rotated-2" });
+    expect((await call(tenants, CHAT, { key: before, json: chatBody() }, both)).status).toBe(200);
+    expect((await call(tenants, CHAT, { key: after, json: chatBody() }, both)).status).toBe(200);
+    const onlyNew = { FRONTEND_SIGNING_KEY: JSON.stringify(next) };
+    const refused = await call(tenants, CHAT, { key: before, json: chatBody() }, onlyNew);
+    expect(refused.status).toBe(401);
+    expect((await refused.json()) as unknown).toMatchObject({
+      error: { message: expect.stringContaining("unknown kid") },
+    });
+    expect((await call(tenants, CHAT, { key: after, json: chatBody() }, onlyNew)).status).toBe(200);
   });
 });

@@ -107,6 +107,23 @@ describe("per end-user limits", () => {
     );
   });
 
+  it("holds a token to the models it was minted for", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await frontendTenant();
+    const token = await mint(tenants, key, { sub: "judy", models: ["deepseek-v4-flash"] });
+    const refused = await call(
+      tenants,
+      CHAT,
+      { key: token, json: chatBody({ model: "deepseek-v4-pro" }) },
+      {},
+      sim.baseUrl,
+    );
+    expect(refused.status).toBe(403);
+    expect(await errorOf(refused)).toMatchObject({ code: "model_not_allowed", param: "model" });
+    expect((await sim.stats()).requests).toBe(0);
+    expect((await call(tenants, CHAT, { key: token, json: chatBody() }, {}, sim.baseUrl)).status).toBe(200);
+  });
+
   it("answers /v1/usage for the token's user alone, and shows the tenant that user's spend in the admin API", async () => {
     await awayFromMinuteEdge();
     const { id, key, tenants } = await frontendTenant(

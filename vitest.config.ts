@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { LOCAL_FRONTEND_SIGNING_KEY } from "./scripts/local-config";
 
 /**
  * Every fetch the Worker or a test makes leaves workerd through this Worker. Only the simulator and the
@@ -33,7 +34,7 @@ export default defineConfig({
                   script: OUTBOUND_GUARD,
                   compatibilityDate: "2026-11-01",
                   bindings: {
-                    ALLOWED_HOSTS: [inject("simUrl"), inject("hookUrl")]
+                    ALLOWED_HOSTS: [inject("simUrl"), inject("hookUrl"), inject("frontendStubUrl")]
                       .map((url) => new URL(url).host)
                       .join(","),
                   },
@@ -48,6 +49,11 @@ export default defineConfig({
                 METRICS_FLUSH_MS: "50",
                 ALERT_WEBHOOK_URL: `${inject("hookUrl")}/hooks`,
                 ALERT_RETRY_BASE_S: "1",
+                // Frontend tokens (issue 23): the local signing key npm run dev uses too.
+                FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
+                FRONTEND_STUB_URL: inject("frontendStubUrl"),
+                TURNSTILE_SITEVERIFY_URL: `${inject("frontendStubUrl")}/siteverify`,
+                TEST_TURNSTILE_SECRET: "1x0000000000000000000000000000000AA",
               },
               queueConsumers: {
                 "deepseek-router-alerts": { maxBatchTimeout: 0.05 },

@@ -4,6 +4,7 @@ import { ROOT } from "./build";
 import {
   adminKeyDigest,
   LOCAL_ADMIN_KEY,
+  LOCAL_FRONTEND_SIGNING_KEY,
   LOCAL_ROUTER_KEY,
   LOCAL_UPSTREAM_KEY,
   tenantsConfig,
@@ -20,7 +21,11 @@ const sim = await startSimServer({ port: simPort });
 // The admin key's digest is not a credential either: it only verifies the local admin key.
 const vars: Record<string, string> = { DEEPSEEK_BASE_URL: sim.url, ROUTER_ADMIN_KEY: adminKeyDigest() };
 // Wrangler reads the required secrets from the environment; these are local, not credentials.
-const secrets = { DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY, ROUTER_TENANTS: tenantsConfig() };
+const secrets = {
+  DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
+  ROUTER_TENANTS: tenantsConfig(),
+  FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
+};
 const wrangler = spawn(
   "wrangler",
   [
@@ -40,6 +45,11 @@ console.log(`
   Router key              ${LOCAL_ROUTER_KEY}
   Admin key               ${LOCAL_ADMIN_KEY}      (operator dashboard: http://127.0.0.1:${port}/operator, Prometheus: /metrics)
   Upstream simulator      ${sim.url}
+
+  Frontend tokens: the router key may mint short-lived end-user tokens for browsers:
+    curl -s http://127.0.0.1:${port}/v1/frontend/tokens -H 'authorization: Bearer ${LOCAL_ROUTER_KEY}' \
+      -H 'content-type: application/json' -d '{"sub":"user-123","ttl_seconds":600}'
+  then give the page the "token" as its API key (README: "Call the router from a browser").
 `);
 
 const stop = async (code: number) => {

@@ -22,6 +22,14 @@ import { CHAT_PATHS, chat } from "./routes/chat";
 import { COMPLETION_PATHS, completions } from "./routes/completions";
 import { dashboard } from "./routes/dashboard";
 import { FILE_PATHS, files } from "./routes/files";
+import {
+  FRONTEND_JWKS_PATH,
+  FRONTEND_SESSION_PATH,
+  FRONTEND_TOKEN_PATHS,
+  frontendKeys,
+  frontendSessions,
+  frontendTokens,
+} from "./routes/frontend";
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
@@ -33,28 +41,6 @@ import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 import { namedOrigins } from "./tenancy/tenant-directory";
-
-/**
- * Every request header the router reads, for CORS preflights. Browsers match these names one by one
- * (a `x-router-*` pattern is not a wildcard to them), so a header the router starts reading is added here.
- */
-const CALLER_HEADERS = [
-  "authorization",
-  "x-api-key",
-  "anthropic-version",
-  "anthropic-beta",
-  "content-type",
-  "cache-control",
-  "x-request-id",
-  "x-router-type",
-  "x-router-priority",
-  "x-router-latency",
-  "x-router-degrade",
-  "x-router-deadline-ms",
-  "x-router-max-wait-ms",
-  "x-router-cache",
-  "traceparent",
-];
 
 /** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
@@ -92,28 +78,31 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestContext);
   // Issue 25: every inference request's timeline, record and trace; `traceparent` on every answer.
   app.use(requestTrace([...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, ...RESPONSES_PATHS]));
-  app.use(
-    cors({
-      origin: async (origin, c) => {
-        const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
-        const tenants = loadTenants(c.env.ROUTER_TENANTS);
-        // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
-        // Tenants of the admin API count too, read only for a browser's request (one with an Origin).
-        const named =
-          origin === ""
-            ? tenants.ok
-              ? tenants.value.origins
-              : undefined
-            : await namedOrigins(c.env, Date.now());
-        if (named && !named.has(origin)) return null;
-        if (allowed.includes("*")) return named ? origin : "*";
-        return allowed.includes(origin) ? origin : null;
-      },
-      allowHeaders: CALLER_HEADERS,
-      exposeHeaders: ROUTER_HEADERS,
-      maxAge: 600,
-    }),
-  );
+  const browserCors = cors({
+    origin: async (origin, c) => {
+      const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
+      const tenants = loadTenants(c.env.ROUTER_TENANTS);
+      // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
+      // Tenants of the admin API count too, read only for a browser's request (one with an Origin).
+      const named =
+        origin === ""
+          ? tenants.ok
+            ? tenants.value.origins
+            : undefined
+          : await namedOrigins(c.env, Date.now());
+      if (named && !named.has(origin)) return null;
+      if (allowed.includes("*")) return named ? origin : "*";
+      return allowed.includes(origin) ? origin : null;
+    },
+    // Empty: a preflight's requested headers are echoed (with Vary: Access-Control-Request-Headers).
+    // Browser SDKs send headers no fixed list keeps up with (the openai SDK's x-stainless-*, the
+    // Anthropic SDK's anthropic-dangerous-direct-browser-access); only an allowed origin can use them.
+    allowHeaders: [],
+    exposeHeaders: ROUTER_HEADERS,
+    maxAge: 600,
+  });
+  // Minting answers no page: with no CORS headers a browser can never read a token minted with a server key.
+  app.use((c, next) => (c.req.path.startsWith("/v1/frontend/tokens") ? next() : browserCors(c, next)));
   app.use(recordOverhead);
   app.use("/anthropic/*", anthropicSurface);
 
@@ -123,6 +112,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", openapi);
   app.route("/", adminRequests);
   app.route("/admin", admin);
+  app.route("/", frontendKeys);
+  app.route("/", frontendSessions);
   rejectOtherMethods(
     app,
     [...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, COUNT_TOKENS_PATH, ...RESPONSES_PATHS],
@@ -141,9 +132,11 @@ export function createApp(): Hono<AppEnv> {
       "/dashboard",
       // The admin ones are left to the admin API, whose key check answers first, as for its others.
       ...REQUEST_PATHS.filter((path) => !path.startsWith("/admin/")),
+      FRONTEND_JWKS_PATH,
     ],
     "GET",
   );
+  rejectOtherMethods(app, [...FRONTEND_TOKEN_PATHS, FRONTEND_SESSION_PATH], "POST");
   // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
   rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
   rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);
@@ -162,6 +155,7 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", latency);
   api.route("/", files);
   api.route("/", batches);
+  api.route("/", frontendTokens);
   app.route("/", api);
 
   // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).

@@ -13,7 +13,12 @@ export interface RequestVariables {
   settings: Settings;
   tenant: Tenant;
   /** The managed key the request authenticated with; absent for a bootstrap key of ROUTER_TENANTS. */
-  routerKey?: { id: string; name: string; limits: Limits };
+  routerKey?: { id: string; name: string; limits: Limits; capabilities?: string[] };
+  /**
+   * Set when the request authenticated with a frontend token (issue 23): the verified end user, by a
+   * keyed hash of (tenant, sub) (the raw sub never leaves authentication), and the token's own limits.
+   */
+  endUser?: EndUser;
   /** The routing policy in force for this request. */
   policy: Policy;
   /** Time spent waiting on others (upstream headers, queue); excluded from the overhead header. */
@@ -24,6 +29,14 @@ export interface RequestVariables {
   ledgerKey?: string;
   /** What happens to the request, for its record and trace (issue 25); set by the trace middleware. */
   timeline?: Timeline;
+}
+
+export interface EndUser {
+  /** `u_…`: stable, not reversible; what limits, logs and the upstream see. */
+  id: string;
+  via: "router" | "issuer";
+  /** The tenant's per-user limits, narrowed by the token's scope (models, origins, max_tokens too). */
+  limits: Limits;
 }
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

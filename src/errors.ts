@@ -15,6 +15,12 @@ const ERRORS = {
   budget_exhausted: { status: 402, type: "insufficient_quota" },
   model_not_allowed: { status: 403, type: "permission_error" },
   origin_not_allowed: { status: 403, type: "permission_error" },
+  /** Frontend tokens (issue 23): minting beyond the parent key, a key that may not mint, a surface tokens may not use. */
+  scope_exceeded: { status: 403, type: "permission_error" },
+  mint_not_allowed: { status: 403, type: "permission_error" },
+  frontend_token_not_allowed: { status: 403, type: "permission_error" },
+  server_key_in_browser: { status: 403, type: "permission_error" },
+  turnstile_failed: { status: 403, type: "permission_error" },
   not_found: { status: 404, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   payload_too_large: { status: 413, type: "invalid_request_error" },

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { startSimServer } from "../sim/node";
 import { TEST_TENANTS } from "./fixtures/tenants";
+import { startFrontendStub } from "./frontend-stub";
 import { startWebhookReceiver } from "./webhook-receiver";
 
 declare module "vitest" {
@@ -10,6 +11,8 @@ declare module "vitest" {
     routerTenants: string;
     /** The loopback receiver alert webhooks go to (test/webhook-receiver.ts). */
     hookUrl: string;
+    /** The loopback JWKS and siteverify stand-in of the frontend-token tests (test/frontend-stub.ts). */
+    frontendStubUrl: string;
   }
 }
 
@@ -28,7 +31,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("routerTenants", JSON.stringify(tenants));
   const hooks = await startWebhookReceiver();
   project.provide("hookUrl", hooks.url);
+  const frontendStub = await startFrontendStub();
+  project.provide("frontendStubUrl", frontendStub.url);
   return async () => {
+    await frontendStub.close();
     await sim.close();
     await hooks.close();
   };

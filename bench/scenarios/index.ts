@@ -4,6 +4,7 @@ import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { cost } from "./cost";
+import { frontendBench } from "./frontend";
 import { geography } from "./geography";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
@@ -41,4 +42,5 @@ export const scenarios: BenchScenario[] = [
   recordsBench,
   profile,
   cost,
+  frontendBench,
 ];

@@ -1,5 +1,6 @@
 import * as z from "../zod";
 import { CACHE_MODES } from "./cache-limits";
+import { frontendSchema, type IssuerConfig } from "./frontend";
 import { limitsSchema } from "./limits";
 import { type ConfigResult, describeIssues } from "./settings";
 
@@ -72,6 +73,8 @@ const tenantSettings = {
       ),
     }),
   ),
+  /** Frontend tokens (issue 23): who may mint, per end-user limits, the tenant's own issuers. */
+  frontend: z.optional(frontendSchema),
 };
 
 const tenantSchema = z.object({
@@ -98,6 +101,7 @@ const tenantsSchema = z.array(tenantSchema).check(
   z.superRefine((tenants, ctx) => {
     const seenIds = new Set<string>();
     const seenKeys = new Set<string>();
+    const seenIssuers = new Set<string>();
     tenants.forEach((tenant, index) => {
       if (seenIds.has(tenant.id)) {
         ctx.addIssue({ code: "custom", path: [index, "id"], message: `duplicate tenant id '${tenant.id}'` });
@@ -108,6 +112,18 @@ const tenantsSchema = z.array(tenantSchema).check(
           ctx.addIssue({ code: "custom", path: [index, "keys", keyIndex], message: "key digest used twice" });
         }
         seenKeys.add(key);
+      });
+      tenant.frontend?.issuers?.forEach((issuer, issuerIndex) => {
+        // A token names its tenant only through (iss, aud), so that pair must be one tenant's.
+        const pair = JSON.stringify([issuer.issuer, issuer.audience]);
+        if (seenIssuers.has(pair)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [index, "frontend", "issuers", issuerIndex],
+            message: "issuer and audience already used by a tenant",
+          });
+        }
+        seenIssuers.add(pair);
       });
     });
   }),
@@ -121,6 +137,8 @@ export interface TenantDirectory {
   /** Every origin some tenant allows browsers from; undefined when no tenant restricts origins. */
   origins: ReadonlySet<string> | undefined;
   entries: Array<{ digest: Uint8Array; tenant: Tenant }>;
+  /** Tenants' own token issuers by `iss`: a bearer token naming one is verified against its keys. */
+  issuers: ReadonlyMap<string, Array<{ tenant: Tenant; issuer: IssuerConfig }>>;
 }
 
 let memo: { raw: string; result: ConfigResult<TenantDirectory> } | undefined;
@@ -147,7 +165,13 @@ function parseTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
   );
   const named = parsed.data.flatMap((tenant) => tenant.limits?.origins ?? []);
   const origins = named.length > 0 ? new Set(named) : undefined;
-  return { ok: true, value: { tenants: parsed.data, entries, origins } };
+  const issuers = new Map<string, Array<{ tenant: Tenant; issuer: IssuerConfig }>>();
+  for (const tenant of parsed.data) {
+    for (const issuer of tenant.frontend?.issuers ?? []) {
+      issuers.set(issuer.issuer, [...(issuers.get(issuer.issuer) ?? []), { tenant, issuer }]);
+    }
+  }
+  return { ok: true, value: { tenants: parsed.data, entries, origins, issuers } };
 }
 
 function hexToBytes(hex: string): Uint8Array {

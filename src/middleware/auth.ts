@@ -7,6 +7,7 @@ import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import type { KeyGrant } from "../tenancy/key-registry";
 import { isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
+import { authenticateFrontendToken, guardServerKey } from "./frontend-auth";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -37,11 +38,15 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
       "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
     );
   }
+  // A frontend token (issue 23) is verified in the isolate; a router key is looked up below.
+  if (await authenticateFrontendToken(c, directory.value, key)) return next();
   const found = (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, key));
   if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", found.tenant);
   if (found.key) c.set("routerKey", found.key);
-  checkOrigin(c.req.header("origin"), effectiveLimits(scopesOf(found.tenant, found.key)));
+  const limits = effectiveLimits(scopesOf(found.tenant, found.key));
+  checkOrigin(c.req.header("origin"), limits);
+  guardServerKey(c.req.raw, found.tenant, found.key, limits);
   await next();
 });
 
@@ -59,7 +64,10 @@ async function managedTenant(
   const grant = await resolveManagedKey(env.KEY_REGISTRY, key, now, keyCacheTtl(env));
   const tenant = grant ? await findTenantById(env, grant.tenant, now) : undefined;
   return tenant && grant
-    ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
+    ? {
+        tenant,
+        key: { id: grant.id, name: grant.name, limits: grant.limits, capabilities: grant.capabilities },
+      }
     : undefined;
 }
 

@@ -23,6 +23,8 @@ export interface CompletionRecord {
   upstreamMs: number;
   firstTokenMs?: number;
   totalMs: number;
+  /** The verified end user of a frontend token (`u_…`), when the request came with one. */
+  endUser?: string;
 }
 
 export function logCompletion(record: CompletionRecord): void {

@@ -71,7 +71,9 @@ export function accountFor(
     const total = attempts.with(entry);
     charged(total.usage.promptTokens + total.usage.completionTokens, total.costUsd);
     const record = completionRecord({ finished, entry, total, tenant, stream, startedAt });
-    logCompletion(record);
+    // A frontend token's verified end user (issue 23), by its id: never a body field, never the raw sub.
+    const endUser = c.get("endUser")?.id;
+    logCompletion(endUser ? { ...record, endUser } : record);
     // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
     const metricsFlush = metrics.request(
       c.env,

@@ -9,6 +9,7 @@ import type { Limits } from "../config/limits";
 import type { Policy } from "../config/policy";
 import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
+import { callAsEndUser } from "../frontend/identity";
 import { parseWholeNumber } from "../headers";
 import { payloadCapture } from "../observe/payload";
 import { timelineOf } from "../observe/recorder";
@@ -59,9 +60,12 @@ interface RequestScope {
  * accounting for it when it ends.
  */
 export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): Promise<Response> {
-  const scopes = scopesOf(c.get("tenant"), c.get("routerKey"));
+  const endUser = c.get("endUser");
+  const scopes = scopesOf(c.get("tenant"), c.get("routerKey"), endUser);
   const limits = effectiveLimits(scopes);
-  const call = withinMaxTokens(asked, limits);
+  const capped = withinMaxTokens(asked, limits);
+  // A frontend token's verified end user replaces whatever user the body names (issue 23).
+  const call = endUser ? callAsEndUser(capped, endUser.id) : capped;
   const decision = decide(c, call, Date.now());
   noteDecision(c, call, decision);
   checkModel(decision.classification, call.request.body.model, limits);

@@ -10,6 +10,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { keyRegistry } from "../tenancy/tenant-directory";
 import { adminOps } from "./admin-ops";
+import { endUsersAdmin } from "./frontend";
 import { keys } from "./keys";
 import { adminOpenapi } from "./openapi";
 import { tenants } from "./tenants";
@@ -101,6 +102,7 @@ admin.route("/", tenants);
 admin.route("/", adminOpenapi);
 admin.route("/", adminOps);
 admin.route("/", keys);
+admin.route("/", endUsersAdmin);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */
 admin.all("*", (c) => {

@@ -1,3 +1,4 @@
+import { mintRequestSchema } from "../frontend/mint";
 import { countTokensRequest, messagesRequest } from "../schema/anthropic";
 import { chatRequest } from "../schema/chat";
 import { fimRequest } from "../schema/fim";
@@ -8,6 +9,7 @@ import { BALANCE_PATHS } from "./balance";
 import { createBatch } from "./batches";
 import { CHAT_PATHS } from "./chat";
 import { COMPLETION_PATHS } from "./completions";
+import { revokeSchema, sessionSchema } from "./frontend";
 import {
   createSchema as createKeyBody,
   rotateSchema as rotateKeyBody,
@@ -172,6 +174,25 @@ export const API_ROUTES: readonly RouteDoc[] = [
   }),
   r("post", "/admin/tenants/:tenant/batches/:id/cancel", "admin", "admin", "Cancel a tenant's batch"),
   r("get", "/admin/alerts", "admin", "admin", "Alert rules in force and recent alerts"),
+  // Frontend tokens (issue 23): minted by an app's backend, verified at the edge.
+  r("post", "/v1/frontend/tokens", "tenant", "frontend", "Mint a frontend token for one end user (no CORS)", {
+    body: mintRequestSchema,
+  }),
+  r("post", "/v1/frontend/tokens/revoke", "tenant", "frontend", "Revoke an end user's tokens, or the key's", {
+    body: revokeSchema,
+  }),
+  r("get", "/v1/frontend/jwks.json", "none", "frontend", "The public keys frontend tokens are signed with"),
+  r(
+    "post",
+    "/v1/frontend/sessions",
+    "none",
+    "frontend",
+    "An anonymous token for a Turnstile-verified visitor",
+    {
+      body: sessionSchema,
+    },
+  ),
+  r("get", "/admin/tenants/:tenant/end-users/:id", "admin", "admin", "One end user's counters"),
   // Request records (issue 25): the tenant's own, and every tenant's for the operator.
   r("get", "/v1/requests", "tenant", "requests", "The caller's request records, newest first", {
     query: RECORD_FILTERS,

@@ -4,7 +4,7 @@ import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
-import type { KeyRecord } from "../tenancy/key-registry";
+import { KEY_CAPABILITIES, type KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
 import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import * as z from "../zod";
@@ -20,11 +20,18 @@ const MAX_GRACE_S = 7 * 86_400;
 const name = z
   .string()
   .check(z.regex(/^[\p{L}\p{N} _.:@/-]{1,64}$/u, "1-64 letters, digits, spaces or _.:@/-"));
-export const createSchema = z.strictObject({ name, limits: z.optional(limitsSchema) });
+/** "mint": may mint frontend tokens; "browser": may be used from other sites' pages (issue 23). Off by default. */
+const capabilities = z.array(z.enum(KEY_CAPABILITIES)).check(z.maxLength(KEY_CAPABILITIES.length));
+export const createSchema = z.strictObject({
+  name,
+  limits: z.optional(limitsSchema),
+  capabilities: z.optional(capabilities),
+});
 export const updateSchema = z.strictObject({
   name: z.optional(name),
   limits: z.optional(limitsSchema),
   disabled: z.optional(z.boolean()),
+  capabilities: z.optional(capabilities),
 });
 export const rotateSchema = z.strictObject({
   /** How long the old secret keeps working (0, the default: it stops now). */
@@ -38,7 +45,7 @@ keys.post("/tenants/:tenant/keys", async (c) => {
   const body = parseBody(createSchema, await c.req.json().catch(invalidJson));
   const limits = withinTenant(tenant, body.limits ?? {});
   const { secret, stored } = await mintSecret();
-  const record = await registry(c.env).create(tenant.id, body.name, limits, stored);
+  const record = await registry(c.env).create(tenant.id, body.name, limits, stored, body.capabilities);
   return c.json({ ...view(record, c.env), key: secret }, 201);
 });
 

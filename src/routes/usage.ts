@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
-import { limitsReport, scopesOf } from "../tenancy/enforce";
+import { type LimitReport, limitsReport, scopesOf } from "../tenancy/enforce";
 
 /**
  * `GET /v1/usage`: the calling tenant's own usage and cost; `from`/`to` are ISO dates or epoch ms.
@@ -18,12 +18,23 @@ usage.get("/v1/usage", async (c) => {
   const from = parseTime(c.req.query("from"), "from") ?? to - WEEK_MS;
   if (from >= to) throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
   const tenant = c.get("tenant").id;
+  const endUser = c.get("endUser");
+  if (endUser) {
+    // A frontend token sees its own end user's counters, never the tenant's usage (issue 23).
+    const scopes = scopesOf(c.get("tenant"), undefined, endUser);
+    const limits = await limitsReport(c.env.SPEND_AUTHORITY, scopes, now);
+    return c.json({ object: "end_user.usage", end_user: endUser.id, limits: limits.filter(isUsers) });
+  }
   const [summary, limits] = await Promise.all([
     c.env.TENANT_LEDGER.getByName(tenant).summary(tenant, from, to),
     limitsReport(c.env.SPEND_AUTHORITY, scopesOf(c.get("tenant"), c.get("routerKey")), now),
   ]);
   return c.json({ ...summary, limits });
 });
+
+function isUsers(report: LimitReport): boolean {
+  return report.scope.startsWith("user:");
+}
 
 function parseTime(value: string | undefined, param: string): number | undefined {
   if (value === undefined || value === "") return undefined;

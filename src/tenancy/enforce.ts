@@ -10,6 +10,8 @@ import { IDLE_RETURN_MS, type Lend, type Need, SpendHolder } from "./spend-holde
 export interface LimitScopes {
   tenant: { id: string; limits: Limits; alertWebhook?: string };
   key?: Pick<KeyGrant, "id" | "limits">;
+  /** The end user of a frontend token (issue 23): counted per (tenant, user) in the tenant's authority. */
+  user?: { id: string; limits: Limits };
 }
 
 const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdPerDay" | "usdPerMonth"> = {
@@ -22,15 +24,22 @@ const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdP
 export function scopesOf(
   tenant: { id: string; limits?: Limits; alertWebhook?: string },
   key?: Pick<KeyGrant, "id" | "limits">,
+  user?: { id: string; limits: Limits },
 ): LimitScopes {
-  return { tenant: { id: tenant.id, limits: tenant.limits ?? {}, alertWebhook: tenant.alertWebhook }, key };
+  return {
+    tenant: { id: tenant.id, limits: tenant.limits ?? {}, alertWebhook: tenant.alertWebhook },
+    key,
+    user,
+  };
 }
 
-/** The narrower of a tenant's and a key's limits, field by field. */
-export function effectiveLimits({ tenant, key }: LimitScopes): Limits {
-  if (!key) return tenant.limits;
-  const a = tenant.limits;
-  const b = key.limits;
+/** The narrowest of a tenant's, a key's and an end user's limits, field by field. */
+export function effectiveLimits({ tenant, key, user }: LimitScopes): Limits {
+  const limits = key ? narrower(tenant.limits, key.limits) : tenant.limits;
+  return user ? narrower(limits, user.limits) : limits;
+}
+
+function narrower(a: Limits, b: Limits): Limits {
   const min = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
   const both = (x?: string[], y?: string[]) => (x && y ? x.filter((item) => y.includes(item)) : (x ?? y));
   return {
@@ -122,6 +131,7 @@ export async function reserveSpend(args: {
   );
   const owner = { tenant: scopes.tenant.id, alertWebhook: scopes.tenant.alertWebhook };
   const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks, owner);
+  refuseSpentUser(needs, holder, now);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
     const answer = await holder.fill(needs, missing, lend).catch((error: unknown) => {
@@ -171,6 +181,7 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
   const needs: Need[] = [];
   const scoped: Array<[string, Limits]> = [["tenant", scopes.tenant.limits]];
   if (scopes.key) scoped.push([scopes.key.id, scopes.key.limits]);
+  if (scopes.user) scoped.push([`user:${scopes.user.id}`, scopes.user.limits]);
   for (const [scope, limits] of scoped) {
     for (const kind of Object.keys(FIELDS) as BudgetKind[]) {
       const limit = limits[FIELDS[kind]];
@@ -187,6 +198,26 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
     }
   }
   return needs;
+}
+
+/**
+ * An end user whose counter this isolate already knows is spent for the window is refused here, with no
+ * call to the authority: a user hammering the router costs the tenant's authority nothing more until
+ * the window ends, so it cannot slow the tenant's other users. (Spare that other isolates give back in
+ * the meantime is not seen: the refusal may be early by at most their leases, never late.)
+ */
+function refuseSpentUser(needs: Need[], holder: SpendHolder, now: number): void {
+  const spent = needs.find(
+    (need) =>
+      need.counter.startsWith("user:") &&
+      need.amount > 0 &&
+      holder.remaining(need) < need.amount &&
+      holder.knows(need),
+  );
+  if (spent) {
+    const refused = { counter: spent.counter, kind: spent.kind, limit: spent.limit };
+    throw refusal({ ok: false, counters: [], refused }, needs, holder, now);
+  }
 }
 
 function holderOf(holders: Map<string, SpendHolder>, tenant: string, lease: number): SpendHolder {
@@ -250,7 +281,11 @@ function refusal(
   now: number,
 ): RouterError {
   const need = needs.find((candidate) => candidate.counter === answer.refused.counter) as Need;
-  const scope = need.counter.startsWith("tenant:") ? "tenant" : "key";
+  const scope = need.counter.startsWith("tenant:")
+    ? "tenant"
+    : need.counter.startsWith("user:")
+      ? "end user"
+      : "key";
   const headers = rateHeaders(needs, holder, now);
   const resetMs = need.windowEnd - now;
   if (need.kind === "requests" || need.kind === "tokens") {

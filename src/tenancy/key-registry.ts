@@ -25,7 +25,29 @@ export interface KeyRecord {
    * key cache's TTL, so a key in use shows a time at most that old.
    */
   lastUsedAt: number | null;
+  /** What the key may do beyond calling the API (issue 23): "mint" frontend tokens, "browser" use. */
+  capabilities: KeyCapability[];
 }
+
+export const KEY_CAPABILITIES = ["mint", "browser"] as const;
+export type KeyCapability = (typeof KEY_CAPABILITIES)[number];
+
+/**
+ * What a frontend token's verifier must know beyond the signature: whether its parent key still
+ * stands, and which of the tenant's tokens were revoked (issue 23). Revocations are dropped once every
+ * token they could concern has expired, so the list stays as short as the last hour's revocations.
+ */
+export interface TokenStanding {
+  /** The parent key, when one was asked for and is enabled; null when disabled or deleted. */
+  key: KeyGrant | null;
+  /** Tokens the parent key minted before this time (ms) are revoked: its last rotation or revocation. */
+  keyRevokedAt: number;
+  /** Revoked end users (by their pseudonymous id) and when: their tokens issued before then fail. */
+  users: Record<string, number>;
+}
+
+/** How long a revocation is remembered: past the longest token lifetime plus clock skew. */
+export const REVOCATION_MEMORY_MS = 3_660_000;
 
 /** What a request authenticated with a managed key learns about it. */
 export interface KeyGrant {
@@ -33,6 +55,7 @@ export interface KeyGrant {
   tenant: string;
   name: string;
   limits: Limits;
+  capabilities?: KeyCapability[];
 }
 
 export interface NewSecret {
@@ -68,9 +91,20 @@ export class KeyRegistry extends DurableObject<Env> {
     if (!columns.some((column) => column.name === "last_used_at")) {
       sql.exec("ALTER TABLE keys ADD COLUMN last_used_at INTEGER");
     }
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS key_capabilities (key_id TEXT PRIMARY KEY, capabilities TEXT NOT NULL)",
+    );
+    sql.exec(`CREATE TABLE IF NOT EXISTS token_revocations (tenant TEXT NOT NULL, subject TEXT NOT NULL,
+      at INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (tenant, subject))`);
   }
 
-  create(tenant: string, name: string, limits: Limits, secret: NewSecret): KeyRecord {
+  create(
+    tenant: string,
+    name: string,
+    limits: Limits,
+    secret: NewSecret,
+    capabilities: KeyCapability[] = [],
+  ): KeyRecord {
     const id = `key_${crypto.randomUUID().replaceAll("-", "")}`;
     const now = this.clock();
     this.ctx.storage.transactionSync(() => {
@@ -83,6 +117,7 @@ export class KeyRegistry extends DurableObject<Env> {
         now,
       );
       this.addSecret(id, secret, now);
+      this.setCapabilities(id, capabilities);
     });
     return this.record(tenant, id) as KeyRecord;
   }
@@ -101,10 +136,11 @@ export class KeyRegistry extends DurableObject<Env> {
   update(
     tenant: string,
     id: string,
-    change: { name?: string; limits?: Limits; disabled?: boolean },
+    change: { name?: string; limits?: Limits; disabled?: boolean; capabilities?: KeyCapability[] },
   ): KeyRecord | null {
     const current = this.record(tenant, id);
     if (!current) return null;
+    if (change.capabilities) this.setCapabilities(id, change.capabilities);
     this.ctx.storage.sql.exec(
       "UPDATE keys SET name = ?, limits = ?, disabled = ? WHERE id = ?",
       change.name ?? current.name,
@@ -130,8 +166,77 @@ export class KeyRegistry extends DurableObject<Env> {
         );
       }
       this.addSecret(id, secret, now);
+      // A rotation also revokes the frontend tokens the key minted so far.
+      this.revoke(tenant, `key:${id}`, now);
     });
     return this.record(tenant, id);
+  }
+
+  /** Revokes the frontend tokens of one end user (by pseudonymous id) of the tenant, issued before now. */
+  revokeUser(tenant: string, userId: string): void {
+    this.revoke(tenant, `user:${userId}`, this.clock());
+  }
+
+  /** Revokes every frontend token a key minted before now, leaving the key itself working. */
+  revokeKeyTokens(tenant: string, id: string): boolean {
+    if (!this.record(tenant, id)) return false;
+    this.revoke(tenant, `key:${id}`, this.clock());
+    return true;
+  }
+
+  /** What a frontend token verifier caches for up to the key cache's TTL (see {@link TokenStanding}). */
+  standing(tenant: string, keyId: string | null): TokenStanding {
+    const now = this.clock();
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM token_revocations WHERE expires_at <= ?", now);
+    const users: Record<string, number> = {};
+    let keyRevokedAt = 0;
+    for (const row of sql
+      .exec<{ subject: string; at: number }>(
+        "SELECT subject, at FROM token_revocations WHERE tenant = ?",
+        tenant,
+      )
+      .toArray()) {
+      if (row.subject.startsWith("user:")) users[row.subject.slice(5)] = row.at;
+      else if (keyId !== null && row.subject === `key:${keyId}`) keyRevokedAt = row.at;
+    }
+    const record = keyId === null ? null : this.record(tenant, keyId);
+    const key =
+      record && !record.disabled
+        ? {
+            id: record.id,
+            tenant,
+            name: record.name,
+            limits: record.limits,
+            capabilities: record.capabilities,
+          }
+        : null;
+    return { key, keyRevokedAt, users };
+  }
+
+  private revoke(tenant: string, subject: string, now: number): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO token_revocations VALUES (?, ?, ?, ?)",
+      tenant,
+      subject,
+      now,
+      now + REVOCATION_MEMORY_MS,
+    );
+  }
+
+  private setCapabilities(id: string, capabilities: KeyCapability[]): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO key_capabilities VALUES (?, ?)",
+      id,
+      JSON.stringify([...new Set(capabilities)].sort()),
+    );
+  }
+
+  private capabilitiesOf(id: string): KeyCapability[] {
+    const row = this.ctx.storage.sql
+      .exec<{ capabilities: string }>("SELECT capabilities FROM key_capabilities WHERE key_id = ?", id)
+      .toArray()[0];
+    return row ? JSON.parse(row.capabilities) : [];
   }
 
   remove(tenant: string, id: string): boolean {
@@ -139,6 +244,7 @@ export class KeyRegistry extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec("DELETE FROM secrets WHERE key_id = ?", id);
       this.ctx.storage.sql.exec("DELETE FROM keys WHERE id = ?", id);
+      this.ctx.storage.sql.exec("DELETE FROM key_capabilities WHERE key_id = ?", id);
     });
     return true;
   }
@@ -160,6 +266,7 @@ export class KeyRegistry extends DurableObject<Env> {
       tenant: String(row.tenant),
       name: String(row.name),
       limits: JSON.parse(String(row.limits)),
+      capabilities: this.capabilitiesOf(String(row.id)),
     };
   }
 
@@ -216,6 +323,7 @@ export class KeyRegistry extends DurableObject<Env> {
       hints,
       lastUsedAt:
         row.last_used_at === null || row.last_used_at === undefined ? null : Number(row.last_used_at),
+      capabilities: this.capabilitiesOf(String(row.id)),
     };
   }
 }

@@ -35,6 +35,7 @@ export class SpendHolder {
 
   /** Takes what the blocks hold toward each need; returns the part of each still missing. */
   take(needs: Need[], now: number): number[] {
+    this.forgetEnded(now);
     this.inFlight++;
     this.lastTakeAt = now;
     return needs.map((need) => {
@@ -129,6 +130,26 @@ export class SpendHolder {
     for (const ask of asks) {
       const block = this.blocks.get(ask.counter);
       if (block && block.window === ask.window && ask.give < 0) block.balance += ask.give;
+    }
+  }
+
+  /** Whether this isolate has heard from the authority about the counter in this window. */
+  knows(need: Pick<Need, "counter" | "window">): boolean {
+    const block = this.blocks.get(need.counter);
+    return block !== undefined && block.window === need.window && block.used > 0;
+  }
+
+  private forgottenAt = 0;
+
+  /**
+   * Drops blocks whose window has ended and that owe nothing, at most once a minute: a tenant with many
+   * end users keeps only the counters of users active in the current windows (issue 23).
+   */
+  private forgetEnded(now: number): void {
+    if (now - this.forgottenAt < 60_000) return;
+    this.forgottenAt = now;
+    for (const [counter, block] of this.blocks) {
+      if (block.of.windowEnd <= now && block.balance >= 0) this.blocks.delete(counter);
     }
   }
 

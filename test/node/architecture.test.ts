@@ -15,6 +15,7 @@ const LAYERS = [
   "batch",
   "middleware",
   "proxy",
+  "frontend",
   "tenancy",
   "cache",
   "observe",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { call, frontendTenant, mint } from "./frontend/support";
 import { callRouter } from "./helpers";
 
 const ORIGIN = "https://app.example";
@@ -50,7 +51,10 @@ describe("CORS preflight from a browser", () => {
   });
 
   it("lets a browser script read the router's response headers", async () => {
-    const response = await callRouter("/v1/models", { headers: { origin: ORIGIN } });
+    // A page holds a frontend token: a server key from another site's page is refused (server-key guard).
+    const { key, tenants } = await frontendTenant();
+    const token = await mint(tenants, key, { sub: "page-user" });
+    const response = await call(tenants, "/v1/models", { key: token, headers: { origin: ORIGIN } });
     expect(response.status).toBe(200);
     const exposed = response.headers.get("access-control-expose-headers") ?? "";
     for (const name of ["x-request-id", "x-router-cache", "x-router-cost-usd", "retry-after"]) {

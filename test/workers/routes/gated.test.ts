@@ -36,6 +36,12 @@ const FREE = new Set([
   "GET /metrics",
   "GET /metrics/series",
   "GET /admin/cache/stats",
+  // Frontend tokens (issue 23): minting, revoking and keys; a token's own calls go through the gated routes.
+  "POST /v1/frontend/tokens",
+  "POST /v1/frontend/tokens/revoke",
+  "GET /v1/frontend/jwks.json",
+  "POST /v1/frontend/sessions",
+  "GET /admin/tenants/:tenant/end-users/:id",
   "DELETE /admin/cache/entries/:key",
   "DELETE /admin/cache/tenants/:tenant",
   "DELETE /admin/cache/shared",

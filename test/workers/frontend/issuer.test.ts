@@ -1,0 +1,106 @@
+import { env } from "cloudflare:workers";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../cache/support";
+import { chatBody, createSim, errorOf } from "../helpers";
+import { call } from "./support";
+
+const STUB = Reflect.get(env, "FRONTEND_STUB_URL") as string;
+const ISSUER = "https://login.example.test";
+const AUDIENCE = "my-app";
+
+/** An identity provider of its own: an ES256 key pair with a kid, and its public JWKS. */
+async function provider(kid = `k-${crypto.randomUUID().slice(0, 6)}`) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: "user-42", iat: now, exp: now + 300, ...claims })
+      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT", ...header })
+      .sign(privateKey);
+  };
+  return { kid, jwks: { keys: [jwk] }, sign };
+}
+
+/** A tenant trusting `issuer`, with no key of its own used here. */
+async function issuerTenant(issuer: Record<string, unknown>): Promise<{ id: string; tenants: string }> {
+  const id = `idp-${crypto.randomUUID().slice(0, 8)}`;
+  const base = JSON.parse(env.ROUTER_TENANTS) as unknown[];
+  const tenant = {
+    id,
+    keys: [await sha256Hex(`sk-router-${id}-000000000000`)],
+    frontend: { issuers: [{ issuer: ISSUER, audience: AUDIENCE, ...issuer }] },
+  };
+  return { id, tenants: JSON.stringify([...base, tenant]) };
+}
+
+async function fetches(name: string): Promise<number> {
+  return Number(await (await fetch(`${STUB}/_control/fetches/${name}`)).text());
+}
+
+describe("a tenant's own login tokens (bring your own issuer)", () => {
+  it("verifies against a JWKS served by URL, fetched once per isolate and then held by kid", async () => {
+    const sim = await createSim();
+    const idp = await provider();
+    const name = `set-${crypto.randomUUID().slice(0, 8)}`;
+    await fetch(`${STUB}/jwks/${name}`, { method: "PUT", body: JSON.stringify(idp.jwks) });
+    const { tenants } = await issuerTenant({ jwksUrl: `${STUB}/jwks/${name}`, algorithms: ["ES256"] });
+    for (const sub of ["user-42", "user-43", "user-42"]) {
+      const token = await idp.sign({ sub });
+      const response = await call(
+        tenants,
+        "/v1/chat/completions",
+        { key: token, json: chatBody({ user: sub }) },
+        {},
+        sim.baseUrl,
+      );
+      expect(response.status).toBe(200);
+    }
+    expect(await fetches(name)).toBe(1);
+    const sent = (await sim.stats()).recent.map((r) => (r.body as { user_id: string }).user_id);
+    expect(sent[0]).toMatch(/^u_/);
+    expect(sent[2]).toBe(sent[0]);
+    expect(sent[1]).not.toBe(sent[0]);
+    expect(JSON.stringify(sent)).not.toContain("user-4");
+  });
+
+  it("refuses a wrong audience, an unknown kid, an HS256 token and a missing end-user claim", async () => {
+    const sim = await createSim();
+    const idp = await provider();
+    const { tenants } = await issuerTenant({ jwks: idp.jwks, algorithms: ["ES256"], userClaim: "uid" });
+    const now = Math.floor(Date.now() / 1000);
+    const hmac = await new SignJWT({ iss: ISSUER, aud: AUDIENCE, uid: "u1", exp: now + 300 })
+      .setProtectedHeader({ alg: "HS256", kid: idp.kid })
+      .sign(new TextEncoder().encode("a shared secret the router must never accept"));
+    const cases: Array<[string, string, string]> = [
+      ["wrong aud", await idp.sign({ uid: "u1", aud: "another-app" }), "audience"],
+      ["unknown kid", await idp.sign({ uid: "u1" }, { kid: "rotated-away" }), "no key"],
+      ["HS256", hmac, "HS256"],
+      ["no uid", await idp.sign({}), "uid"],
+      ["expired", await idp.sign({ uid: "u1", iat: now - 900, exp: now - 60 }), "expired"],
+    ];
+    for (const [label, token, reason] of cases) {
+      const response = await call(
+        tenants,
+        "/v1/chat/completions",
+        { key: token, json: chatBody() },
+        {},
+        sim.baseUrl,
+      );
+      expect(response.status, label).toBe(401);
+      expect((await errorOf(response)).message, label).toContain(reason);
+    }
+    expect((await sim.stats()).requests).toBe(0);
+    const good = await idp.sign({ uid: "u1" });
+    expect(
+      (await call(tenants, "/v1/chat/completions", { key: good, json: chatBody() }, {}, sim.baseUrl)).status,
+    ).toBe(200);
+  });
+
+  it("rejects a tenant configuration giving both or neither of jwks and jwksUrl", async () => {
+    const both = await issuerTenant({ jwks: { keys: [{ kty: "EC" }] }, jwksUrl: `${STUB}/jwks/x` });
+    const response = await call(both.tenants, "/healthz", { key: null });
+    expect(response.status).toBe(503);
+    expect(JSON.stringify(await response.json())).toContain("exactly one of jwks and jwksUrl");
+  });
+});

@@ -99,7 +99,10 @@ async function serveKept(
     kind: "responses",
     path: "/v1/responses",
     body: JSON.stringify({ ...sent, stream: true }),
-    headers: routingHeaders(c.req.raw.headers, background ? { "x-router-latency": "background" } : {}),
+    headers: routingHeaders(c.req.raw.headers, {
+      "x-request-id": id,
+      ...(background ? { "x-router-latency": "background" } : {}),
+    }),
     echo: { background, store: true, previous_response_id: body.previous_response_id ?? null },
     input: JSON.stringify(input),
     model: body.model,

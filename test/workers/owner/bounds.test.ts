@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import type { StreamOwner } from "../../../src/index";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
@@ -42,8 +42,8 @@ describe("bounds of kept answers", () => {
     const b = await openai.responses.create(ask);
     const refused = await openai.responses.create(ask).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((refused as OpenAI.APIError).code).toBe("kept_answers_quota");
-    expect((refused as OpenAI.APIError).message).toContain("2 kept answers");
+    expect((refused as APIError).code).toBe("kept_answers_quota");
+    expect((refused as APIError).message).toContain("2 kept answers");
     await untilDone(openai, a.id);
     await openai.responses.delete(a.id);
     const c = await openai.responses.create(ask);
@@ -60,8 +60,8 @@ describe("bounds of kept answers", () => {
     const first = await openai.responses.create(ask);
     await untilDone(openai, first.id);
     const refused = await openai.responses.create(ask).catch((error: unknown) => error);
-    expect((refused as OpenAI.APIError).code).toBe("kept_answers_quota");
-    expect((refused as OpenAI.APIError).message).toContain("bytes of kept answers");
+    expect((refused as APIError).code).toBe("kept_answers_quota");
+    expect((refused as APIError).message).toContain("bytes of kept answers");
     await openai.responses.delete(first.id);
   });
 

@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY } from "../../fixtures/tenants";
 import { createSim, openaiClient } from "../helpers";
@@ -25,7 +25,7 @@ describe("stored responses and previous_response_id, through the openai SDK", ()
       store: true,
     });
     expect(first.status).toBe("completed");
-    expect(first.store).toBe(true);
+    expect((first as unknown as { store: boolean }).store).toBe(true);
     const call = first.output.find((item) => item.type === "function_call");
     expect(call?.name).toBe("weather");
     const reasoning = first.output.find((item) => item.type === "reasoning");
@@ -74,7 +74,7 @@ describe("stored responses and previous_response_id, through the openai SDK", ()
       .create({ model: MODEL, input: "and then?", previous_response_id: unstored.id })
       .catch((error: unknown) => error);
     expect(chained).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((chained as OpenAI.BadRequestError).param).toBe("previous_response_id");
+    expect((chained as APIError).param).toBe("previous_response_id");
   });
 
   it("refuses background with store: false", async () => {

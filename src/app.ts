@@ -27,6 +27,7 @@ import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
+import { resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 
@@ -49,6 +50,9 @@ const CALLER_HEADERS = [
   "x-router-deadline-ms",
   "x-router-max-wait-ms",
   "x-router-cache",
+  // Resumable chat streams (issue 24).
+  "x-router-resumable",
+  "last-event-id",
 ];
 
 /** Response headers a browser script may read. */
@@ -78,6 +82,7 @@ const ROUTER_HEADERS = [
   "x-ratelimit-remaining-tokens",
   "x-ratelimit-reset-tokens",
   "x-router-budget-reset",
+  "x-router-stream-id",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
@@ -143,6 +148,8 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", latency);
   api.route("/", files);
   api.route("/", batches);
+  // Kept chat streams, resumed by id (issue 24).
+  api.route("/", resumable);
   app.route("/", api);
 
   // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).

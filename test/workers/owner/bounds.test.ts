@@ -4,7 +4,7 @@ import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import type { StreamOwner } from "../../../src/index";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { createSim, ledgerEntry } from "../helpers";
+import { createSim, eventually, ledgerEntry } from "../helpers";
 import { clientWith, untilDone } from "./support";
 
 const MODEL = "deepseek-v4-flash";
@@ -59,6 +59,9 @@ describe("bounds of kept answers", () => {
     const openai = clientWith(sim.baseUrl, { KEPT_QUOTA_BYTES: "100" }, GLOBEX_KEY);
     const first = await openai.responses.create(ask);
     await untilDone(openai, first.id);
+    // Its bytes are counted when its owner finishes, a moment after the status says so.
+    const answers = env.TENANT_ANSWERS.getByName("globex");
+    await eventually(async () => expect((await answers.usage()).bytes).toBeGreaterThan(100));
     const refused = await openai.responses.create(ask).catch((error: unknown) => error);
     expect((refused as APIError).code).toBe("kept_answers_quota");
     expect((refused as APIError).message).toContain("bytes of kept answers");

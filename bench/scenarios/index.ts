@@ -5,6 +5,7 @@ import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
 import { cost } from "./cost";
 import { geography } from "./geography";
+import { kept } from "./kept";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
@@ -37,4 +38,5 @@ export const scenarios: BenchScenario[] = [
   metricsBench,
   profile,
   cost,
+  kept,
 ];

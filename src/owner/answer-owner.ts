@@ -46,6 +46,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   private live: LiveRun | undefined;
   /** Readers following the answer live; closed when it ends. */
   private readonly followers = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Frames kept this turn, not yet handed to followers. */
+  private outbox = "";
+  private flushing = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,6 +90,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     const row = this.ownRow(tenant);
     if (!row) return null;
     const { kind } = this.callOf(row);
+    // Pending frames go to the followers they were kept for; the newcomer reads them in its replay.
+    this.flush();
     const replay = this.ctx.storage.sql
       .exec<{ seq: number; name: string | null; data: string }>(
         "SELECT seq, name, data FROM events WHERE seq > ? ORDER BY seq",
@@ -251,8 +256,14 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       );
     if (kept.error) sql.exec("UPDATE answer SET error = ?", JSON.stringify(kept.error));
     if (kept.status) this.settle(kept.status);
-    const frame = encode(frameEvent(call.kind, events, kept.data, kept.name));
-    for (const follower of this.followers) follower.enqueue(frame);
+    this.outbox += frameEvent(call.kind, events, kept.data, kept.name);
+    // One chunk per turn, not per event: events kept in one turn are written (and gated) together.
+    if (!this.flushing) {
+      this.flushing = true;
+      queueMicrotask(() => this.flush());
+    }
+    // The final event ends the answer for its readers, whatever the upstream connection still does.
+    if (kept.status) this.closeFollowers();
   }
 
   /** The pipeline answered with an error before any event (refused, shed, over budget): the answer failed with it. */
@@ -299,7 +310,17 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     });
   }
 
+  /** Hands what was kept since the last flush to every live follower. */
+  private flush(): void {
+    this.flushing = false;
+    if (this.outbox === "") return;
+    const frame = encode(this.outbox);
+    this.outbox = "";
+    for (const follower of this.followers) follower.enqueue(frame);
+  }
+
   private closeFollowers(): void {
+    this.flush();
     for (const follower of this.followers) follower.close();
     this.followers.clear();
   }

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
+import { activePolicy } from "../config/policy-source";
 import { internalRequest } from "../middleware/internal-call";
 import { isObject, type Json, parse } from "../surfaces/scan";
 import { SseParser } from "../upstream/sse";
 import { encode, frameEvent, type KeptEvent, keepChatEvent, keepResponsesEvent } from "./events";
+import { isOutputEvent, lostCallEntry } from "./lost";
 import { FINAL_STATUSES, type OwnedCall, type OwnedSnapshot, type OwnedStatus } from "./types";
 
 /** The router's own fetch handler (`app.fetch`): the owner runs its call through it, as the tenant. */
@@ -301,13 +303,30 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     });
   }
 
-  /** The run belonged to an instance that is gone (evicted, crashed): its upstream call died with it. */
+  /**
+   * The run belonged to an instance that is gone (evicted, crashed): its upstream call, its lease
+   * heartbeat and its accounting died with it. The lease expires at the gate; the usage is booked here,
+   * estimated from what was kept.
+   */
   private failDead(): void {
-    const row = this.requireRow();
-    this.failWith(this.callOf(row), {
+    const call = this.callOf(this.requireRow());
+    const outputEvents = this.ctx.storage.sql
+      .exec<{ name: string | null; data: string }>("SELECT name, data FROM events")
+      .toArray()
+      .filter((event) => isOutputEvent(call.kind, event.name, event.data)).length;
+    this.failWith(call, {
       code: "owner_restarted",
       message: "The router lost this answer mid-call (its owner restarted); what was streamed is kept.",
     });
+    this.ctx.waitUntil(this.bookLost(call, outputEvents));
+  }
+
+  private async bookLost(call: OwnedCall, outputEvents: number): Promise<void> {
+    const now = this.clock();
+    const policy = await activePolicy({ ...this.env, ...call.config }, now);
+    if (!policy.ok) return;
+    const entry = lostCallEntry({ call, outputEvents, policy: policy.value.policy, now });
+    await this.env.TENANT_LEDGER.getByName(call.tenant).recordMany([entry]);
   }
 
   /** Hands what was kept since the last flush to every live follower. */

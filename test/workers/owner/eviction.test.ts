@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { PoolGate } from "../../../src/admission/pool-gate";
 import worker from "../../../src/index";
 import { ACME_KEY } from "../../fixtures/tenants";
-import { createSim, eventually, singlePoolPolicy } from "../helpers";
+import { createSim, eventually, ledgerEntry, singlePoolPolicy } from "../helpers";
 
 /** An openai client whose router runs `policy` against the simulator at `baseUrl`. */
 function clientWith(baseUrl: string, policy: string): OpenAI {
@@ -49,10 +49,12 @@ describe("an owner evicted mid-call", () => {
       stub: () => env.POOL_GATE.getByName(`${pool}#0`),
     };
     await eventually(async () => expect((await gate.status()).inFlight).toBe(1));
-    await eventually(async () => {
-      const response = await openai.responses.retrieve(created.id);
-      expect(response.status).toBe("in_progress");
-    });
+    // A few tokens have been generated (and kept) when the owner dies.
+    let deltas = 0;
+    for await (const event of await openai.responses.retrieve(created.id, { stream: true })) {
+      if (event.type === "response.output_text.delta") deltas++;
+      if (deltas === 3) break;
+    }
 
     // The plugin's eviction waits for the owner's run to drain; a crash is what ends it mid-call.
     await abortAllDurableObjects();
@@ -69,5 +71,10 @@ describe("an owner evicted mid-call", () => {
     });
     await runDurableObjectAlarm(gate.stub());
     expect((await gate.status()).inFlight).toBe(0);
+    // Its accounting died with it: the usage is booked, estimated from what was kept, once.
+    const entry = await ledgerEntry(created.id);
+    expect(entry).toMatchObject({ entryId: `owned:${created.id}`, estimated: true, outcome: "failed" });
+    expect(entry.usage.completionTokens).toBeGreaterThanOrEqual(3);
+    expect(entry.usage.promptTokens).toBeGreaterThan(0);
   });
 });

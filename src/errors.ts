@@ -39,6 +39,11 @@ const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** Whether `code` is one of the router's own error codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
 interface ErrorEnvelope {
   error: { message: string; type: string; param: string | null; code: string };
 }

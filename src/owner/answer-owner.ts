@@ -124,6 +124,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     if (!FINAL_STATUSES.has(row.status)) {
       this.settle("cancelled");
       this.live?.abort.abort(new Error("cancelled by its owner"));
+      // A queued answer never runs, so nothing else would end its readers.
+      this.closeFollowers();
     }
     return this.snapshot(tenant);
   }
@@ -168,23 +170,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     // Should this instance die mid-run, the alarm comes back and fails the answer (failDead).
     await this.ctx.storage.setAlarm(Date.now() + RUN_WATCH_MS);
     const pending: Promise<unknown>[] = [];
-    const ctx = {
-      waitUntil: (work: Promise<unknown>) => void pending.push(work),
-      passThroughOnException: () => {},
-      props: {},
-    } as unknown as ExecutionContext;
     try {
-      const request = internalRequest(
-        `https://owner.internal${call.path}`,
-        {
-          method: "POST",
-          headers: { ...call.headers, "content-type": "application/json" },
-          body: call.body,
-          signal: live.abort.signal,
-        },
-        { tenantId: call.tenant, ledgerKey: `owned:${call.id}` },
-      );
-      const response = await this.app(request, { ...this.env, ...call.config }, ctx);
+      const request = inProcessRequest(call, live.abort.signal);
+      const response = await this.app(request, { ...this.env, ...call.config }, holding(pending));
       if (
         response.ok &&
         response.body &&
@@ -197,12 +185,12 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     } finally {
       this.failWith(call, { code: "upstream_error", message: "The answer ended before it was complete." });
       this.live = undefined;
+      this.closeFollowers();
       const kept = this.row();
       if (kept)
         await this.env.TENANT_ANSWERS.getByName(call.tenant)
           .record(call.id, kept.bytes)
           .catch(() => {});
-      this.closeFollowers();
       // The pipeline's accounting, lease release and cache writes: a request's waitUntil, held here.
       while (pending.length > 0) await Promise.allSettled(pending.splice(0));
     }
@@ -420,4 +408,27 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   private callOf(row: AnswerRow): OwnedCall {
     return JSON.parse(row.call) as OwnedCall;
   }
+}
+
+/** The call as a request to the app, marked in-process as its tenant's; `signal` is its caller leaving. */
+function inProcessRequest(call: OwnedCall, signal: AbortSignal): Request {
+  return internalRequest(
+    `https://owner.internal${call.path}`,
+    {
+      method: "POST",
+      headers: { ...call.headers, "content-type": "application/json" },
+      body: call.body,
+      signal,
+    },
+    { tenantId: call.tenant, ledgerKey: `owned:${call.id}` },
+  );
+}
+
+/** An execution context whose `waitUntil` work is collected, for the owner to await before its alarm ends. */
+function holding(pending: Promise<unknown>[]): ExecutionContext {
+  return {
+    waitUntil: (work: Promise<unknown>) => void pending.push(work),
+    passThroughOnException: () => {},
+    props: {},
+  } as unknown as ExecutionContext;
 }

@@ -1,5 +1,6 @@
 import { RouterError } from "../errors";
 import type { AnswerQuota } from "./tenant-answers";
+import type { OwnedCall } from "./types";
 
 /** What kept answers may use, from the Worker's vars (wrangler.toml documents the defaults). */
 export interface KeptSettings {
@@ -35,6 +36,19 @@ export function keptSettings(env: KeptVars): KeptSettings {
       maxBytes: positive(env.KEPT_QUOTA_BYTES, 256 * 1024 * 1024),
     },
   };
+}
+
+/** A SQLite value holds at most 2 MB; the kept call (request and expanded conversation) is one. */
+const MAX_CALL_CHARS = 1_900_000;
+
+/** Refuses a call too large to keep, before anything is counted or started. */
+export function checkKeptSize(call: OwnedCall): void {
+  const size = JSON.stringify(call).length;
+  if (size > MAX_CALL_CHARS)
+    throw new RouterError(
+      "payload_too_large",
+      `A kept request, with the conversation it continues, may be at most ${MAX_CALL_CHARS} characters; this one is ${size}. Start a new conversation, or send it without store/background.`,
+    );
 }
 
 /** The owner of a tenant's answer: named by tenant and id, so another tenant's id names an empty object. */

@@ -1,9 +1,10 @@
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
+import { isErrorCode, RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
 import {
   admitKept,
+  checkKeptSize,
   eventStream,
   keptSettings,
   lastSeen,
@@ -91,7 +92,6 @@ async function serveKept(
   const tenant = c.get("tenant").id;
   const settings = keptSettings(c.env);
   const id = newAnswerId("resp");
-  await admitKept(c.env, tenant, id, Date.now() + settings.responseTtlMs, settings.quota);
   const background = body.background === true;
   const call: OwnedCall = {
     id,
@@ -109,6 +109,8 @@ async function serveKept(
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.responseTtlMs },
     config: configOf(c.env),
   };
+  checkKeptSize(call);
+  await admitKept(c.env, tenant, id, Date.now() + settings.responseTtlMs, settings.quota);
   const owner = ownerOf(c.env, tenant, id);
   const started = await owner.start(call);
   if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
@@ -129,8 +131,11 @@ async function followed(
 /** A foreground answer that failed gets an error status, as an unstored one would. */
 function finished(snapshot: OwnedSnapshot | null): OwnedSnapshot {
   if (!snapshot) throw notKept();
-  if (snapshot.status === "failed" && snapshot.error)
-    throw new RouterError("upstream_error", snapshot.error.message, { type: snapshot.error.code });
+  if (snapshot.status === "failed" && snapshot.error) {
+    // The pipeline's refusal keeps its status when its code is one of the router's (429 stays 429).
+    const { code, message } = snapshot.error;
+    throw new RouterError(isErrorCode(code) ? code : "upstream_error", message);
+  }
   return snapshot;
 }
 

@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import {
   admitKept,
+  checkKeptSize,
   eventStream,
   keptSettings,
   lastSeen,
@@ -39,7 +40,6 @@ export async function serveResumable(c: Context<AppEnv>, path: string, rawBody: 
   const tenant = c.get("tenant").id;
   const settings = keptSettings(c.env);
   const id = newAnswerId("chatstream");
-  await admitKept(c.env, tenant, id, Date.now() + settings.chatTtlMs, settings.quota);
   const body = JSON.parse(rawBody) as { model?: unknown };
   const call: OwnedCall = {
     id,
@@ -54,6 +54,8 @@ export async function serveResumable(c: Context<AppEnv>, path: string, rawBody: 
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.chatTtlMs },
     config: configOf(c.env),
   };
+  checkKeptSize(call);
+  await admitKept(c.env, tenant, id, Date.now() + settings.chatTtlMs, settings.quota);
   const owner = ownerOf(c.env, tenant, id);
   await owner.start(call);
   const stream = await owner.follow(tenant, -1);

@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { createSim, eventually, openaiClient } from "../helpers";
@@ -89,6 +89,18 @@ describe("Responses background mode, through the openai SDK", () => {
     expect(cancelled.status).toBe("cancelled");
     await eventually(async () => expect((await sim.stats()).aborted).toBe(1));
     expect((await openai.responses.retrieve(created.id)).status).toBe("cancelled");
+  });
+
+  it("tells a refusal by the pipeline: failed with its code in background, its status in the foreground", async () => {
+    const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
+    const unknown = { model: "no-such-model", input: "Hi" };
+    const created = await openai.responses.create({ ...unknown, background: true });
+    const failed = await untilDone(openai, created.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.error?.code).toBe("model_not_found");
+    const foreground = await openai.responses.create({ ...unknown, store: true }).catch((e: unknown) => e);
+    expect(foreground).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((foreground as APIError).code).toBe("model_not_found");
   });
 
   it("deletes a response, and another tenant never sees one", async () => {

@@ -65,6 +65,27 @@ describe("stored responses and previous_response_id, through the openai SDK", ()
     expect(sent.input[1]).toEqual(JSON.parse(JSON.stringify(reasoning)));
   });
 
+  it("streams a stored response in the foreground, then serves it by id", async () => {
+    const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
+    const stream = await openai.responses.create({
+      model: MODEL,
+      input: "Stream and keep this.",
+      reasoning: { effort: "none" },
+      store: true,
+      stream: true,
+    });
+    let id = "";
+    let text = "";
+    for await (const event of stream) {
+      if (event.type === "response.created") id = event.response.id;
+      if (event.type === "response.output_text.delta") text += event.delta;
+    }
+    expect(id).toMatch(/^resp_/);
+    const kept = await openai.responses.retrieve(id);
+    expect(kept.status).toBe("completed");
+    expect(kept.output_text).toBe(text);
+  });
+
   it("keeps nothing by default: a response created without store cannot be retrieved or continued", async () => {
     const sim = await createSim();
     const openai = openaiClient(ACME_KEY, sim.baseUrl);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GLOBEX_KEY } from "../../fixtures/tenants";
+import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { chatBody, createSim, eventually, ledgerEntry } from "../helpers";
 
 interface SseEvent {
@@ -75,6 +75,29 @@ describe("resumable chat streams (opted in with x-router-resumable)", () => {
     expect((await sim.call(`/v1/chat/completions/${id}/stream`, { key: GLOBEX_KEY })).status).toBe(404);
     const bad = await sim.call(`/v1/chat/completions/${id}/stream`, { headers: { "last-event-id": "x" } });
     expect(bad.status).toBe(400);
+  });
+
+  it("is on for a tenant whose policy says so, and a request can still opt out", async () => {
+    const sim = await createSim();
+    const digest = async (key: string) =>
+      [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)))]
+        .map((byte) => byte.toString(16).padStart(2, "0"))
+        .join("");
+    const tenants = JSON.stringify([{ id: "acme", keys: [await digest(ACME_KEY)], resumableStreams: true }]);
+    const kept = await sim.call(
+      "/v1/chat/completions",
+      { json: chatBody({ stream: true }) },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(kept.headers.get("x-router-stream-id")).toMatch(/^chatstream_/);
+    expect(await kept.text()).toMatch(/^id: 0$/m);
+    const plain = await sim.call(
+      "/v1/chat/completions",
+      { json: chatBody({ stream: true }), headers: { "x-router-resumable": "off" } },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(plain.headers.get("x-router-stream-id")).toBeNull();
+    expect(await plain.text()).not.toMatch(/^id:/m);
   });
 
   it("without opting in, a stream has no id lines and is not kept", async () => {

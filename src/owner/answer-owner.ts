@@ -28,13 +28,15 @@ type AnswerRow = {
 /** The run in this instance: only it can stop the upstream call. */
 interface LiveRun {
   abort: AbortController;
+  /** Settles when the run has ended and its accounting is done. */
+  done?: Promise<void>;
 }
 
 /**
  * The owner of one answer that must outlive its client (issue 24): a background or stored Response, or
  * an opted-in resumable chat stream. One object per answer, named `<tenant>/<id>`, so another tenant's
- * id names an empty object. It runs the call inside its alarm handler (which may run 15 minutes, unlike
- * a Worker invocation after its client left) through the app's own fetch handler, marked in-process as
+ * id names an empty object. It runs the call while its alarm handler waits for it (a handler may run
+ * 15 minutes, unlike a Worker invocation after its client left) through the app's own fetch handler, marked in-process as
  * the tenant's: admission, limits, budgets, the cache, the ledger and metrics apply as to any request,
  * and the pipeline's lease heartbeat is the only thing that holds a slot, so a dead owner's slot frees
  * when its lease expires. Every SSE event is written to SQLite as it arrives, before live followers get
@@ -73,7 +75,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
         now,
         now + call.bounds.ttlMs,
       );
+      // The run starts now; the alarm (due at once) then holds the object for the run's whole length.
       await this.ctx.storage.setAlarm(Date.now());
+      this.launch(call);
     }
     return this.snapshotOf(this.requireRow(), call);
   }
@@ -156,19 +160,26 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     const row = this.row();
     if (!row) return;
     if (row.expires_at <= this.clock()) return this.erase();
-    if (row.status === "queued") await this.run(this.callOf(row));
-    else if (!FINAL_STATUSES.has(row.status) && !this.live) this.failDead();
+    if (row.status === "queued" && !this.live) this.launch(this.callOf(row));
+    if (this.live?.done) {
+      // Should this instance die mid-run, the alarm comes back and fails the answer (failDead).
+      await this.ctx.storage.setAlarm(Date.now() + RUN_WATCH_MS);
+      await this.live.done;
+    } else if (!FINAL_STATUSES.has(row.status)) this.failDead();
     const after = this.row();
     if (after && FINAL_STATUSES.has(after.status))
       await this.ctx.storage.setAlarm(Date.now() + Math.max(0, after.expires_at - this.clock()));
   }
 
-  private async run(call: OwnedCall): Promise<void> {
+  /** Starts the run in this instance; the alarm handler awaits it, which keeps the object alive. */
+  private launch(call: OwnedCall): void {
     const live: LiveRun = { abort: new AbortController() };
     this.live = live;
     this.ctx.storage.sql.exec("UPDATE answer SET status = 'in_progress'");
-    // Should this instance die mid-run, the alarm comes back and fails the answer (failDead).
-    await this.ctx.storage.setAlarm(Date.now() + RUN_WATCH_MS);
+    live.done = this.run(call, live);
+  }
+
+  private async run(call: OwnedCall, live: LiveRun): Promise<void> {
     const pending: Promise<unknown>[] = [];
     try {
       const request = inProcessRequest(call, live.abort.signal);
@@ -184,7 +195,6 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       if (!live.abort.signal.aborted) this.failWith(call, { code: "internal_error", message: String(error) });
     } finally {
       this.failWith(call, { code: "upstream_error", message: "The answer ended before it was complete." });
-      this.live = undefined;
       this.closeFollowers();
       const kept = this.row();
       if (kept)
@@ -193,6 +203,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
           .catch(() => {});
       // The pipeline's accounting, lease release and cache writes: a request's waitUntil, held here.
       while (pending.length > 0) await Promise.allSettled(pending.splice(0));
+      this.live = undefined;
     }
   }
 

@@ -110,7 +110,7 @@ export const kept: BenchScenario = {
       title: kept.title,
       notes: [
         `${ROUNDS} alternating rounds × ${perRound} chat streams per path and answer kind, ${CONCURRENCY} in flight, p50 the median of the rounds' p50s. "burst": the simulator sends a ~20-200-token answer at once (the paths' own cost, per event); "paced": ${PACED_TOKENS} tokens at ${TOKENS_PER_S} tokens/s, as a real stream arrives.`,
-        `A kept stream against a plain one at p50 — ${added.join("; ")}. The owner's costs: the start (quota check, owner RPC, its alarm), then per event one SQLite write whose output gate holds the event until it is durable, and the RPC stream back; a burst pays them event by event, a paced stream hides them between tokens.`,
+        `A kept stream against a plain one at p50 — ${added.join("; ")}. The owner's costs: the start (the tenant's quota check and the owner's RPC), then per event one SQLite write whose output gate holds the event until it is durable, and the RPC stream back; a burst pays them event by event, a paced stream hides them between tokens.`,
         `Storage: a ${LONG_ANSWER_TOKENS}-token answer keeps ${storage.chat.toFixed(0)} bytes as a chat stream and ${storage.responses.toFixed(0)} bytes as a Responses stream (event data; SQLite's own overhead not counted): ${(storage.chat / LONG_ANSWER_TOKENS).toFixed(0)} and ${(storage.responses / LONG_ANSWER_TOKENS).toFixed(0)} bytes per token, so a minute of answer at ${TOKENS_PER_S} tokens/s is about ${(perMinute(storage.chat) / 1024).toFixed(0)} KiB (chat) and ${(perMinute(storage.responses) / 1024).toFixed(0)} KiB (Responses).`,
       ],
       columns: ["answer", "path", "TTFT p50", "total p50", "÷ bare", "÷ plain", "ok"],

@@ -208,7 +208,12 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   private async consume(call: OwnedCall, body: ReadableStream<Uint8Array>, live: LiveRun): Promise<void> {
-    const parser = new SseParser({ data: (payload) => this.keep(call, payload, live) });
+    const parser = new SseParser({
+      data: (payload) => this.keep(call, payload, live),
+      // Keep-alives (while queued for a slot, or DeepSeek's own) reach live readers, unstored: their
+      // connections stay open, and a reader that left is noticed at the next one.
+      comment: (text) => this.ping(text),
+    });
     const reader = body.getReader();
     try {
       for (;;) {
@@ -326,6 +331,12 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     if (!policy.ok) return;
     const entry = lostCallEntry({ call, outputEvents, policy: policy.value.policy, now });
     await this.env.TENANT_LEDGER.getByName(call.tenant).recordMany([entry]);
+  }
+
+  private ping(text: string): void {
+    this.flush();
+    const frame = encode(`: ${text}\n\n`);
+    for (const follower of this.followers) follower.enqueue(frame);
   }
 
   /** Hands what was kept since the last flush to every live follower. */

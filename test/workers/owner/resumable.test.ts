@@ -77,6 +77,19 @@ describe("resumable chat streams (opted in with x-router-resumable)", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("passes keep-alives to live readers without keeping them", async () => {
+    const sim = await createSim({ ttftMs: 300, keepAliveBeforeFirstTokenMs: 50 });
+    const live = await sim.call("/v1/chat/completions", {
+      json: chatBody({ stream: true }),
+      headers: { "x-router-resumable": "on" },
+    });
+    const id = live.headers.get("x-router-stream-id") ?? "";
+    expect(await live.text()).toContain(": keep-alive");
+    const replay = await (await sim.call(`/v1/chat/completions/${id}/stream`)).text();
+    expect(replay).not.toContain(": keep-alive");
+    expect(parseSse(replay).at(-1)?.data).toBe("[DONE]");
+  });
+
   it("is on for a tenant whose policy says so, and a request can still opt out", async () => {
     const sim = await createSim();
     const digest = async (key: string) =>

@@ -107,3 +107,9 @@ export function lastSeen(value: string | undefined, param: string): number {
     });
   return Number(value);
 }
+
+/** The owner runs the call under the configuration of the invocation that accepted it. */
+export function configOf(env: Env): OwnedCall["config"] {
+  const { DEEPSEEK_BASE_URL, ROUTER_POLICY } = env as Env & { ROUTER_POLICY?: string };
+  return { DEEPSEEK_BASE_URL, ...(ROUTER_POLICY ? { ROUTER_POLICY } : {}) };
+}

@@ -5,6 +5,7 @@ import { readJsonBody } from "../middleware/json-body";
 import {
   admitKept,
   checkKeptSize,
+  configOf,
   eventStream,
   keptSettings,
   lastSeen,
@@ -142,12 +143,6 @@ function finished(snapshot: OwnedSnapshot | null): OwnedSnapshot {
 function responseObject(snapshot: OwnedSnapshot | null): Response {
   if (!snapshot?.response) throw notKept();
   return new Response(snapshot.response, { headers: { "content-type": "application/json" } });
-}
-
-/** The owner runs the call under the configuration of the invocation that accepted it. */
-export function configOf(env: Env): OwnedCall["config"] {
-  const { DEEPSEEK_BASE_URL, ROUTER_POLICY } = env as Env & { ROUTER_POLICY?: string };
-  return { DEEPSEEK_BASE_URL, ...(ROUTER_POLICY ? { ROUTER_POLICY } : {}) };
 }
 
 function notKept(): RouterError {

@@ -4,6 +4,7 @@ import { RouterError } from "../errors";
 import {
   admitKept,
   checkKeptSize,
+  configOf,
   eventStream,
   keptSettings,
   lastSeen,
@@ -12,7 +13,6 @@ import {
   routingHeaders,
 } from "../owner/calls";
 import type { OwnedCall } from "../owner/types";
-import { configOf } from "./responses";
 
 /** Opts a streamed chat request in (`on`) or out (`off`) of being kept, whatever the tenant's default. */
 export const RESUMABLE_HEADER = "x-router-resumable";

@@ -64,6 +64,8 @@ export default defineConfig({
         },
       },
       {
+        // Node tests that import Worker modules (the OpenAPI document) see a stand-in for the runtime's module.
+        resolve: { alias: { "cloudflare:workers": "./test/node/support/cloudflare-workers.ts" } },
         test: {
           name: "node",
           environment: "node",

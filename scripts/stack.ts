@@ -26,6 +26,8 @@ export interface LocalStackOptions {
   vars?: Record<string, string>;
   /** Print the Workers' own log lines (one JSON line per request); off so reports stay readable. */
   workerLogs?: boolean;
+  /** An upstream other than the simulator for the router and the bare Worker (e.g. a bench's own mock). */
+  upstreamUrl?: string;
 }
 
 // The floor: forwards the request and returns the upstream response untouched, nothing else.
@@ -60,9 +62,10 @@ export default {
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sim = await startSimServer({ port: options.simPort ?? 0, ...options.sim });
+  const upstream = options.upstreamUrl ?? sim.url;
   const router = routerWorker({
     bindings: {
-      DEEPSEEK_BASE_URL: sim.url,
+      DEEPSEEK_BASE_URL: upstream,
       DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
       ROUTER_TENANTS: tenantsConfig(),
       ...options.vars,
@@ -74,7 +77,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     modules: true,
     script: BARE_PASSTHROUGH,
     compatibilityDate: "2026-11-01",
-    bindings: { UPSTREAM: sim.url },
+    bindings: { UPSTREAM: upstream },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
   const caller: V4WorkerOptions = {
@@ -110,6 +113,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await sim.close();
     },
   };
+}
+
+/**
+ * A stack whose router policy names the simulator's own URL, which is only known once it listens: a
+ * first start finds a free port, the second uses it.
+ */
+export async function startLocalStackWithPolicy(
+  policyFor: (simUrl: string) => string,
+  options: LocalStackOptions = {},
+): Promise<LocalStack> {
+  const probe = await startLocalStack();
+  const simPort = Number(new URL(probe.simUrl).port);
+  await probe.close();
+  return startLocalStack({
+    ...options,
+    simPort,
+    vars: { ...options.vars, ROUTER_POLICY: policyFor(`http://127.0.0.1:${simPort}`) },
+  });
 }
 
 function stripSlash(url: URL): string {

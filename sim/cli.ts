@@ -91,6 +91,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: "currency", kind: "string", path: ["currency"], help: "USD | CNY for /user/balance and billing" },
   { flag: "charge-usage", kind: "bool", path: ["chargeUsage"], help: "deduct list prices from the balance" },
   {
+    flag: "billing-multiplier",
+    kind: "number",
+    path: ["billingMultiplier"],
+    help: "bill this many times list price (seeds an under-count)",
+  },
+  {
     flag: "error-rate",
     kind: "errorRate",
     path: ["faults", "statusRates"],

@@ -74,6 +74,8 @@ export interface SimOptions {
   currency: "USD" | "CNY";
   /** Deduct the list price of each answered request from the key's balance. */
   chargeUsage: boolean;
+  /** Bill this many times the list price: above 1 seeds usage the router cannot see (reconciliation tests). */
+  billingMultiplier: number;
   faults: FaultRates;
   /** Seed of the fault RNG. */
   seed: number;
@@ -108,6 +110,7 @@ export const defaultSimOptions: SimOptions = {
   balance: 100,
   currency: "USD",
   chargeUsage: true,
+  billingMultiplier: 1,
   faults: {
     statusRates: { "429": 0, "500": 0, "502": 0, "503": 0, "504": 0 },
     cutMidStreamRate: 0,
@@ -187,6 +190,7 @@ const simOptionsSchema = z
     balance: z.number(),
     currency: z.enum(["USD", "CNY"]),
     chargeUsage: z.boolean(),
+    billingMultiplier: z.number().min(0),
     faults: faultRatesSchema,
     seed: z.number().int(),
     faultScript: z.array(faultSpecSchema),

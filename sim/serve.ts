@@ -69,7 +69,8 @@ function charge(state: SimState, key: string, p: Prepared, usage: UsageCounts, g
   if (!o.chargeUsage) return;
   const price = p.spec.price;
   const miss = usage.prompt - usage.hit;
-  const usd = (usage.hit * price.hit + miss * price.miss + g.completionTokens * price.output) / 1e6;
+  const listed = (usage.hit * price.hit + miss * price.miss + g.completionTokens * price.output) / 1e6;
+  const usd = listed * o.billingMultiplier;
   state.spent.set(key, (state.spent.get(key) ?? 0) + usd * (o.currency === "CNY" ? USD_TO_CNY : 1));
 }
 

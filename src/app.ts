@@ -25,11 +25,13 @@ import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
 import { MODEL_PATHS, models } from "./routes/models";
+import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
+import { namedOrigins } from "./tenancy/tenant-directory";
 
 /**
  * Every request header the router reads, for CORS preflights. Browsers match these names one by one
@@ -91,11 +93,17 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestContext);
   app.use(
     cors({
-      origin: (origin, c) => {
+      origin: async (origin, c) => {
         const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
         const tenants = loadTenants(c.env.ROUTER_TENANTS);
         // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
-        const named = tenants.ok ? tenants.value.origins : undefined;
+        // Tenants of the admin API count too, read only for a browser's request (one with an Origin).
+        const named =
+          origin === ""
+            ? tenants.ok
+              ? tenants.value.origins
+              : undefined
+            : await namedOrigins(c.env, Date.now());
         if (named && !named.has(origin)) return null;
         if (allowed.includes("*")) return named ? origin : "*";
         return allowed.includes(origin) ? origin : null;
@@ -111,6 +119,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", health);
   app.route("/", dashboard);
   app.route("/", operator);
+  app.route("/", openapi);
   app.route("/admin", admin);
   rejectOtherMethods(
     app,
@@ -175,7 +184,7 @@ function rejectOtherMethods(app: Hono<AppEnv>, paths: readonly string[], allowed
 
 function rejectMethods(app: Hono<AppEnv>, paths: readonly string[], refused: string[]): void {
   const allowed = METHODS.filter((method) => !refused.includes(method)).join(", ");
-  app.on(refused, [...paths], () => {
+  app.on(refused, [...paths], function refuseMethod() {
     throw new RouterError("method_not_allowed", `Use ${allowed} for this endpoint.`, {
       headers: { allow: allowed },
     });

@@ -32,3 +32,22 @@ export function usageFromWire(raw: unknown): Usage | undefined {
   const reasoningTokens = count(wire.completion_tokens_details?.reasoning_tokens) ?? 0;
   return { promptTokens, completionTokens, cacheHitTokens, cacheMissTokens, reasoningTokens };
 }
+
+export const NO_USAGE: Usage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  cacheHitTokens: 0,
+  cacheMissTokens: 0,
+  reasoningTokens: 0,
+};
+
+/** Usage of two calls together: a request's own answer and the attempts it spent on the way. */
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    cacheHitTokens: a.cacheHitTokens + b.cacheHitTokens,
+    cacheMissTokens: a.cacheMissTokens + b.cacheMissTokens,
+    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
+  };
+}

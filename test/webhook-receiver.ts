@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 interface Delivery {
   id: string | undefined;
   body: string;
+  /** `/hooks` for the operator's webhook; tests give tenants `/hooks/<tenant>`. */
+  path: string;
 }
 
 /**
@@ -20,15 +22,19 @@ export async function startWebhookReceiver(): Promise<{ url: string; close(): Pr
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
     const url = new URL(req.url ?? "/", "http://receiver");
-    if (req.method === "POST" && url.pathname === "/hooks") {
+    if (req.method === "POST" && url.pathname.startsWith("/hooks")) {
       const armed = failures.find((f) => f.times > 0 && body.includes(f.match));
       if (armed) {
         armed.times--;
-        refused.push({ id: req.headers["x-router-alert-id"] as string | undefined, body });
+        refused.push({
+          id: req.headers["x-router-alert-id"] as string | undefined,
+          body,
+          path: url.pathname,
+        });
         res.writeHead(503).end("failing on purpose");
         return;
       }
-      received.push({ id: req.headers["x-router-alert-id"] as string | undefined, body });
+      received.push({ id: req.headers["x-router-alert-id"] as string | undefined, body, path: url.pathname });
       res.writeHead(204).end();
       return;
     }

@@ -13,6 +13,7 @@ import { profile } from "./profile";
 import { promptSize } from "./prompt-size";
 import { relay } from "./relay";
 import { spike } from "./spike";
+import { streams } from "./streams";
 import { surfaces } from "./surfaces";
 import { throughput } from "./throughput";
 
@@ -26,6 +27,7 @@ export const scenarios: BenchScenario[] = [
   surfaces,
   limitsBench,
   throughput,
+  streams,
   promptSize,
   classifyBench,
   cacheLatency,

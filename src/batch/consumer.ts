@@ -116,7 +116,7 @@ async function execute(run: LineRun, claim: Extract<Claim, { kind: "run" }>): Pr
       },
       body: claim.body,
     },
-    { tenantId: tenant, ledgerKey: `batch:${batchId}:${index}:${claim.generation}` },
+    { tenantId: tenant, keyId: claim.keyId, ledgerKey: `batch:${batchId}:${index}:${claim.generation}` },
   );
   const response = await run.app(request, run.env, run.ctx);
   const text = await response.text();

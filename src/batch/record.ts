@@ -9,6 +9,8 @@ const WINDOW_MS = 24 * 3_600_000;
 /** What `POST /v1/batches` asks of a tenant's batch object. */
 export interface CreateBatch {
   tenant: string;
+  /** The managed key that created the batch: its limits and budgets apply to every line when it runs. */
+  keyId: string | null;
   inputFileId: string;
   endpoint: BatchEndpoint;
   metadata: Record<string, string> | null;
@@ -35,6 +37,7 @@ export function newBatchRecord(args: {
   return {
     id: mintId("batch_", now),
     tenant: input.tenant,
+    keyId: input.keyId,
     endpoint: input.endpoint,
     model,
     inputFileId: input.inputFileId,

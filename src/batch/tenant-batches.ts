@@ -160,6 +160,7 @@ export class TenantBatches extends DurableObject<Env> {
       customId: line.custom_id,
       url: record.endpoint,
       body: row.body,
+      keyId: record.keyId ?? null,
     };
   }
 

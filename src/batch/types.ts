@@ -22,6 +22,8 @@ type BatchStatus =
 export interface BatchRecord {
   id: string;
   tenant: string;
+  /** The managed key that created it (absent on batches created before keys gated lines). */
+  keyId?: string | null;
   endpoint: BatchEndpoint;
   model: string | null;
   inputFileId: string;
@@ -74,6 +76,8 @@ export type Claim =
       customId: string;
       url: BatchEndpoint;
       body: string;
+      /** The line runs under this managed key's limits and budgets as well as its tenant's. */
+      keyId: string | null;
     }
   /** Someone else holds it, or the batch has not started: try again in `retryInS`. */
   | { kind: "wait"; retryInS: number }

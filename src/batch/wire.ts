@@ -3,11 +3,15 @@ import type { BatchRecord, LineTotals } from "./types";
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 const usd = (value: number) => Math.round(value * 1e8) / 1e8;
 
+const BUDGET_RULE =
+  "Each line spends the tenant's and the creating key's limits and budgets when it runs, at the price in force then. " +
+  "Once a dollar budget is spent, every line still to run fails with budget_exhausted (402) and is never sent upstream.";
+
 /**
  * OpenAI's batch object, plus what this router adds: `scheduled_start_at` (when a waiting batch will
  * start; it waits in `validating`, the one pre-start status OpenAI clients know), `schedule`, and
  * `cost` (what its lines cost at the prices in force when each ran, and what they would have cost at
- * peak price).
+ * peak price), and `budget` (which key's limits its lines spend, and what a spent budget does to them).
  */
 export function batchObject(record: BatchRecord, totals: LineTotals) {
   return {
@@ -46,6 +50,11 @@ export function batchObject(record: BatchRecord, totals: LineTotals) {
       usd: usd(totals.costUsd),
       at_peak_usd: usd(totals.peakCostUsd),
       saved_usd: usd(totals.peakCostUsd - totals.costUsd),
+    },
+    budget: {
+      key_id: record.keyId ?? null,
+      on_exhausted: "fail_unsent" as const,
+      description: BUDGET_RULE,
     },
   };
 }

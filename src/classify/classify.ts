@@ -217,7 +217,7 @@ export interface InferenceCall {
   /** What classification reads: the request in the router's internal (chat-completions) terms. */
   request: InferenceRequest;
   /** The caller's bytes, relayed when nothing about the request changes. */
-  rawBody: string;
+  rawBody: string | Uint8Array;
   /** Arrived under DeepSeek's /beta base. */
   beta: boolean;
   /** Came through another front door: its own body is what goes upstream, is keyed and is answered. */

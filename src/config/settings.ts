@@ -42,9 +42,31 @@ interface SettingsInput {
 }
 
 const memo = new Map<string, ConfigResult<Settings>>();
+let last: { input: SettingsInput; result: ConfigResult<Settings> } | undefined;
 
 /** Parses the Worker's plain vars once per distinct value set (env is stable within an isolate). */
 export function loadSettings(env: SettingsInput): ConfigResult<Settings> {
+  // Every request asks: the same three strings as last time need no key built.
+  if (
+    last &&
+    last.input.DEEPSEEK_BASE_URL === env.DEEPSEEK_BASE_URL &&
+    last.input.MAX_BODY_BYTES === env.MAX_BODY_BYTES &&
+    last.input.CORS_ORIGINS === env.CORS_ORIGINS
+  )
+    return last.result;
+  const result = parseSettings(env);
+  last = {
+    input: {
+      DEEPSEEK_BASE_URL: env.DEEPSEEK_BASE_URL,
+      MAX_BODY_BYTES: env.MAX_BODY_BYTES,
+      CORS_ORIGINS: env.CORS_ORIGINS,
+    },
+    result,
+  };
+  return result;
+}
+
+function parseSettings(env: SettingsInput): ConfigResult<Settings> {
   const input = {
     DEEPSEEK_BASE_URL: env.DEEPSEEK_BASE_URL,
     MAX_BODY_BYTES: env.MAX_BODY_BYTES,

@@ -11,12 +11,12 @@ const sha256Hex = z.string().check(
   z.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters"),
 );
 
-const tenantSchema = z.object({
-  id: z
-    .string()
-    .check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]")),
-  /** SHA-256 digests of the tenant's router keys; the keys themselves are never configured. */
-  keys: z.array(sha256Hex).check(z.minLength(1)),
+const tenantId = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]"));
+
+/** What a tenant is, apart from its id and configured keys: shared by ROUTER_TENANTS and the admin API. */
+const tenantSettings = {
   /** The highest priority the tenant may ask for; higher requests are capped to it. */
   maxPriority: z._default(z.enum(PRIORITIES), "high"),
   /** Requests may be served by a cheaper model when their pool is saturated or failing. */
@@ -39,7 +39,28 @@ const tenantSchema = z.object({
   resumableStreams: z.optional(z.boolean()),
   /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
   limits: z.optional(limitsSchema),
+  /** The tenant's own webhook for its budget alerts (50%, 80%, 100% of each dollar budget), beside the operator's. */
+  alertWebhook: z.optional(z.url({ protocol: /^https?$/ })),
+};
+
+const tenantSchema = z.object({
+  id: tenantId,
+  /** SHA-256 digests of the tenant's router keys; the keys themselves are never configured. */
+  keys: z.array(sha256Hex).check(z.minLength(1)),
+  ...tenantSettings,
 });
+
+/**
+ * A tenant created through the admin API (tenancy/tenant-directory.ts): the same settings, no key
+ * digests (its keys are managed keys), and unknown fields refused so a typo is not silently dropped.
+ */
+export const managedTenantSchema = z.strictObject({
+  id: tenantId,
+  ...tenantSettings,
+  /** A disabled tenant's keys stop authenticating, within the key cache's bound. */
+  disabled: z._default(z.boolean(), false),
+});
+export type ManagedTenant = z.output<typeof managedTenantSchema>;
 
 const tenantsSchema = z.array(tenantSchema).check(
   z.minLength(1),

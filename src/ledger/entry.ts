@@ -1,5 +1,5 @@
 import type { RequestOutcome } from "../answer";
-import type { Usage } from "../usage";
+import { NO_USAGE, type Usage } from "../usage";
 
 /**
  * One row of usage: a request's own (`kind: "request"`), or an earlier attempt of it that reached the
@@ -45,14 +45,6 @@ export interface UsageSummary {
   byDay: Array<{ day: string } & UsageTotals>;
   byOutcome: Record<string, number>;
 }
-
-const NO_USAGE: Usage = {
-  promptTokens: 0,
-  completionTokens: 0,
-  cacheHitTokens: 0,
-  cacheMissTokens: 0,
-  reasoningTokens: 0,
-};
 
 /**
  * The usage to record for an answer: the upstream's own figures when it reported them, otherwise an

@@ -4,7 +4,9 @@ import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenant
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
-import { isManagedKey, keyCacheTtl, resolveManagedKey } from "../tenancy/keys";
+import type { KeyGrant } from "../tenancy/key-registry";
+import { isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
+import { findTenantById } from "../tenancy/tenant-directory";
 import { internalCallOf } from "./internal-call";
 
 /**
@@ -18,13 +20,14 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
     console.error(JSON.stringify({ event: "config_invalid", errors: directory.errors }));
     throw misconfigured();
   }
-  // Batch lines (issue 15) run as their tenant through this same app, marked in-process.
+  // Batch lines (issue 15) run as their tenant, and the key that asked for them, through this same app.
   const internal = internalCallOf(c.req.raw);
   if (internal) {
-    const tenant = directory.value.tenants.find((t) => t.id === internal.tenantId);
+    const tenant = await findTenantById(c.env, internal.tenantId, Date.now());
     if (!tenant) throw new RouterError("unauthorized", "The batch's tenant no longer exists.");
     c.set("tenant", tenant);
     c.set("ledgerKey", internal.ledgerKey);
+    if (internal.keyId) c.set("routerKey", await internalKey(c.env, tenant.id, internal.keyId));
     return next();
   }
   const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
@@ -34,8 +37,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
       "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
     );
   }
-  const found =
-    (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, directory.value, key));
+  const found = (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, key));
   if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", found.tenant);
   if (found.key) c.set("routerKey", found.key);
@@ -44,20 +46,30 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
 });
 
 /**
- * A key of the admin API's registry, whose tenant is still configured. Only well-formed managed keys
- * are looked up, so a random bearer token costs no registry call.
+ * A key of the admin API's registry, whose tenant still exists and is enabled (configured, or created
+ * through the admin API: tenancy/tenant-directory.ts). Only well-formed managed keys are looked up, so a
+ * random bearer token costs no registry call.
  */
 async function managedTenant(
   env: Env,
-  directory: TenantDirectory,
   key: string,
 ): Promise<{ tenant: Tenant; key: NonNullable<AppEnv["Variables"]["routerKey"]> } | undefined> {
   if (!isManagedKey(key)) return undefined;
-  const grant = await resolveManagedKey(env.KEY_REGISTRY, key, Date.now(), keyCacheTtl(env));
-  const tenant = grant && directory.tenants.find((candidate) => candidate.id === grant.tenant);
+  const now = Date.now();
+  const grant = await resolveManagedKey(env.KEY_REGISTRY, key, now, keyCacheTtl(env));
+  const tenant = grant ? await findTenantById(env, grant.tenant, now) : undefined;
   return tenant && grant
     ? { tenant, key: { id: grant.id, name: grant.name, limits: grant.limits } }
     : undefined;
+}
+
+/** The key work was asked for with, as it is now: a key disabled or deleted since runs nothing more. */
+async function internalKey(env: Env, tenant: string, id: string): Promise<KeyGrant> {
+  const key = await env.KEY_REGISTRY.getByName(REGISTRY_NAME).get(tenant, id);
+  if (!key || key.disabled) {
+    throw new RouterError("unauthorized", "The key this work was created with is disabled or deleted.");
+  }
+  return { id: key.id, tenant: key.tenant, name: key.name, limits: key.limits };
 }
 
 /** Keys this isolate has already resolved, per tenant directory (a new configuration starts empty). */

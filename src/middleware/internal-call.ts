@@ -6,6 +6,8 @@
 interface InternalCall {
   /** The tenant the request runs as. */
   tenantId: string;
+  /** The managed key it runs as, if one asked for the work: its limits and budgets apply too. */
+  keyId: string | null;
   /** Router-minted id of the work item; the ledger books one row under it however often it runs. */
   ledgerKey: string;
 }

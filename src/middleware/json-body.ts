@@ -11,12 +11,12 @@ import { assertNestingWithin, type MAX_JSON_DEPTH } from "./json-depth";
 export async function readJsonBody<S extends z.ZodMiniType>(
   c: Context<AppEnv>,
   schema: S,
-): Promise<{ body: z.output<S>; raw: string }> {
+): Promise<{ body: z.output<S>; raw: Uint8Array }> {
   const limit = c.get("settings").MAX_BODY_BYTES;
-  const raw = await readTextWithin(c.req.raw, limit);
+  const raw = await readBytesWithin(c.req.raw, limit);
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = JSON.parse(decodeUtf8(raw));
   } catch {
     throw new RouterError("invalid_json", "The request body is not valid JSON.");
   }
@@ -26,19 +26,31 @@ export async function readJsonBody<S extends z.ZodMiniType>(
   assertNestingWithin(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw fromZodError(parsed.error);
-  return { body: parsed.data, raw };
+  // The decoder drops a byte-order mark; so does what is forwarded.
+  return { body: parsed.data, raw: hasBom(raw) ? raw.subarray(3) : raw };
 }
 
-async function readTextWithin(request: Request, limit: number): Promise<string> {
+function hasBom(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
+/**
+ * The body's bytes, kept as they came: forwarded upstream untouched when nothing about the request
+ * changes, so a prompt of megabytes is not encoded again.
+ */
+async function readBytesWithin(request: Request, limit: number): Promise<Uint8Array> {
   const length = request.headers.get("content-length");
   const declared = length === null ? Number.NaN : Number(length);
   if (declared > limit) throw tooLarge(limit);
   if (!request.body) throw new RouterError("invalid_json", "The request body is empty.");
   // A declared length within the limit is what the runtime will deliver, no more: read it natively
   // in one piece. Only a body of unknown length is read in chunks, counting as it goes.
-  const bytes = Number.isFinite(declared)
+  return Number.isFinite(declared)
     ? new Uint8Array(await request.arrayBuffer())
     : await readChunksWithin(request.body, limit);
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {

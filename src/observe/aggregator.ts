@@ -13,6 +13,14 @@ import { type Labels, type MetricId, OTHER_TENANT } from "./catalog";
 import type { CounterDelta, HistogramDelta, MetricsDelta } from "./delta";
 import type { HistogramSample, Sample } from "./prometheus";
 import {
+  type Baseline,
+  driftAlert,
+  type Reconciliation,
+  reconcile,
+  upstreamAccounts,
+  upstreamBalanceUsd,
+} from "./reconcile";
+import {
   addToSlot,
   emptySlot,
   type PoolSample,
@@ -27,6 +35,7 @@ export interface SeriesView {
   slotMs: number;
   slots: Slot[];
   alerts: Alert[];
+  reconciliation?: Reconciliation;
 }
 
 export interface TenantSeriesView {
@@ -115,9 +124,47 @@ export class MetricsAggregator extends DurableObject<Env> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + SAMPLE_EVERY_MS);
   }
 
-  /** Cumulative counters and histograms, for /metrics. */
-  async snapshot(): Promise<{ counters: Sample[]; histograms: HistogramSample[] }> {
-    return { counters: [...this.counters.values()], histograms: [...this.histograms.values()] };
+  /** Cumulative counters and histograms, and the last reconciliation with the upstream, for /metrics. */
+  async snapshot(): Promise<{
+    counters: Sample[];
+    histograms: HistogramSample[];
+    reconciliation: Reconciliation | undefined;
+  }> {
+    return {
+      counters: [...this.counters.values()],
+      histograms: [...this.histograms.values()],
+      reconciliation: this.loadState<Reconciliation>("reconciliation"),
+    };
+  }
+
+  /**
+   * Reads the upstream accounts' balances and compares their fall with the spend the router recorded
+   * since the first reading (reconcile.ts); alerts past the drift rule. Runs on the alarm every
+   * `reconcileEveryMs`, and on demand.
+   */
+  async reconcile(): Promise<Reconciliation | undefined> {
+    const config = this.config;
+    if (!config) return undefined;
+    const accounts = upstreamAccounts(config.pools, this.env);
+    if (accounts.length === 0) return undefined;
+    const balanceUsd = await upstreamBalanceUsd(accounts);
+    if (balanceUsd === undefined) return undefined;
+    const now = this.now();
+    const recordedUsd = [...this.counters.values()]
+      .filter((c) => c.metric === "cost")
+      .reduce((sum, c) => sum + c.value, 0);
+    const { baseline, result } = reconcile(this.loadState<Baseline>("baseline"), {
+      at: now,
+      balanceUsd,
+      recordedUsd,
+    });
+    this.saveState("baseline", baseline);
+    this.saveState("reconciledAt", now);
+    if (!result) return undefined;
+    this.saveState("reconciliation", result);
+    const alert = driftAlert(result, config.rules);
+    if (alert) await this.raise([alert], config.rules, now);
+    return result;
   }
 
   /** The slots covering the last `rangeMs` (the finer resolution when it reaches that far). */
@@ -133,7 +180,12 @@ export class MetricsAggregator extends DurableObject<Env> {
       .exec<{ data: string }>("SELECT data FROM alert_log ORDER BY at DESC LIMIT ?", ALERT_LOG)
       .toArray()
       .map((row) => JSON.parse(row.data) as Alert);
-    return { slotMs: res.slotMs, slots, alerts };
+    return {
+      slotMs: res.slotMs,
+      slots,
+      alerts,
+      reconciliation: this.loadState<Reconciliation>("reconciliation"),
+    };
   }
 
   /**
@@ -180,6 +232,11 @@ export class MetricsAggregator extends DurableObject<Env> {
     ];
     for (const res of RESOLUTIONS) this.updateSlot(res.id, now, (slot) => Object.assign(slot.pools, pools));
     await this.raise(candidates, config.rules, now);
+    // The first reading waits a period too: a fleet that only ever served a few seconds needs none.
+    const reconciledAt = this.loadState<number>("reconciledAt");
+    if (reconciledAt === undefined) this.saveState("reconciledAt", now);
+    else if (now - reconciledAt >= config.rules.reconcileEveryMs)
+      await this.reconcile().catch(() => undefined);
     if (now - this.lastMergeAt < IDLE_AFTER_MS) await this.ctx.storage.setAlarm(now + SAMPLE_EVERY_MS);
   }
 

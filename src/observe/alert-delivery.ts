@@ -7,7 +7,8 @@ export function retryDelaySeconds(attempts: number, baseSeconds = 10): number {
 }
 
 /**
- * The ALERTS queue's consumer: POSTs each alert to `ALERT_WEBHOOK_URL` as JSON. A 2xx acknowledges
+ * The ALERTS queue's consumer: POSTs each alert to `ALERT_WEBHOOK_URL` (or, for a tenant's copy of a
+ * budget alert, to the tenant's own webhook it names) as JSON. A 2xx acknowledges
  * it; anything else (or no answer) retries that message alone with backoff, up to the queue's
  * `max_retries`, then the dead-letter queue keeps it. `x-router-alert-id` lets the receiver drop the
  * duplicates at-least-once delivery can produce. Without a webhook URL, alerts are acknowledged:
@@ -18,19 +19,21 @@ export async function deliverAlerts(
   env: ObserveVars,
   send: typeof fetch = fetch,
 ): Promise<void> {
-  const url = env.ALERT_WEBHOOK_URL;
   for (const message of batch.messages) {
+    const alert = message.body;
+    // A tenant's copy of a budget alert names the tenant's webhook; every other goes to the operator's.
+    const { webhook, ...alertBody } = alert;
+    const url = webhook ?? env.ALERT_WEBHOOK_URL;
     if (!url) {
       message.ack();
       continue;
     }
-    const alert = message.body;
     let status = 0;
     try {
       const response = await send(url, {
         method: "POST",
         headers: { "content-type": "application/json", "x-router-alert-id": alert.id },
-        body: JSON.stringify({ ...alert, at: new Date(alert.at).toISOString() }),
+        body: JSON.stringify({ ...alertBody, at: new Date(alert.at).toISOString() }),
         signal: AbortSignal.timeout(10_000),
       });
       status = response.status;

@@ -1,7 +1,7 @@
 import type { CounterDelta } from "./delta";
 import type { PoolSample, PoolTraffic, Slot } from "./series";
 
-export type AlertKind = "breaker_open" | "limit_cut" | "error_rate" | "shed_rate";
+export type AlertKind = "breaker_open" | "limit_cut" | "error_rate" | "shed_rate" | "budget" | "spend_drift";
 
 /** When alerts fire and how often they may. Set with the `ALERT_RULES` var (JSON, any subset). */
 export interface AlertRules {
@@ -19,6 +19,12 @@ export interface AlertRules {
   cooldownMs: number;
   /** All alerts together, per rolling hour. */
   maxPerHour: number;
+  /** Share by which the router's recorded spend may differ from what the upstream billed. */
+  spendDrift: number;
+  /** Drift is not judged before the upstream has billed this many USD since the baseline. */
+  minDriftUsd: number;
+  /** How often the aggregator reads the upstream accounts' balances to reconcile. */
+  reconcileEveryMs: number;
 }
 
 export const DEFAULT_ALERT_RULES: AlertRules = {
@@ -30,6 +36,9 @@ export const DEFAULT_ALERT_RULES: AlertRules = {
   minRequests: 20,
   cooldownMs: 900_000,
   maxPerHour: 20,
+  spendDrift: 0.05,
+  minDriftUsd: 1,
+  reconcileEveryMs: 300_000,
 };
 
 /** `ALERT_RULES` over the defaults; unknown keys and non-positive numbers are errors. */
@@ -64,6 +73,10 @@ export interface Alert {
   at: number;
   summary: string;
   details: Record<string, string | number>;
+  /** The tenant the alert is about (budget alerts). */
+  tenant?: string;
+  /** The tenant's own webhook, on the copy of an alert meant for it; the operator's copy has none. */
+  webhook?: string;
 }
 
 function alert(

@@ -162,6 +162,24 @@ export const METRIC = {
     help: "Configured concurrency ceiling per pool.",
     labels: ["pool"],
   },
+  spendUpstream: {
+    name: "router_reconcile_upstream_usd",
+    type: "gauge",
+    help: "USD the upstream accounts' balances fell by since reconciliation began.",
+    labels: [],
+  },
+  spendRecorded: {
+    name: "router_reconcile_recorded_usd",
+    type: "gauge",
+    help: "USD the router recorded over the same period.",
+    labels: [],
+  },
+  spendDrift: {
+    name: "router_reconcile_drift_ratio",
+    type: "gauge",
+    help: "(upstream - recorded) / upstream: positive when the router under-counts what it is billed.",
+    labels: [],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricId = keyof typeof METRIC;

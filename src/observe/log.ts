@@ -11,10 +11,14 @@ export interface CompletionRecord {
   status: number;
   outcome: RequestOutcome;
   finishReason?: string;
+  /** The answer's usage plus that of every attempt the upstream may have billed on the way. */
   usage?: Usage;
-  /** The usage was estimated because the upstream never reported it. */
+  /** Some of the usage was estimated because the upstream never reported it. */
   estimated?: boolean;
+  /** The answer's cost plus that of every spent attempt: what the ledger's rows for it add up to. */
   costUsd?: number;
+  /** Attempts sent upstream that did not answer (cut, stalled, abandoned) and are booked as estimates. */
+  spentAttempts?: number;
   cache?: string;
   upstreamMs: number;
   firstTokenMs?: number;

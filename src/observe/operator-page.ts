@@ -27,7 +27,7 @@ export const OPERATOR_HTML = `<!doctype html>
   .bar i { position: absolute; top: -2px; bottom: -2px; width: 2px; background: #ffb347; }
 </style></head>
 <body>
-<header><h1>DeepSeek router — operator</h1>
+<header><h1>DeepSeek router — operator</h1><a href="/operator/console" style="color:#79c0ff">console: tenants, keys, budgets</a>
   <input id="key" type="password" placeholder="admin key" autocomplete="off">
   <select id="range"><option>5m</option><option selected>15m</option><option>1h</option><option>6h</option><option>24h</option></select>
   <button id="go">Watch</button><span id="status" class="muted"></span></header>
@@ -41,6 +41,7 @@ export const OPERATOR_HTML = `<!doctype html>
   <section><h2>Cache hit rate</h2><svg id="cache" viewBox="0 0 600 150" preserveAspectRatio="none"></svg></section>
   <section><h2>Cost and savings (USD per slot)</h2><svg id="cost" viewBox="0 0 600 150" preserveAspectRatio="none"></svg></section>
   <section><h2>Top tenants</h2><table id="tenants"></table></section>
+  <section class="wide"><h2>Spend against the upstream's books</h2><p id="books" class="muted">not reconciled yet</p></section>
   <section class="wide"><h2>Recent alerts</h2><table id="alerts"></table></section>
 </main>
 <script>
@@ -129,6 +130,9 @@ async function tick() {
       .map(([t, v]) => "<tr><td>" + esc(t) + "</td><td>" + v.requests + "</td><td>" + fmt(v.requests / (slots.length * secs), 2) + "</td><td>" + fmt(v.costUsd, 4) + "</td></tr>").join("");
     $("alerts").innerHTML = d.alerts.length ? "<tr><th>when</th><th>kind</th><th>what</th></tr>" + d.alerts.slice(0, 10).map((a) =>
       "<tr><td>" + new Date(a.at).toLocaleTimeString() + '</td><td class="warn">' + esc(a.kind) + '</td><td style="text-align:left">' + esc(a.summary) + "</td></tr>").join("") : '<tr><td class="muted">none</td></tr>';
+    const b = d.reconciliation;
+    $("books").textContent = b ? "since " + new Date(b.from).toLocaleString() + ": upstream billed $" + fmt(b.upstreamUsd, 4) + ", router recorded $" + fmt(b.recordedUsd, 4) + ", drift " + fmt(100 * b.drift, 1) + "%" : "not reconciled yet";
+    $("books").className = b && Math.abs(b.drift) > 0.05 ? "warn" : "muted";
     $("status").textContent = "updated " + new Date().toLocaleTimeString(); $("status").className = "muted";
   } catch (e) { $("status").textContent = e.message; $("status").className = "err"; }
 }

@@ -442,7 +442,7 @@ function inProcessRequest(call: OwnedCall, signal: AbortSignal): Request {
       body: call.body,
       signal,
     },
-    { tenantId: call.tenant, ledgerKey: `owned:${call.id}` },
+    { tenantId: call.tenant, keyId: call.keyId, ledgerKey: `owned:${call.id}` },
   );
 }
 

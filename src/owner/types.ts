@@ -30,6 +30,8 @@ export interface OwnedCall {
   /** Router-minted, unguessable: `resp_…` or `chatstream_…`. */
   id: string;
   tenant: string;
+  /** The managed key the caller used, if any: its limits and budgets apply to the owner's request too. */
+  keyId: string | null;
   kind: OwnedKind;
   /** The app path the call is sent to in-process. */
   path: string;

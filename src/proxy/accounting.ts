@@ -9,7 +9,7 @@ import { type LedgerEntry, usageToRecord } from "../ledger/entry";
 import { type CompletionRecord, logCompletion } from "../observe/log";
 import { metrics } from "../observe/metrics";
 import type { PlanStep } from "../routing/plan";
-import type { Usage } from "../usage";
+import { addUsage, NO_USAGE, type Usage } from "../usage";
 import type { SpentAttempt } from "./attempt";
 
 /** What a request's accounting is told: how the request ended, and any attempt spent on the way. */
@@ -47,13 +47,12 @@ export function accountFor(
   );
   const spentRows: Promise<void>[] = [];
   let charged: (tokens: number, usd: number) => void = () => {};
-  const attempts = { tokens: 0, usd: 0 };
+  const attempts = new SpentAttempts();
   const spent = ({ step, status }: SpentAttempt) => {
     if (done) return;
     const { usage } = usageToRecord(undefined, true, classification.promptTokens, 0);
     const entry = rows.attempt(step, status, usage);
-    attempts.tokens += usage.promptTokens;
-    attempts.usd += entry.costUsd;
+    attempts.add(entry);
     spentRows.push(ledger.add(tenant, entry));
   };
   const finish = (finished: Finished) => {
@@ -67,8 +66,10 @@ export function accountFor(
     );
     // A batch line (issue 15) books under its own key: a rerun after a crash is ignored by the ledger.
     const entry = rows.request(finished, usage, estimated, c.get("ledgerKey"));
-    charged(usage.promptTokens + usage.completionTokens + attempts.tokens, entry.costUsd + attempts.usd);
-    const record = completionRecord({ finished, entry, tenant, stream, startedAt });
+    // The log line, metrics and Analytics Engine carry what the ledger holds: this row and every spent attempt's.
+    const total = attempts.with(entry);
+    charged(total.usage.promptTokens + total.usage.completionTokens, total.costUsd);
+    const record = completionRecord({ finished, entry, total, tenant, stream, startedAt });
     logCompletion(record);
     // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
     const metricsFlush = metrics.request(
@@ -76,11 +77,11 @@ export function accountFor(
       {
         ...record,
         type: classification.type,
-        costUsd: entry.costUsd,
+        costUsd: total.costUsd,
         cache: finished.cache?.toLowerCase(),
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        cacheHitTokens: usage.cacheHitTokens,
+        promptTokens: total.usage.promptTokens,
+        completionTokens: total.usage.completionTokens,
+        cacheHitTokens: total.usage.cacheHitTokens,
         savedUsd: entry.savedUsd,
       },
       policy,
@@ -94,6 +95,36 @@ export function accountFor(
       charged = listener;
     },
   };
+}
+
+/** What a request's ledger rows add up to: its own row and those of the attempts it spent. */
+interface Total {
+  usage: Usage;
+  costUsd: number;
+  estimated: boolean;
+  /** Attempts the upstream may have billed besides the answer (0 when the first attempt answered). */
+  spentAttempts: number;
+}
+
+class SpentAttempts {
+  private usage = NO_USAGE;
+  private costUsd = 0;
+  private count = 0;
+
+  add(entry: LedgerEntry): void {
+    this.usage = addUsage(this.usage, entry.usage);
+    this.costUsd += entry.costUsd;
+    this.count += 1;
+  }
+
+  with(entry: LedgerEntry): Total {
+    return {
+      usage: addUsage(entry.usage, this.usage),
+      costUsd: entry.costUsd + this.costUsd,
+      estimated: entry.estimated || this.count > 0,
+      spentAttempts: this.count,
+    };
+  }
 }
 
 /** A request's ledger rows: its own, and its spent attempts', priced at the rates in force. */
@@ -140,6 +171,7 @@ class LedgerRows {
 function completionRecord(o: {
   finished: Finished;
   entry: LedgerEntry;
+  total: Total;
   tenant: string;
   stream: boolean;
   startedAt: number;
@@ -154,9 +186,10 @@ function completionRecord(o: {
     status: entry.status,
     outcome: entry.outcome,
     finishReason: finished.finishReason,
-    usage: entry.usage,
-    estimated: entry.estimated,
-    costUsd: entry.costUsd,
+    usage: o.total.usage,
+    estimated: o.total.estimated,
+    costUsd: o.total.costUsd,
+    spentAttempts: o.total.spentAttempts || undefined,
     cache: finished.cache,
     upstreamMs: round(finished.upstreamMs ?? 0),
     firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),

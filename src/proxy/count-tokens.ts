@@ -53,6 +53,10 @@ async function readCount(response: Response): Promise<number | undefined> {
   return typeof count === "number" && Number.isInteger(count) && count >= 0 ? count : undefined;
 }
 
+/** Counting is free upstream, so it spends no limit or budget and says so with a cost of 0. */
 function answer(inputTokens: number, source: "upstream" | "estimate"): Response {
-  return Response.json({ input_tokens: inputTokens }, { headers: { [TOKEN_COUNT_HEADER]: source } });
+  return Response.json(
+    { input_tokens: inputTokens },
+    { headers: { [TOKEN_COUNT_HEADER]: source, "x-router-cost-usd": "0" } },
+  );
 }

@@ -22,8 +22,8 @@ type Assistant = Extract<ChatMessage, { role: "assistant" }>;
 export async function reasoningRoundTrip(
   c: Context<AppEnv>,
   body: ChatRequest,
-  raw: string,
-): Promise<{ body: ChatRequest; rawBody: string; observers?: AnswerObserver[] }> {
+  raw: string | Uint8Array,
+): Promise<{ body: ChatRequest; rawBody: string | Uint8Array; observers?: AnswerObserver[] }> {
   const tenant = c.get("tenant");
   const store = new ReasoningStore(c.env.CACHE);
   const restored = await restoreReasoning(body, tenant, store);

@@ -17,6 +17,9 @@ interface StreamWatch {
   endpoint?: WireEndpoint;
 }
 
+/** How long a stream's side reader leaves bytes buffered between drains once the first token is in. */
+const SIDE_PAUSE_MS = 100;
+
 /**
  * Relays an upstream SSE body to the caller as it arrives; observers see each chunk and, once, how it
  * ended. A watchdog enforces the first-token, idle and total deadlines on data events only: DeepSeek
@@ -31,11 +34,16 @@ export function streamAnswer(
   watch: StreamWatch,
 ): Response {
   const endpoint = watch.endpoint ?? "chat";
+  // Only observers that read events make the tap hand over each one (a cacheable answer's capture,
+  // kept reasoning); without them it skims the middle of the stream.
+  const eventObservers = observers.filter((observer) => observer.event);
   const tap = new CompletionTap(
     undefined,
-    (payload, soFar) => {
-      for (const observer of observers) observer.event?.(payload, soFar);
-    },
+    eventObservers.length === 0
+      ? undefined
+      : (payload, soFar) => {
+          for (const observer of eventObservers) observer.event?.(payload, soFar);
+        },
     dialectOf(endpoint)?.reader(),
   );
   let stalled: RouterError | undefined;
@@ -74,6 +82,9 @@ export function streamAnswer(
           lastDataAt = Date.now();
         }
       },
+      // Unpaced until the first token, so firstTokenAt is exact; after it the idle deadline is late by
+      // at most the pause, a quarter of it at most.
+      pauseMs: () => (tap.firstTokenAt === undefined ? 0 : Math.min(SIDE_PAUSE_MS, watch.idleMs / 4)),
       trailer: (end) => {
         const failure = midStreamFailure(end, tap, stalled);
         return failure && errorEvent(failure, endpoint);
@@ -134,18 +145,20 @@ export function jsonAnswer(
   endpoint: WireEndpoint = "chat",
 ): Response {
   const { text } = answer;
-  const bytes = new TextEncoder().encode(text);
+  // Encoded here only for an observer that keeps bytes (a cacheable answer's capture); otherwise the
+  // runtime encodes the text as it sends it.
+  const bytes = observers.some((observer) => observer.chunk) ? new TextEncoder().encode(text) : undefined;
   const end: AnswerEnd = {
     outcome: "complete",
     ...readAnswer(answer.body, endpoint),
     firstTokenMs: performance.now() - sentAt,
   };
   for (const observer of observers) {
-    observer.chunk?.(bytes);
+    if (bytes) observer.chunk?.(bytes);
     observer.end(end);
   }
   headers.set("content-type", "application/json");
-  return new Response(bytes, { status: 200, headers });
+  return new Response(bytes ?? text, { status: 200, headers });
 }
 
 /** Usage and finish reason of a non-streamed answer, in whichever wire format it came. */

@@ -8,7 +8,11 @@ import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { keyRegistry } from "../tenancy/tenant-directory";
+import { adminOps } from "./admin-ops";
 import { keys } from "./keys";
+import { adminOpenapi } from "./openapi";
+import { tenants } from "./tenants";
 
 /** The admin key is an optional secret holding the SHA-256 hex digest of the key, never the key. */
 interface AdminEnv {
@@ -51,7 +55,10 @@ admin.get("/cache/stats", async (c) => {
   const directory = loadTenants(c.env.ROUTER_TENANTS);
   if (!directory.ok) throw misconfigured();
   const asked = c.req.query("tenant");
-  const known = directory.value.tenants.map((tenant) => tenant.id);
+  const stored = await keyRegistry(c.env).listTenants();
+  const known = [
+    ...new Set([...directory.value.tenants.map((tenant) => tenant.id), ...stored.map((r) => r.tenant.id)]),
+  ];
   if (asked !== undefined && !known.includes(asked)) {
     throw new RouterError("not_found", `No tenant '${asked}'.`, { param: "tenant" });
   }
@@ -90,6 +97,9 @@ admin.delete("/cache/tenants/:tenant", async (c) => {
 /** Deletes the entries of the shared scope, a batch per call; repeat while `more` is true. */
 admin.delete("/cache/shared", async (c) => c.json(await purge(c.env, "shared")));
 
+admin.route("/", tenants);
+admin.route("/", adminOpenapi);
+admin.route("/", adminOps);
 admin.route("/", keys);
 
 /** Past the guard, an unknown admin path is a 404 rather than falling through to the tenant API's key check. */

@@ -82,9 +82,9 @@ const USER_ID = /^[a-zA-Z0-9_-]{1,512}$/;
  */
 async function forUpstream<B extends { model: string; metadata?: { user_id?: string | null } }>(
   body: B,
-  raw: string,
+  raw: string | Uint8Array,
   policy: Parameters<typeof servedModels>[0],
-): Promise<{ body: Record<string, unknown>; raw: string }> {
+): Promise<{ body: Record<string, unknown>; raw: string | Uint8Array }> {
   const model = mappedModel(body.model, servedModels(policy), policy.aliases);
   const userId = body.metadata?.user_id;
   const safeUserId = typeof userId === "string" && !USER_ID.test(userId) ? await hashed(userId) : undefined;

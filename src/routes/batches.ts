@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { wellFormedId } from "../batch/ids";
 import { SCHEDULES, type Schedule } from "../batch/schedule";
 import { BATCH_ENDPOINTS } from "../batch/validate";
@@ -9,6 +9,8 @@ import type { PricePeriod } from "../config/prices";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
+import { budgetSpent, dollarsLeftNow } from "../tenancy/balance";
+import { scopesOf } from "../tenancy/enforce";
 import * as z from "../zod";
 import { pageLimit } from "./files";
 
@@ -19,7 +21,7 @@ export const batches = new Hono<AppEnv>();
 
 const MAX_METADATA = 16;
 
-const createBatch = z.object({
+export const createBatch = z.object({
   input_file_id: z.string().check(z.minLength(1)),
   endpoint: z.enum(BATCH_ENDPOINTS),
   completion_window: z.literal("24h"),
@@ -37,8 +39,10 @@ batches.post("/v1/batches", async (c) => {
   const tenant = c.get("tenant").id;
   const metadata = body.metadata ?? null;
   if (!wellFormedId(body.input_file_id, "file-")) throw noSuchFile(body.input_file_id);
+  await refuseIfBudgetSpent(c);
   const batch = await c.env.BATCHES.getByName(tenant).create({
     tenant,
+    keyId: c.get("routerKey")?.id ?? null,
     inputFileId: body.input_file_id,
     endpoint: body.endpoint,
     metadata,
@@ -77,6 +81,20 @@ batches.post("/v1/batches/:id/cancel", async (c) => {
   if (!batch) throw noSuchBatch(id);
   return c.json(batch);
 });
+
+/**
+ * 402 when the tenant's or key's budget is already spent: its lines would all be refused. A budget
+ * that runs out midway fails the remaining lines with `budget_exhausted` when each runs, unsent.
+ */
+async function refuseIfBudgetSpent(c: Context<AppEnv>): Promise<void> {
+  const dollars = await dollarsLeftNow({
+    authorities: c.env.SPEND_AUTHORITY,
+    scopes: scopesOf(c.get("tenant"), c.get("routerKey")),
+    policy: c.get("policy"),
+    now: Date.now(),
+  });
+  if (dollars && !dollars.available) throw budgetSpent(dollars, "no batch can run on it");
+}
 
 /** `metadata.schedule`: "off-peak" (the default) waits for off-peak prices, "now" starts at once. */
 function scheduleOf(metadata: Record<string, string> | null): Schedule {

@@ -6,6 +6,7 @@ import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
 import type { KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
+import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import * as z from "../zod";
 
 /**
@@ -19,13 +20,13 @@ const MAX_GRACE_S = 7 * 86_400;
 const name = z
   .string()
   .check(z.regex(/^[\p{L}\p{N} _.:@/-]{1,64}$/u, "1-64 letters, digits, spaces or _.:@/-"));
-const createSchema = z.strictObject({ name, limits: z.optional(limitsSchema) });
-const updateSchema = z.strictObject({
+export const createSchema = z.strictObject({ name, limits: z.optional(limitsSchema) });
+export const updateSchema = z.strictObject({
   name: z.optional(name),
   limits: z.optional(limitsSchema),
   disabled: z.optional(z.boolean()),
 });
-const rotateSchema = z.strictObject({
+export const rotateSchema = z.strictObject({
   /** How long the old secret keeps working (0, the default: it stops now). */
   graceSeconds: z._default(z.int().check(z.gte(0), z.lte(MAX_GRACE_S)), 0),
 });
@@ -33,7 +34,7 @@ const rotateSchema = z.strictObject({
 const KEY_ID = /^key_[0-9a-f]{32}$/;
 
 keys.post("/tenants/:tenant/keys", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   const body = parseBody(createSchema, await c.req.json().catch(invalidJson));
   const limits = withinTenant(tenant, body.limits ?? {});
   const { secret, stored } = await mintSecret();
@@ -42,7 +43,7 @@ keys.post("/tenants/:tenant/keys", async (c) => {
 });
 
 keys.get("/tenants/:tenant/keys", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   return c.json({
     object: "list",
     data: (await registry(c.env).list(tenant.id)).map((record) => view(record, c.env)),
@@ -50,12 +51,12 @@ keys.get("/tenants/:tenant/keys", async (c) => {
 });
 
 keys.get("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   return c.json(view(found(await registry(c.env).get(tenant.id, keyId(c.req.param("id")))), c.env));
 });
 
 keys.patch("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const change = parseBody(updateSchema, await c.req.json().catch(invalidJson));
   if (change.limits) change.limits = withinTenant(tenant, change.limits);
@@ -63,7 +64,7 @@ keys.patch("/tenants/:tenant/keys/:id", async (c) => {
 });
 
 keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const raw = await c.req.text();
   const body = parseBody(rotateSchema, raw === "" ? {} : parseJson(raw));
@@ -73,7 +74,7 @@ keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
 });
 
 keys.delete("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await tenantOf(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   if (!(await registry(c.env).remove(tenant.id, id))) throw notFound();
   return c.json({ id, object: "key", deleted: true });
@@ -93,12 +94,15 @@ function view(record: KeyRecord, env: Env) {
   };
 }
 
-function tenantOf(env: Env, id: string): Tenant {
+/** The tenant named in the path: configured (config wins), else created through the admin API. */
+async function tenantOf(env: Env, id: string): Promise<Tenant> {
   const directory = loadTenants(env.ROUTER_TENANTS);
   if (!directory.ok) throw misconfigured();
   const tenant = directory.value.tenants.find((candidate) => candidate.id === id);
-  if (!tenant) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
-  return tenant;
+  if (tenant) return tenant;
+  const stored = await keyRegistry(env).getTenant(id);
+  if (!stored) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
+  return asTenant(stored.tenant);
 }
 
 function keyId(id: string): string {

@@ -3,6 +3,7 @@ import { poolStatus } from "../admission/status";
 import type { AppEnv } from "../env";
 import { withPolicy } from "../middleware/policy";
 import { METRIC } from "../observe/catalog";
+import { CONSOLE_HTML } from "../observe/console-page";
 import { FLEET, metrics } from "../observe/metrics";
 import { OPERATOR_HTML } from "../observe/operator-page";
 import {
@@ -23,6 +24,8 @@ import { parseRange } from "./range";
 export const operator = new Hono<AppEnv>();
 
 operator.get("/operator", (c) => c.html(OPERATOR_HTML, 200, PAGE_HEADERS));
+/** The console that changes things (tenants, keys, batches, cache): like /operator, a page holding no data. */
+operator.get("/operator/console", (c) => c.html(CONSOLE_HTML, 200, PAGE_HEADERS));
 
 // Guards per route, not `use`: this router is mounted at the root beside the tenant API.
 operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
@@ -39,6 +42,14 @@ operator.get("/metrics", requireAdmin, withPolicy, async (c) => {
     { metric: "poolLimit", labels: { pool: p.pool }, value: p.limit },
     { metric: "poolCeiling", labels: { pool: p.pool }, value: p.ceiling },
   ]);
+  const books = snapshot.reconciliation;
+  if (books) {
+    gauges.push(
+      { metric: "spendUpstream", labels: {}, value: books.upstreamUsd },
+      { metric: "spendRecorded", labels: {}, value: books.recordedUsd },
+      { metric: "spendDrift", labels: {}, value: books.drift },
+    );
+  }
   const body = renderPrometheus([...snapshot.counters, ...gauges], snapshot.histograms as HistogramSample[]);
   return c.body(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
 });

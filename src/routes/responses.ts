@@ -20,8 +20,8 @@ import { internalChat, type ResponsesRequest, responsesRequest } from "../schema
 /** The Responses front door; DeepSeek serves it at `/responses`, the openai SDK appends it to `…/v1`. */
 export const RESPONSES_PATHS = ["/v1/responses", "/responses"] as const;
 /** A kept Response (issue 24): retrieve (and resume its events), delete, cancel. */
-const RESPONSE_PATHS = ["/v1/responses/:id", "/responses/:id"];
-const CANCEL_PATHS = ["/v1/responses/:id/cancel", "/responses/:id/cancel"];
+export const RESPONSE_PATHS = ["/v1/responses/:id", "/responses/:id"];
+export const CANCEL_PATHS = ["/v1/responses/:id/cancel", "/responses/:id/cancel"];
 
 export const responses = new Hono<AppEnv>();
 
@@ -97,6 +97,7 @@ async function serveKept(
   const call: OwnedCall = {
     id,
     tenant,
+    keyId: c.get("routerKey")?.id ?? null,
     kind: "responses",
     path: "/v1/responses",
     body: JSON.stringify({ ...sent, stream: true }),

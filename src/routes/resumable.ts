@@ -36,7 +36,12 @@ export function wantsResumable(c: Context<AppEnv>, stream: boolean | null | unde
  * answer runs on (bounded by the request's deadline and the tenant's budget) and stays resumable for
  * the chat window. Without opting in, a departed client still aborts the upstream call.
  */
-export async function serveResumable(c: Context<AppEnv>, path: string, rawBody: string): Promise<Response> {
+export async function serveResumable(
+  c: Context<AppEnv>,
+  path: string,
+  raw: string | Uint8Array,
+): Promise<Response> {
+  const rawBody = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
   const tenant = c.get("tenant").id;
   const settings = keptSettings(c.env);
   const id = newAnswerId("chatstream");
@@ -44,6 +49,7 @@ export async function serveResumable(c: Context<AppEnv>, path: string, rawBody: 
   const call: OwnedCall = {
     id,
     tenant,
+    keyId: c.get("routerKey")?.id ?? null,
     kind: "chat",
     path,
     body: rawBody,

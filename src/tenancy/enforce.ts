@@ -8,7 +8,7 @@ import { IDLE_RETURN_MS, type Lend, type Need, SpendHolder } from "./spend-holde
 
 /** The limits in force for a request: its tenant's, narrowed by its managed key's. */
 export interface LimitScopes {
-  tenant: { id: string; limits: Limits };
+  tenant: { id: string; limits: Limits; alertWebhook?: string };
   key?: Pick<KeyGrant, "id" | "limits">;
 }
 
@@ -20,10 +20,10 @@ const FIELDS: Record<BudgetKind, "requestsPerMinute" | "tokensPerMinute" | "usdP
 };
 
 export function scopesOf(
-  tenant: { id: string; limits?: Limits },
+  tenant: { id: string; limits?: Limits; alertWebhook?: string },
   key?: Pick<KeyGrant, "id" | "limits">,
 ): LimitScopes {
-  return { tenant: { id: tenant.id, limits: tenant.limits ?? {} }, key };
+  return { tenant: { id: tenant.id, limits: tenant.limits ?? {}, alertWebhook: tenant.alertWebhook }, key };
 }
 
 /** The narrower of a tenant's and a key's limits, field by field. */
@@ -120,7 +120,8 @@ export async function reserveSpend(args: {
     scopes.tenant.id,
     scopes.tenant.limits.lease ?? DEFAULT_LEASE,
   );
-  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks);
+  const owner = { tenant: scopes.tenant.id, alertWebhook: scopes.tenant.alertWebhook };
+  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks, owner);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
     const answer = await holder.fill(needs, missing, lend).catch((error: unknown) => {

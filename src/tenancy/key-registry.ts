@@ -1,5 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Limits } from "../config/limits";
+import type { ManagedTenant } from "../config/tenants";
+import {
+  createTenantTable,
+  insertTenantRow,
+  listTenantRows,
+  type TenantRecord,
+  tenantRow,
+  updateTenantRow,
+} from "./tenant-table";
 
 /** A managed router key as the admin API shows it: never its secret, only the secret's last characters. */
 export interface KeyRecord {
@@ -11,6 +20,11 @@ export interface KeyRecord {
   createdAt: number;
   /** The last four characters of each valid secret, newest first (two during a rotation's grace). */
   hints: string[];
+  /**
+   * When an isolate last looked the key up for a request (null: never). Isolates cache a lookup for the
+   * key cache's TTL, so a key in use shows a time at most that old.
+   */
+  lastUsedAt: number | null;
 }
 
 /** What a request authenticated with a managed key learns about it. */
@@ -49,6 +63,11 @@ export class KeyRegistry extends DurableObject<Env> {
     sql.exec(`CREATE TABLE IF NOT EXISTS secrets (digest TEXT PRIMARY KEY, key_id TEXT NOT NULL,
       hint TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER)`);
     sql.exec("CREATE INDEX IF NOT EXISTS secrets_key ON secrets (key_id)");
+    createTenantTable(sql);
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(keys)").toArray();
+    if (!columns.some((column) => column.name === "last_used_at")) {
+      sql.exec("ALTER TABLE keys ADD COLUMN last_used_at INTEGER");
+    }
   }
 
   create(tenant: string, name: string, limits: Limits, secret: NewSecret): KeyRecord {
@@ -56,7 +75,7 @@ export class KeyRegistry extends DurableObject<Env> {
     const now = this.clock();
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec(
-        "INSERT INTO keys VALUES (?, ?, ?, ?, 0, ?)",
+        "INSERT INTO keys (id, tenant, name, limits, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)",
         id,
         tenant,
         name,
@@ -135,12 +154,34 @@ export class KeyRegistry extends DurableObject<Env> {
       )
       .toArray()[0];
     if (!row) return null;
+    this.ctx.storage.sql.exec("UPDATE keys SET last_used_at = ? WHERE id = ?", this.clock(), row.id);
     return {
       id: String(row.id),
       tenant: String(row.tenant),
       name: String(row.name),
       limits: JSON.parse(String(row.limits)),
     };
+  }
+
+  /** Tenants of the admin API (tenant-table.ts); the route has validated and merged the settings. */
+  listTenants(): TenantRecord[] {
+    return listTenantRows(this.ctx.storage.sql);
+  }
+
+  getTenant(id: string): TenantRecord | null {
+    return tenantRow(this.ctx.storage.sql, id);
+  }
+
+  /** Null when the id is taken. */
+  createTenant(tenant: ManagedTenant): TenantRecord | null {
+    if (!insertTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
+    return tenantRow(this.ctx.storage.sql, tenant.id);
+  }
+
+  /** Null when there is no such tenant. */
+  updateTenant(tenant: ManagedTenant): TenantRecord | null {
+    if (!updateTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
+    return tenantRow(this.ctx.storage.sql, tenant.id);
   }
 
   private addSecret(id: string, secret: NewSecret, now: number): void {
@@ -173,6 +214,8 @@ export class KeyRegistry extends DurableObject<Env> {
       disabled: row.disabled === 1,
       createdAt: Number(row.created_at),
       hints,
+      lastUsedAt:
+        row.last_used_at === null || row.last_used_at === undefined ? null : Number(row.last_used_at),
     };
   }
 }

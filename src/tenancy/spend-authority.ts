@@ -1,5 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
+import type { Alert } from "../observe/alerts";
+import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
 import { type CounterAsk, type CounterState, type SpendAnswer, spareToLend } from "./spend";
+
+/** Whose budgets these are, and where the tenant wants its budget alerts (besides the operator). */
+export interface BudgetOwner {
+  tenant: string;
+  alertWebhook?: string;
+}
 
 /** Floating-point slack when comparing dollar sums with a limit. */
 const EPSILON = 1e-9;
@@ -20,11 +28,24 @@ export class SpendAuthority extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS counters (counter TEXT NOT NULL, window INTEGER NOT NULL,
       window_end INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (counter, window))`);
+    // Which budget thresholds already raised their alert in a window: each fires once.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS budget_alerts (counter TEXT NOT NULL, window INTEGER NOT NULL,
+      window_end INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (counter, window, threshold))`);
   }
 
-  /** Takes back what is given, then grants every need (and some spare) or, if any need does not fit, none. */
-  lend(asks: CounterAsk[]): SpendAnswer {
+  /**
+   * Takes back what is given, then grants every need (and some spare) or, if any need does not fit,
+   * none. A dollar budget that reaches 50%, 80% or 100% (or refuses) raises its alert, once per window.
+   */
+  lend(asks: CounterAsk[], owner: BudgetOwner = { tenant: "unknown" }): SpendAnswer {
     this.prune();
+    const answer = this.grant(asks);
+    const alerts = this.budgetAlerts(asks, answer, owner.tenant);
+    if (alerts.length > 0) this.ctx.waitUntil(this.raise(alerts, owner));
+    return answer;
+  }
+
+  private grant(asks: CounterAsk[]): SpendAnswer {
     return this.ctx.storage.transactionSync(() => {
       const used = asks.map((ask) => Math.max(0, this.read(ask) - ask.give));
       const refused = asks.find((ask, i) => ask.need > 0 && (used[i] ?? 0) + ask.need > ask.limit + EPSILON);
@@ -43,6 +64,40 @@ export class SpendAuthority extends DurableObject<Env> {
         refused: { counter: refused.counter, kind: refused.kind, limit: refused.limit },
       };
     });
+  }
+
+  /** Alerts for dollar thresholds this call reached first in their window. */
+  private budgetAlerts(asks: CounterAsk[], answer: SpendAnswer, tenant: string): Alert[] {
+    const now = this.clock();
+    const alerts: Alert[] = [];
+    asks.forEach((ask, i) => {
+      if (ask.kind !== "usd-day" && ask.kind !== "usd-month") return;
+      const refused = !answer.ok && answer.refused.counter === ask.counter;
+      const reading: DollarReading = { ask, used: answer.counters[i]?.used ?? 0, refused };
+      for (const threshold of reachedThresholds(reading)) {
+        const first = this.ctx.storage.sql.exec(
+          "INSERT OR IGNORE INTO budget_alerts VALUES (?, ?, ?, ?)",
+          ask.counter,
+          ask.window,
+          ask.windowEnd,
+          Math.round(threshold * 100),
+        ).rowsWritten;
+        if (first > 0) alerts.push(budgetAlert(tenant, reading, threshold, now));
+      }
+    });
+    return alerts;
+  }
+
+  /** Onto the alert queue: for the operator, and for the tenant when it names a webhook of its own. */
+  private async raise(alerts: Alert[], { tenant, alertWebhook }: BudgetOwner): Promise<void> {
+    const messages = alerts.flatMap((alert) => [
+      { body: alert },
+      ...(alertWebhook ? [{ body: { ...alert, webhook: alertWebhook } }] : []),
+    ]);
+    console.log(JSON.stringify({ event: "budget_alerts", tenant, alerts: alerts.map((a) => a.summary) }));
+    await this.env.ALERTS.sendBatch(messages).catch((error: unknown) =>
+      console.error(JSON.stringify({ event: "alert_enqueue_failed", tenant, error: String(error) })),
+    );
   }
 
   /** What each counter has used in its window, for /v1/usage. */
@@ -77,5 +132,6 @@ export class SpendAuthority extends DurableObject<Env> {
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
     this.ctx.storage.sql.exec("DELETE FROM counters WHERE window_end <= ?", now);
+    this.ctx.storage.sql.exec("DELETE FROM budget_alerts WHERE window_end <= ?", now);
   }
 }

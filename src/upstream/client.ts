@@ -14,7 +14,7 @@ interface UpstreamTarget {
 export async function sendUpstream(
   target: UpstreamTarget,
   path: string,
-  body: string,
+  body: string | Uint8Array,
   signal: AbortSignal,
   passed: Record<string, string> = {},
 ): Promise<Response> {

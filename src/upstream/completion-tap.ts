@@ -33,11 +33,21 @@ export class CompletionTap implements StreamSoFar {
         this.read(payload);
         this.onEvent?.(payload, this);
       },
+      skipped: (count) => {
+        this.chunks += count;
+        this.tokenChunks += count;
+      },
     });
   }
 
+  /**
+   * Reads the next bytes. Once the first token is in, a chat stream nobody watches event by event is
+   * only skimmed: its middle events are counted (each as a token: past the first, a DeepSeek delta
+   * carries one), and only a batch holding usage, a finish reason, an error or `[DONE]` is parsed.
+   */
   push(bytes: Uint8Array): void {
-    this.parser.push(bytes);
+    if (this.onEvent || this.reader || this.firstTokenAt === undefined) this.parser.push(bytes);
+    else this.parser.skim(bytes, mustRead);
   }
 
   end(): void {
@@ -86,6 +96,16 @@ export class CompletionTap implements StreamSoFar {
     this.tokenChunks++;
     if (this.firstTokenAt === undefined) this.firstTokenAt = this.clock();
   }
+}
+
+/** Text that holds an event the tap must parse rather than count. */
+function mustRead(text: string): boolean {
+  return (
+    text.includes('"usage":{') ||
+    text.includes('"finish_reason":"') ||
+    text.includes('"error"') ||
+    text.includes("[DONE]")
+  );
 }
 
 /**

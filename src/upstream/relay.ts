@@ -5,8 +5,17 @@ export type RelayEnd =
   | { kind: "cancelled"; reason: unknown };
 
 interface RelayHooks {
-  /** Sees each chunk (on a side branch, never holding up the client's bytes); must be cheap and not throw. */
+  /**
+   * Sees the bytes as the side branch drains them (never holding up the client's): a batch of whole or
+   * partial chunks, in order, which the hook may keep. Must be cheap and not throw.
+   */
   chunk?(bytes: Uint8Array): void;
+  /**
+   * How long the side branch may leave bytes buffered before draining them: 0 (read each chunk as it
+   * comes) until the caller has seen what it needs at once (the first token), then a pause that bounds
+   * how late the side sees progress. Fewer drains are the relay's whole cost (one isolate entry each).
+   */
+  pauseMs?(): number;
   /** Bytes to send the client before closing, e.g. an SSE error event instead of a silent cut. */
   trailer?(end: RelayEnd): Uint8Array | undefined;
   end(end: RelayEnd): void;
@@ -21,9 +30,12 @@ export interface RelaySource {
 
 /**
  * Pass-through relay. The upstream body is teed: one branch is piped natively into the client's
- * response (workerd moves the bytes, no JavaScript per chunk, no buffering), the other is read on the
- * side for usage and the like. The pipe keeps the client's stream open after the upstream ends, so a
- * failure can still be told in-band with a trailer.
+ * response (workerd moves the bytes, no JavaScript per chunk, no buffering), the other is drained on
+ * the side for usage and the like, in paced batches (see `pauseMs`): the tee keeps what the side has not
+ * read yet in native memory, and one BYOB read into a reused buffer takes all of it, so JavaScript wakes
+ * a few times per stream instead of once per chunk. The pipe keeps the client's stream open after the
+ * upstream ends, so a failure can still be told in-band with a trailer; the side's last drain happens
+ * before that, so its hooks have seen every byte by the time `end` is reported.
  *
  * A client disconnect must tear the upstream down, or it keeps generating and billing. The side branch
  * would keep a teed source alive, so a disconnect, seen as the client's stream erroring or as
@@ -54,7 +66,8 @@ export function relay(
   if (clientSignal?.aborted) queueMicrotask(onClientAbort);
   else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
 
-  const tapped = readSide(source.prefix, toTap, hooks);
+  const side = new SideReader(toTap, hooks);
+  const tapped = side.read(source.prefix);
   void (async () => {
     let end: RelayEnd;
     try {
@@ -62,20 +75,23 @@ export function relay(
       for (const chunk of source.prefix) await writer.write(chunk);
       writer.releaseLock();
       await toClient.pipeTo(writable, { preventClose: true, preventAbort: true, preventCancel: true });
-      const side = await tapped;
-      end = side.ok ? { kind: "complete" } : { kind: "failed", error: side.error };
+      side.wake();
+      const result = await tapped;
+      end = result.ok ? { kind: "complete" } : { kind: "failed", error: result.error };
     } catch (error) {
       // The pipe fails for two reasons. An upstream failure errors both tee branches at once, so the
-      // side branch has failed too by the next macrotask; if it is still reading, the client left.
-      const side = await settledSoon(tapped);
-      if (side === undefined || side.ok || clientSignal?.aborted) {
+      // side branch fails too once it has drained what was buffered; if it is left waiting for more
+      // bytes instead, the upstream is still sending and the client left.
+      side.wake();
+      const result = await side.settledOrStuck(tapped);
+      if (result === undefined || result.ok || clientSignal?.aborted) {
         toClient.cancel(error).catch(() => {});
         // Whoever still holds the client's body (a caller that signalled its departure but reads on)
         // sees it end in an error instead of waiting forever.
         writable.abort(error).catch(() => {});
         return cancel(error);
       }
-      end = { kind: "failed", error: side.error };
+      end = { kind: "failed", error: result.error };
     }
     if (ended) return;
     const tail = hooks.trailer?.(end);
@@ -93,29 +109,101 @@ export function relay(
   return readable;
 }
 
-/** Feeds the side branch to `hooks.chunk`; settles when the upstream ends or fails. */
-async function readSide(
-  prefix: readonly Uint8Array[],
-  branch: ReadableStream<Uint8Array>,
-  hooks: RelayHooks,
-): Promise<{ ok: true } | { ok: false; error: unknown }> {
-  for (const chunk of prefix) hooks.chunk?.(chunk);
-  const reader = branch.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { ok: true };
-      hooks.chunk?.(value);
+type SideResult = { ok: true } | { ok: false; error: unknown };
+
+/** 64 KiB: a drain takes everything the tee buffered at real token rates in one read. */
+const DRAIN_BYTES = 1 << 16;
+
+/** Drains the side branch into `hooks.chunk`, paced by `hooks.pauseMs`; settles when the upstream ends or fails. */
+class SideReader {
+  /** Reads that returned, so a caller can tell "still draining" from "waiting for the upstream". */
+  reads = 0;
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly branch: ReadableStream<Uint8Array>,
+    private readonly hooks: RelayHooks,
+  ) {}
+
+  /** Stops pausing for good: the client's pipe has ended, so what is left is drained at once. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  async read(prefix: readonly Uint8Array[]): Promise<SideResult> {
+    for (const chunk of prefix) this.hooks.chunk?.(chunk);
+    // A JS-backed body (a wrapper around a read already in flight) has no BYOB reader.
+    const byob = tryByobReader(this.branch);
+    if (!byob) return this.readEach();
+    const reader = byob;
+    let buffer = new ArrayBuffer(DRAIN_BYTES);
+    try {
+      for (;;) {
+        await this.pause();
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        this.reads++;
+        if (done || !value) return { ok: true };
+        // A copy the hooks may keep (a flight's followers do): the drained bytes, once per drain.
+        this.hooks.chunk?.(value.slice());
+        // The read took the buffer (detached it); its view hands the same memory back for the next one.
+        buffer = value.buffer as ArrayBuffer;
+      }
+    } catch (error) {
+      return { ok: false, error };
     }
-  } catch (error) {
-    return { ok: false, error };
+  }
+
+  private async readEach(): Promise<SideResult> {
+    const reader = this.branch.getReader();
+    try {
+      for (;;) {
+        await this.pause();
+        const { done, value } = await reader.read();
+        this.reads++;
+        if (done) return { ok: true };
+        this.hooks.chunk?.(value);
+      }
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * `side`'s result once it stops making progress within a macrotask; undefined if it is blocked on a
+   * read (or still reading after a few drains: the upstream is alive and sending).
+   */
+  async settledOrStuck(side: Promise<SideResult>): Promise<SideResult | undefined> {
+    for (let turn = 0; turn < 8; turn++) {
+      const before = this.reads;
+      const result = await Promise.race([
+        side,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0)),
+      ]);
+      if (result !== undefined || this.reads === before) return result;
+    }
+    return undefined;
+  }
+
+  private pause(): Promise<void> | undefined {
+    const ms = this.woken ? 0 : (this.hooks.pauseMs?.() ?? 0);
+    if (ms <= 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
   }
 }
 
-/** `promise`'s value if it settles within a macrotask, else undefined. */
-function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
-  return Promise.race([
-    promise,
-    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0)),
-  ]);
+function tryByobReader(branch: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return branch.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
 }

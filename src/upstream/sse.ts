@@ -6,6 +6,8 @@
 interface SseHandlers {
   data(payload: string): void;
   comment?(text: string): void;
+  /** Data events `skim` counted without handing them over. */
+  skipped?(count: number): void;
 }
 
 export class SseParser {
@@ -16,6 +18,27 @@ export class SseParser {
 
   push(bytes: Uint8Array): void {
     this.buffer += this.decoder.decode(bytes, { stream: true });
+    this.drain();
+  }
+
+  /**
+   * Like `push`, for a caller that needs most events only counted: unless `wanted` finds something in
+   * the buffered text it must read (usage, an error, the end), the whole events are counted and dropped
+   * in one pass, with no split, slice or handler call per event.
+   */
+  skim(bytes: Uint8Array, wanted: (text: string) => boolean): void {
+    this.buffer += this.decoder.decode(bytes, { stream: true });
+    const last = this.buffer.lastIndexOf("\n\n");
+    if (last === -1 || this.buffer.includes("\r") || wanted(this.buffer)) {
+      this.drain();
+      return;
+    }
+    const whole = this.buffer.slice(0, last);
+    this.buffer = this.buffer.slice(last + 2);
+    this.handlers.skipped?.(countDataEvents(whole));
+  }
+
+  private drain(): void {
     for (;;) {
       const boundary = findEventBoundary(this.buffer);
       if (boundary === undefined) return;
@@ -42,6 +65,13 @@ export class SseParser {
     }
     if (data !== undefined) this.handlers.data(data);
   }
+}
+
+/** Events (blocks between blank lines) that start with a `data:` line; LF framing only. */
+function countDataEvents(text: string): number {
+  let count = text.startsWith("data:") ? 1 : 0;
+  for (let at = text.indexOf("\n\ndata:"); at !== -1; at = text.indexOf("\n\ndata:", at + 7)) count++;
+  return count;
 }
 
 function findEventBoundary(buffer: string): { at: number; length: number } | undefined {

@@ -7,8 +7,8 @@ export interface UpstreamCall {
   endpoint: WireEndpoint;
   /** The validated request JSON, unknown fields included. */
   body: Record<string, unknown>;
-  /** The caller's bytes, forwarded untouched when nothing about the request changes. */
-  rawBody: string;
+  /** The caller's bytes (or text), forwarded untouched when nothing about the request changes. */
+  rawBody: string | Uint8Array;
   stream: boolean;
   /** The caller used DeepSeek's /beta base (prefix completion, strict tools). */
   beta: boolean;
@@ -39,7 +39,7 @@ export function bodyFor(
   call: UpstreamCall,
   overrides: Record<string, unknown> = {},
   drop: readonly string[] = [],
-): string {
+): string | Uint8Array {
   const { step } = call;
   const unchanged = step.upstreamModel === call.body.model && !step.disableThinking;
   if (unchanged && Object.keys(overrides).length === 0 && drop.length === 0) return call.rawBody;

@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../../scripts/stack";
+import { type LocalStack, startLocalStackWithPolicy } from "../../../scripts/stack";
 
 /**
  * Clients that leave, through real sockets and a real service binding: the router under workerd,
@@ -34,14 +34,7 @@ interface SimStats {
 let stack: LocalStack;
 
 beforeAll(async () => {
-  // The simulator's URL is only known once it listens, so the policy is filled in after a first start.
-  const probe = await startLocalStack();
-  const simPort = Number(new URL(probe.simUrl).port);
-  await probe.close();
-  stack = await startLocalStack({
-    simPort,
-    vars: { ROUTER_POLICY: POLICY.replace("SIM", `http://127.0.0.1:${simPort}`) },
-  });
+  stack = await startLocalStackWithPolicy((simUrl) => POLICY.replace("SIM", simUrl));
 }, 120_000);
 afterAll(() => stack?.close());
 

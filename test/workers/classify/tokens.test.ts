@@ -15,3 +15,17 @@ describe("estimateTextTokens", () => {
     expect(estimateTextTokens(text)).toBeCloseTo(tokens, 5);
   });
 });
+
+describe("estimateTextTokens on a long text", () => {
+  it("samples it, and lands within 2% of the sum of its parts", () => {
+    const part = Array.from(
+      { length: 600 },
+      (_, i) => `Line ${i}: the quick brown fox, ${i * 37} jumps; 中文 over the internationalization.\n`,
+    ).join("");
+    const whole = part.repeat(Math.ceil((2 << 20) / part.length));
+    const pieces = whole.length / part.length;
+    const exact = estimateTextTokens(part) * pieces;
+    expect(part.length).toBeLessThan(1 << 16);
+    expect(Math.abs(estimateTextTokens(whole) - exact) / exact).toBeLessThan(0.02);
+  });
+});

@@ -28,7 +28,7 @@ export async function asOperator(
 export async function deliveredAlerts(
   match: string,
   refused = false,
-): Promise<Array<{ id: string; body: string }>> {
+): Promise<Array<{ id: string; body: string; path: string }>> {
   const hooks = hooksOrigin();
   const list = refused ? "refused" : "received";
   const response = await fetch(`${hooks}/_control/${list}?match=${encodeURIComponent(match)}`);

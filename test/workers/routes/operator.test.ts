@@ -75,3 +75,15 @@ describe("GET /v1/router/latency", () => {
     expect(theirs).toMatchObject({ tenant: "globex", series: [], latency: { ttftP50Ms: null } });
   });
 });
+
+describe("GET /operator/console", () => {
+  it("serves the self-contained console without a key; everything it calls is the admin API", async () => {
+    const page = await sim.call("/operator/console", { key: null }, vars);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    const html = await page.text();
+    expect(html).not.toMatch(/https?:\/\/(?!app\.example\.com)/);
+    for (const path of ["/admin/tenants", "/admin/cache/stats", "/admin/alerts", "/batches/"])
+      expect(html).toContain(path);
+  });
+});

@@ -1,0 +1,262 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startLocalStack } from "../../scripts/stack";
+import { type Measurement, measureRequests } from "../lib/measure";
+import { formatMs, ratio } from "../lib/stats";
+import type { BenchScenario, BenchSection } from "../lib/types";
+
+const PATHS = ["bare", "router"] as const;
+type Path = (typeof PATHS)[number];
+const EVENTS = [6, 100, 500] as const;
+const CONCURRENCY = 32;
+const ROUNDS = 2;
+
+/**
+ * Issue 27's realistic streams: a mock upstream that writes every SSE event as its own write, a turn
+ * of the event loop apart (as DeepSeek flushes each token), so workerd sees one chunk per event instead
+ * of a few coalesced blocks. The router (default policy, admission on) and the bare pass-through Worker
+ * run in one workerd; CPU is that process's own (utime+stime from /proc), not wall time.
+ */
+export const streams: BenchScenario = {
+  name: "streams",
+  title: "Realistic streams: one write per SSE event, router vs bare Worker, c=32",
+  async run(ctx): Promise<BenchSection> {
+    const mock = await startEventMock();
+    const stack = await startLocalStack({ upstreamUrl: mock.url });
+    const results = new Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>();
+    try {
+      const workerd = workerdPids();
+      if (workerd.length === 0) throw new Error("no workerd process found under this one");
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const events of EVENTS) {
+          const n = Math.round((ctx.quick ? 0.25 : 1) * (events === 6 ? 1_200 : events === 100 ? 400 : 120));
+          for (const path of PATHS) {
+            const before = cpuMs(workerd);
+            const m = await measureRequests({
+              baseUrl: path === "bare" ? stack.bareUrl : stack.routerUrl,
+              key: stack.routerKey,
+              body: streamBody(events),
+              n,
+              concurrency: CONCURRENCY,
+              warmup: round === 0 ? 64 : 0,
+            });
+            // Warm-up requests ran inside the window too; count them.
+            const spent = cpuMs(workerd) - before;
+            const key = `${path}:${events}`;
+            const entry = results.get(key) ?? { runs: [], cpuMs: 0, requests: 0 };
+            entry.runs.push(m);
+            entry.cpuMs += spent;
+            entry.requests += n + (round === 0 ? 64 : 0);
+            results.set(key, entry);
+            ctx.log(
+              `round ${round + 1} ${path} ${events} events: ${m.rps.toFixed(0)} req/s, p99 ${m.latencyMs.p99.toFixed(1)} ms, ${((spent * 1000) / (n + (round === 0 ? 64 : 0))).toFixed(0)} µs CPU/stream, ok ${m.ok}/${m.n}`,
+            );
+          }
+        }
+      }
+    } finally {
+      await stack.close();
+      await mock.close();
+    }
+    return report(results);
+  },
+};
+
+export function streamBody(events: number) {
+  return {
+    model: "deepseek-v4-flash",
+    messages: [{ role: "user", content: `events=${events}` }],
+    thinking: { type: "disabled" },
+    stream: true,
+  };
+}
+
+function report(
+  results: Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>,
+): BenchSection {
+  const rows: Array<Record<string, string>> = [];
+  const summary = new Map<string, { rps: number; p99: number; cpuUs: number }>();
+  for (const events of EVENTS) {
+    for (const path of PATHS) {
+      const entry = results.get(`${path}:${events}`);
+      if (!entry) continue;
+      const wall = entry.runs.reduce((sum, m) => sum + m.wallMs, 0);
+      const n = entry.runs.reduce((sum, m) => sum + m.n, 0);
+      const ok = entry.runs.reduce((sum, m) => sum + m.ok, 0);
+      const rps = wall > 0 ? (n * 1000) / wall : 0;
+      const p99 = Math.min(...entry.runs.map((m) => m.latencyMs.p99));
+      summary.set(`${path}:${events}`, { rps, p99, cpuUs: (entry.cpuMs * 1000) / entry.requests });
+    }
+    const bare = summary.get(`bare:${events}`);
+    for (const path of PATHS) {
+      const s = summary.get(`${path}:${events}`);
+      if (!s || !bare) continue;
+      rows.push({
+        events: String(events),
+        path,
+        "req/s": s.rps.toFixed(0),
+        "÷ bare": `${ratio(s.rps, bare.rps).toFixed(2)}×`,
+        p99: formatMs(s.p99),
+        "p99 ÷ bare": `${ratio(s.p99, bare.p99).toFixed(2)}×`,
+        "CPU/stream": `${(s.cpuUs / 1000).toFixed(2)} ms`,
+        "CPU ÷ bare": `${ratio(s.cpuUs, bare.cpuUs).toFixed(2)}×`,
+      });
+    }
+  }
+  const get = (path: Path, events: number) =>
+    summary.get(`${path}:${events}`) ?? { rps: 0, p99: 0, cpuUs: 0 };
+  // CPU per extra event: the slope between the shortest and the longest stream.
+  const slope = (path: Path) => (get(path, 500).cpuUs - get(path, 6).cpuUs) / (500 - 6);
+  const slopeRatio = ratio(slope("router"), slope("bare"));
+  rows.push({
+    events: "per extra event",
+    path: "router / bare",
+    "req/s": "",
+    "÷ bare": "",
+    p99: "",
+    "p99 ÷ bare": "",
+    "CPU/stream": `${slope("router").toFixed(1)} / ${slope("bare").toFixed(1)} µs`,
+    "CPU ÷ bare": `${slopeRatio.toFixed(2)}×`,
+  });
+  const rpsRatio = (events: number) => ratio(get("router", events).rps, get("bare", events).rps);
+  const p99Ratio = (events: number) => ratio(get("router", events).p99, get("bare", events).p99);
+  return {
+    title: streams.title,
+    notes: [
+      "A Node mock upstream writes each event (about 300 bytes, DeepSeek's shape with `usage: null`, usage on the finish event, then `[DONE]`) as its own write, one event-loop turn apart. It runs in the bench's process with the load generator.",
+      `Router (default policy, admission on) and bare pass-through Worker in one workerd (Miniflare, direct sockets); ${ROUNDS} rounds alternate them, ${CONCURRENCY} streams in flight; req/s over all rounds, p99 the better round's.`,
+      "CPU is the workerd process's utime+stime over each batch (warm-up included) divided by its requests: it counts native stream work (tee copies, pumps) that a V8 profile shows only as (program). The mock and the client run outside it.",
+      "Per extra event: (CPU at 500 events − CPU at 6) ÷ 494.",
+    ],
+    columns: ["events", "path", "req/s", "÷ bare", "p99", "p99 ÷ bare", "CPU/stream", "CPU ÷ bare"],
+    rows,
+    goals: [
+      ...([100, 500] as const).map((events) => ({
+        goal: `${events}-event streams ≥ 0.75× bare at c=32`,
+        measured: `${rpsRatio(events).toFixed(2)}×`,
+        met: rpsRatio(events) >= 0.75,
+      })),
+      ...([100, 500] as const).map((events) => ({
+        goal: `${events}-event stream p99 ≤ 1.5× bare`,
+        measured: `${p99Ratio(events).toFixed(2)}×`,
+        met: p99Ratio(events) <= 1.5,
+      })),
+      {
+        goal: "6-event streams ≥ 0.8× bare",
+        measured: `${rpsRatio(6).toFixed(2)}×`,
+        met: rpsRatio(6) >= 0.8,
+      },
+      {
+        goal: "router CPU per extra event ≤ 1.5× bare",
+        measured: `${slopeRatio.toFixed(2)}×`,
+        met: slopeRatio <= 1.5,
+      },
+    ],
+  };
+}
+
+/** Every workerd process below this one (Miniflare spawns it). */
+export function workerdPids(): number[] {
+  const parents = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (!stat) continue;
+    parents.set(Number(entry), stat.ppid);
+    names.set(Number(entry), stat.comm);
+  }
+  const below = (pid: number): boolean => {
+    for (let at = parents.get(pid); at !== undefined && at > 1; at = parents.get(at))
+      if (at === process.pid) return true;
+    return false;
+  };
+  return [...names].filter(([pid, comm]) => comm.includes("workerd") && below(pid)).map(([pid]) => pid);
+}
+
+function readStat(pid: number): { comm: string; ppid: number; cpuTicks: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const close = text.lastIndexOf(")");
+  const comm = text.slice(text.indexOf("(") + 1, close);
+  const fields = text.slice(close + 2).split(" ");
+  // After the comm: state(0) ppid(1) … utime(11) stime(12), in clock ticks.
+  return { comm, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/** CPU milliseconds the processes have used so far (clock ticks are 10 ms on Linux). */
+export function cpuMs(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0) * 10, 0);
+}
+
+const EVENT_ID = "chatcmpl-bench-0000000000000000";
+
+function eventBytes(
+  delta: Record<string, unknown>,
+  finishReason: string | null = null,
+  usage: unknown = null,
+): string {
+  return `data: ${JSON.stringify({
+    id: EVENT_ID,
+    object: "chat.completion.chunk",
+    created: 1_765_000_000,
+    model: "deepseek-v4-flash",
+    system_fingerprint: "fp_bench_0001",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    usage,
+  })}\n\n`;
+}
+
+/** A DeepSeek-shaped stream of `events` content events, each written on its own. */
+async function writeStream(res: import("node:http").ServerResponse, events: number): Promise<void> {
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  res.write(eventBytes({ role: "assistant", content: "" }));
+  for (let i = 0; i < events; i++) {
+    await turn();
+    res.write(eventBytes({ content: ` tok${i}` }));
+  }
+  await turn();
+  res.write(
+    eventBytes({}, "stop", { prompt_tokens: 12, completion_tokens: events, total_tokens: 12 + events }),
+  );
+  res.end("data: [DONE]\n\n");
+}
+
+/** A non-streamed answer, sent at once: for measuring requests (large prompts, small answers) against it. */
+const JSON_ANSWER = JSON.stringify({
+  id: EVENT_ID,
+  object: "chat.completion",
+  created: 1_765_000_000,
+  model: "deepseek-v4-flash",
+  choices: [{ index: 0, message: { role: "assistant", content: "A short answer." }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 },
+});
+
+export async function startEventMock(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (part: Buffer) => parts.push(part));
+    req.on("end", () => {
+      const text = Buffer.concat(parts).toString("utf8");
+      const events = Number(/events=(\d+)/.exec(text)?.[1] ?? "6");
+      if (!text.includes('"stream":true')) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON_ANSWER);
+        return;
+      }
+      writeStream(res, events).catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

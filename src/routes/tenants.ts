@@ -1,0 +1,153 @@
+import { Hono } from "hono";
+import { loadTenants, type ManagedTenant, managedTenantSchema, type Tenant } from "../config/tenants";
+import type { AppEnv } from "../env";
+import { fromZodError, RouterError } from "../errors";
+import { limitsReport, scopesOf } from "../tenancy/enforce";
+import { keyCacheTtl } from "../tenancy/keys";
+import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
+import type { TenantRecord } from "../tenancy/tenant-table";
+import * as z from "../zod";
+
+/**
+ * `/admin/tenants`: tenants as data, behind the admin guard of routes/admin.ts. Tenants of
+ * `ROUTER_TENANTS` are listed too, marked `source: "config"`, and cannot be changed here: config wins
+ * (tenancy/tenant-directory.ts). A change reaches every isolate within `propagationSeconds`.
+ */
+export const tenants = new Hono<AppEnv>();
+
+/** The body of `POST /admin/tenants`. */
+export const createTenantBody = managedTenantSchema;
+/**
+ * The body of `PATCH /admin/tenants/:tenant`: any of the settings; `null` unsets an optional one. The
+ * change is merged over the stored tenant and the result validated as a whole.
+ */
+export const updateTenantBody = z.partial(z.omit(managedTenantSchema, { id: true }));
+
+const WEEK_MS = 7 * 24 * 3600_000;
+
+tenants.get("/tenants", async (c) => {
+  const configured = configTenants(c.env);
+  const stored = await keyRegistry(c.env).listTenants();
+  const pinned = new Set(configured.map((tenant) => tenant.id));
+  const data = [
+    ...configured.map((tenant) => configView(tenant, c.env)),
+    ...stored.filter((record) => !pinned.has(record.tenant.id)).map((record) => storedView(record, c.env)),
+  ];
+  return c.json({ object: "list", data });
+});
+
+tenants.post("/tenants", async (c) => {
+  const tenant = parse(managedTenantSchema, await jsonBody(c.req.raw));
+  refusePinned(c.env, tenant.id);
+  const record = await keyRegistry(c.env).createTenant(tenant);
+  if (!record) {
+    throw new RouterError("invalid_request", `Tenant '${tenant.id}' already exists.`, {
+      param: "id",
+      status: 409,
+    });
+  }
+  return c.json(storedView(record, c.env), 201);
+});
+
+tenants.get("/tenants/:tenant", async (c) => {
+  const id = c.req.param("tenant");
+  const pinned = configTenants(c.env).find((tenant) => tenant.id === id);
+  if (pinned) return c.json(configView(pinned, c.env));
+  return c.json(storedView(await storedTenant(c.env, id), c.env));
+});
+
+tenants.patch("/tenants/:tenant", async (c) => {
+  const id = c.req.param("tenant");
+  refusePinned(c.env, id);
+  const change = await jsonBody(c.req.raw);
+  if (typeof change !== "object" || change === null || Array.isArray(change)) return invalidJson();
+  if ("id" in change && change.id !== id) {
+    throw new RouterError("invalid_request", "A tenant's id cannot change.", { param: "id" });
+  }
+  const current = await storedTenant(c.env, id);
+  const merged = withoutNulls({ ...current.tenant, ...change });
+  const record = await keyRegistry(c.env).updateTenant(parse(managedTenantSchema, merged));
+  return c.json(storedView(record ?? current, c.env));
+});
+
+/** The tenant's spend over `from`..`to` (default the last week) and each limit's burn, the tenant's and each key's. */
+tenants.get("/tenants/:tenant/usage", async (c) => {
+  const id = c.req.param("tenant");
+  const tenant =
+    configTenants(c.env).find((t) => t.id === id) ?? asTenant((await storedTenant(c.env, id)).tenant);
+  const now = Date.now();
+  const [summary, limits, keys] = await Promise.all([
+    c.env.TENANT_LEDGER.getByName(id).summary(id, now - WEEK_MS, now + 1),
+    limitsReport(c.env.SPEND_AUTHORITY, scopesOf(tenant), now),
+    keyRegistry(c.env).list(id),
+  ]);
+  const keyLimits = await Promise.all(
+    keys.map(async (key) => ({
+      id: key.id,
+      name: key.name,
+      limits: (await limitsReport(c.env.SPEND_AUTHORITY, scopesOf(tenant, key), now)).filter(
+        (report) => report.scope === key.id,
+      ),
+    })),
+  );
+  return c.json({ ...summary, limits, keys: keyLimits });
+});
+
+function configTenants(env: Env): Tenant[] {
+  const directory = loadTenants(env.ROUTER_TENANTS);
+  return directory.ok ? directory.value.tenants : [];
+}
+
+function refusePinned(env: Env, id: string): void {
+  if (configTenants(env).some((tenant) => tenant.id === id)) {
+    throw new RouterError(
+      "invalid_request",
+      `Tenant '${id}' is pinned in ROUTER_TENANTS: change it there (config wins over the admin API).`,
+      { param: "tenant", status: 409 },
+    );
+  }
+}
+
+async function storedTenant(env: Env, id: string): Promise<TenantRecord> {
+  const record = await keyRegistry(env).getTenant(id);
+  if (!record) throw new RouterError("not_found", `No tenant '${id}'.`, { param: "tenant" });
+  return record;
+}
+
+function configView(tenant: Tenant, env: Env) {
+  const { keys: _digests, ...settings } = tenant;
+  return { object: "tenant", ...settings, disabled: false, source: "config", ...propagation(env) };
+}
+
+function storedView(record: TenantRecord, env: Env) {
+  return {
+    object: "tenant",
+    ...record.tenant,
+    source: "admin",
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...propagation(env),
+  };
+}
+
+function propagation(env: Env) {
+  return { propagationSeconds: keyCacheTtl(env) / 1000 };
+}
+
+function withoutNulls(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null));
+}
+
+function parse(schema: typeof managedTenantSchema, json: unknown): ManagedTenant {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw fromZodError(parsed.error, "tenant");
+  return parsed.data;
+}
+
+async function jsonBody(request: Request): Promise<unknown> {
+  return request.json().catch(invalidJson);
+}
+
+function invalidJson(): never {
+  throw new RouterError("invalid_json", "The body must be a JSON object.");
+}

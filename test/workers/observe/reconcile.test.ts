@@ -1,0 +1,85 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { FLEET } from "../../../src/observe/metrics";
+import { reconcile } from "../../../src/observe/reconcile";
+import { chatBody, createSim, eventually } from "../helpers";
+import { asOperator, deliveredAlerts } from "./support";
+
+/** The simulator's flat list price of deepseek-v4-pro, so the router prices exactly as it bills. */
+const PRO = { inputCacheHit: 0.003625, inputCacheMiss: 0.435, output: 0.87 };
+const ANSWER_TOKENS = 6_000;
+
+function policy(baseUrl: string): string {
+  return JSON.stringify({
+    pools: {
+      books: {
+        provider: "deepseek",
+        targets: [{ name: "deepseek", baseUrl, keySecret: "DEEPSEEK_API_KEY" }],
+        models: { "deepseek-v4-pro": "deepseek-v4-pro" },
+        capabilities: ["tools", "fim", "thinking", "json"],
+        concurrency: 20,
+        prices: { "deepseek-v4-pro": [{ from: "2026-01-01T00:00:00Z", offPeak: PRO }] },
+      },
+    },
+    routes: { chat: ["books"], code: ["books"], reasoning: ["books"] },
+  });
+}
+
+describe("reconciliation with the upstream's balance", () => {
+  it("compares the balance's fall with recorded spend, and a top-up starts a new baseline", () => {
+    const first = reconcile(undefined, { at: 0, balanceUsd: 10, recordedUsd: 0 });
+    expect(first.result).toBeUndefined();
+    const { result } = reconcile(first.baseline, { at: 60_000, balanceUsd: 8, recordedUsd: 1.9 });
+    expect(result).toMatchObject({ from: 0, to: 60_000, upstreamUsd: 2, recordedUsd: 1.9 });
+    expect(result?.drift).toBeCloseTo(0.05, 9);
+    expect(reconcile(first.baseline, { at: 1, balanceUsd: 50, recordedUsd: 2 }).baseline.balanceUsd).toBe(50);
+  });
+
+  it("finds a seeded under-count: the upstream bills 1.5× what it reports, and the operator is told", async () => {
+    // CNY balances move in 0.01 CNY steps (about $0.0014), fine enough for the few cents spent here.
+    const sim = await createSim({
+      currency: "CNY",
+      billingMultiplier: 1.5,
+      minAnswerTokens: ANSWER_TOKENS,
+      maxAnswerTokens: ANSWER_TOKENS,
+    });
+    const overrides = {
+      ROUTER_POLICY: policy(sim.baseUrl),
+      ALERT_RULES: JSON.stringify({ spendDrift: 0.1, minDriftUsd: 0.01 }),
+    };
+    const ask = async (i: number) => {
+      const body = chatBody({
+        model: "deepseek-v4-pro",
+        max_tokens: ANSWER_TOKENS,
+        messages: [{ role: "user", content: `Books ${i}` }],
+      });
+      const response = await sim.call("/v1/chat/completions", { json: body }, overrides);
+      expect(response.status).toBe(200);
+      await response.text();
+    };
+    const scrape = () => asOperator(sim.baseUrl, "/metrics", {}, overrides).then((r) => r.text());
+    const fleet = env.METRICS.getByName(FLEET);
+
+    await ask(0);
+    await scrape(); // the aggregator learns the pools (and so the upstream account) from a flush
+    expect(await fleet.reconcile()).toBeUndefined(); // the baseline
+    for (let i = 1; i <= 10; i++) await ask(i);
+
+    let drift = 0;
+    await eventually(async () => {
+      await scrape();
+      const result = await fleet.reconcile();
+      expect(result?.recordedUsd).toBeGreaterThan(0.05);
+      drift = result?.drift ?? 0;
+    }, 10_000);
+    // Billed 1.5× what the router can see: it recorded a third less than the upstream billed.
+    expect(drift).toBeGreaterThan(0.28);
+    expect(drift).toBeLessThan(0.39);
+    expect(await scrape()).toMatch(/^router_reconcile_drift_ratio 0\.3\d*$/m);
+    await eventually(async () => {
+      const alerts = await deliveredAlerts("spend_drift");
+      expect(alerts.length).toBeGreaterThanOrEqual(1);
+      expect(alerts[0]?.body).toContain("less than the upstream billed");
+    }, 10_000);
+  }, 60_000);
+});

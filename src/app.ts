@@ -38,6 +38,7 @@ import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { adminRequests, REQUEST_PATHS, tenantRequests } from "./routes/requests";
 import { RESPONSES_PATHS, responses } from "./routes/responses";
+import { resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 import { namedOrigins } from "./tenancy/tenant-directory";
@@ -70,6 +71,7 @@ const ROUTER_HEADERS = [
   "x-ratelimit-reset-tokens",
   "x-router-budget-reset",
   "traceparent",
+  "x-router-stream-id",
 ];
 
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
@@ -156,6 +158,8 @@ export function createApp(): Hono<AppEnv> {
   api.route("/", files);
   api.route("/", batches);
   api.route("/", frontendTokens);
+  // Kept chat streams, resumed by id (issue 24).
+  api.route("/", resumable);
   app.route("/", api);
 
   // Errors are rendered in the envelope of the surface the request came through (Anthropic's under /anthropic).

@@ -30,6 +30,8 @@ const ERRORS = {
   pool_saturated: { status: 429, type: "rate_limit_error" },
   tenant_concurrency_limit: { status: 429, type: "rate_limit_error" },
   queue_timeout: { status: 429, type: "rate_limit_error" },
+  /** A tenant keeps as many answers, or as many bytes of them, as it may (issue 24). */
+  kept_answers_quota: { status: 429, type: "insufficient_quota" },
   /** The caller left before an answer; nobody reads this one, but it must not count as our failure. */
   client_closed: { status: 499, type: "invalid_request_error" },
   internal_error: { status: 500, type: "internal_error" },
@@ -42,6 +44,11 @@ const ERRORS = {
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** Whether `code` is one of the router's own error codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
 
 interface ErrorEnvelope {
   error: { message: string; type: string; param: string | null; code: string };

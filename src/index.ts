@@ -5,16 +5,23 @@ import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
 import { exportTraces, OTEL_QUEUE } from "./observe/otel-export";
 import type { TraceBatch } from "./observe/recorder";
+import { AnswerOwner } from "./owner/answer-owner";
 
 export { PoolGate } from "./admission/pool-gate";
 export { TenantBatches } from "./batch/tenant-batches";
 export { CacheStats } from "./cache/stats-object";
 export { TenantLedger } from "./ledger/tenant-ledger";
 export { MetricsAggregator } from "./observe/aggregator";
+export { TenantAnswers } from "./owner/tenant-answers";
 export { KeyRegistry } from "./tenancy/key-registry";
 export { SpendAuthority } from "./tenancy/spend-authority";
 
 const app = createApp();
+
+/** The owner of an answer that outlives its client (issue 24): it runs the call through this same app. */
+export class StreamOwner extends AnswerOwner {
+  protected readonly app = app.fetch as AppFetch;
+}
 
 export default {
   fetch: app.fetch,

@@ -6,6 +6,7 @@ import { classifyBench } from "./classify";
 import { cost } from "./cost";
 import { frontendBench } from "./frontend";
 import { geography } from "./geography";
+import { kept } from "./kept";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
@@ -43,4 +44,5 @@ export const scenarios: BenchScenario[] = [
   profile,
   cost,
   frontendBench,
+  kept,
 ];

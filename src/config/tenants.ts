@@ -33,6 +33,11 @@ const tenantSettings = {
    * client sends those tool calls without it. Default on; off passes such requests on unchanged.
    */
   restoreReasoning: z.optional(z.boolean()),
+  /**
+   * Streamed chat answers outlive their client (issue 24): kept by an owner and resumable by id, instead
+   * of aborted when the client leaves. Default off; `x-router-resumable: on|off` decides per request.
+   */
+  resumableStreams: z.optional(z.boolean()),
   /** Rate limits, budgets, allowed models and origins (config/limits.ts); each key may narrow them. */
   limits: z.optional(limitsSchema),
   /** The tenant's own webhook for its budget alerts (50%, 80%, 100% of each dollar budget), beside the operator's. */

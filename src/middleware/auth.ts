@@ -29,6 +29,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
     c.set("tenant", tenant);
     c.set("ledgerKey", internal.ledgerKey);
     if (internal.keyId) c.set("routerKey", await internalKey(c.env, tenant.id, internal.keyId));
+    if (internal.endUser) c.set("endUser", internal.endUser);
     return next();
   }
   const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));

@@ -1,3 +1,5 @@
+import type { EndUser } from "../env";
+
 /**
  * Requests the router makes to itself (issue 15: batch lines), marked by object identity. A request
  * from the network is a new object the runtime built, so it can never be in this map: the mark cannot
@@ -8,6 +10,8 @@ interface InternalCall {
   tenantId: string;
   /** The managed key it runs as, if one asked for the work: its limits and budgets apply too. */
   keyId: string | null;
+  /** The verified end user of a frontend token that asked for the work: their limits apply too. */
+  endUser?: EndUser;
   /** Router-minted id of the work item; the ledger books one row under it however often it runs. */
   ledgerKey: string;
 }

@@ -18,7 +18,8 @@ import {
 import { LATENCY_PATHS } from "./latency";
 import { MODEL_PATHS } from "./models";
 import { POOL_PATHS } from "./pools";
-import { RESPONSES_PATHS, STORED_RESPONSE_PATHS } from "./responses";
+import { CANCEL_PATHS, RESPONSE_PATHS, RESPONSES_PATHS } from "./responses";
+import { RESUME_PATHS } from "./resumable";
 import { createTenantBody, updateTenantBody } from "./tenants";
 
 /**
@@ -89,13 +90,34 @@ export const API_ROUTES: readonly RouteDoc[] = [
   r("get", ANTHROPIC_MODELS_PATH, "tenant", "inference", "Served models, Anthropic's list shape", {
     anthropic: true,
   }),
-  r("post", RESPONSES_PATHS, "tenant", "inference", "OpenAI Responses (stateless)", {
-    body: responsesRequest,
+  r(
+    "post",
+    RESPONSES_PATHS,
+    "tenant",
+    "inference",
+    "OpenAI Responses (background, store and previous_response_id kept by the router)",
+    {
+      body: responsesRequest,
+      produces: SSE,
+    },
+  ),
+  // Kept answers (issue 24).
+  r(
+    "get",
+    RESPONSE_PATHS,
+    "tenant",
+    "inference",
+    "A kept Response; with stream=true its events after starting_after, then live",
+    {
+      query: ["stream", "starting_after"],
+      produces: SSE,
+    },
+  ),
+  r("delete", RESPONSE_PATHS, "tenant", "inference", "Delete a kept Response"),
+  r("post", CANCEL_PATHS, "tenant", "inference", "Cancel a kept Response's upstream call"),
+  r("get", RESUME_PATHS, "tenant", "inference", "Resume a kept chat stream after Last-Event-ID", {
     produces: SSE,
   }),
-  r("get", STORED_RESPONSE_PATHS, "tenant", "inference", "Always 404: no response is stored"),
-  r("post", STORED_RESPONSE_PATHS, "tenant", "inference", "Always 404: no response is stored"),
-  r("delete", STORED_RESPONSE_PATHS, "tenant", "inference", "Always 404: no response is stored"),
   r("get", MODEL_PATHS, "tenant", "inference", "Served models"),
   // The tenant's own views.
   r("get", "/v1/usage", "tenant", "tenant", "The caller's usage, cost and limits", { query: ["from", "to"] }),

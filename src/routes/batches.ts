@@ -9,7 +9,7 @@ import type { PricePeriod } from "../config/prices";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
-import { budgetSpent, dollarsLeftNow } from "../tenancy/balance";
+import { refuseIfSpent } from "../tenancy/balance";
 import { scopesOf } from "../tenancy/enforce";
 import * as z from "../zod";
 import { pageLimit } from "./files";
@@ -86,14 +86,10 @@ batches.post("/v1/batches/:id/cancel", async (c) => {
  * 402 when the tenant's or key's budget is already spent: its lines would all be refused. A budget
  * that runs out midway fails the remaining lines with `budget_exhausted` when each runs, unsent.
  */
-async function refuseIfBudgetSpent(c: Context<AppEnv>): Promise<void> {
-  const dollars = await dollarsLeftNow({
-    authorities: c.env.SPEND_AUTHORITY,
-    scopes: scopesOf(c.get("tenant"), c.get("routerKey")),
-    policy: c.get("policy"),
-    now: Date.now(),
-  });
-  if (dollars && !dollars.available) throw budgetSpent(dollars, "no batch can run on it");
+function refuseIfBudgetSpent(c: Context<AppEnv>): Promise<void> {
+  const scopes = scopesOf(c.get("tenant"), c.get("routerKey"));
+  const spend = { authorities: c.env.SPEND_AUTHORITY, scopes, policy: c.get("policy"), now: Date.now() };
+  return refuseIfSpent(spend, "no batch can run on it");
 }
 
 /** `metadata.schedule`: "off-peak" (the default) waits for off-peak prices, "now" starts at once. */

@@ -1,48 +1,190 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
+import { isErrorCode, RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
+import {
+  admitKept,
+  checkKeptSize,
+  configOf,
+  eventStream,
+  keptSettings,
+  lastSeen,
+  newAnswerId,
+  ownerOf,
+  routingHeaders,
+} from "../owner/calls";
+import type { OwnedCall, OwnedSnapshot } from "../owner/types";
 import { serveInference } from "../proxy/serve";
-import { internalChat, responsesRequest } from "../schema/responses";
+import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
+import { refuseKeptIfSpent } from "./resumable";
 
 /** The Responses front door; DeepSeek serves it at `/responses`, the openai SDK appends it to `…/v1`. */
 export const RESPONSES_PATHS = ["/v1/responses", "/responses"] as const;
-/** Stored-response paths: refused, since nothing is stored. */
-export const STORED_RESPONSE_PATHS = ["/v1/responses/:id", "/responses/:id", "/v1/responses/:id/cancel"];
+/** A kept Response (issue 24): retrieve (and resume its events), delete, cancel. */
+export const RESPONSE_PATHS = ["/v1/responses/:id", "/responses/:id"];
+export const CANCEL_PATHS = ["/v1/responses/:id/cancel", "/responses/:id/cancel"];
 
 export const responses = new Hono<AppEnv>();
 
 /**
  * DeepSeek's Responses API is stateless: it answers `store: false` whatever the request says and
- * silently ignores `previous_response_id` (api-surfaces.md §3.5), which would answer a follow-up with
- * none of its context. The router refuses those fields instead of letting a conversation lose its past.
+ * silently ignores `previous_response_id` (api-surfaces.md §3.5). The router keeps Responses itself
+ * when asked (`store: true`, or `background: true`, which implies it) and expands `previous_response_id`
+ * into the whole conversation before it relays the request. `store` defaults to false: an answer is kept
+ * only when the caller asks, so nobody's conversation is retained by surprise.
  */
-const STATELESS =
-  "DeepSeek's Responses API is stateless and the router stores no responses: send the whole conversation as `input` (the previous output items, then the new ones).";
-
 for (const path of RESPONSES_PATHS) {
   responses.post(path, async (c) => {
-    const { body, raw } = await readJsonBody(c, responsesRequest);
-    for (const field of ["previous_response_id", "conversation"] as const) {
-      if (body[field] !== undefined && body[field] !== null)
-        throw new RouterError("invalid_request", `'${field}' is not supported. ${STATELESS}`, {
-          param: field,
-        });
-    }
+    const { body } = await readJsonBody(c, responsesRequest);
+    if (body.conversation !== undefined && body.conversation !== null)
+      throw new RouterError(
+        "invalid_request",
+        "'conversation' is not supported: continue a stored response with 'previous_response_id', or send the whole conversation as 'input'.",
+        { param: "conversation" },
+      );
+    if (body.background === true && body.store === false)
+      throw new RouterError("invalid_request", "A background response is stored: 'store' cannot be false.", {
+        param: "store",
+      });
+    const input = await expandedInput(c, body);
+    const sent = statelessBody(body, input);
+    if (body.background === true || body.store === true) return serveKept(c, body, sent, input);
+    const raw = JSON.stringify(sent);
     return serveInference(c, {
-      request: { endpoint: "chat", body: internalChat(body) },
+      request: { endpoint: "chat", body: internalChat(sent) },
       rawBody: raw,
       beta: false,
-      surface: { endpoint: "responses", body, headers: {} },
+      surface: { endpoint: "responses", body: sent, headers: {} },
     });
   });
 }
 
-for (const path of STORED_RESPONSE_PATHS) {
-  responses.on(["GET", "DELETE", "POST"], path, () => {
+/** The request's input with the stored conversation it continues in front (what DeepSeek needs). */
+async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promise<unknown[]> {
+  const own = typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input;
+  const previous = body.previous_response_id;
+  if (!previous) return own;
+  const tenant = c.get("tenant").id;
+  const stored = previous.startsWith("resp_")
+    ? await ownerOf(c.env, tenant, previous).conversation(tenant)
+    : null;
+  if (!stored)
     throw new RouterError(
-      "not_found",
-      `Responses are not stored, so there is none to retrieve. ${STATELESS}`,
+      "invalid_request",
+      `Previous response with id '${previous}' not found: only completed responses created with 'store: true' (or 'background: true') are kept, for ${keptSettings(c.env).responseTtlMs / 86_400_000} days.`,
+      { param: "previous_response_id" },
     );
+  // Output items go back as they came: reasoning items carry the reasoning a thinking-mode tool call needs.
+  return [...(JSON.parse(stored) as unknown[]), ...own];
+}
+
+/** What DeepSeek is sent: stateless, without the fields only the router acts on. */
+function statelessBody(body: ResponsesRequest, input: unknown[]): ResponsesRequest {
+  const { background: _b, store: _s, previous_response_id: _p, conversation: _c, ...rest } = body;
+  return body.previous_response_id ? ({ ...rest, input } as ResponsesRequest) : (rest as ResponsesRequest);
+}
+
+/** A stored or background Response: its owner runs it; the caller gets the object, its events, or its end. */
+async function serveKept(
+  c: Context<AppEnv>,
+  body: ResponsesRequest,
+  sent: ResponsesRequest,
+  input: unknown[],
+): Promise<Response> {
+  const tenant = c.get("tenant").id;
+  const settings = keptSettings(c.env);
+  const id = newAnswerId("resp");
+  const background = body.background === true;
+  const call: OwnedCall = {
+    id,
+    tenant,
+    keyId: c.get("routerKey")?.id ?? null,
+    endUser: c.get("endUser"),
+    kind: "responses",
+    path: "/v1/responses",
+    body: JSON.stringify({ ...sent, stream: true }),
+    headers: routingHeaders(c.req.raw.headers, {
+      "x-request-id": id,
+      ...(background ? { "x-router-latency": "background" } : {}),
+    }),
+    echo: { background, store: true, previous_response_id: body.previous_response_id ?? null },
+    input: JSON.stringify(input),
+    model: body.model,
+    bounds: { maxBytes: settings.maxBytes, ttlMs: settings.responseTtlMs },
+    config: configOf(c.env),
+  };
+  checkKeptSize(call);
+  await refuseKeptIfSpent(c);
+  await admitKept(c.env, tenant, id, Date.now() + settings.responseTtlMs, settings.quota);
+  const owner = ownerOf(c.env, tenant, id);
+  const started = await owner.start(call);
+  if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
+  if (background) return responseObject(started);
+  // Stored, in the foreground: the caller waits for the end, as for any non-streamed answer.
+  await (await followed(owner.follow(tenant, -1))).pipeTo(new WritableStream());
+  return responseObject(finished(await owner.snapshot(tenant)));
+}
+
+async function followed(
+  stream: Promise<ReadableStream<Uint8Array> | null>,
+): Promise<ReadableStream<Uint8Array>> {
+  const found = await stream;
+  if (!found) throw notKept();
+  return found;
+}
+
+/** A foreground answer that failed gets an error status, as an unstored one would. */
+function finished(snapshot: OwnedSnapshot | null): OwnedSnapshot {
+  if (!snapshot) throw notKept();
+  if (snapshot.status === "failed" && snapshot.error) {
+    // The pipeline's refusal keeps its status when its code is one of the router's (429 stays 429).
+    const { code, message } = snapshot.error;
+    throw new RouterError(isErrorCode(code) ? code : "upstream_error", message);
+  }
+  return snapshot;
+}
+
+function responseObject(snapshot: OwnedSnapshot | null): Response {
+  if (!snapshot?.response) throw notKept();
+  return new Response(snapshot.response, { headers: { "content-type": "application/json" } });
+}
+
+function notKept(): RouterError {
+  return new RouterError(
+    "not_found",
+    "No such response: it was never stored, has expired or was deleted, or belongs to another key's tenant.",
+  );
+}
+
+/** A kept Response of the caller's tenant; any other id is a 404, whoever holds it. */
+function keptOwner(c: Context<AppEnv>) {
+  const id = c.req.param("id") ?? "";
+  if (!id.startsWith("resp_")) throw notKept();
+  return { owner: ownerOf(c.env, c.get("tenant").id, id), tenant: c.get("tenant").id };
+}
+
+responses.get(RESPONSE_PATHS[0] as string, retrieve);
+responses.get(RESPONSE_PATHS[1] as string, retrieve);
+for (const path of RESPONSE_PATHS) {
+  responses.delete(path, async (c) => {
+    const { owner, tenant } = keptOwner(c);
+    if (!(await owner.remove(tenant))) throw notKept();
+    return c.json({ id: c.req.param("id"), object: "response", deleted: true });
   });
+}
+for (const path of CANCEL_PATHS) {
+  responses.post(path, async (c) => {
+    const { owner, tenant } = keptOwner(c);
+    return responseObject(await owner.cancel(tenant));
+  });
+}
+
+/** `GET /v1/responses/{id}`: the object now; with `stream=true`, its events after `starting_after`, then live. */
+async function retrieve(c: Context<AppEnv>): Promise<Response> {
+  const { owner, tenant } = keptOwner(c);
+  if (c.req.query("stream") === "true") {
+    const after = lastSeen(c.req.query("starting_after"), "starting_after");
+    return eventStream(await followed(owner.follow(tenant, after)));
+  }
+  return responseObject(await owner.snapshot(tenant));
 }

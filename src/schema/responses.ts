@@ -19,6 +19,8 @@ export const responsesRequest = z.looseObject({
   reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()) })),
   text: z.nullish(z.looseObject({ format: z.nullish(z.looseObject({ type: z.string() })) })),
   previous_response_id: z.nullish(z.string()),
+  background: z.nullish(z.boolean()),
+  store: z.nullish(z.boolean()),
   conversation: z.nullish(z.unknown()),
 });
 

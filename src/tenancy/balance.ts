@@ -61,8 +61,16 @@ function dollarsLeft(report: LimitReport[], smallestUsd: number): DollarsLeft | 
   };
 }
 
-/** 402 `budget_exhausted` for work refused up front (a batch) because its budget is already spent. */
-export function budgetSpent({ binding }: DollarsLeft, what: string): RouterError {
+/**
+ * 402 `budget_exhausted` now for work that would only fail later (a batch's lines, a background answer):
+ * the caller learns at once that its budget is spent instead of polling for a failure.
+ */
+export async function refuseIfSpent(args: Parameters<typeof dollarsLeftNow>[0], what: string): Promise<void> {
+  const dollars = await dollarsLeftNow(args);
+  if (dollars && !dollars.available) throw budgetSpent(dollars, what);
+}
+
+function budgetSpent({ binding }: DollarsLeft, what: string): RouterError {
   const scope = binding.scope === "tenant" ? "tenant" : "key";
   const period = binding.kind === "usd-day" ? "daily" : "monthly";
   return new RouterError(

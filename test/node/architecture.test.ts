@@ -12,6 +12,7 @@ const LAYERS = [
   "index",
   "app",
   "routes",
+  "owner",
   "batch",
   "middleware",
   "proxy",

@@ -77,13 +77,13 @@ describe("the openai client's Responses API, relayed to DeepSeek's /responses", 
     expect(second.output_text.length).toBeGreaterThan(0);
   });
 
-  it("refuses stored-response features clearly instead of losing the conversation", async () => {
+  it("refuses a previous_response_id it does not keep instead of losing the conversation", async () => {
     const openai = await client();
     const chained = await openai.responses
       .create({ model: "deepseek-v4-flash", input: "and then?", previous_response_id: "resp_123" })
       .catch((error: unknown) => error);
     expect(chained).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((chained as Error).message).toContain("stateless");
+    expect((chained as Error).message).toContain("not found");
     await expect(openai.responses.retrieve("resp_123")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 

@@ -96,6 +96,10 @@ const FREE = new Set([
   "GET /v1/responses/:id/cancel",
   "DELETE /v1/responses/:id/cancel",
   "POST /v1/responses/:id/cancel",
+  "POST /responses/:id/cancel",
+  // Resuming a kept chat stream replays what its owner kept; the owner's call went through the gate.
+  "GET /v1/chat/completions/:id/stream",
+  "GET /chat/completions/:id/stream",
 ]);
 
 /** Free but upstream-backed: DeepSeek counts tokens at no charge, so a spent budget still may. */
@@ -168,6 +172,25 @@ describe("every route that can reach the upstream spends through the gate", () =
       expect(await generated()).toBe(before);
     },
   );
+
+  it.each([
+    ["background", { background: true }],
+    ["stored", { store: true }],
+    ["resumable chat", undefined],
+  ])("a %s answer, whose owner outlives the request, is refused with 402 too", async (_, extra) => {
+    const before = await generated();
+    const response = extra
+      ? await send("POST /v1/responses", { model: "deepseek-v4-flash", input: "Hello", ...extra })
+      : await sim.call(
+          "/v1/chat/completions",
+          { key: spent.key, json: chatBody({ stream: true }), headers: { "x-router-resumable": "on" } },
+          { ROUTER_TENANTS: spent.tenants },
+        );
+    const text = await response.text();
+    expect(response.status, text).toBe(402);
+    expect(text).toContain("budget");
+    expect(await generated()).toBe(before);
+  });
 
   it("free routes make the upstream generate nothing, whatever they are sent", async () => {
     const before = await generated();

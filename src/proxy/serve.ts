@@ -193,11 +193,13 @@ async function reserveOrDegrade(scope: RequestScope, scopes: LimitScopes): Promi
 function withinMaxTokens(call: InferenceCall, limits: Limits): InferenceCall {
   const body = capMaxTokens(call.request.body, limits);
   if (!body) return call;
-  return {
-    ...call,
-    request: { ...call.request, body } as InferenceCall["request"],
-    rawBody: JSON.stringify(body),
-  };
+  const request = { ...call.request, body } as InferenceCall["request"];
+  if (!call.surface) return { ...call, request, rawBody: JSON.stringify(body) };
+  // Another front door sends its own body upstream: the cap goes in under that surface's own name
+  // (Anthropic's `max_tokens` is required, so only the Responses API can arrive without one).
+  const field = call.surface.endpoint === "responses" ? "max_output_tokens" : "max_tokens";
+  const wire = { ...call.surface.body, [field]: body.max_tokens };
+  return { ...call, request, surface: { ...call.surface, body: wire }, rawBody: JSON.stringify(wire) };
 }
 
 /** Pure: what the request is, where it may go, and by when it must be done. */

@@ -209,6 +209,20 @@ describe("tenant limits", () => {
     const sent = (await sim.stats()).recent.at(-1)?.body as { max_tokens?: number };
     expect(sent.max_tokens).toBe(64);
   });
+
+  it("holds the cap on the Responses API too, in that surface's own field, and keeps its body", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await limitedTenant({ maxTokens: 64 });
+    const response = await sim.call(
+      "/v1/responses",
+      { key, json: { model: "deepseek-v4-flash", input: "Hello", instructions: "Be brief." } },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(response.status).toBe(200);
+    const sent = (await sim.stats()).recent.at(-1)?.body as Record<string, unknown>;
+    expect(sent).toMatchObject({ input: "Hello", instructions: "Be brief.", max_output_tokens: 64 });
+    expect(sent.messages).toBeUndefined();
+  });
 });
 
 describe("allowed browser origins", () => {

@@ -19,13 +19,15 @@ const simPort = Number(process.env.SIM_PORT ?? port + 1);
 
 const sim = await startSimServer({ port: simPort });
 // The admin key's digest is not a credential either: it only verifies the local admin key.
-const vars: Record<string, string> = { DEEPSEEK_BASE_URL: sim.url, ROUTER_ADMIN_KEY: adminKeyDigest() };
-// Wrangler reads the required secrets from the environment; these are local, not credentials.
-const secrets = {
-  DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-  ROUTER_TENANTS: tenantsConfig(),
+// The local frontend signing key is optional in production, so wrangler would not read it from the
+// environment like the required secrets below: it goes in as a var.
+const vars: Record<string, string> = {
+  DEEPSEEK_BASE_URL: sim.url,
+  ROUTER_ADMIN_KEY: adminKeyDigest(),
   FRONTEND_SIGNING_KEY: LOCAL_FRONTEND_SIGNING_KEY,
 };
+// Wrangler reads the required secrets from the environment; these are local, not credentials.
+const secrets = { DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY, ROUTER_TENANTS: tenantsConfig() };
 const wrangler = spawn(
   "wrangler",
   [

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { findChromium, screenshot } from "../loadtest/screenshot";
 import { ROOT } from "./build";
-import { adminKeyDigest, LOCAL_ADMIN_KEY, LOCAL_TENANTS } from "./local-config";
+import { adminKeyDigest, LOCAL_ADMIN_KEY, LOCAL_TENANTS, tenantsConfig } from "./local-config";
 import { startLocalStack } from "./stack";
 
 /**
@@ -18,9 +18,17 @@ if (!findChromium()) {
 }
 const stack = await startLocalStack({
   sim: { ttftMs: 120, tokensPerS: 400, faults: { statusRates: { "503": 0.25 } } },
-  vars: { ROUTER_ADMIN_KEY: adminKeyDigest() },
+  // The first local tenant captures payloads, so its request page shows the prompt and the answer.
+  vars: { ROUTER_ADMIN_KEY: adminKeyDigest(), ROUTER_TENANTS: capturingFirstTenant() },
 });
 const [first, second] = LOCAL_TENANTS;
+
+function capturingFirstTenant(): string {
+  const tenants = JSON.parse(tenantsConfig()) as Array<Record<string, unknown>>;
+  return JSON.stringify(
+    tenants.map((t, i) => (i === 0 ? { ...t, capture: { enabled: true, maxBytes: 2048 } } : t)),
+  );
+}
 const SYSTEM =
   "You are the support assistant of a company that runs an edge router for a large language model API. " +
   "Answer briefly and precisely, cite the relevant configuration setting by name when there is one, say so " +

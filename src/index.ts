@@ -3,6 +3,7 @@ import { type AppFetch, BATCH_QUEUE, runBatchLines } from "./batch/consumer";
 import type { LineMessage } from "./batch/types";
 import { deliverAlerts } from "./observe/alert-delivery";
 import type { Alert } from "./observe/alerts";
+import type { OtelVars } from "./observe/otel-config";
 import { exportTraces, OTEL_QUEUE } from "./observe/otel-export";
 import type { TraceBatch } from "./observe/recorder";
 import { AnswerOwner } from "./owner/answer-owner";
@@ -29,7 +30,8 @@ export default {
   queue: (batch, env, ctx) => {
     if (batch.queue === BATCH_QUEUE)
       return runBatchLines(batch as MessageBatch<LineMessage>, env, ctx, app.fetch as AppFetch);
-    if (batch.queue === OTEL_QUEUE) return exportTraces(batch as MessageBatch<TraceBatch>, env);
+    if (batch.queue === OTEL_QUEUE)
+      return exportTraces(batch as MessageBatch<TraceBatch>, env as Env & OtelVars);
     return deliverAlerts(batch as MessageBatch<Alert>, env);
   },
 } satisfies ExportedHandler<Env, Alert | LineMessage | TraceBatch>;

@@ -1,4 +1,3 @@
-import { loadTenants } from "../config/tenants";
 import { retryDelaySeconds } from "./alert-delivery";
 import { type OtelDestination, type OtelVars, otelDestination } from "./otel-config";
 import { toOtlp } from "./otlp";
@@ -16,16 +15,12 @@ export const OTEL_QUEUE = "deepseek-router-otel-traces";
  */
 export async function exportTraces(
   batch: MessageBatch<TraceBatch>,
-  env: OtelVars & { ROUTER_TENANTS?: string },
+  env: OtelVars,
   send: typeof fetch = fetch,
 ): Promise<void> {
-  const tenants = loadTenants(env.ROUTER_TENANTS);
   const groups = new Map<string, { destination: OtelDestination; messages: Message<TraceBatch>[] }>();
   for (const message of batch.messages) {
-    const config = tenants.ok
-      ? tenants.value.tenants.find((t) => t.id === message.body.tenant)?.otel
-      : undefined;
-    const destination = otelDestination(env, config);
+    const destination = otelDestination(env, message.body.otel);
     if (!destination) {
       message.ack(); // The export was turned off since the record was queued.
       continue;

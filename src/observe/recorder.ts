@@ -1,11 +1,10 @@
 import type { Context } from "hono";
 import type { Finished } from "../answer";
-import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
 import { type RequestRecord, randomHex, Timeline, type TimelineEvent, traceContext } from "../trace";
 import type { Usage } from "../usage";
-import { type OtelVars, otelDestination } from "./otel-config";
+import { type OtelVars, otelDestination, type TenantOtel } from "./otel-config";
 
 /** What the request's accounting knows once it is finished: how it ended, what it used and cost. */
 export interface AccountedRequest {
@@ -32,6 +31,7 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   timeline.recorded = true;
   if ((c.env as RecordEnv).REQUEST_RECORDS === "off") return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
+  rememberCollector(record.tenant, c.get("tenant").otel);
   return recordBatcher(c.env).add(record.tenant, record);
 }
 
@@ -131,7 +131,19 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
   };
 }
 
-type RecordEnv = Pick<Env, "TENANT_LEDGER" | "OTEL_TRACES" | "ROUTER_TENANTS"> & OtelVars;
+type RecordEnv = Pick<Env, "TENANT_LEDGER" | "OTEL_TRACES"> & OtelVars;
+
+/**
+ * Each tenant's own collector as its latest request here knew it (configured or created through the
+ * admin API alike), so a flush and the queue's consumer need no configuration lookup of their own.
+ */
+const collectors = new Map<string, TenantOtel | undefined>();
+const COLLECTORS_MAX = 4_096;
+
+function rememberCollector(tenant: string, otel: TenantOtel | undefined): void {
+  if (collectors.size >= COLLECTORS_MAX && !collectors.has(tenant)) collectors.clear();
+  collectors.set(tenant, otel);
+}
 
 const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher<RequestRecord>>();
 
@@ -158,6 +170,8 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
 /** A queue message: one flush's records of one tenant, well under the Queue's 128 KB per message. */
 export interface TraceBatch {
   tenant: string;
+  /** The tenant's own collector, when it names one; otherwise the global one applies. */
+  otel?: TenantOtel;
   records: RequestRecord[];
 }
 
@@ -169,9 +183,8 @@ const MESSAGE_BUDGET_BYTES = 96 * 1024;
  * (split only when large), not one per record, since each message has its own cost in the queue.
  */
 async function enqueueTraces(env: RecordEnv, tenant: string, records: RequestRecord[]): Promise<void> {
-  const tenants = loadTenants(env.ROUTER_TENANTS);
-  const config = tenants.ok ? tenants.value.tenants.find((t) => t.id === tenant)?.otel : undefined;
-  if (!otelDestination(env, config)) return;
+  const otel = collectors.get(tenant);
+  if (!otelDestination(env, otel)) return;
   const messages: Array<{ body: TraceBatch; contentType: "v8" }> = [];
   let chunk: RequestRecord[] = [];
   let bytes = 0;
@@ -179,14 +192,14 @@ async function enqueueTraces(env: RecordEnv, tenant: string, records: RequestRec
     if (!record.trace.sampled) continue;
     const size = 1_500 + record.timeline.length * 160;
     if (chunk.length > 0 && bytes + size > MESSAGE_BUDGET_BYTES) {
-      messages.push({ body: { tenant, records: chunk }, contentType: "v8" });
+      messages.push({ body: { tenant, otel, records: chunk }, contentType: "v8" });
       chunk = [];
       bytes = 0;
     }
     chunk.push(record);
     bytes += size;
   }
-  if (chunk.length > 0) messages.push({ body: { tenant, records: chunk }, contentType: "v8" });
+  if (chunk.length > 0) messages.push({ body: { tenant, otel, records: chunk }, contentType: "v8" });
   if (messages.length > 0) await env.OTEL_TRACES.sendBatch(messages);
 }
 

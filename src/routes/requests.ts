@@ -9,6 +9,7 @@ import { withPolicy } from "../middleware/policy";
 import { explorerHtml } from "../observe/explorer-page";
 import { promptInsights, SHORT_ANSWER_TOKENS } from "../observe/insights";
 import { readPayload } from "../observe/payload";
+import { managedDirectory } from "../tenancy/tenant-directory";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
@@ -66,26 +67,26 @@ tenantRequests.get("/v1/requests/:id", async (c) => {
 // Guards per route, not `use`: this router is mounted at the root beside the tenant API.
 adminRequests.get("/admin/requests", requireAdmin, async (c) => {
   const filter = parseFilter(c);
-  const tenants = tenantIds(c, c.req.query("tenant"));
+  const tenants = await tenantIds(c, c.req.query("tenant"));
   const pages = await Promise.all(
     tenants.map((id) => c.env.TENANT_LEDGER.getByName(id).listRequests(filter)),
   );
   return c.json(listOf(mergePages(pages, filter.limit)));
 });
 
-adminRequests.get("/admin/requests/insights", requireAdmin, withPolicy, (c) => {
+adminRequests.get("/admin/requests/insights", requireAdmin, withPolicy, async (c) => {
   const tenant = c.req.query("tenant");
   if (!tenant)
     throw new RouterError("invalid_request", "'tenant' is required: insights are per tenant.", {
       param: "tenant",
     });
-  return insights(c, tenantIds(c, tenant)[0] as string);
+  return insights(c, (await tenantIds(c, tenant))[0] as string);
 });
 
 adminRequests.get("/admin/requests/:id/payload", requireAdmin, async (c) => {
   const id = c.req.param("id");
   const found = await Promise.all(
-    tenantIds(c, c.req.query("tenant")).map((t) => c.env.TENANT_LEDGER.getByName(t).request(id)),
+    (await tenantIds(c, c.req.query("tenant"))).map((t) => c.env.TENANT_LEDGER.getByName(t).request(id)),
   );
   return payloadOf(c, found.find((r) => r !== null) ?? null, id);
 });
@@ -93,7 +94,7 @@ adminRequests.get("/admin/requests/:id/payload", requireAdmin, async (c) => {
 adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
   const id = c.req.param("id");
   const found = await Promise.all(
-    tenantIds(c, c.req.query("tenant")).map((t) => c.env.TENANT_LEDGER.getByName(t).request(id)),
+    (await tenantIds(c, c.req.query("tenant"))).map((t) => c.env.TENANT_LEDGER.getByName(t).request(id)),
   );
   const record = found.find((r) => r !== null);
   if (!record) throw notFound(id);
@@ -114,11 +115,12 @@ async function insights(c: Context<AppEnv>, tenant: string): Promise<Response> {
   return c.json({ object: "prompt.insights", tenant, from: since, to: until, savingsUsd, ...report });
 }
 
-/** Every configured tenant, or the one asked for (404 when there is no such tenant). */
-function tenantIds(c: Context<AppEnv>, asked: string | undefined): string[] {
+/** Every tenant, configured or created through the admin API, or the one asked for (404 when unknown). */
+async function tenantIds(c: Context<AppEnv>, asked: string | undefined): Promise<string[]> {
   const directory = loadTenants(c.env.ROUTER_TENANTS);
   if (!directory.ok) throw misconfigured();
-  const known = directory.value.tenants.map((tenant) => tenant.id);
+  const stored = await managedDirectory(c.env, Date.now());
+  const known = [...directory.value.tenants.map((tenant) => tenant.id), ...stored.tenants.keys()];
   if (asked === undefined) return known;
   if (!known.includes(asked))
     throw new RouterError("not_found", `No tenant '${asked}'.`, { param: "tenant" });

@@ -168,7 +168,7 @@ describe("a request's log line, metrics and Analytics Engine point carry every a
       ledger = await ledgerSpend(sim, policy);
       expect(ledger.requests - ledgerBefore.requests).toBe(REQUESTS);
       expect(logged).toHaveLength(REQUESTS);
-    }, 15_000);
+    }, 30_000);
     const fromLogs = sum(logged, fromLog);
     expect(logged.some((r) => (r.spentAttempts ?? 0) > 0)).toBe(true);
     expectSame(sum(points, fromPoint), fromLogs);

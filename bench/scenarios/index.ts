@@ -1,5 +1,6 @@
 import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
+import { arrangements } from "./arrangements";
 import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
@@ -30,6 +31,7 @@ export const scenarios: BenchScenario[] = [
   limitsBench,
   throughput,
   streams,
+  arrangements,
   promptSize,
   classifyBench,
   cacheLatency,

@@ -15,6 +15,7 @@ import { profile } from "./profile";
 import { promptSize } from "./prompt-size";
 import { recordsBench } from "./records";
 import { relay } from "./relay";
+import { relayProbes } from "./relay-probes";
 import { spike } from "./spike";
 import { streams } from "./streams";
 import { surfaces } from "./surfaces";
@@ -32,6 +33,7 @@ export const scenarios: BenchScenario[] = [
   throughput,
   streams,
   arrangements,
+  relayProbes,
   promptSize,
   classifyBench,
   cacheLatency,

@@ -1,5 +1,6 @@
 import type { BenchScenario } from "../lib/types";
 import { admissionGate } from "./admission-gate";
+import { arrangements } from "./arrangements";
 import { bundle } from "./bundle";
 import { cacheLatency, cacheWorkload } from "./cache";
 import { classifyBench } from "./classify";
@@ -14,6 +15,7 @@ import { profile } from "./profile";
 import { promptSize } from "./prompt-size";
 import { recordsBench } from "./records";
 import { relay } from "./relay";
+import { relayProbes } from "./relay-probes";
 import { spike } from "./spike";
 import { streams } from "./streams";
 import { surfaces } from "./surfaces";
@@ -30,6 +32,8 @@ export const scenarios: BenchScenario[] = [
   limitsBench,
   throughput,
   streams,
+  arrangements,
+  relayProbes,
   promptSize,
   classifyBench,
   cacheLatency,

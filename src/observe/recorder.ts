@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { Finished } from "../answer";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
-import { type RequestRecord, randomHex, Timeline, type TimelineEvent, traceContext } from "../trace";
+import { type RequestRecord, Timeline, type TimelineEvent, traceContext } from "../trace";
 import type { Usage } from "../usage";
 import { type OtelVars, otelDestination, type TenantOtel } from "./otel-config";
 

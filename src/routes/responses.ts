@@ -3,8 +3,6 @@ import type { AppEnv } from "../env";
 import { isErrorCode, RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
 import {
-  admitKept,
-  checkKeptSize,
   configOf,
   eventStream,
   keptSettings,
@@ -16,7 +14,7 @@ import {
 import type { OwnedCall, OwnedSnapshot } from "../owner/types";
 import { serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
-import { refuseKeptIfSpent } from "./resumable";
+import { startKept } from "./resumable";
 
 /** The Responses front door; DeepSeek serves it at `/responses`, the openai SDK appends it to `…/v1`. */
 export const RESPONSES_PATHS = ["/v1/responses", "/responses"] as const;
@@ -113,11 +111,7 @@ async function serveKept(
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.responseTtlMs },
     config: configOf(c.env),
   };
-  checkKeptSize(call);
-  await refuseKeptIfSpent(c);
-  await admitKept(c.env, tenant, id, Date.now() + settings.responseTtlMs, settings.quota);
-  const owner = ownerOf(c.env, tenant, id);
-  const started = await owner.start(call);
+  const { owner, started } = await startKept(c, call);
   if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
   if (background) return responseObject(started);
   // Stored, in the foreground: the caller waits for the end, as for any non-streamed answer.

@@ -12,7 +12,7 @@ import {
   ownerOf,
   routingHeaders,
 } from "../owner/calls";
-import type { OwnedCall } from "../owner/types";
+import type { OwnedCall, OwnedSnapshot } from "../owner/types";
 import { refuseIfSpent } from "../tenancy/balance";
 import { scopesOf } from "../tenancy/enforce";
 
@@ -63,24 +63,28 @@ export async function serveResumable(
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.chatTtlMs },
     config: configOf(c.env),
   };
-  checkKeptSize(call);
-  await refuseKeptIfSpent(c);
-  await admitKept(c.env, tenant, id, Date.now() + settings.chatTtlMs, settings.quota);
-  const owner = ownerOf(c.env, tenant, id);
-  await owner.start(call);
+  const { owner } = await startKept(c, call);
   const stream = await owner.follow(tenant, -1);
   if (!stream) throw notKept();
   return eventStream(stream, { [STREAM_ID_HEADER]: id });
 }
 
 /**
- * 402 now for an answer an owner would keep on a spent budget: its call would be refused by the gate
- * anyway, and the caller should hear so from this request, not from a stream or object that failed.
+ * Hands a call to a new owner once it fits: its size, a budget not yet spent (402 now, rather than a
+ * stream or object that fails: the gate would refuse its call anyway), and the tenant's quota.
  */
-export function refuseKeptIfSpent(c: Context<AppEnv>): Promise<void> {
+export async function startKept(
+  c: Context<AppEnv>,
+  call: OwnedCall,
+): Promise<{ owner: ReturnType<typeof ownerOf>; started: OwnedSnapshot }> {
+  checkKeptSize(call);
   const scopes = scopesOf(c.get("tenant"), c.get("routerKey"), c.get("endUser"));
   const spend = { authorities: c.env.SPEND_AUTHORITY, scopes, policy: c.get("policy"), now: Date.now() };
-  return refuseIfSpent(spend, "no answer can be kept on it");
+  await refuseIfSpent(spend, "no answer can be kept on it");
+  const settings = keptSettings(c.env);
+  await admitKept(c.env, call.tenant, call.id, Date.now() + call.bounds.ttlMs, settings.quota);
+  const owner = ownerOf(c.env, call.tenant, call.id);
+  return { owner, started: await owner.start(call) };
 }
 
 function notKept(): RouterError {

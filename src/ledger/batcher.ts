@@ -3,6 +3,8 @@ import type { LedgerEntry } from "./entry";
 /** How long an entry may wait in the isolate before it is written, and the most written at once. */
 const FLUSH_AFTER_MS = 250;
 const MAX_BATCH = 200;
+/** A write that fails (an evicted or overloaded object) is tried again after these pauses, then logged. */
+const RETRY_PAUSES_MS = [100, 500, 2_000];
 
 type Write<T> = (tenant: string, entries: T[]) => Promise<unknown>;
 
@@ -10,8 +12,8 @@ type Write<T> = (tenant: string, entries: T[]) => Promise<unknown>;
  * Ledger writes batched per isolate: entries wait at most 250 ms, then go to each tenant's ledger in
  * one RPC, instead of one Durable Object call per request. Every request that adds an entry holds the
  * pending flush in its `waitUntil`, so the isolate stays up until the entry is written; only a crash
- * of the isolate in that window can lose one. Records are idempotent on the request id, so a flush
- * that is retried never double counts.
+ * of the isolate in that window can lose one. A failed write is retried (a few times, within the
+ * `waitUntil` budget); records are idempotent on their id, so a retried write never double counts.
  */
 export class LedgerBatcher<T = LedgerEntry> {
   private pending = new Map<string, T[]>();
@@ -38,10 +40,19 @@ export class LedgerBatcher<T = LedgerEntry> {
     this.flushing = undefined;
     const batches = this.pending;
     this.pending = new Map();
-    await Promise.all(
-      [...batches].map(([tenant, entries]) =>
-        this.write(tenant, entries).catch((error: unknown) => this.onError(error, entries.length)),
-      ),
-    );
+    await Promise.all([...batches].map(([tenant, entries]) => this.writeWithRetries(tenant, entries)));
+  }
+
+  private async writeWithRetries(tenant: string, entries: T[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.write(tenant, entries);
+        return;
+      } catch (error) {
+        const pause = RETRY_PAUSES_MS[attempt];
+        if (pause === undefined) return this.onError(error, entries.length);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 }

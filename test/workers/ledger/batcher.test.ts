@@ -55,7 +55,23 @@ describe("LedgerBatcher", () => {
     expect(sizes).toEqual([200, 200, 50]);
   });
 
-  it("reports a failed write without rejecting the request's waitUntil", async () => {
+  it("retries a write that fails for a moment (an evicted ledger), so the usage is not lost", async () => {
+    let calls = 0;
+    const written: string[] = [];
+    const failures: number[] = [];
+    const batcher = new LedgerBatcher(
+      async (_, entries) => {
+        calls++;
+        if (calls <= 2) throw new Error("Network connection lost.");
+        written.push(...entries.map((e) => e.requestId));
+      },
+      (_, entries) => failures.push(entries),
+    );
+    await batcher.add("a", entry("kept"));
+    expect({ calls, written, failures }).toEqual({ calls: 3, written: ["kept"], failures: [] });
+  });
+
+  it("reports a write that keeps failing, after its retries, without rejecting the request's waitUntil", async () => {
     const failures: number[] = [];
     const batcher = new LedgerBatcher(
       async () => {

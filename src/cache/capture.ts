@@ -1,4 +1,5 @@
 import type { AnswerEnd, AnswerObserver } from "../answer";
+import { concatBytes } from "../bytes";
 
 /** What an answer looked like to its caller, ready to become a cache entry. */
 export type CapturedAnswer =
@@ -34,7 +35,7 @@ export function captureAnswer(
       onSettled({ kind, events, bytes, oversize, end });
       return;
     }
-    const json = oversize ? "" : decoder.decode(concat(jsonParts)).trim();
+    const json = oversize ? "" : decoder.decode(concatBytes(jsonParts)).trim();
     onSettled({ kind, json, bytes, oversize, end });
   };
   // A stream is kept from the relay's parsed events; only a JSON answer is kept from its bytes.
@@ -61,15 +62,4 @@ export function captureAnswer(
     },
     end: settle,
   };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { concatBytes } from "../bytes";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
 import type * as z from "../zod";
@@ -72,13 +73,7 @@ async function readChunksWithin(body: ReadableStream<Uint8Array>, limit: number)
     }
     parts.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return bytes;
+  return concatBytes(parts);
 }
 
 function tooLarge(limit: number): RouterError {

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AnswerObserver } from "../answer";
+import { concatBytes } from "../bytes";
 import type { AppEnv } from "../env";
 import type { OtelVars } from "./otel-config";
 import { timelineOf } from "./recorder";
@@ -58,10 +59,7 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
     end() {
       const text = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
       const prompt = capped(redact(text, patterns), capture.maxBytes);
-      const answer = capped(
-        redact(new TextDecoder().decode(concat(parts, kept)), patterns),
-        capture.maxBytes,
-      );
+      const answer = capped(redact(new TextDecoder().decode(concatBytes(parts)), patterns), capture.maxBytes);
       const added = payloadBatcher(c.env.FILES).add(tenant.id, {
         recordId: timeline.id,
         tenant: tenant.id,
@@ -154,14 +152,4 @@ function capped(text: string, maxBytes: number): { text: string; cut: boolean } 
   const bytes = new TextEncoder().encode(text);
   if (bytes.length <= maxBytes) return { text, cut: false };
   return { text: new TextDecoder().decode(bytes.subarray(0, maxBytes)), cut: true };
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

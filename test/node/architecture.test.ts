@@ -32,6 +32,7 @@ const LAYERS = [
   "trace",
   "answer",
   "usage",
+  "bytes",
   "headers",
   "errors",
   "zod",

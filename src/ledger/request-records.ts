@@ -1,4 +1,5 @@
 import type { RequestRecord } from "../trace";
+import type { UsageTotals } from "./entry";
 
 export { recordId } from "../trace";
 
@@ -200,15 +201,8 @@ const USAGE_SUMS = `sum(prompt_tokens) AS promptTokens, sum(completion_tokens) A
   sum(cache_hit_tokens) AS cacheHitTokens, sum(cache_miss_tokens) AS cacheMissTokens,
   sum(reasoning_tokens) AS reasoningTokens, sum(cost_usd) AS costUsd`;
 
-/** Summed usage and cost of a group of records. */
-export type UsageRow = {
-  promptTokens: number;
-  completionTokens: number;
-  cacheHitTokens: number;
-  cacheMissTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-};
+/** Summed usage and cost of a group of records: the ledger's totals without its counts and savings. */
+export type UsageRow = Omit<UsageTotals, "requests" | "savedUsd">;
 
 export type FamilyRow = UsageRow & {
   family: string;

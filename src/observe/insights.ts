@@ -1,5 +1,5 @@
 import type { FamilyRow, PromptStats, UsageRow } from "../ledger/request-records";
-import type { Usage } from "../usage";
+import { NO_USAGE, type Usage } from "../usage";
 
 /** Answers of fewer output tokens than this (reasoning excluded) did not need a reasoning model. */
 export const SHORT_ANSWER_TOKENS = 50;
@@ -119,7 +119,7 @@ function repeatAdvice(repeats: PromptInsights["repeats"]): Advice[] {
 }
 
 function usage(part: Partial<Usage>): Usage {
-  const base = { cacheHitTokens: 0, cacheMissTokens: 0, completionTokens: 0, reasoningTokens: 0, ...part };
+  const base = { ...NO_USAGE, ...part };
   return { ...base, promptTokens: base.cacheHitTokens + base.cacheMissTokens };
 }
 

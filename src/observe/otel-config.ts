@@ -13,6 +13,11 @@ export interface OtelVars {
   OTEL_SERVICE_NAME?: string;
 }
 
+/** Request records (and so traces and payloads) are kept unless `REQUEST_RECORDS` is "off". */
+export function recordsKept(env: object): boolean {
+  return (env as OtelVars).REQUEST_RECORDS !== "off";
+}
+
 /** A tenant's own collector, from its ROUTER_TENANTS entry. */
 export interface TenantOtel {
   endpoint: string;

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { AnswerObserver } from "../answer";
 import { concatBytes } from "../bytes";
 import type { AppEnv } from "../env";
-import type { OtelVars } from "./otel-config";
+import { recordsKept } from "./otel-config";
 import { timelineOf } from "./recorder";
 
 /** Secrets redacted from every captured payload, whatever the tenant configures. */
@@ -34,7 +34,7 @@ export interface CapturedPayload {
 export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array): AnswerObserver | undefined {
   const tenant = c.get("tenant");
   const capture = tenant.capture;
-  if (!capture?.enabled || (c.env as OtelVars).REQUEST_RECORDS === "off") return undefined;
+  if (!capture?.enabled || !recordsKept(c.env)) return undefined;
   const timeline = timelineOf(c);
   // Registered now, while the request is live: workerd drops I/O a finished request starts.
   let written: (write: Promise<unknown>) => void = () => {};

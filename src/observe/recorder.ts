@@ -3,8 +3,8 @@ import type { Finished } from "../answer";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
 import { type RequestRecord, Timeline, type TimelineEvent, traceContext } from "../trace";
-import type { Usage } from "../usage";
-import { type OtelVars, otelDestination, type TenantOtel } from "./otel-config";
+import { NO_USAGE, type Usage } from "../usage";
+import { type OtelVars, otelDestination, recordsKept, type TenantOtel } from "./otel-config";
 
 /** What the request's accounting knows once it is finished: how it ended, what it used and cost. */
 export interface AccountedRequest {
@@ -29,7 +29,7 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   const timeline = timelineOf(c);
   if (timeline.recorded) return Promise.resolve();
   timeline.recorded = true;
-  if ((c.env as RecordEnv).REQUEST_RECORDS === "off") return Promise.resolve();
+  if (!recordsKept(c.env)) return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
   rememberCollector(record.tenant, c.get("tenant").otel);
   return recordBatcher(c.env).add(record.tenant, record);
@@ -47,13 +47,6 @@ export function recordRefusal(
   const timeline = timelineOf(c);
   if (timeline.accounted || timeline.recorded) return Promise.resolve();
   timeline.errorCode ??= errorCode;
-  const none: Usage = {
-    promptTokens: 0,
-    completionTokens: 0,
-    cacheHitTokens: 0,
-    cacheMissTokens: 0,
-    reasoningTokens: 0,
-  };
   return recordRequest(c, {
     finished: {
       model: timeline.decision?.askedModel ?? "unknown",
@@ -61,7 +54,7 @@ export function recordRefusal(
       outcome: "rejected",
       reachedUpstream: false,
     },
-    usage: none,
+    usage: NO_USAGE,
     estimated: false,
     costUsd: 0,
     savedUsd: 0,

@@ -11,6 +11,7 @@ import type { AppEnv } from "../env";
 import { RouterError, reportError, toRouterError } from "../errors";
 import { callAsEndUser } from "../frontend/identity";
 import { parseWholeNumber } from "../headers";
+import { recordsKept } from "../observe/otel-config";
 import { payloadCapture } from "../observe/payload";
 import { timelineOf } from "../observe/recorder";
 import { poolAvailability } from "../routing/availability";
@@ -373,7 +374,8 @@ function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decisio
     route: decision.plan.reason,
     stream: decision.stream,
     ...(typeof endUser === "string" ? { endUser: endUser.slice(0, 128) } : {}),
-    prompt: fingerprintPrompt(call.request.body, call.rawBody),
+    // Only a kept record reads the fingerprints: with records off the hashing is not done at all.
+    ...(recordsKept(c.env) ? { prompt: fingerprintPrompt(call.request.body, call.rawBody) } : {}),
   });
 }
 

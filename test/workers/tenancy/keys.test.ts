@@ -1,27 +1,12 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ACME_KEY } from "../../fixtures/tenants";
 import { sha256Hex } from "../cache/support";
 import { type CallInit, callWithUpstream, chatBody, errorOf } from "../helpers";
+import { adminCall, REGISTRY_ADMIN_KEY, registryCall } from "./support";
 
-const ADMIN_KEY = "sk-admin-keys-00000000000000000";
-let adminDigest: string;
-
-beforeAll(async () => {
-  adminDigest = await sha256Hex(ADMIN_KEY);
-});
-
-/** Key changes reach this isolate at once: the cache bound itself is tested on its own. */
-function call(path: string, init: CallInit = {}, cacheMs = "0"): Promise<Response> {
-  return callWithUpstream(env.DEEPSEEK_BASE_URL, path, init, {
-    ROUTER_ADMIN_KEY: adminDigest,
-    ROUTER_KEY_CACHE_MS: cacheMs,
-  });
-}
-
-function admin(path: string, init: CallInit = {}): Promise<Response> {
-  return call(`/admin${path}`, { key: ADMIN_KEY, ...init });
-}
+const call = registryCall;
+const admin = adminCall;
 
 interface KeyView {
   id: string;
@@ -120,8 +105,8 @@ describe("managed keys", () => {
     const response = await callWithUpstream(
       env.DEEPSEEK_BASE_URL,
       "/admin/tenants/capped/keys",
-      { key: ADMIN_KEY, json: { name: "too much", limits: { usdPerDay: 50 } } },
-      { ROUTER_ADMIN_KEY: adminDigest, ROUTER_TENANTS: tenants },
+      { key: REGISTRY_ADMIN_KEY, json: { name: "too much", limits: { usdPerDay: 50 } } },
+      { ROUTER_ADMIN_KEY: await sha256Hex(REGISTRY_ADMIN_KEY), ROUTER_TENANTS: tenants },
     );
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toMatchObject({ code: "invalid_request", param: "limits.usdPerDay" });

@@ -1,27 +1,11 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { batchFile, chatLine } from "../batch/support";
-import { sha256Hex } from "../cache/support";
-import { type CallInit, callWithUpstream, chatBody, errorOf, eventually, openaiClient } from "../helpers";
+import { callWithUpstream, chatBody, errorOf, eventually, openaiClient } from "../helpers";
+import { adminCall, registryCall } from "./support";
 
-const ADMIN_KEY = "sk-admin-tenants-0000000000000000";
-let adminDigest: string;
-
-beforeAll(async () => {
-  adminDigest = await sha256Hex(ADMIN_KEY);
-});
-
-/** Changes reach this isolate at once (`cacheMs` 0); the bound itself is tested on its own. */
-function call(path: string, init: CallInit = {}, cacheMs = "0"): Promise<Response> {
-  return callWithUpstream(env.DEEPSEEK_BASE_URL, path, init, {
-    ROUTER_ADMIN_KEY: adminDigest,
-    ROUTER_KEY_CACHE_MS: cacheMs,
-  });
-}
-
-function admin(path: string, init: CallInit = {}): Promise<Response> {
-  return call(`/admin${path}`, { key: ADMIN_KEY, ...init });
-}
+const call = registryCall;
+const admin = adminCall;
 
 function freshId(): string {
   return `t-${crypto.randomUUID().slice(0, 8)}`;

@@ -2,19 +2,9 @@ import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { createSim, eventually, openaiClient } from "../helpers";
+import { untilDone } from "./support";
 
 const MODEL = "deepseek-v4-flash";
-
-/** Polls `retrieve` as a client would, until the response is no longer queued or running. */
-async function untilDone(openai: OpenAI, id: string): Promise<OpenAI.Responses.Response> {
-  let response: OpenAI.Responses.Response | undefined;
-  await eventually(async () => {
-    response = await openai.responses.retrieve(id);
-    expect(["queued", "in_progress"]).not.toContain(response.status);
-  }, 15_000);
-  if (!response) throw new Error("never finished");
-  return response;
-}
 
 async function textOf(stream: AsyncIterable<OpenAI.Responses.ResponseStreamEvent>, upTo = Infinity) {
   let text = "";

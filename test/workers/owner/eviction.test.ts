@@ -1,31 +1,9 @@
-import {
-  abortAllDurableObjects,
-  createExecutionContext,
-  runDurableObjectAlarm,
-  runInDurableObject,
-} from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import type { PoolGate } from "../../../src/admission/pool-gate";
-import worker from "../../../src/index";
-import { ACME_KEY } from "../../fixtures/tenants";
 import { createSim, eventually, ledgerEntry, singlePoolPolicy } from "../helpers";
-
-/** An openai client whose router runs `policy` against the simulator at `baseUrl`. */
-function clientWith(baseUrl: string, policy: string): OpenAI {
-  return new OpenAI({
-    apiKey: ACME_KEY,
-    baseURL: "http://router.test/v1",
-    maxRetries: 0,
-    fetch: async (input, init) =>
-      worker.fetch(
-        new Request(input, init),
-        { ...env, DEEPSEEK_BASE_URL: baseUrl, ROUTER_POLICY: policy },
-        createExecutionContext(),
-      ),
-  });
-}
+import { clientWith } from "./support";
 
 describe("an owner evicted mid-call", () => {
   it("leaks no slot: the pipeline's lease expires, and the response says it was lost", async () => {
@@ -36,7 +14,7 @@ describe("an owner evicted mid-call", () => {
       { concurrency: 1, admission: { leaseBlocks: false, leaseTtlMs: 3_000, adaptive: false } },
       pool,
     );
-    const openai = clientWith(sim.baseUrl, policy);
+    const openai = clientWith(sim.baseUrl, { ROUTER_POLICY: policy });
     const created = await openai.responses.create({
       model: "deepseek-v4-flash",
       input: "A long answer that will not finish here.",

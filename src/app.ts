@@ -1,9 +1,8 @@
 import { Hono } from "hono";
-import { cors } from "hono/cors";
-import { loadTenants } from "./config/tenants";
 import type { AppEnv } from "./env";
 import { RouterError, reportError } from "./errors";
 import { authenticate } from "./middleware/auth";
+import { browserCors } from "./middleware/cors";
 import { withPolicy } from "./middleware/policy";
 import { requestContext } from "./middleware/request-context";
 import { requestTrace } from "./middleware/trace";
@@ -41,7 +40,6 @@ import { RESPONSES_PATHS, responses } from "./routes/responses";
 import { resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
-import { namedOrigins } from "./tenancy/tenant-directory";
 
 /** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
@@ -80,31 +78,9 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestContext);
   // Issue 25: every inference request's timeline, record and trace; `traceparent` on every answer.
   app.use(requestTrace([...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, ...RESPONSES_PATHS]));
-  const browserCors = cors({
-    origin: async (origin, c) => {
-      const allowed = c.get("settings")?.CORS_ORIGINS ?? [];
-      const tenants = loadTenants(c.env.ROUTER_TENANTS);
-      // Once any tenant names its origins, a preflight (which carries no key) passes only for those.
-      // Tenants of the admin API count too, read only for a browser's request (one with an Origin).
-      const named =
-        origin === ""
-          ? tenants.ok
-            ? tenants.value.origins
-            : undefined
-          : await namedOrigins(c.env, Date.now());
-      if (named && !named.has(origin)) return null;
-      if (allowed.includes("*")) return named ? origin : "*";
-      return allowed.includes(origin) ? origin : null;
-    },
-    // Empty: a preflight's requested headers are echoed (with Vary: Access-Control-Request-Headers).
-    // Browser SDKs send headers no fixed list keeps up with (the openai SDK's x-stainless-*, the
-    // Anthropic SDK's anthropic-dangerous-direct-browser-access); only an allowed origin can use them.
-    allowHeaders: [],
-    exposeHeaders: ROUTER_HEADERS,
-    maxAge: 600,
-  });
+  const cors = browserCors(ROUTER_HEADERS);
   // Minting answers no page: with no CORS headers a browser can never read a token minted with a server key.
-  app.use((c, next) => (c.req.path.startsWith("/v1/frontend/tokens") ? next() : browserCors(c, next)));
+  app.use((c, next) => (c.req.path.startsWith("/v1/frontend/tokens") ? next() : cors(c, next)));
   app.use(recordOverhead);
   app.use("/anthropic/*", anthropicSurface);
 

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { loadSettings, misconfigured } from "../config/settings";
 import type { AppEnv } from "../env";
+import { stampResponse } from "./stamp";
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -23,6 +24,6 @@ export const requestContext = createMiddleware<AppEnv>(async function requestCon
   await next();
 
   const overheadMs = Math.max(0, performance.now() - c.get("receivedAt") - c.get("waitedMs"));
-  c.res.headers.set("x-request-id", requestId);
-  c.res.headers.set("x-router-overhead-ms", overheadMs.toFixed(2));
+  stampResponse(c, "x-request-id", requestId);
+  stampResponse(c, "x-router-overhead-ms", overheadMs.toFixed(2));
 });

@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { recordRefusal } from "../observe/recorder";
 import { Timeline, traceContext, traceparentOf } from "../trace";
+import { stampResponse } from "./stamp";
 
 /**
  * Starts the request's timeline (issue 25) in the caller's trace when it sent a W3C `traceparent`, and
@@ -16,7 +17,7 @@ export function requestTrace(inferencePaths: readonly string[]) {
     const timeline = new Timeline(c.get("receivedAt"), Date.now(), traceContext(c.req.header("traceparent")));
     c.set("timeline", timeline);
     await next();
-    c.res.headers.set("traceparent", traceparentOf(timeline.trace));
+    stampResponse(c, "traceparent", traceparentOf(timeline.trace));
     if (
       timeline.accounted ||
       timeline.recorded ||

@@ -8,9 +8,10 @@ import { fileURLToPath } from "node:url";
 export const PORTKEY_VERSION = "1.15.2";
 const PACKAGE = "@portkey-ai/gateway";
 /**
- * Portkey declares `@hono/node-server ^1.3.3`, and npm now resolves 1.19, whose Response keeps the
- * upstream's immutable headers: every streamed chat completion then fails with 500 "Something went
- * wrong" (Portkey-AI/gateway#1389). 1.14.1 is the last whose Response copies them; node-ws 1.3 would pull 1.19 back in.
+ * Portkey declares `@hono/node-server ^1.3.3`; the releases npm resolves today (1.14.2 on, 1.19 now)
+ * keep the upstream's immutable headers in their Response, so every streamed chat completion fails
+ * with 500 "Something went wrong" (Portkey-AI/gateway#1389). 1.14.1 still copies them; node-ws 1.3
+ * would pull a newer node-server back in.
  */
 const COMPANIONS: Record<string, string> = { "@hono/node-server": "1.14.1", "@hono/node-ws": "1.2.0" };
 
@@ -95,7 +96,7 @@ async function ensureInstalled(log: (line: string) => void): Promise<void> {
   // The npm that runs this bench when there is one (npm run sets npm_execpath), else npm on PATH.
   const npmCli = process.env.npm_execpath;
   const [command, prefix] =
-    npmCli?.endsWith(".js") === true ? [process.execPath, [npmCli]] : ["npm", [] as string[]];
+    npmCli?.endsWith("npm-cli.js") === true ? [process.execPath, [npmCli]] : ["npm", [] as string[]];
   const args = [
     ...prefix,
     "install",
@@ -173,7 +174,7 @@ async function untilListening(url: string, child: ChildProcess, stderr: () => st
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(
-        `Portkey's gateway exited at start (${child.exitCode ?? child.signalCode}): ${stderr()}`,
+        `Portkey's gateway exited at start (${child.exitCode ?? child.signalCode}): ${oneLine(stderr())}`,
       );
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
@@ -184,7 +185,7 @@ async function untilListening(url: string, child: ChildProcess, stderr: () => st
     }
   }
   throw new Error(
-    `Portkey's gateway did not listen on ${url} within ${START_TIMEOUT_MS / 1000} s: ${stderr()}`,
+    `Portkey's gateway did not listen on ${url} within ${START_TIMEOUT_MS / 1000} s: ${oneLine(stderr())}`,
   );
 }
 

@@ -1,11 +1,16 @@
+import { LOCAL_UPSTREAM_KEY } from "../../scripts/local-config";
 import { startLocalStack } from "../../scripts/stack";
 import { defaultPolicy } from "../../src/config/default-policy";
 import { type Measurement, measureRequests } from "../lib/measure";
+import { PORTKEY_VERSION, type PortkeyGateway, startPortkey } from "../lib/portkey";
 import { formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
 
-const PATHS = ["direct", "bare", "router", "router, admission off"] as const;
+const PORTKEY = `portkey ${PORTKEY_VERSION.split(".").slice(0, 2).join(".")} (Node)`;
+const PATHS = ["direct", "bare", "router", "router, admission off", PORTKEY] as const;
 type Path = (typeof PATHS)[number];
+/** Where a path's requests go and with what credentials. */
+type Target = { baseUrl: string; path?: string; key: string; headers?: Record<string, string> };
 const MODES = [
   { concurrency: 1, stream: false },
   { concurrency: 1, stream: true },
@@ -25,7 +30,8 @@ const body = (stream: boolean) => ({
  * Issue 11's throughput: the same requests straight to an instant simulator, through a bare
  * pass-through Worker, through the router with its default policy (admission on: a 2,500-slot pool,
  * blocks of permits leased to the isolate), and through the router with admission off. Rounds
- * alternate the paths so drift on a shared machine hits all alike.
+ * alternate the paths so drift on a shared machine hits all alike. Portkey's gateway on Node, forwarding
+ * to the same simulator, is a peer row: what a user might pick instead (left out if it cannot start).
  */
 export const throughput: BenchScenario = {
   name: "throughput",
@@ -36,21 +42,23 @@ export const throughput: BenchScenario = {
       sim: { ttftMs: 0, tokensPerS: 0 },
       vars: { ROUTER_POLICY: JSON.stringify(withoutAdmission(defaultPolicy(stack.simUrl))) },
     });
-    const urls: Record<Path, string> = {
-      direct: stack.simUrl,
-      bare: stack.bareUrl,
-      router: stack.routerUrl,
-      "router, admission off": open.routerUrl,
+    const targets: Partial<Record<Path, Target>> = {
+      direct: { baseUrl: stack.simUrl, key: stack.routerKey },
+      bare: { baseUrl: stack.bareUrl, key: stack.routerKey },
+      router: { baseUrl: stack.routerUrl, key: stack.routerKey },
+      "router, admission off": { baseUrl: open.routerUrl, key: stack.routerKey },
     };
     const results = new Map<string, Measurement[]>();
+    const peer = await startPeer(stack.simUrl, ctx.log);
+    if (peer.target) targets[PORTKEY] = peer.target;
     try {
+      const paths = PATHS.filter((path) => targets[path] !== undefined);
       for (let round = 0; round < ROUNDS; round++) {
         for (const mode of MODES) {
           const n = mode.concurrency === 1 ? (ctx.quick ? 100 : 400) : ctx.quick ? 400 : 2_000;
-          for (const path of PATHS) {
+          for (const path of paths) {
             const m = await measureRequests({
-              baseUrl: urls[path],
-              key: stack.routerKey,
+              ...(targets[path] as Target),
               body: body(mode.stream),
               n,
               concurrency: mode.concurrency,
@@ -65,11 +73,43 @@ export const throughput: BenchScenario = {
         }
       }
     } finally {
-      await Promise.all([stack.close(), open.close()]);
+      await Promise.all([stack.close(), open.close(), peer.gateway?.close()]);
     }
-    return report(results);
+    return report(results, peer.note);
   },
 };
+
+/** Portkey's gateway as a target, or the reason it is left out: the section runs either way. */
+async function startPeer(
+  simUrl: string,
+  log: (line: string) => void,
+): Promise<{ gateway?: PortkeyGateway; target?: Target; note: string }> {
+  try {
+    const gateway = await startPortkey(log);
+    // What a Portkey user sends: the upstream's own key, the provider and its host in headers.
+    const target = {
+      baseUrl: gateway.url,
+      path: gateway.path,
+      key: LOCAL_UPSTREAM_KEY,
+      headers: gateway.headersFor(simUrl),
+    };
+    return { gateway, target, note: peerNote(gateway.path) };
+  } catch (error) {
+    const note = `${PORTKEY} is left out: ${error instanceof Error ? error.message : String(error)}`;
+    log(note);
+    return { note };
+  }
+}
+
+function peerNote(path: string): string {
+  return [
+    `${PORTKEY}: Portkey's open-source gateway (npm @portkey-ai/gateway@${PORTKEY_VERSION}, installed on first use into the git-ignored bench/.peers), headless in its own process on the bench's Node, forwarding to the same simulator (x-portkey-provider: openai, x-portkey-custom-host, the upstream key as the bearer).`,
+    `It takes ${path}, which forwards the body as sent: its /v1/chat/completions drops DeepSeek's thinking parameter, so the simulator would answer with reasoning, twice the tokens.`,
+    "@hono/node-server is pinned to 1.14.1: with the 1.19 npm resolves today every streamed answer fails with a 500 (Portkey-AI/gateway#1389).",
+    "Its stream re-chunker waits 25 ms before the first event (in its source), which sets its c=1 stream figures.",
+    "A peer for scale, what a user might run instead of the router; not a goal.",
+  ].join(" ");
+}
 
 function keyOf(path: Path, mode: (typeof MODES)[number]): string {
   return `${path}:${mode.concurrency}:${mode.stream}`;
@@ -93,12 +133,13 @@ function summarise(runs: Measurement[]) {
   return { rps, mean, p99, ok, n };
 }
 
-function report(results: Map<string, Measurement[]>): BenchSection {
+function report(results: Map<string, Measurement[]>, portkeyNote: string): BenchSection {
   const rows: Array<Record<string, string>> = [];
   const ratios = new Map<string, { rps: number; p99: number }>();
   for (const mode of MODES) {
     const bare = summarise(results.get(keyOf("bare", mode)) ?? []);
     for (const path of PATHS) {
+      if (!results.has(keyOf(path, mode))) continue;
       const s = summarise(results.get(keyOf(path, mode)) ?? []);
       const rpsRatio = ratio(s.rps, bare.rps);
       const p99Ratio = ratio(s.p99, bare.p99);
@@ -123,6 +164,7 @@ function report(results: Map<string, Measurement[]>): BenchSection {
       "One Miniflare (workerd, direct sockets) runs the router and a bare pass-through Worker; a second runs the same router with admission off. The simulator on Node answers at once (no first-token delay, no pacing), so the figures are the paths' own cost.",
       "The router runs its default policy: the deepseek-flash pool (2,500 slots), admission on, blocks of permits leased to the isolate, so after the first request a request takes its permit locally.",
       `${ROUNDS} rounds alternate the paths; req/s is over all rounds, mean and p99 are the better round's (the machine is shared, and a neighbour's burst lands on one path at a time).`,
+      portkeyNote,
     ],
     columns: ["mode", "path", "req/s", "÷ bare", "mean", "p99", "p99 ÷ bare", "ok"],
     rows,

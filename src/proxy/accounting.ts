@@ -59,6 +59,12 @@ export function accountFor(
   const finish = (finished: Finished) => {
     if (done) return;
     done = true;
+    const endedAt = performance.now();
+    // The answer leaves first: its log line, metrics, ledger row and record are made in a task of their
+    // own, after the handler has returned (a microtask would still run before the response is sent).
+    setTimeout(() => written(account(finished, endedAt)), 0);
+  };
+  const account = (finished: Finished, endedAt: number): Promise<void> => {
     const { usage, estimated } = usageToRecord(
       finished.reported,
       finished.reachedUpstream,
@@ -70,7 +76,7 @@ export function accountFor(
     // The log line, metrics and Analytics Engine carry what the ledger holds: this row and every spent attempt's.
     const total = attempts.with(entry);
     charged(total.usage.promptTokens + total.usage.completionTokens, total.costUsd);
-    const record = completionRecord({ finished, entry, total, tenant, stream, startedAt });
+    const record = completionRecord({ finished, entry, total, tenant, stream, startedAt, endedAt });
     // A frontend token's verified end user (issue 23), by its id: never a body field, never the raw sub.
     const endUser = c.get("endUser")?.id;
     logCompletion(endUser ? { ...record, endUser } : record);
@@ -97,9 +103,10 @@ export function accountFor(
       costUsd: total.costUsd,
       savedUsd: entry.savedUsd,
       sentAt: startedAt,
+      endedAt,
       stream,
     });
-    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {}));
+    return Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {});
   };
   return {
     finish,
@@ -188,6 +195,7 @@ function completionRecord(o: {
   tenant: string;
   stream: boolean;
   startedAt: number;
+  endedAt: number;
 }): CompletionRecord {
   const { finished, entry } = o;
   return {
@@ -206,7 +214,7 @@ function completionRecord(o: {
     cache: finished.cache,
     upstreamMs: round(finished.upstreamMs ?? 0),
     firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
-    totalMs: round(performance.now() - o.startedAt),
+    totalMs: round(o.endedAt - o.startedAt),
   };
 }
 

@@ -62,7 +62,17 @@ export function accountFor(
     const endedAt = performance.now();
     // The answer leaves first: its log line, metrics, ledger row and record are made in a task of their
     // own, after the handler has returned (a microtask would still run before the response is sent).
-    setTimeout(() => written(account(finished, endedAt)), 0);
+    setTimeout(() => {
+      try {
+        written(account(finished, endedAt));
+      } catch (error) {
+        // Never left pending: the request's waitUntil would hold its isolate until the runtime gives up.
+        written(Promise.resolve());
+        console.error(
+          JSON.stringify({ event: "accounting_failed", requestId: rows.requestId, error: String(error) }),
+        );
+      }
+    }, 0);
   };
   const account = (finished: Finished, endedAt: number): Promise<void> => {
     const { usage, estimated } = usageToRecord(
@@ -151,7 +161,7 @@ class SpentAttempts {
 class LedgerRows {
   constructor(
     private readonly policy: Policy,
-    private readonly requestId: string,
+    readonly requestId: string,
   ) {}
 
   request(finished: Finished, usage: Usage, estimated: boolean, entryId?: string): LedgerEntry {

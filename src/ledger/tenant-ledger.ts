@@ -56,15 +56,27 @@ export class TenantLedger extends DurableObject<Env> {
     const written = this.ctx.storage.transactionSync(() =>
       entries.reduce((n, entry) => n + this.insert(entry), 0),
     );
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    await this.keepAlarm();
     return written;
   }
 
-  /** Stores request records in one transaction; returns how many were new. */
-  async recordRequests(records: RequestRecord[]): Promise<number> {
-    const written = this.ctx.storage.transactionSync(() => this.records.insert(records));
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+  /**
+   * Stores request records in one statement; returns how many were new. A flush sends them as the
+   * JSON array it already made (`[record, …]`), which is stored without being parsed here.
+   */
+  async recordRequests(records: RequestRecord[] | string): Promise<number> {
+    const written = this.records.insert(typeof records === "string" ? records : JSON.stringify(records));
+    await this.keepAlarm();
     return written;
+  }
+
+  /** The daily expiry alarm is set: asked of storage once per object's life, not once per write. */
+  private alarmKept = false;
+
+  private async keepAlarm(): Promise<void> {
+    if (this.alarmKept) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    this.alarmKept = true;
   }
 
   listRequests(filter: RecordFilter): RecordPage {
@@ -169,7 +181,8 @@ export class TenantLedger extends DurableObject<Env> {
     for (let i = 0; i < records.payloadKeys.length; i += 1_000) {
       await this.env.FILES.delete(records.payloadKeys.slice(i, i + 1_000));
     }
-    if (remaining + records.remaining > 0) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
+    this.alarmKept = remaining + records.remaining > 0;
+    if (this.alarmKept) await this.ctx.storage.setAlarm(this.clock() + DAY_MS);
   }
 }
 

@@ -1,6 +1,7 @@
+import type { RequestRecord } from "../trace";
 import { retryDelaySeconds } from "./alert-delivery";
 import { type OtelDestination, type OtelVars, otelDestination } from "./otel-config";
-import { toOtlp } from "./otlp";
+import { otlpJson } from "./otlp";
 import type { TraceBatch } from "./recorder";
 
 /** The queue request records wait in for export (wrangler.toml). */
@@ -14,26 +15,29 @@ export const OTEL_QUEUE = "deepseek-router-otel-traces";
  * queue keeps it. Span ids are derived from the record, so a retry re-sends the same spans.
  */
 export async function exportTraces(
-  batch: MessageBatch<TraceBatch>,
+  batch: MessageBatch<TraceBatch | string>,
   env: OtelVars,
   send: typeof fetch = fetch,
 ): Promise<void> {
-  const groups = new Map<string, { destination: OtelDestination; messages: Message<TraceBatch>[] }>();
+  type Group = { destination: OtelDestination; messages: Message<unknown>[]; records: RequestRecord[] };
+  const groups = new Map<string, Group>();
   for (const message of batch.messages) {
-    const destination = otelDestination(env, message.body.otel);
+    // The recorder sends a batch's JSON text; a message queued by an older version is the object.
+    const body = typeof message.body === "string" ? (JSON.parse(message.body) as TraceBatch) : message.body;
+    const destination = otelDestination(env, body.otel);
     if (!destination) {
       message.ack(); // The export was turned off since the record was queued.
       continue;
     }
     const key = `${destination.url} ${JSON.stringify(destination.headers)}`;
-    const group = groups.get(key) ?? { destination, messages: [] };
+    const group = groups.get(key) ?? { destination, messages: [], records: [] };
     group.messages.push(message);
+    for (const record of body.records) group.records.push(record);
     groups.set(key, group);
   }
   await Promise.all(
-    [...groups.values()].map(async ({ destination, messages }) => {
-      const records = messages.flatMap((m) => m.body.records);
-      const body = JSON.stringify(toOtlp(records, env.OTEL_SERVICE_NAME));
+    [...groups.values()].map(async ({ destination, messages, records }) => {
+      const body = otlpJson(records, env.OTEL_SERVICE_NAME);
       let status = 0;
       try {
         const response = await send(destination.url, {

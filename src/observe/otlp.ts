@@ -44,14 +44,19 @@ const SPAN_KIND = { internal: 1, server: 2, client: 3 } as const;
 const STATUS = { unset: 0, error: 2 } as const;
 export const NAMESPACE = "deepseek_router";
 
+/** The OTLP/HTTP JSON body for `records`: what the consumer POSTs. */
+export function otlpJson(records: RequestRecord[], serviceName?: string): string {
+  return JSON.stringify(toOtlp(records, serviceName));
+}
+
 export function toOtlp(records: RequestRecord[], serviceName = "deepseek-edge-router"): OtlpTraces {
+  const spans: OtlpSpan[] = [];
+  for (const record of records) addSpans(record, spans);
   return {
     resourceSpans: [
       {
         resource: { attributes: attributes({ "service.name": serviceName }) },
-        scopeSpans: [
-          { scope: { name: "deepseek-edge-router", version: "1" }, spans: records.flatMap(spansOf) },
-        ],
+        scopeSpans: [{ scope: { name: "deepseek-edge-router", version: "1" }, spans }],
       },
     ],
   };
@@ -64,7 +69,8 @@ function operationOf(endpoint: string): string {
     : "chat";
 }
 
-function spansOf(record: RequestRecord): OtlpSpan[] {
+/** The record's spans, appended to `spans`: its own, then its admission waits' and attempts'. */
+function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
   const { trace } = record;
   const operation = operationOf(record.endpoint);
   const nanos = (atMs: number) => unixNanos(record.at, atMs);
@@ -107,24 +113,26 @@ function spansOf(record: RequestRecord): OtlpSpan[] {
       [`${NAMESPACE}.retries`]: int(record.retries),
       [`${NAMESPACE}.degraded`]: record.degraded,
     }),
-    events: record.timeline
-      .filter(
-        (event) => event.kind === "fallback" || event.kind === "degrade" || event.kind === "first_token",
-      )
-      .map((event) => ({
-        timeUnixNano: nanos(event.atMs),
-        name: `${NAMESPACE}.${event.kind}`,
-        attributes: attributes({ [`${NAMESPACE}.pool`]: event.pool, [`${NAMESPACE}.reason`]: event.reason }),
-      })),
+    events: [],
     status: failed
       ? { code: STATUS.error, message: record.errorCode ?? `HTTP ${record.status}` }
       : { code: STATUS.unset },
   };
-  const children = record.timeline
-    .map((event, index) => childSpan(record, event, index, operation))
-    .filter((span): span is OtlpSpan => span !== undefined);
-  return [root, ...children];
+  spans.push(root);
+  record.timeline.forEach((event, index) => {
+    if (event.kind === "fallback" || event.kind === "degrade" || event.kind === "first_token") {
+      root.events?.push({
+        timeUnixNano: nanos(event.atMs),
+        name: `${NAMESPACE}.${event.kind}`,
+        attributes: attributes({ [POOL]: event.pool, [`${NAMESPACE}.reason`]: event.reason }),
+      });
+    }
+    const child = childSpan(record, event, index, operation);
+    if (child) spans.push(child);
+  });
 }
+
+const POOL = `${NAMESPACE}.pool`;
 
 function childSpan(
   record: RequestRecord,
@@ -173,9 +181,12 @@ function childSpan(
   };
 }
 
-/** Epoch ms plus an offset in ms, as integer nanoseconds in a decimal string. */
+/**
+ * Epoch ms plus an offset in ms, as integer nanoseconds in a decimal string: whole microseconds (an
+ * exact integer in a double until the year 2255) followed by three zeros, without BigInt.
+ */
 function unixNanos(at: number, offsetMs: number): string {
-  return (BigInt(Math.round((at + offsetMs) * 1000)) * 1000n).toString();
+  return `${Math.round((at + offsetMs) * 1000)}000`;
 }
 
 type Value = string | number | boolean | string[] | { int: number } | undefined;
@@ -187,9 +198,9 @@ function int(value: number): { int: number } {
 /** Attributes in OTLP's KeyValue form; undefined values are left out. */
 function attributes(values: Record<string, Value>): KeyValue[] {
   const out: KeyValue[] = [];
-  for (const [key, value] of Object.entries(values)) {
-    if (value === undefined) continue;
-    out.push({ key, value: anyValue(value) });
+  for (const key in values) {
+    const value = values[key];
+    if (value !== undefined) out.push({ key, value: anyValue(value) });
   }
   return out;
 }
@@ -202,12 +213,28 @@ function anyValue(value: Exclude<Value, undefined>): AnyValue {
   return { intValue: String(Math.round(value.int)) };
 }
 
-/** A 64-bit FNV-1a hash of `text` as 16 hex digits: a stable span id. */
-function spanIdOf(text: string): string {
-  let hash = 0xcbf29ce484222325n;
+/**
+ * A 64-bit FNV-1a hash of `text` as 16 hex digits: a stable span id. Computed on four 16-bit limbs in
+ * plain numbers (no BigInt): the prime 2^40 + 0x1b3 multiplies each limb by 0x1b3 and shifts a copy
+ * of the low limbs up by 40 bits (limb 0 into 2½ limbs up), carries propagated, modulo 2^64.
+ */
+export function spanIdOf(text: string): string {
+  // 0xcbf29ce484222325, lowest limb first.
+  let h0 = 0x2325;
+  let h1 = 0x8422;
+  let h2 = 0x9ce4;
+  let h3 = 0xcbf2;
   for (let i = 0; i < text.length; i++) {
-    hash ^= BigInt(text.charCodeAt(i));
-    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+    h0 ^= text.charCodeAt(i); // A UTF-16 unit: 16 bits, the lowest limb.
+    // × 0x1b3, plus (h << 40): bit 40 is limb 2's bit 8, so h0 << 8 joins limb 2, h1 << 8 limb 3.
+    const t0 = h0 * 0x1b3;
+    const t1 = h1 * 0x1b3 + (t0 >>> 16);
+    const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+    const t3 = h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16);
+    h0 = t0 & 0xffff;
+    h1 = t1 & 0xffff;
+    h2 = t2 & 0xffff;
+    h3 = t3 & 0xffff;
   }
-  return hash.toString(16).padStart(16, "0");
+  return [h3, h2, h1, h0].map((limb) => limb.toString(16).padStart(4, "0")).join("");
 }

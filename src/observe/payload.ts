@@ -5,14 +5,27 @@ import type { AppEnv } from "../env";
 import { recordsKept } from "./otel-config";
 import { timelineOf } from "./recorder";
 
-/** Secrets redacted from every captured payload, whatever the tenant configures. */
-const ALWAYS_REDACTED = [
-  /sk-[A-Za-z0-9_-]{16,}/g,
-  /\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\bAKIA[0-9A-Z]{16}\b/g,
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-];
+/**
+ * Secrets redacted from every captured payload, whatever the tenant configures, in one pass: API keys,
+ * bearer and basic credentials (the scheme in any case), AWS access key ids, PEM private keys.
+ */
+const ALWAYS_REDACTED =
+  /sk-[A-Za-z0-9_-]{16,}|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
 const REDACTED = "[REDACTED]";
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Each tenant's patterns compiled once per configuration, not once per request. */
+const compiled = new WeakMap<readonly string[], RegExp[]>();
+
+function redactionsOf(tenantPatterns: readonly string[]): RegExp[] {
+  let patterns = compiled.get(tenantPatterns);
+  if (!patterns) {
+    patterns = [ALWAYS_REDACTED, ...tenantPatterns.map((pattern) => new RegExp(pattern, "g"))];
+    compiled.set(tenantPatterns, patterns);
+  }
+  return patterns;
+}
 
 /** A captured payload; R2 keeps a flush's payloads as an array under `captures/<tenant>/<first record id>.json`. */
 export interface CapturedPayload {
@@ -27,8 +40,8 @@ export interface CapturedPayload {
 /**
  * Payload capture (issue 25), for a tenant that opted in: an observer of the answer that keeps the
  * request body and the answer's bytes (each redacted, then capped at the tenant's `maxBytes`). When the
- * answer ends it joins this isolate's batch for the tenant (one R2 object per tenant per 250 ms flush,
- * not one per request) and names its place on the timeline, for the record. It must run before the
+ * answer ends it joins this isolate's batch for the tenant (one R2 object per tenant per flush, within a
+ * second, not one per request) and names its place on the timeline, for the record. It must run before the
  * accounting's observer, which builds the record. Undefined when the tenant does not capture.
  */
 export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array): AnswerObserver | undefined {
@@ -44,7 +57,7 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
   const parts: Uint8Array[] = [];
   let kept = 0;
   let more = false;
-  const patterns = [...ALWAYS_REDACTED, ...capture.redact.map((p) => new RegExp(p, "g"))];
+  const patterns = redactionsOf(capture.redact);
   return {
     chunk(bytes) {
       if (kept >= keep) {
@@ -57,9 +70,9 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
       kept += part.length;
     },
     end() {
-      const text = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
+      const text = typeof rawBody === "string" ? rawBody : decoder.decode(rawBody);
       const prompt = capped(redact(text, patterns), capture.maxBytes);
-      const answer = capped(redact(new TextDecoder().decode(concatBytes(parts)), patterns), capture.maxBytes);
+      const answer = capped(redact(decoder.decode(concatBytes(parts)), patterns), capture.maxBytes);
       const added = payloadBatcher(c.env.FILES).add(tenant.id, {
         recordId: timeline.id,
         tenant: tenant.id,
@@ -74,16 +87,20 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
   };
 }
 
-/** The most payloads in one R2 object; a fuller batch is written at once. */
-const MAX_BATCH = 100;
-const FLUSH_AFTER_MS = 250;
+/**
+ * A batch waits up to a second, so one R2 write carries a second's payloads of a tenant; it is written
+ * at once when it holds 200 payloads or about 1 MB (reading one payload reads its whole object).
+ */
+const MAX_BATCH = 200;
+const MAX_BATCH_CHARS = 1_000_000;
+const FLUSH_AFTER_MS = 1_000;
 
 /**
  * Captured payloads batched per isolate and tenant: each flush writes one R2 object per tenant, an
  * array of payloads, named after its first record. A record names its object and its index in it.
  */
 class PayloadBatcher {
-  private pending = new Map<string, { key: string; payloads: CapturedPayload[] }>();
+  private pending = new Map<string, { key: string; payloads: CapturedPayload[]; chars: number }>();
   private flushing: Promise<void> | undefined;
 
   constructor(private readonly bucket: R2Bucket) {}
@@ -91,12 +108,15 @@ class PayloadBatcher {
   add(tenant: string, payload: CapturedPayload): { key: string; index: number; flush: Promise<void> } {
     let batch = this.pending.get(tenant);
     if (!batch) {
-      batch = { key: `captures/${tenant}/${payload.recordId}.json`, payloads: [] };
+      batch = { key: `captures/${tenant}/${payload.recordId}.json`, payloads: [], chars: 0 };
       this.pending.set(tenant, batch);
     }
     const index = batch.payloads.push(payload) - 1;
+    batch.chars += payload.prompt.length + payload.answer.length;
     const key = batch.key;
-    if (batch.payloads.length >= MAX_BATCH) return { key, index, flush: this.flushNow() };
+    if (batch.payloads.length >= MAX_BATCH || batch.chars >= MAX_BATCH_CHARS) {
+      return { key, index, flush: this.flushNow() };
+    }
     this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() =>
       this.flushNow(),
     );
@@ -149,7 +169,9 @@ export function redact(text: string, patterns: readonly RegExp[]): string {
 
 /** At most `maxBytes` of UTF-8; a character cut in two becomes U+FFFD. */
 function capped(text: string, maxBytes: number): { text: string; cut: boolean } {
-  const bytes = new TextEncoder().encode(text);
+  // A UTF-16 unit is at most 3 UTF-8 bytes: a text that short fits without being encoded.
+  if (text.length * 3 <= maxBytes) return { text, cut: false };
+  const bytes = encoder.encode(text);
   if (bytes.length <= maxBytes) return { text, cut: false };
   return { text: new TextDecoder().decode(bytes.subarray(0, maxBytes)), cut: true };
 }

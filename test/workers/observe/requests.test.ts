@@ -209,8 +209,14 @@ describe("OpenTelemetry export", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/otel`,
       OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otel-test",
     };
-    const batch = createMessageBatch<TraceBatch>(OTEL_QUEUE, [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: { tenant: "acme", records: [record] } },
+    // As the recorder queues it: the batch's JSON text.
+    const batch = createMessageBatch<TraceBatch | string>(OTEL_QUEUE, [
+      {
+        id: "m1",
+        timestamp: new Date(),
+        attempts: 1,
+        body: JSON.stringify({ tenant: "acme", records: [record] } satisfies TraceBatch),
+      },
     ]);
     const ctx = createExecutionContext();
     await exportTraces(batch, vars);
@@ -247,7 +253,7 @@ describe("OpenTelemetry export", () => {
     }
   });
 
-  it("retries a batch the collector refuses", async () => {
+  it("retries a batch the collector refuses (a message an older version queued as an object too)", async () => {
     const { requestId } = await chat();
     const record = await recordOf(requestId);
     const batch = createMessageBatch<TraceBatch>(OTEL_QUEUE, [

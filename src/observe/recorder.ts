@@ -156,10 +156,11 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
   if (!batcher) {
     batcher = new LedgerBatcher<RequestRecord>(
       (tenant, records) => {
-        // Each record is made JSON once, here: the ledger stores that text, the queue carries it.
+        // Each record is made JSON once, here: the ledger stores that text, the queue carries it, and
+        // strings cross the RPC far cheaper than the objects would.
         const texts = records.map((record) => JSON.stringify(record));
         return Promise.all([
-          env.TENANT_LEDGER.getByName(tenant).recordRequests(`[${texts.join(",")}]`),
+          env.TENANT_LEDGER.getByName(tenant).recordRequests(texts),
           enqueueTraces(env, tenant, records, texts),
         ]);
       },

@@ -76,10 +76,14 @@ export function timelineOf(c: Context<AppEnv>): Timeline {
   return timeline;
 }
 
+/**
+ * The record, built in one pass over the timeline. Optional fields are set only when known (the
+ * stored JSON leaves them out), in the order a reader sees them.
+ */
 function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: AccountedRequest): RequestRecord {
   const { finished } = accounted;
   const decision = timeline.decision;
-  const events: TimelineEvent[] = [...timeline.events];
+  const events: TimelineEvent[] = timeline.events.slice();
   const firstTokenMs =
     finished.firstTokenMs === undefined
       ? undefined
@@ -87,44 +91,56 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
   if (firstTokenMs !== undefined) events.push({ kind: "first_token", atMs: firstTokenMs });
   const latencyMs = timeline.sinceReceived(accounted.endedAt);
   events.push({ kind: "end", atMs: latencyMs, status: finished.status });
-  const attempts = events.filter((event) => event.kind === "attempt");
-  const served = attempts.findLast((event) => event.status === 200);
-  const degrade = events.find((event) => event.kind === "degrade");
-  const routerKey = c.get("routerKey");
-  return {
+  let served: TimelineEvent | undefined;
+  let degrade: TimelineEvent | undefined;
+  let retries = 0;
+  let fallbacks = 0;
+  for (const event of events) {
+    if (event.kind === "attempt") {
+      if (event.status === 200) served = event;
+      if (event.retried) retries++;
+    } else if (event.kind === "fallback") fallbacks++;
+    else if (event.kind === "degrade") degrade ??= event;
+  }
+  const record: RequestRecord = {
     id: timeline.id,
     requestId: c.get("requestId"),
     at: timeline.at,
     tenant: c.get("tenant").id,
-    ...(routerKey ? { keyId: routerKey.id } : {}),
-    ...(decision?.endUser ? { endUser: decision.endUser } : {}),
     surface: c.get("ledgerKey") ? "batch" : (decision?.surface ?? "openai"),
     endpoint: decision?.endpoint ?? c.req.path,
     stream: accounted.stream,
     askedModel: decision?.askedModel ?? finished.model,
     model: finished.model,
-    ...(finished.pool ? { pool: finished.pool } : {}),
-    ...(served?.target ? { target: served.target } : {}),
-    ...(decision ? { classification: decision.classification, route: decision.route } : {}),
     status: finished.status,
     outcome: finished.outcome,
-    ...(timeline.errorCode ? { errorCode: timeline.errorCode } : {}),
-    ...(finished.finishReason ? { finishReason: finished.finishReason } : {}),
-    ...(finished.cache ? { cache: finished.cache } : {}),
     usage: accounted.usage,
     estimated: accounted.estimated,
     costUsd: accounted.costUsd,
     savedUsd: accounted.savedUsd,
     latencyMs,
-    ...(firstTokenMs !== undefined ? { firstTokenMs } : {}),
-    retries: attempts.filter((event) => event.retried).length,
-    fallbacks: events.filter((event) => event.kind === "fallback").length,
-    ...(degrade?.reason ? { degraded: degrade.reason } : {}),
-    ...(decision?.prompt ? { prompt: decision.prompt } : {}),
-    ...(timeline.payload ? { payload: timeline.payload } : {}),
+    retries,
+    fallbacks,
     timeline: events,
     trace: timeline.trace,
   };
+  const keyId = c.get("routerKey")?.id;
+  if (keyId) record.keyId = keyId;
+  if (decision?.endUser) record.endUser = decision.endUser;
+  if (finished.pool) record.pool = finished.pool;
+  if (served?.target) record.target = served.target;
+  if (decision) {
+    record.classification = decision.classification;
+    record.route = decision.route;
+  }
+  if (timeline.errorCode) record.errorCode = timeline.errorCode;
+  if (finished.finishReason) record.finishReason = finished.finishReason;
+  if (finished.cache) record.cache = finished.cache;
+  if (firstTokenMs !== undefined) record.firstTokenMs = firstTokenMs;
+  if (degrade?.reason) record.degraded = degrade.reason;
+  if (decision?.prompt) record.prompt = decision.prompt;
+  if (timeline.payload) record.payload = timeline.payload;
+  return record;
 }
 
 type RecordEnv = Pick<Env, "TENANT_LEDGER" | "OTEL_TRACES"> & OtelVars;

@@ -55,7 +55,7 @@ export function toOtlp(records: RequestRecord[], serviceName = "deepseek-edge-ro
   return {
     resourceSpans: [
       {
-        resource: { attributes: attributes({ "service.name": serviceName }) },
+        resource: { attributes: new Attributes().string("service.name", serviceName).list },
         scopeSpans: [{ scope: { name: "deepseek-edge-router", version: "1" }, spans }],
       },
     ],
@@ -69,50 +69,75 @@ function operationOf(endpoint: string): string {
     : "chat";
 }
 
+/** The router's own attribute keys, made once. */
+const KEY = {
+  recordId: `${NAMESPACE}.record_id`,
+  requestId: `${NAMESPACE}.request_id`,
+  tenant: `${NAMESPACE}.tenant`,
+  keyId: `${NAMESPACE}.key_id`,
+  surface: `${NAMESPACE}.surface`,
+  pool: `${NAMESPACE}.pool`,
+  target: `${NAMESPACE}.target`,
+  route: `${NAMESPACE}.route`,
+  class: `${NAMESPACE}.class`,
+  classReason: `${NAMESPACE}.class_reason`,
+  outcome: `${NAMESPACE}.outcome`,
+  cache: `${NAMESPACE}.cache`,
+  costUsd: `${NAMESPACE}.cost_usd`,
+  cacheHitTokens: `${NAMESPACE}.usage.cache_hit_tokens`,
+  cacheMissTokens: `${NAMESPACE}.usage.cache_miss_tokens`,
+  reasoningTokens: `${NAMESPACE}.usage.reasoning_tokens`,
+  estimated: `${NAMESPACE}.usage.estimated`,
+  retries: `${NAMESPACE}.retries`,
+  degraded: `${NAMESPACE}.degraded`,
+  reason: `${NAMESPACE}.reason`,
+  refused: `${NAMESPACE}.refused`,
+  retried: `${NAMESPACE}.retried`,
+} as const;
+
 /** The record's spans, appended to `spans`: its own, then its admission waits' and attempts'. */
 function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
-  const { trace } = record;
+  const { trace, usage } = record;
   const operation = operationOf(record.endpoint);
-  const nanos = (atMs: number) => unixNanos(record.at, atMs);
   const failed = record.status >= 400 || record.outcome === "failed";
+  const attributes = new Attributes()
+    .string("gen_ai.operation.name", operation)
+    .string("gen_ai.provider.name", "deepseek")
+    .string("gen_ai.request.model", record.askedModel)
+    .string("gen_ai.response.model", record.model)
+    .int("gen_ai.usage.input_tokens", usage.promptTokens)
+    .int("gen_ai.usage.output_tokens", usage.completionTokens)
+    .strings("gen_ai.response.finish_reasons", record.finishReason)
+    .int("http.response.status_code", record.status)
+    .string("error.type", record.errorCode)
+    .string(KEY.recordId, record.id)
+    .string(KEY.requestId, record.requestId)
+    .string(KEY.tenant, record.tenant)
+    .string(KEY.keyId, record.keyId)
+    .string(KEY.surface, record.surface)
+    .string(KEY.pool, record.pool)
+    .string(KEY.target, record.target)
+    .string(KEY.route, record.route)
+    .string(KEY.class, record.classification?.type)
+    .string(KEY.classReason, record.classification?.why)
+    .string(KEY.outcome, record.outcome)
+    .string(KEY.cache, record.cache)
+    .double(KEY.costUsd, record.costUsd)
+    .int(KEY.cacheHitTokens, usage.cacheHitTokens)
+    .int(KEY.cacheMissTokens, usage.cacheMissTokens)
+    .int(KEY.reasoningTokens, usage.reasoningTokens)
+    .bool(KEY.estimated, record.estimated)
+    .int(KEY.retries, record.retries)
+    .string(KEY.degraded, record.degraded).list;
   const root: OtlpSpan = {
     traceId: trace.traceId,
     spanId: trace.spanId,
     ...(trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {}),
     name: `${operation} ${record.askedModel}`,
     kind: SPAN_KIND.server,
-    startTimeUnixNano: nanos(0),
-    endTimeUnixNano: nanos(record.latencyMs),
-    attributes: attributes({
-      "gen_ai.operation.name": operation,
-      "gen_ai.provider.name": "deepseek",
-      "gen_ai.request.model": record.askedModel,
-      "gen_ai.response.model": record.model,
-      "gen_ai.usage.input_tokens": int(record.usage.promptTokens),
-      "gen_ai.usage.output_tokens": int(record.usage.completionTokens),
-      "gen_ai.response.finish_reasons": record.finishReason ? [record.finishReason] : undefined,
-      "http.response.status_code": int(record.status),
-      "error.type": record.errorCode,
-      [`${NAMESPACE}.record_id`]: record.id,
-      [`${NAMESPACE}.request_id`]: record.requestId,
-      [`${NAMESPACE}.tenant`]: record.tenant,
-      [`${NAMESPACE}.key_id`]: record.keyId,
-      [`${NAMESPACE}.surface`]: record.surface,
-      [`${NAMESPACE}.pool`]: record.pool,
-      [`${NAMESPACE}.target`]: record.target,
-      [`${NAMESPACE}.route`]: record.route,
-      [`${NAMESPACE}.class`]: record.classification?.type,
-      [`${NAMESPACE}.class_reason`]: record.classification?.why,
-      [`${NAMESPACE}.outcome`]: record.outcome,
-      [`${NAMESPACE}.cache`]: record.cache,
-      [`${NAMESPACE}.cost_usd`]: record.costUsd,
-      [`${NAMESPACE}.usage.cache_hit_tokens`]: int(record.usage.cacheHitTokens),
-      [`${NAMESPACE}.usage.cache_miss_tokens`]: int(record.usage.cacheMissTokens),
-      [`${NAMESPACE}.usage.reasoning_tokens`]: int(record.usage.reasoningTokens),
-      [`${NAMESPACE}.usage.estimated`]: record.estimated,
-      [`${NAMESPACE}.retries`]: int(record.retries),
-      [`${NAMESPACE}.degraded`]: record.degraded,
-    }),
+    startTimeUnixNano: unixNanos(record.at, 0),
+    endTimeUnixNano: unixNanos(record.at, record.latencyMs),
+    attributes,
     events: [],
     status: failed
       ? { code: STATUS.error, message: record.errorCode ?? `HTTP ${record.status}` }
@@ -122,17 +147,15 @@ function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
   record.timeline.forEach((event, index) => {
     if (event.kind === "fallback" || event.kind === "degrade" || event.kind === "first_token") {
       root.events?.push({
-        timeUnixNano: nanos(event.atMs),
+        timeUnixNano: unixNanos(record.at, event.atMs),
         name: `${NAMESPACE}.${event.kind}`,
-        attributes: attributes({ [POOL]: event.pool, [`${NAMESPACE}.reason`]: event.reason }),
+        attributes: new Attributes().string(KEY.pool, event.pool).string(KEY.reason, event.reason).list,
       });
     }
     const child = childSpan(record, event, index, operation);
     if (child) spans.push(child);
   });
 }
-
-const POOL = `${NAMESPACE}.pool`;
 
 function childSpan(
   record: RequestRecord,
@@ -156,7 +179,7 @@ function childSpan(
       ...base,
       name: `admission ${event.pool}`,
       kind: SPAN_KIND.internal,
-      attributes: attributes({ [`${NAMESPACE}.pool`]: event.pool, [`${NAMESPACE}.refused`]: event.reason }),
+      attributes: new Attributes().string(KEY.pool, event.pool).string(KEY.refused, event.reason).list,
       status: event.reason ? { code: STATUS.error, message: event.reason } : { code: STATUS.unset },
     };
   }
@@ -165,16 +188,15 @@ function childSpan(
     ...base,
     name: `${operation} ${event.model}`,
     kind: SPAN_KIND.client,
-    attributes: attributes({
-      "gen_ai.operation.name": operation,
-      "gen_ai.provider.name": "deepseek",
-      "gen_ai.request.model": event.model,
-      "http.response.status_code": event.status ? int(event.status) : undefined,
-      "error.type": ok ? undefined : (event.reason ?? "no_answer"),
-      [`${NAMESPACE}.pool`]: event.pool,
-      [`${NAMESPACE}.target`]: event.target,
-      [`${NAMESPACE}.retried`]: event.retried,
-    }),
+    attributes: new Attributes()
+      .string("gen_ai.operation.name", operation)
+      .string("gen_ai.provider.name", "deepseek")
+      .string("gen_ai.request.model", event.model)
+      .int("http.response.status_code", event.status || undefined)
+      .string("error.type", ok ? undefined : (event.reason ?? "no_answer"))
+      .string(KEY.pool, event.pool)
+      .string(KEY.target, event.target)
+      .bool(KEY.retried, event.retried).list,
     status: ok
       ? { code: STATUS.unset }
       : { code: STATUS.error, message: event.reason ?? `HTTP ${event.status}` },
@@ -189,28 +211,37 @@ function unixNanos(at: number, offsetMs: number): string {
   return `${Math.round((at + offsetMs) * 1000)}000`;
 }
 
-type Value = string | number | boolean | string[] | { int: number } | undefined;
+/** Attributes in OTLP's KeyValue form, added one by one; an undefined value is left out. */
+class Attributes {
+  readonly list: KeyValue[] = [];
 
-function int(value: number): { int: number } {
-  return { int: value };
-}
-
-/** Attributes in OTLP's KeyValue form; undefined values are left out. */
-function attributes(values: Record<string, Value>): KeyValue[] {
-  const out: KeyValue[] = [];
-  for (const key in values) {
-    const value = values[key];
-    if (value !== undefined) out.push({ key, value: anyValue(value) });
+  string(key: string, value: string | undefined): this {
+    if (value !== undefined) this.list.push({ key, value: { stringValue: value } });
+    return this;
   }
-  return out;
-}
 
-function anyValue(value: Exclude<Value, undefined>): AnyValue {
-  if (typeof value === "string") return { stringValue: value };
-  if (typeof value === "boolean") return { boolValue: value };
-  if (typeof value === "number") return { doubleValue: value };
-  if (Array.isArray(value)) return { arrayValue: { values: value.map((v) => ({ stringValue: v })) } };
-  return { intValue: String(Math.round(value.int)) };
+  /** A 64-bit integer: a decimal string in OTLP JSON. */
+  int(key: string, value: number | undefined): this {
+    if (value !== undefined) this.list.push({ key, value: { intValue: String(Math.round(value)) } });
+    return this;
+  }
+
+  double(key: string, value: number): this {
+    this.list.push({ key, value: { doubleValue: value } });
+    return this;
+  }
+
+  bool(key: string, value: boolean | undefined): this {
+    if (value !== undefined) this.list.push({ key, value: { boolValue: value } });
+    return this;
+  }
+
+  /** A one-element string array (`finish_reasons`). */
+  strings(key: string, value: string | undefined): this {
+    if (value !== undefined)
+      this.list.push({ key, value: { arrayValue: { values: [{ stringValue: value }] } } });
+    return this;
+  }
 }
 
 /**

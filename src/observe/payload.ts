@@ -3,7 +3,7 @@ import type { AnswerObserver } from "../answer";
 import { concatBytes } from "../bytes";
 import type { AppEnv } from "../env";
 import { recordsKept } from "./otel-config";
-import { timelineOf } from "./recorder";
+import { holdWithRecord, timelineOf } from "./recorder";
 
 /**
  * Secrets redacted from every captured payload, whatever the tenant configures, in one pass: API keys,
@@ -49,9 +49,6 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
   const capture = tenant.capture;
   if (!capture?.enabled || !recordsKept(c.env)) return undefined;
   const timeline = timelineOf(c);
-  // Registered now, while the request is live: workerd drops I/O a finished request starts.
-  let written: (write: Promise<unknown>) => void = () => {};
-  c.executionCtx.waitUntil(new Promise<Promise<unknown>>((resolve) => (written = resolve)).then((w) => w));
   // A little past the cap, so a secret straddling it is still recognised and redacted whole.
   const keep = capture.maxBytes + 512;
   const parts: Uint8Array[] = [];
@@ -82,7 +79,9 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
         truncated: { prompt: prompt.cut, answer: answer.cut || more },
       });
       timeline.payload = { key: added.key, index: added.index };
-      written(added.flush);
+      // The accounting's observer comes next and records the request: its flush, which the request's
+      // `waitUntil` holds (registered while the request was live), waits for this write too.
+      if (!holdWithRecord(timeline, added.flush)) c.executionCtx.waitUntil(added.flush);
     },
   };
 }

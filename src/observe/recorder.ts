@@ -34,7 +34,23 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   if (!recordsKept(c.env)) return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
   rememberCollector(record.tenant, c.get("tenant").otel);
-  return recordBatcher(c.env).add(record.tenant, record);
+  const flush = recordBatcher(c.env).add(record.tenant, record);
+  const held = heldWrites.get(timeline);
+  return held ? Promise.all([flush, held]).then(() => {}) : flush;
+}
+
+/** A write a request's record flush also waits for: its captured payload's. */
+const heldWrites = new WeakMap<Timeline, Promise<unknown>>();
+
+/**
+ * Makes the record's flush (held in the request's `waitUntil` by its accounting) wait for `write` too,
+ * so the write needs no `waitUntil` of its own. False when the record was already handed over: then
+ * the caller must hold the write itself.
+ */
+export function holdWithRecord(timeline: Timeline, write: Promise<unknown>): boolean {
+  if (timeline.recorded) return false;
+  heldWrites.set(timeline, write);
+  return true;
 }
 
 /**

@@ -10,6 +10,34 @@ import { compareRows, formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
 import { workerdCpuMs } from "./metrics";
 
+/**
+ * What a request leaves in storage: its record's JSON, from the tenant's list API of the copy that
+ * records without capture, and its captured payload, the capturing copy's R2 objects over the requests
+ * it served.
+ */
+async function storagePerRequest(
+  mf: Miniflare,
+  recordsUrl: string,
+  captured: number,
+): Promise<{ recordJsonBytes: number; payloadBytes: number }> {
+  const response = await fetch(`${recordsUrl}/v1/requests?limit=100`, {
+    headers: { authorization: `Bearer ${LOCAL_ROUTER_KEY}` },
+  });
+  const records = response.ok ? ((await response.json()) as { data: unknown[] }).data : [];
+  const recordJsonBytes =
+    records.reduce<number>((sum, record) => sum + Buffer.byteLength(JSON.stringify(record)), 0) /
+    records.length;
+  const bucket = await mf.getR2Bucket("FILES", "router-on");
+  let payloadTotal = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: "captures/", cursor });
+    for (const object of page.objects) payloadTotal += object.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return { recordJsonBytes, payloadBytes: payloadTotal / captured };
+}
+
 function medianOf(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
@@ -140,6 +168,7 @@ export const recordsBench: BenchScenario = {
       "records + OTel on": [],
       "records + OTel + capture on": [],
     };
+    let storage = { recordJsonBytes: 0, payloadBytes: 0 };
     /** The same totals without the idle rate taken out, for the note. */
     const rawCpuMs: Record<Variant, number> = { ...cpuMs };
     let idleCpuPerMs = 0;
@@ -177,6 +206,7 @@ export const recordsBench: BenchScenario = {
           );
         }
       }
+      storage = await storagePerRequest(mf, urls["records on"], 30 + ROUNDS * perRound);
     } finally {
       await mf.dispose();
       await sim.close();
@@ -223,6 +253,7 @@ export const recordsBench: BenchScenario = {
         "'records off' sets REQUEST_RECORDS=off; 'records on' records every request with no collector; the third also exports each batch as OTLP/HTTP JSON through the queue to a loopback collector; the fourth also captures every payload (redacted, capped at 32 KB) in R2, one object per isolate flush and tenant. Ledger writes, the queue and its consumer run in the same workerd, so their CPU counts.",
         `The collector received ${posts} OTLP POSTs holding ${requestSpans} request spans, of the ${2 * ROUNDS * perRound} requests the two exporting copies served in the rounds (one queue message per isolate flush and tenant, each batch exported in one POST).`,
         `Every round waits ${SETTLE_MS / 1000} s after its requests, whichever the variant, so its flushes (within 1 s) and the queue's batch are counted in it (the trace queue's max_batch_timeout is ${QUEUE_BATCH_TIMEOUT_S} s here, 5 s in wrangler.toml: a round's records reach the queue in one or two messages, which one consumer batch takes either way); workerd's idle CPU, measured for ${IDLE_MS / 1000} s before the rounds (${(idleCpuPerMs * 1000).toFixed(1)} ms per s), is taken out of each round's window. Without that, CPU per request: ${VARIANTS.map((v) => `${v} ${formatMs(rawCpuMs[v] / (ROUNDS * perRound))}`).join(", ")}.`,
+        `Storage per request: the record's JSON (its body column; SQLite adds its columns and indexes, 2.1 KB a typical record in all, test/workers/ledger/request-records.test.ts) averaged ${storage.recordJsonBytes.toFixed(0)} bytes over the last 100 records; a captured payload (prompt and answer, redacted, in its flush's R2 object) ${storage.payloadBytes.toFixed(0)} bytes (these prompts and answers are short; each side is capped at maxBytes, 32 KB by default).`,
         "One workerd hosts the four copies and the queue's consumer (in the last copy; it exports the third copy's traces too): a round's CPU is the whole process's, idle copies included, which is why the idle rate is measured for the process as a whole. Workerd counts in clock ticks (10 ms), so a round of 250 requests resolves 0.04 ms per request.",
         "The local Queue and R2 are Miniflare's simulators running in the same workerd (a queue broker that base64-decodes and validates every message, an R2 object store on disk): their CPU counts here, where on Cloudflare it is the platform's, not the Worker's.",
         "The goal is judged on the CPU time workerd spends per request (its inverse is throughput at saturation); wall-clock req/s moves with other work on this shared machine.",

@@ -87,10 +87,12 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
 }
 
 /**
- * A batch waits up to a second, so one R2 write carries a second's payloads of a tenant; it is written
- * at once when it holds 200 payloads or about 1 MB (reading one payload reads its whole object).
+ * A batch waits up to a second, so one R2 write carries a second's payloads of a tenant (R2 writes are
+ * what capture costs most: at 250 ms flushes the capturing copy cost 0.11 ms a request more in
+ * bench:records); it is written at once when it holds 500 payloads or about 1 MB, since reading one
+ * payload reads its whole object.
  */
-const MAX_BATCH = 200;
+const MAX_BATCH = 500;
 const MAX_BATCH_CHARS = 1_000_000;
 const FLUSH_AFTER_MS = 1_000;
 

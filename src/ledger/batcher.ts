@@ -1,21 +1,16 @@
 import type { LedgerEntry } from "./entry";
 
 /** How long an entry may wait in the isolate before it is written, and the most written at once. */
-export interface BatchPacing {
-  flushAfterMs: number;
-  maxBatch: number;
-}
-
-/** Usage rows: written within 250 ms, so budgets and summaries see a request almost at once. */
-const USAGE_PACING: BatchPacing = { flushAfterMs: 250, maxBatch: 200 };
+const FLUSH_AFTER_MS = 250;
+const MAX_BATCH = 200;
 /** A write that fails (an evicted or overloaded object) is tried again after these pauses, then logged. */
 const RETRY_PAUSES_MS = [100, 500, 2_000];
 
 type Write<T> = (tenant: string, entries: T[]) => Promise<unknown>;
 
 /**
- * Ledger writes batched per isolate: entries wait at most 250 ms (or the pacing given), then go to
- * each tenant's ledger in one RPC, instead of one Durable Object call per request. Every request that adds an entry holds the
+ * Ledger writes batched per isolate: entries wait at most 250 ms, then go to each tenant's ledger in
+ * one RPC, instead of one Durable Object call per request. Every request that adds an entry holds the
  * pending flush in its `waitUntil`, so the isolate stays up until the entry is written; only a crash
  * of the isolate in that window can lose one. A failed write is retried (a few times, within the
  * `waitUntil` budget); records are idempotent on their id, so a retried write never double counts.
@@ -27,7 +22,6 @@ export class LedgerBatcher<T = LedgerEntry> {
   constructor(
     private readonly write: Write<T>,
     private readonly onError: (error: unknown, entries: number) => void,
-    private readonly pacing: BatchPacing = USAGE_PACING,
   ) {}
 
   /** Queues `entry`; returns the flush that will write it, for the request's `waitUntil`. */
@@ -35,8 +29,8 @@ export class LedgerBatcher<T = LedgerEntry> {
     const queue = this.pending.get(tenant) ?? [];
     queue.push(entry);
     this.pending.set(tenant, queue);
-    if (queue.length >= this.pacing.maxBatch) return this.flushNow();
-    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, this.pacing.flushAfterMs)).then(() =>
+    if (queue.length >= MAX_BATCH) return this.flushNow();
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() =>
       this.flushNow(),
     );
     return this.flushing;

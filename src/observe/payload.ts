@@ -40,8 +40,8 @@ export interface CapturedPayload {
 /**
  * Payload capture (issue 25), for a tenant that opted in: an observer of the answer that keeps the
  * request body and the answer's bytes (each redacted, then capped at the tenant's `maxBytes`). When the
- * answer ends it joins this isolate's batch for the tenant (one R2 object per tenant per flush, within a
- * second, not one per request) and names its place on the timeline, for the record. It must run before the
+ * answer ends it joins this isolate's batch for the tenant (one R2 object per tenant per 250 ms flush,
+ * not one per request) and names its place on the timeline, for the record. It must run before the
  * accounting's observer, which builds the record. Undefined when the tenant does not capture.
  */
 export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array): AnswerObserver | undefined {
@@ -87,14 +87,13 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
 }
 
 /**
- * A batch waits up to a second, so one R2 write carries a second's payloads of a tenant (R2 writes are
- * what capture costs most: at 250 ms flushes the capturing copy cost 0.11 ms a request more in
- * bench:records); it is written at once when it holds 500 payloads or about 1 MB, since reading one
- * payload reads its whole object.
+ * A batch waits up to 250 ms, like the record that names it (so the record is not listed long before
+ * its payload can be read); it is written at once when it holds 100 payloads or about 1 MB, since
+ * reading one payload reads its whole object.
  */
-const MAX_BATCH = 500;
+const MAX_BATCH = 100;
 const MAX_BATCH_CHARS = 1_000_000;
-const FLUSH_AFTER_MS = 1_000;
+const FLUSH_AFTER_MS = 250;
 
 /**
  * Captured payloads batched per isolate and tenant: each flush writes one R2 object per tenant, an

@@ -23,8 +23,8 @@ export interface AccountedRequest {
 
 /**
  * Hands a finished request's record to the store and the trace export (issue 25). Nothing is written
- * here: the record joins this isolate's batch for its tenant, flushed within a second in one RPC to
- * the tenant's ledger (and one Queue send when traces are exported). Returns that flush, for the request's
+ * here: the record joins this isolate's batch for its tenant, flushed within 250 ms in one RPC to the
+ * tenant's ledger (and one Queue send when traces are exported). Returns that flush, for the request's
  * `waitUntil`; it never rejects.
  */
 export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): Promise<void> {
@@ -175,13 +175,6 @@ function rememberCollector(tenant: string, otel: TenantOtel | undefined): void {
 
 const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher<RequestRecord>>();
 
-/**
- * Records wait up to a second in the isolate: the explorer can afford it, and each flush's fixed cost
- * (the ledger RPC, its transaction, the queue send, the consumer's POST) is spread over 4× as many
- * requests as the usage ledger's 250 ms would. 500 records are about 700 KB of JSON, one RPC's worth.
- */
-const RECORD_PACING = { flushAfterMs: 1_000, maxBatch: 500 };
-
 /** One batcher per ledger binding per isolate: records go to the tenant's ledger, and to the trace queue. */
 function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
   let batcher = batchers.get(env.TENANT_LEDGER);
@@ -200,7 +193,6 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
         console.error(
           JSON.stringify({ event: "request_records_write_failed", records, error: String(error) }),
         ),
-      RECORD_PACING,
     );
     batchers.set(env.TENANT_LEDGER, batcher);
   }

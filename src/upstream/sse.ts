@@ -67,6 +67,17 @@ export class SseParser {
   }
 }
 
+/** The data of one event (the block between blank lines), its `data:` lines joined; undefined if it has none. */
+export function eventData(block: string): string | undefined {
+  let data: string | undefined;
+  for (const line of block.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue;
+    const value = line.slice(line.startsWith("data: ") ? 6 : 5);
+    data = data === undefined ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
 /** Events (blocks between blank lines) that start with a `data:` line; LF framing only. */
 function countDataEvents(text: string): number {
   let count = text.startsWith("data:") ? 1 : 0;

@@ -1,5 +1,5 @@
 import { BranchReader, type RelaySource } from "./relay";
-import { eventData } from "./sse";
+import { concatBytes, eventData } from "./sse";
 
 type FirstEvent =
   /** Inference started (a data event arrived) or the commit point passed; `source` starts with what was read. */
@@ -99,7 +99,7 @@ class FirstEventScan {
 
   /** The first data event's payload, once a whole one has arrived. */
   push(bytes: Uint8Array): string | undefined {
-    const text = this.partial ? concat(this.partial, bytes) : bytes;
+    const text = this.partial ? concatBytes(this.partial, bytes) : bytes;
     let start = 0;
     for (let at = text.indexOf(LF); at !== -1; at = text.indexOf(LF, at + 1)) {
       // A blank line: "\n\n", or the "\n\r\n" that ends "\r\n\r\n".
@@ -125,11 +125,4 @@ function dataOf(bytes: Uint8Array, start: number, end: number): string | undefin
   const last = bytes[end - 1] === CR ? end - 1 : end;
   if (last <= start || bytes[start] === COLON) return undefined;
   return eventData(decoder.decode(bytes.subarray(start, last)));
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.byteLength + b.byteLength);
-  joined.set(a);
-  joined.set(b, a.byteLength);
-  return joined;
 }

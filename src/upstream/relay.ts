@@ -113,14 +113,14 @@ export function relay(
     let end: RelayEnd;
     try {
       await toClient.pipeTo(writable, { preventClose: true, preventAbort: true, preventCancel: true });
-      side.wake();
+      side.wake(true);
       const result = await tapped;
       end = result.ok ? { kind: "complete" } : { kind: "failed", error: result.error };
     } catch (error) {
       // The pipe fails for two reasons. An upstream failure errors both tee branches at once, so the
       // side branch fails too once it has drained what was buffered; if it is left waiting for more
       // bytes instead, the upstream is still sending and the client left.
-      side.wake();
+      side.wake(false);
       const result = await side.settledOrStuck(tapped);
       if (result === undefined || result.ok || clientSignal?.aborted) {
         toClient.cancel(error).catch(() => {});
@@ -152,21 +152,31 @@ export function relay(
 
 type SideResult = { ok: true } | { ok: false; error: unknown };
 
-/** 64 KiB: a drain takes everything the tee buffered at real token rates in one read. */
-const DRAIN_BYTES = 1 << 16;
+/**
+ * A drain's buffer: 16 KiB takes what the tee buffers between paced drains at real token rates; a
+ * drain that fills it doubles it, up to 64 KiB, for upstreams that send faster.
+ */
+const DRAIN_BYTES = 1 << 14;
+const MAX_DRAIN_BYTES = 1 << 16;
 
 /** Drains the side branch into `hooks.chunk`, paced by `hooks.pauseMs`; settles when the upstream ends or fails. */
 class SideReader {
   /** Reads that returned, so a caller can tell "still draining" from "waiting for the upstream". */
   reads = 0;
   private woken = false;
+  /** The client's pipe has ended cleanly: the upstream's end is already in the tee, behind what is left. */
+  private upstreamEnded = false;
   private wakeUp: (() => void) | undefined;
 
   constructor(private readonly hooks: RelayHooks) {}
 
-  /** Stops pausing for good: the client's pipe has ended, so what is left is drained at once. */
-  wake(): void {
+  /**
+   * Stops pausing for good: the client's pipe has ended, so what is left is drained at once. `ended`
+   * when it ended cleanly, with the upstream's end.
+   */
+  wake(ended: boolean): void {
     this.woken = true;
+    this.upstreamEnded = ended;
     this.wakeUp?.();
   }
 
@@ -185,6 +195,10 @@ class SideReader {
       for (;;) {
         await this.pause();
         buffer ??= new ArrayBuffer(DRAIN_BYTES);
+        const size = buffer.byteLength;
+        // Known before the read, so the read starts after the end was queued: a read that does not
+        // fill the buffer then took everything, and a last read just to see `done` is not needed.
+        const last = this.upstreamEnded;
         const { done, value } = await reader.read(buffer);
         this.reads++;
         if (done || !value) return { ok: true };
@@ -194,8 +208,12 @@ class SideReader {
         }
         // A copy the hooks may keep (a flight's followers do): the drained bytes, once per drain.
         this.hooks.chunk?.(value.slice());
+        if (last && value.byteLength < size) return { ok: true };
         // The read took the buffer (detached it); its view hands the same memory back for the next one.
-        buffer = value.buffer as ArrayBuffer;
+        buffer =
+          value.byteLength === size && size < MAX_DRAIN_BYTES
+            ? new ArrayBuffer(size * 2)
+            : (value.buffer as ArrayBuffer);
       }
     } catch (error) {
       return { ok: false, error };

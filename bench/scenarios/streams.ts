@@ -243,9 +243,10 @@ export async function startEventMock(): Promise<{ url: string; close(): Promise<
     const parts: Buffer[] = [];
     req.on("data", (part: Buffer) => parts.push(part));
     req.on("end", () => {
-      const text = Buffer.concat(parts).toString("utf8");
-      const events = Number(/events=(\d+)/.exec(text)?.[1] ?? "6");
-      if (!text.includes('"stream":true')) {
+      // Costs next to nothing whatever the prompt's size: the bytes are searched, never decoded whole.
+      const body = Buffer.concat(parts);
+      const events = Number(/events=(\d+)/.exec(body.subarray(0, 4096).toString("utf8"))?.[1] ?? "6");
+      if (!body.includes('"stream":true')) {
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON_ANSWER);
         return;

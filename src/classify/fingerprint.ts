@@ -40,22 +40,48 @@ export function fingerprintPrompt(
 /** A body's head and tail this long stand for it; a prompt of megabytes costs no more to hash. */
 const HASHED_HALF = 32_768;
 
-/** The identity of a request's bytes for repeat detection: its length, head and tail when it is long. */
+/**
+ * The identity of a request's bytes for repeat detection: all of them, or past twice {@link HASHED_HALF}
+ * its length, head and tail. Bytes are hashed as they are, never turned into a string first.
+ */
 function bodyHash(raw: string | Uint8Array): string {
-  if (typeof raw === "string" && raw.length <= 2 * HASHED_HALF) return hash64(raw);
-  const part = (from: number, to?: number) =>
-    typeof raw === "string" ? raw.slice(from, to) : String.fromCharCode(...raw.subarray(from, to));
-  return hash64(`${raw.length}:${part(0, HASHED_HALF)}${part(-HASHED_HALF)}`);
+  if (raw.length <= 2 * HASHED_HALF) return typeof raw === "string" ? hash64(raw) : hashBytes([raw]);
+  if (typeof raw === "string")
+    return hash64(`${raw.length}:${raw.slice(0, HASHED_HALF)}${raw.slice(-HASHED_HALF)}`);
+  const length = new TextEncoder().encode(`${raw.length}:`);
+  return hashBytes([length, raw.subarray(0, HASHED_HALF), raw.subarray(-HASHED_HALF)]);
 }
 
 /** Two 32-bit FNV-1a passes (different offsets) as 16 hex digits: fast, and enough to group prompts. */
 export function hash64(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
+  let a = FNV_A;
+  let b = FNV_B;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    a = Math.imul(a ^ code, 0x01000193);
-    b = Math.imul(b ^ code, 0x01000193) ^ (b >>> 15);
+    a = Math.imul(a ^ code, FNV_PRIME);
+    b = Math.imul(b ^ code, FNV_PRIME) ^ (b >>> 15);
   }
+  return hex64(a, b);
+}
+
+/** {@link hash64} of bytes, read in place. */
+function hashBytes(parts: readonly Uint8Array[]): string {
+  let a = FNV_A;
+  let b = FNV_B;
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      const code = part[i] as number;
+      a = Math.imul(a ^ code, FNV_PRIME);
+      b = Math.imul(b ^ code, FNV_PRIME) ^ (b >>> 15);
+    }
+  }
+  return hex64(a, b);
+}
+
+const FNV_A = 0x811c9dc5;
+const FNV_B = 0x01000193 ^ 0x5bd1e995;
+const FNV_PRIME = 0x01000193;
+
+function hex64(a: number, b: number): string {
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }

@@ -20,13 +20,25 @@ export function periodAt(periods: readonly PricePeriod[], now: number): PricePer
   let current: PricePeriod | undefined;
   let currentFrom = Number.NEGATIVE_INFINITY;
   for (const period of periods) {
-    const from = Date.parse(period.from);
+    const from = startOf(period);
     if (from <= now && from > currentFrom) {
       current = period;
       currentFrom = from;
     }
   }
   return current;
+}
+
+/** Periods come from the policy, which lives as long as the isolate: each start is parsed once. */
+const starts = new WeakMap<PricePeriod, number>();
+
+function startOf(period: PricePeriod): number {
+  let from = starts.get(period);
+  if (from === undefined) {
+    from = Date.parse(period.from);
+    starts.set(period, from);
+  }
+  return from;
 }
 
 function isPeak(period: PricePeriod, now: number): boolean {

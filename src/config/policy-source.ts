@@ -69,7 +69,7 @@ let loaded: Loaded | undefined;
  * on /healthz ("degraded", with the rejected fields) and in the log; a typo cannot take traffic down.
  */
 export async function activePolicy(env: PolicyEnv, now: number): Promise<ConfigResult<ActivePolicy>> {
-  const staticKey = `${env.ROUTER_POLICY ?? ""}|${env.DEEPSEEK_BASE_URL ?? ""}|${secretsSet(env)}`;
+  const staticKey = staticKeyOf(env);
   if (loaded && loaded.staticKey === staticKey && now - loaded.checkedAt < RELOAD_INTERVAL_MS)
     return loaded.result;
 
@@ -98,6 +98,18 @@ function kvPolicy(text: string, env: PolicyEnv): ConfigResult<ActivePolicy> {
   if (result.ok) return { ok: true, value: { policy: result.value, source: "kv" } };
   const deployed = staticPolicy(env);
   return deployed.ok ? { ok: true, value: { ...deployed.value, rejected: result.errors } } : deployed;
+}
+
+/** The deployed inputs' key, made once per env object: a Worker's env does not change under it. */
+const staticKeys = new WeakMap<PolicyEnv, string>();
+
+function staticKeyOf(env: PolicyEnv): string {
+  let key = staticKeys.get(env);
+  if (key === undefined) {
+    key = `${env.ROUTER_POLICY ?? ""}|${env.DEEPSEEK_BASE_URL ?? ""}|${secretsSet(env)}`;
+    staticKeys.set(env, key);
+  }
+  return key;
 }
 
 /** Which secrets a policy can name are set; secret names follow the SECRET_NAME convention. */

@@ -13,6 +13,8 @@ const PREFLIGHT_MAX_AGE_S = "600";
  * x-stainless-*, the Anthropic SDK's anthropic-dangerous-direct-browser-access), and only an allowed
  * origin can use them. Any other request gets its CORS headers on the way out, set on the answer itself:
  * nothing is written before the handler runs, so the answer is never copied to merge headers into it.
+ * A request without an Origin gets none but `Vary`: a browser sends one with every cross-origin
+ * request, and a server has no use for them.
  */
 export function browserCors(exposeHeaders: readonly string[]): MiddlewareHandler<AppEnv> {
   const exposed = exposeHeaders.join(",");
@@ -20,7 +22,7 @@ export function browserCors(exposeHeaders: readonly string[]): MiddlewareHandler
     const origin = c.req.header("origin") ?? "";
     if (c.req.method === "OPTIONS") return preflight(c, await allowedOrigin(c, origin), exposed);
     await next();
-    const allowed = origin === "" ? allowedWithoutOrigin(c) : await allowedOrigin(c, origin);
+    const allowed = origin === "" ? null : await allowedOrigin(c, origin);
     if (allowed) {
       stampResponse(c, "access-control-allow-origin", allowed);
       stampResponse(c, "access-control-expose-headers", exposed);

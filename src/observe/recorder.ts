@@ -16,6 +16,8 @@ export interface AccountedRequest {
   savedUsd: number;
   /** `performance.now()` when the request was sent on its way (first-token times count from it). */
   sentAt: number;
+  /** `performance.now()` when the request ended (its record may be made a moment later). */
+  endedAt: number;
   stream: boolean;
 }
 
@@ -59,6 +61,7 @@ export function recordRefusal(
     costUsd: 0,
     savedUsd: 0,
     sentAt: timeline.receivedAt,
+    endedAt: performance.now(),
     stream: timeline.decision?.stream ?? false,
   });
 }
@@ -82,7 +85,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
       ? undefined
       : round(accounted.sentAt - timeline.receivedAt + finished.firstTokenMs);
   if (firstTokenMs !== undefined) events.push({ kind: "first_token", atMs: firstTokenMs });
-  const latencyMs = timeline.sinceReceived();
+  const latencyMs = timeline.sinceReceived(accounted.endedAt);
   events.push({ kind: "end", atMs: latencyMs, status: finished.status });
   const attempts = events.filter((event) => event.kind === "attempt");
   const served = attempts.findLast((event) => event.status === 200);

@@ -59,6 +59,22 @@ export function accountFor(
   const finish = (finished: Finished) => {
     if (done) return;
     done = true;
+    const endedAt = performance.now();
+    // The answer leaves first: its log line, metrics, ledger row and record are made in a task of their
+    // own, after the handler has returned (a microtask would still run before the response is sent).
+    setTimeout(() => {
+      try {
+        written(account(finished, endedAt));
+      } catch (error) {
+        // Never left pending: the request's waitUntil would hold its isolate until the runtime gives up.
+        written(Promise.resolve());
+        console.error(
+          JSON.stringify({ event: "accounting_failed", requestId: rows.requestId, error: String(error) }),
+        );
+      }
+    }, 0);
+  };
+  const account = (finished: Finished, endedAt: number): Promise<void> => {
     const { usage, estimated } = usageToRecord(
       finished.reported,
       finished.reachedUpstream,
@@ -70,7 +86,7 @@ export function accountFor(
     // The log line, metrics and Analytics Engine carry what the ledger holds: this row and every spent attempt's.
     const total = attempts.with(entry);
     charged(total.usage.promptTokens + total.usage.completionTokens, total.costUsd);
-    const record = completionRecord({ finished, entry, total, tenant, stream, startedAt });
+    const record = completionRecord({ finished, entry, total, tenant, stream, startedAt, endedAt });
     // A frontend token's verified end user (issue 23), by its id: never a body field, never the raw sub.
     const endUser = c.get("endUser")?.id;
     logCompletion(endUser ? { ...record, endUser } : record);
@@ -97,9 +113,10 @@ export function accountFor(
       costUsd: total.costUsd,
       savedUsd: entry.savedUsd,
       sentAt: startedAt,
+      endedAt,
       stream,
     });
-    written(Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {}));
+    return Promise.all([...spentRows, ledger.add(tenant, entry), metricsFlush, recorded]).then(() => {});
   };
   return {
     finish,
@@ -144,7 +161,7 @@ class SpentAttempts {
 class LedgerRows {
   constructor(
     private readonly policy: Policy,
-    private readonly requestId: string,
+    readonly requestId: string,
   ) {}
 
   request(finished: Finished, usage: Usage, estimated: boolean, entryId?: string): LedgerEntry {
@@ -188,6 +205,7 @@ function completionRecord(o: {
   tenant: string;
   stream: boolean;
   startedAt: number;
+  endedAt: number;
 }): CompletionRecord {
   const { finished, entry } = o;
   return {
@@ -206,7 +224,7 @@ function completionRecord(o: {
     cache: finished.cache,
     upstreamMs: round(finished.upstreamMs ?? 0),
     firstTokenMs: finished.firstTokenMs === undefined ? undefined : round(finished.firstTokenMs),
-    totalMs: round(performance.now() - o.startedAt),
+    totalMs: round(o.endedAt - o.startedAt),
   };
 }
 

@@ -61,4 +61,12 @@ describe("CORS preflight from a browser", () => {
       expect(exposed).toContain(name);
     }
   });
+
+  it("sends a server's request (no Origin) no CORS headers, only Vary: Origin for caches", async () => {
+    const response = await callRouter("/v1/models");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(response.headers.get("access-control-expose-headers")).toBeNull();
+    expect(response.headers.get("vary")).toContain("Origin");
+  });
 });

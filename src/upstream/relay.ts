@@ -134,15 +134,17 @@ export function relay(
     if (ended) return;
     const tail = hooks.trailer?.(end);
     try {
+      // Reported before the close: once the client's body is closed workerd may end the request, and
+      // the end hook's work (lease release, usage ledger; all waitUntil) would never be scheduled.
       if (tail) {
         const writer = writable.getWriter();
         await writer.write(tail);
-        writer.releaseLock();
+        finish(end);
+        await writer.close();
+      } else {
+        finish(end);
+        await writable.close();
       }
-      // Reported before the close: once the client's body is closed workerd may end the request, and
-      // the end hook's work (lease release, usage ledger; all waitUntil) would never be scheduled.
-      finish(end);
-      await writable.close();
     } catch (error) {
       return cancel(error);
     }

@@ -1,5 +1,5 @@
-import type { RelaySource } from "./relay";
-import { SseParser } from "./sse";
+import { BranchReader, type RelaySource } from "./relay";
+import { concatBytes, eventData } from "./sse";
 
 type FirstEvent =
   /** Inference started (a data event arrived) or the commit point passed; `source` starts with what was read. */
@@ -11,11 +11,18 @@ type FirstEvent =
   /** The first data event is an error: nothing was generated, and it must not reach the caller as is. */
   | { kind: "error"; payload: string };
 
+/** A first read's size: the first event, or a few keep-alive comments before it. */
+const FIRST_READ_BYTES = 4096;
+
 /**
  * Holds a stream back until its first data event, so the router can still retry or fall back while
  * the upstream is only sending keep-alive comments. Past `commitAt` it stops waiting and lets the
  * caller commit (keep-alives then flow to the client, so slow queues do not starve it of bytes);
- * past `deadlineAt` it gives up. Nothing read is lost: the returned body starts with it.
+ * past `deadlineAt` it gives up.
+ *
+ * The body is teed at once and only the side branch is read here: the client's branch keeps every
+ * byte in the tee until the relay pipes it, so nothing read is lost or written twice, and the relay's
+ * side reader carries on with this reader (no lock handed back, no wrapper around a read in flight).
  */
 export async function awaitFirstEvent(
   body: ReadableStream<Uint8Array>,
@@ -23,48 +30,50 @@ export async function awaitFirstEvent(
   commitAt: number,
   now: () => number = Date.now,
 ): Promise<FirstEvent> {
-  const reader = body.getReader();
-  // A broken upstream rejects `closed` too; the reads report it, so keep it from surfacing as unhandled.
-  reader.closed.catch(() => {});
+  const [toClient, toSide] = body.tee();
+  const reader = BranchReader.open(toSide);
+  const abandon = () => {
+    reader.cancel();
+    toClient.cancel().catch(() => {});
+  };
   const read: Uint8Array[] = [];
-  let sawEvent = false;
-  let firstPayload = "";
-  const parser = new SseParser({
-    data: (payload) => {
-      if (!sawEvent) firstPayload = payload;
-      sawEvent = true;
-    },
+  const scan = new FirstEventScan();
+  // One timer for the whole wait, raced against each read.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<"timer">((resolve) => {
+    timer = setTimeout(() => resolve("timer"), Math.max(0, Math.min(deadlineAt, commitAt) - now()));
   });
-  for (;;) {
-    const pending = reader.read();
-    const waitUntil = Math.min(deadlineAt, commitAt);
-    const outcome = await raceTimer(pending, waitUntil - now());
-    if (outcome === "timer") {
-      if (now() >= deadlineAt) {
-        // The abandoned read rejects once the attempt is aborted; nobody is waiting for it any more.
-        pending.catch(() => {});
-        reader.cancel().catch(() => {});
-        return { kind: "timeout" };
+  try {
+    for (;;) {
+      const pending = reader.read(new ArrayBuffer(FIRST_READ_BYTES));
+      const outcome = await Promise.race([pending, expiry]);
+      if (outcome === "timer") {
+        if (now() >= deadlineAt) {
+          // The abandoned read rejects once the attempt is aborted; nobody is waiting for it any more.
+          pending.catch(() => {});
+          abandon();
+          return { kind: "timeout" };
+        }
+        return { kind: "commit", source: { toClient, side: { reader, read, pending } } };
       }
-      // A read is in flight, so the body cannot be handed on as is; a small wrapper finishes it first.
-      return { kind: "commit", source: { prefix: read, rest: continuing(reader, pending) } };
+      const payload = outcome.done ? scan.end() : scan.push(outcome.value);
+      if (payload === undefined) {
+        if (!outcome.done) {
+          read.push(outcome.value);
+          continue;
+        }
+        toClient.cancel().catch(() => {});
+        return { kind: "ended" };
+      }
+      if (isErrorPayload(payload)) {
+        abandon();
+        return { kind: "error", payload };
+      }
+      if (!outcome.done) read.push(outcome.value);
+      return { kind: "event", source: { toClient, side: { reader, read } } };
     }
-    if (outcome.done) {
-      parser.end();
-      if (!sawEvent) return { kind: "ended" };
-      reader.releaseLock();
-      return { kind: "event", source: { prefix: read, rest: body } };
-    }
-    read.push(outcome.value);
-    parser.push(outcome.value);
-    if (sawEvent && isErrorPayload(firstPayload)) {
-      reader.cancel().catch(() => {});
-      return { kind: "error", payload: firstPayload };
-    }
-    if (sawEvent) {
-      reader.releaseLock();
-      return { kind: "event", source: { prefix: read, rest: body } };
-    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -75,36 +84,45 @@ function isErrorPayload(payload: string): boolean {
   );
 }
 
-async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | "timer"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timer">((resolve) => {
-    timer = setTimeout(() => resolve("timer"), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+const LF = 10;
+const CR = 13;
+const COLON = 58;
+const decoder = new TextDecoder();
+
+/**
+ * Finds the first data event's payload in bytes as they arrive, without decoding what precedes it:
+ * keep-alive comments are skipped by their first byte, and only the one event found is decoded.
+ */
+class FirstEventScan {
+  /** Bytes of the event being read (not yet ended by a blank line). */
+  private partial: Uint8Array | undefined;
+
+  /** The first data event's payload, once a whole one has arrived. */
+  push(bytes: Uint8Array): string | undefined {
+    const text = this.partial ? concatBytes(this.partial, bytes) : bytes;
+    let start = 0;
+    for (let at = text.indexOf(LF); at !== -1; at = text.indexOf(LF, at + 1)) {
+      // A blank line: "\n\n", or the "\n\r\n" that ends "\r\n\r\n".
+      const next = text[at + 1] === LF ? at + 2 : text[at + 1] === CR && text[at + 2] === LF ? at + 3 : -1;
+      if (next === -1) continue;
+      const payload = dataOf(text, start, at);
+      if (payload !== undefined) return payload;
+      start = next;
+      at = next - 1;
+    }
+    this.partial = start < text.byteLength ? text.slice(start) : undefined;
+    return undefined;
+  }
+
+  /** A final event that was not followed by a blank line. */
+  end(): string | undefined {
+    return this.partial && dataOf(this.partial, 0, this.partial.byteLength);
   }
 }
 
-/** A stream that yields a read already in flight, then the rest of `reader`. */
-function continuing(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
-): ReadableStream<Uint8Array> {
-  let inFlight: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const result = await (inFlight ?? reader.read());
-        inFlight = undefined;
-        if (result.done) controller.close();
-        else controller.enqueue(result.value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** The payload of the event in `bytes[start, end)`, if it is a data event (a comment starts with `:`). */
+function dataOf(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const last = bytes[end - 1] === CR ? end - 1 : end;
+  if (last <= start || bytes[start] === COLON) return undefined;
+  return eventData(decoder.decode(bytes.subarray(start, last)));
 }

@@ -21,21 +21,62 @@ interface RelayHooks {
   end(end: RelayEnd): void;
 }
 
-/** What the relay forwards: bytes already read while waiting for the first event, then the rest. */
+/**
+ * What the relay forwards: the upstream body, teed before anything was read. The client's branch still
+ * holds every byte from the first; the side branch is already being read (for the first event).
+ */
 export interface RelaySource {
-  prefix: readonly Uint8Array[];
-  /** The remaining upstream body, unlocked. */
-  rest: ReadableStream<Uint8Array>;
+  toClient: ReadableStream<Uint8Array>;
+  side: SideStart;
+}
+
+/** The side branch's reader, what it has read so far, and a read still in flight, if any. */
+export interface SideStart {
+  reader: BranchReader;
+  read: readonly Uint8Array[];
+  pending?: Promise<ReadableStreamReadResult<Uint8Array>>;
+}
+
+/** Reads a tee branch: into the caller's buffer where the stream allows it (a native one), else chunk by chunk. */
+export class BranchReader {
+  private constructor(
+    private readonly reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>,
+    /** Whether a read fills the buffer it is given (so a chunk kept past the next read must be copied). */
+    readonly fillsBuffer: boolean,
+  ) {
+    // A broken upstream rejects `closed` too; the reads report it, so keep it from surfacing as unhandled.
+    reader.closed.catch(() => {});
+  }
+
+  static open(branch: ReadableStream<Uint8Array>): BranchReader {
+    // A JS-backed body (another provider's) has no BYOB reader.
+    try {
+      return new BranchReader(branch.getReader({ mode: "byob" }), true);
+    } catch {
+      return new BranchReader(branch.getReader(), false);
+    }
+  }
+
+  /** The next bytes, read into `buffer` (detached by the read; the result's view hands it back). */
+  read(buffer: ArrayBuffer): Promise<ReadableStreamReadResult<Uint8Array>> {
+    return this.fillsBuffer
+      ? (this.reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer))
+      : (this.reader as ReadableStreamDefaultReader<Uint8Array>).read();
+  }
+
+  cancel(reason?: unknown): void {
+    this.reader.cancel(reason).catch(() => {});
+  }
 }
 
 /**
- * Pass-through relay. The upstream body is teed: one branch is piped natively into the client's
- * response (workerd moves the bytes, no JavaScript per chunk, no buffering), the other is drained on
- * the side for usage and the like, in paced batches (see `pauseMs`): the tee keeps what the side has not
- * read yet in native memory, and one BYOB read into a reused buffer takes all of it, so JavaScript wakes
- * a few times per stream instead of once per chunk. The pipe keeps the client's stream open after the
- * upstream ends, so a failure can still be told in-band with a trailer; the side's last drain happens
- * before that, so its hooks have seen every byte by the time `end` is reported.
+ * Pass-through relay. The upstream body was teed before its first read: one branch is piped natively
+ * into the client's response (workerd moves the bytes, no JavaScript per chunk, no buffering), the
+ * other is drained on the side for usage and the like, in paced batches (see `pauseMs`): the tee keeps
+ * what the side has not read yet in native memory, and one BYOB read into a reused buffer takes all of
+ * it, so JavaScript wakes a few times per stream instead of once per chunk. The pipe keeps the client's
+ * stream open after the upstream ends, so a failure can still be told in-band with a trailer; the
+ * side's last drain happens before that, so its hooks have seen every byte by the time `end` is reported.
  *
  * A client disconnect must tear the upstream down, or it keeps generating and billing. The side branch
  * would keep a teed source alive, so a disconnect, seen as the client's stream erroring or as
@@ -48,7 +89,7 @@ export function relay(
   clientSignal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const { readable, writable } = new IdentityTransformStream();
-  const [toClient, toTap] = source.rest.tee();
+  const { toClient } = source;
   let ended = false;
   const finish = (end: RelayEnd) => {
     if (ended) return;
@@ -59,30 +100,27 @@ export function relay(
   const cancel = (reason: unknown) => {
     if (ended) return;
     abortUpstream(reason);
-    toTap.cancel(reason).catch(() => {});
+    source.side.reader.cancel(reason);
     finish({ kind: "cancelled", reason });
   };
   const onClientAbort = () => cancel(clientSignal?.reason);
   if (clientSignal?.aborted) queueMicrotask(onClientAbort);
   else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
 
-  const side = new SideReader(toTap, hooks);
-  const tapped = side.read(source.prefix);
+  const side = new SideReader(hooks);
+  const tapped = side.read(source.side);
   void (async () => {
     let end: RelayEnd;
     try {
-      const writer = writable.getWriter();
-      for (const chunk of source.prefix) await writer.write(chunk);
-      writer.releaseLock();
       await toClient.pipeTo(writable, { preventClose: true, preventAbort: true, preventCancel: true });
-      side.wake();
+      side.wake(true);
       const result = await tapped;
       end = result.ok ? { kind: "complete" } : { kind: "failed", error: result.error };
     } catch (error) {
       // The pipe fails for two reasons. An upstream failure errors both tee branches at once, so the
       // side branch fails too once it has drained what was buffered; if it is left waiting for more
       // bytes instead, the upstream is still sending and the client left.
-      side.wake();
+      side.wake(false);
       const result = await side.settledOrStuck(tapped);
       if (result === undefined || result.ok || clientSignal?.aborted) {
         toClient.cancel(error).catch(() => {});
@@ -96,12 +134,17 @@ export function relay(
     if (ended) return;
     const tail = hooks.trailer?.(end);
     try {
-      const writer = writable.getWriter();
-      if (tail) await writer.write(tail);
       // Reported before the close: once the client's body is closed workerd may end the request, and
       // the end hook's work (lease release, usage ledger; all waitUntil) would never be scheduled.
-      finish(end);
-      await writer.close();
+      if (tail) {
+        const writer = writable.getWriter();
+        await writer.write(tail);
+        finish(end);
+        await writer.close();
+      } else {
+        finish(end);
+        await writable.close();
+      }
     } catch (error) {
       return cancel(error);
     }
@@ -111,59 +154,68 @@ export function relay(
 
 type SideResult = { ok: true } | { ok: false; error: unknown };
 
-/** 64 KiB: a drain takes everything the tee buffered at real token rates in one read. */
-const DRAIN_BYTES = 1 << 16;
+/**
+ * A drain's buffer: 16 KiB takes what the tee buffers between paced drains at real token rates; a
+ * drain that fills it doubles it, up to 64 KiB, for upstreams that send faster.
+ */
+const DRAIN_BYTES = 1 << 14;
+const MAX_DRAIN_BYTES = 1 << 16;
 
 /** Drains the side branch into `hooks.chunk`, paced by `hooks.pauseMs`; settles when the upstream ends or fails. */
 class SideReader {
   /** Reads that returned, so a caller can tell "still draining" from "waiting for the upstream". */
   reads = 0;
   private woken = false;
+  /** The client's pipe has ended cleanly: the upstream's end is already in the tee, behind what is left. */
+  private upstreamEnded = false;
   private wakeUp: (() => void) | undefined;
 
-  constructor(
-    private readonly branch: ReadableStream<Uint8Array>,
-    private readonly hooks: RelayHooks,
-  ) {}
+  constructor(private readonly hooks: RelayHooks) {}
 
-  /** Stops pausing for good: the client's pipe has ended, so what is left is drained at once. */
-  wake(): void {
+  /**
+   * Stops pausing for good: the client's pipe has ended, so what is left is drained at once. `ended`
+   * when it ended cleanly, with the upstream's end.
+   */
+  wake(ended: boolean): void {
     this.woken = true;
+    this.upstreamEnded = ended;
     this.wakeUp?.();
   }
 
-  async read(prefix: readonly Uint8Array[]): Promise<SideResult> {
-    for (const chunk of prefix) this.hooks.chunk?.(chunk);
-    // A JS-backed body (a wrapper around a read already in flight) has no BYOB reader.
-    const byob = tryByobReader(this.branch);
-    if (!byob) return this.readEach();
-    const reader = byob;
-    let buffer = new ArrayBuffer(DRAIN_BYTES);
+  async read(start: SideStart): Promise<SideResult> {
+    const { reader } = start;
+    // The first-event wait's reads each had a buffer of their own: their bytes are kept as they are.
+    for (const chunk of start.read) this.hooks.chunk?.(chunk);
+    let buffer: ArrayBuffer | undefined;
     try {
-      for (;;) {
-        await this.pause();
-        const { done, value } = await reader.read(new Uint8Array(buffer));
+      if (start.pending) {
+        const { done, value } = await start.pending;
         this.reads++;
         if (done || !value) return { ok: true };
-        // A copy the hooks may keep (a flight's followers do): the drained bytes, once per drain.
-        this.hooks.chunk?.(value.slice());
-        // The read took the buffer (detached it); its view hands the same memory back for the next one.
-        buffer = value.buffer as ArrayBuffer;
+        this.hooks.chunk?.(value);
       }
-    } catch (error) {
-      return { ok: false, error };
-    }
-  }
-
-  private async readEach(): Promise<SideResult> {
-    const reader = this.branch.getReader();
-    try {
       for (;;) {
         await this.pause();
-        const { done, value } = await reader.read();
+        buffer ??= new ArrayBuffer(DRAIN_BYTES);
+        const size = buffer.byteLength;
+        // Known before the read, so the read starts after the end was queued: a read that does not
+        // fill the buffer then took everything, and a last read just to see `done` is not needed.
+        const last = this.upstreamEnded;
+        const { done, value } = await reader.read(buffer);
         this.reads++;
-        if (done) return { ok: true };
-        this.hooks.chunk?.(value);
+        if (done || !value) return { ok: true };
+        if (!reader.fillsBuffer) {
+          this.hooks.chunk?.(value);
+          continue;
+        }
+        // A copy the hooks may keep (a flight's followers do): the drained bytes, once per drain.
+        this.hooks.chunk?.(value.slice());
+        if (last && value.byteLength < size) return { ok: true };
+        // The read took the buffer (detached it); its view hands the same memory back for the next one.
+        buffer =
+          value.byteLength === size && size < MAX_DRAIN_BYTES
+            ? new ArrayBuffer(size * 2)
+            : (value.buffer as ArrayBuffer);
       }
     } catch (error) {
       return { ok: false, error };
@@ -197,13 +249,5 @@ class SideReader {
       }
       this.wakeUp = done;
     });
-  }
-}
-
-function tryByobReader(branch: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
-  try {
-    return branch.getReader({ mode: "byob" });
-  } catch {
-    return undefined;
   }
 }

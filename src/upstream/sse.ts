@@ -10,15 +10,28 @@ interface SseHandlers {
   skipped?(count: number): void;
 }
 
+/** Stateless (never asked to stream), so one serves every parser: a stream's own costs a construction. */
+const decoder = new TextDecoder();
+
 export class SseParser {
-  private readonly decoder = new TextDecoder();
   private buffer = "";
+  /** The bytes after a chunk's last ASCII byte: possibly a character cut in two, decoded with the next. */
+  private pending: Uint8Array | undefined;
 
   constructor(private readonly handlers: SseHandlers) {}
 
   push(bytes: Uint8Array): void {
-    this.buffer += this.decoder.decode(bytes, { stream: true });
+    this.buffer += this.decode(bytes);
     this.drain();
+  }
+
+  /** `bytes` as text up to their last ASCII byte, after which no character can be cut; the rest waits. */
+  private decode(bytes: Uint8Array): string {
+    const all = this.pending ? concatBytes(this.pending, bytes) : bytes;
+    let cut = all.byteLength;
+    while (cut > 0 && all[cut - 1]! >= 0x80) cut--;
+    this.pending = cut < all.byteLength ? all.slice(cut) : undefined;
+    return decoder.decode(cut < all.byteLength ? all.subarray(0, cut) : all);
   }
 
   /**
@@ -27,7 +40,7 @@ export class SseParser {
    * in one pass, with no split, slice or handler call per event.
    */
   skim(bytes: Uint8Array, wanted: (text: string) => boolean): void {
-    this.buffer += this.decoder.decode(bytes, { stream: true });
+    this.buffer += this.decode(bytes);
     const last = this.buffer.lastIndexOf("\n\n");
     if (last === -1 || this.buffer.includes("\r") || wanted(this.buffer)) {
       this.drain();
@@ -49,7 +62,8 @@ export class SseParser {
 
   /** Flushes a final event that was not followed by a blank line. */
   end(): void {
-    this.buffer += this.decoder.decode();
+    if (this.pending) this.buffer += decoder.decode(this.pending);
+    this.pending = undefined;
     if (this.buffer.trim() !== "") this.dispatch(this.buffer);
     this.buffer = "";
   }
@@ -67,11 +81,30 @@ export class SseParser {
   }
 }
 
+/** The data of one event (the block between blank lines), its `data:` lines joined; undefined if it has none. */
+export function eventData(block: string): string | undefined {
+  let data: string | undefined;
+  for (const line of block.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue;
+    const value = line.slice(line.startsWith("data: ") ? 6 : 5);
+    data = data === undefined ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
 /** Events (blocks between blank lines) that start with a `data:` line; LF framing only. */
 function countDataEvents(text: string): number {
   let count = text.startsWith("data:") ? 1 : 0;
   for (let at = text.indexOf("\n\ndata:"); at !== -1; at = text.indexOf("\n\ndata:", at + 7)) count++;
   return count;
+}
+
+/** `a` then `b`, in one new array. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.byteLength + b.byteLength);
+  joined.set(a);
+  joined.set(b, a.byteLength);
+  return joined;
 }
 
 function findEventBoundary(buffer: string): { at: number; length: number } | undefined {

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freeLoopbackPort } from "./ports";
 
 /** Portkey's open-source gateway, a peer the router is compared with; pinned so runs compare alike. */
 export const PORTKEY_VERSION = "1.15.2";
@@ -140,18 +140,6 @@ net.Server.prototype.listen = function (...args) {
   if (typeof args[0] === "number" && args[1] == null) args[1] = "127.0.0.1";
   return listen.apply(this, args);
 };`)}`;
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The first lines of a child's complaint, on one line, short enough for a report's note. */
 function oneLine(text: string): string {

@@ -1,8 +1,8 @@
-import { createServer } from "node:net";
 import type { RequestSpec } from "../../loadtest/mix";
 import { executeRequest, type RequestContext, type RequestOutcome } from "../../loadtest/request";
 import { startLocalStack } from "../../scripts/stack";
 import type { SimOptions } from "../../sim/options";
+import { freeLoopbackPort } from "../lib/ports";
 import { compareRows, distribution, formatMs } from "../lib/stats";
 import { formatNumber } from "../lib/table";
 import type { BenchContext, BenchScenario, BenchSection } from "../lib/types";
@@ -88,7 +88,7 @@ async function runVariant(
   seconds: number,
   ctx: BenchContext,
 ): Promise<VariantResult> {
-  const simPort = await freePort();
+  const simPort = await freeLoopbackPort();
   const simUrl = `http://127.0.0.1:${simPort}`;
   const stack = await startLocalStack({
     sim: SIM,
@@ -319,17 +319,4 @@ function report(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A loopback port the simulator can bind, known before the router's policy is written. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

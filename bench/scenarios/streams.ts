@@ -76,7 +76,7 @@ function report(
   results: Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>,
 ): BenchSection {
   const rows: Array<Record<string, string>> = [];
-  const summary = new Map<string, { rps: number; p99: number; cpuUs: number }>();
+  const summary = new Map<string, { rps: number; p99: number; cpuUs: number; ok: string }>();
   for (const events of EVENTS) {
     for (const path of PATHS) {
       const entry = results.get(`${path}:${events}`);
@@ -86,7 +86,12 @@ function report(
       const ok = entry.runs.reduce((sum, m) => sum + m.ok, 0);
       const rps = wall > 0 ? (n * 1000) / wall : 0;
       const p99 = Math.min(...entry.runs.map((m) => m.latencyMs.p99));
-      summary.set(`${path}:${events}`, { rps, p99, cpuUs: (entry.cpuMs * 1000) / entry.requests });
+      summary.set(`${path}:${events}`, {
+        rps,
+        p99,
+        cpuUs: (entry.cpuMs * 1000) / entry.requests,
+        ok: `${ok}/${n}`,
+      });
     }
     const bare = summary.get(`bare:${events}`);
     for (const path of PATHS) {
@@ -101,11 +106,12 @@ function report(
         "p99 ÷ bare": `${ratio(s.p99, bare.p99).toFixed(2)}×`,
         "CPU/stream": `${(s.cpuUs / 1000).toFixed(2)} ms`,
         "CPU ÷ bare": `${ratio(s.cpuUs, bare.cpuUs).toFixed(2)}×`,
+        ok: s.ok,
       });
     }
   }
   const get = (path: Path, events: number) =>
-    summary.get(`${path}:${events}`) ?? { rps: 0, p99: 0, cpuUs: 0 };
+    summary.get(`${path}:${events}`) ?? { rps: 0, p99: 0, cpuUs: 0, ok: "" };
   // CPU per extra event: the slope between the shortest and the longest stream.
   const slope = (path: Path) => (get(path, 500).cpuUs - get(path, 6).cpuUs) / (500 - 6);
   const slopeRatio = ratio(slope("router"), slope("bare"));
@@ -118,6 +124,7 @@ function report(
     "p99 ÷ bare": "",
     "CPU/stream": `${slope("router").toFixed(1)} / ${slope("bare").toFixed(1)} µs`,
     "CPU ÷ bare": `${slopeRatio.toFixed(2)}×`,
+    ok: "",
   });
   const rpsRatio = (events: number) => ratio(get("router", events).rps, get("bare", events).rps);
   const p99Ratio = (events: number) => ratio(get("router", events).p99, get("bare", events).p99);
@@ -129,7 +136,7 @@ function report(
       "CPU is the workerd process's utime+stime over each batch (warm-up included) divided by its requests: it counts native stream work (tee copies, pumps) that a V8 profile shows only as (program). The mock and the client run outside it.",
       "Per extra event: (CPU at 500 events − CPU at 6) ÷ 494.",
     ],
-    columns: ["events", "path", "req/s", "÷ bare", "p99", "p99 ÷ bare", "CPU/stream", "CPU ÷ bare"],
+    columns: ["events", "path", "req/s", "÷ bare", "p99", "p99 ÷ bare", "CPU/stream", "CPU ÷ bare", "ok"],
     rows,
     goals: [
       ...([100, 500] as const).map((events) => ({

@@ -1,8 +1,9 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
+import { startEventMock, streamBody } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
-import { cpuMs, startEventMock, streamBody, workerdPids } from "./streams";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 /**
  * Relay arrangements measured by themselves, with no router logic: minimal Workers in one workerd, the
@@ -136,7 +137,7 @@ export const arrangements: BenchScenario = {
           const n = Math.round((ctx.quick ? 0.25 : 1) * (events === 100 ? 320 : 96));
           for (const [i, name] of names.entries()) {
             const warmup = round === 0 ? 32 : 0;
-            const before = cpuMs(workerd);
+            const before = workerdCpuMs(workerd);
             const m = await measureRequests({
               baseUrl: urls[i] ?? "",
               body: streamBody(events),
@@ -144,7 +145,7 @@ export const arrangements: BenchScenario = {
               concurrency: CONCURRENCY,
               warmup,
             });
-            const spent = cpuMs(workerd) - before;
+            const spent = workerdCpuMs(workerd) - before;
             const key = `${name}:${events}`;
             const entry = results.get(key) ?? { runs: [], cpuMs: 0, requests: 0 };
             entry.runs.push(m);

@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
@@ -9,6 +8,7 @@ import type { RequestSample } from "../../src/observe/sample";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { compareRows, formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 const VARIANTS = ["metrics off", "metrics on"] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -64,6 +64,7 @@ export const metricsBench: BenchScenario = {
     const load = (baseUrl: string) => ({ baseUrl, key: LOCAL_ROUTER_KEY, body, concurrency: CONCURRENCY });
     try {
       await mf.ready;
+      const workerd = workerdPids();
       const urls: Record<Variant, string> = {
         "metrics off": (await mf.unsafeGetDirectURL("router-off")).toString().replace(/\/$/, ""),
         "metrics on": (await mf.unsafeGetDirectURL("router-on")).toString().replace(/\/$/, ""),
@@ -71,9 +72,9 @@ export const metricsBench: BenchScenario = {
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
           if (round === 0) await measureRequests({ ...load(urls[v]), n: 30 });
-          const cpuBefore = workerdCpuMs();
+          const cpuBefore = workerdCpuMs(workerd);
           const m = await measureRequests({ ...load(urls[v]), n: perRound });
-          cpuMs[v] += workerdCpuMs() - cpuBefore;
+          cpuMs[v] += workerdCpuMs(workerd) - cpuBefore;
           results[v].push(m);
           ctx.log(
             `round ${round + 1}/${ROUNDS} ${v}: ${m.rps.toFixed(0)} req/s, p50 ${m.latencyMs.p50.toFixed(2)} ms, ok ${m.ok}/${m.n}`,
@@ -145,27 +146,6 @@ export const metricsBench: BenchScenario = {
     };
   },
 };
-
-/** User + system CPU of the workerd processes this benchmark started (Linux /proc), in ms. */
-export function workerdCpuMs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      // After the command: state, parent pid, …; utime and stime are the 12th and 13th (clock ticks).
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (comm === "workerd" && Number(fields[1]) === process.pid)
-        ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // A process that ended between the listing and the read.
-    }
-  }
-  return (ticks * 1000) / CLOCK_TICKS_PER_S;
-}
-
-/** Linux's USER_HZ. */
-const CLOCK_TICKS_PER_S = 100;
 
 function valuesOf(f: (v: Variant) => number): Record<string, number> {
   return Object.fromEntries(VARIANTS.map((v) => [v, f(v)]));

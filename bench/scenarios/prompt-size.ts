@@ -2,10 +2,11 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptio
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
 import { BARE_PASSTHROUGH } from "../../scripts/stack";
+import { startEventMock } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
-import { cpuMs, startEventMock, workerdPids } from "./streams";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 const CONCURRENCY = 4;
 const ROUNDS = 2;
@@ -79,7 +80,7 @@ export const promptSize: BenchScenario = {
         const cpu: Record<Path, number> = { bare: 0, router: 0 };
         for (let round = 0; round < ROUNDS; round++) {
           for (const path of round % 2 === 0 ? PATHS : [...PATHS].reverse()) {
-            const before = cpuMs(pids);
+            const before = workerdCpuMs(pids);
             runs[path].push(
               await measureRequests({
                 baseUrl: urls[path],
@@ -93,7 +94,7 @@ export const promptSize: BenchScenario = {
             );
             // The router's ledger, metrics and record flushes (250 ms to 1 s) land in its own batch.
             await new Promise((resolve) => setTimeout(resolve, 1_200));
-            cpu[path] += cpuMs(pids) - before;
+            cpu[path] += workerdCpuMs(pids) - before;
           }
         }
         const requests = ROUNDS * n + 4;

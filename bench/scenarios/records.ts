@@ -8,7 +8,7 @@ import type { OtlpTraces } from "../../src/observe/otlp";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { compareRows, formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
-import { workerdCpuMs } from "./metrics";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 /**
  * What a request leaves in storage: its record's JSON, from the tenant's list API of the copy that
@@ -175,6 +175,7 @@ export const recordsBench: BenchScenario = {
     const load = (baseUrl: string) => ({ baseUrl, key: LOCAL_ROUTER_KEY, body, concurrency: CONCURRENCY });
     try {
       await mf.ready;
+      const workerd = workerdPids();
       const urls: Record<Variant, string> = {
         "records off": (await mf.unsafeGetDirectURL("router-off")).toString().replace(/\/$/, ""),
         "records on": (await mf.unsafeGetDirectURL("router-records")).toString().replace(/\/$/, ""),
@@ -185,17 +186,17 @@ export const recordsBench: BenchScenario = {
       };
       for (const v of VARIANTS) await measureRequests({ ...load(urls[v]), n: 30 });
       await sleep(SETTLE_MS);
-      const idleStart = { cpu: workerdCpuMs(), at: performance.now() };
+      const idleStart = { cpu: workerdCpuMs(workerd), at: performance.now() };
       await sleep(IDLE_MS);
-      idleCpuPerMs = (workerdCpuMs() - idleStart.cpu) / (performance.now() - idleStart.at);
+      idleCpuPerMs = (workerdCpuMs(workerd) - idleStart.cpu) / (performance.now() - idleStart.at);
       posts = 0; // The warm-up's spans are not the rounds'.
       requestSpans = 0;
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-          const before = { cpu: workerdCpuMs(), at: performance.now() };
+          const before = { cpu: workerdCpuMs(workerd), at: performance.now() };
           const m = await measureRequests({ ...load(urls[v]), n: perRound });
           await sleep(SETTLE_MS);
-          const busy = workerdCpuMs() - before.cpu;
+          const busy = workerdCpuMs(workerd) - before.cpu;
           const roundCpu = busy - idleCpuPerMs * (performance.now() - before.at);
           cpuMs[v] += roundCpu;
           rawCpuMs[v] += busy;

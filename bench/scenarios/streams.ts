@@ -1,10 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startLocalStack } from "../../scripts/stack";
+import { startEventMock, streamBody } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 const PATHS = ["bare", "router"] as const;
 type Path = (typeof PATHS)[number];
@@ -32,7 +31,7 @@ export const streams: BenchScenario = {
         for (const events of EVENTS) {
           const n = Math.round((ctx.quick ? 0.25 : 1) * (events === 6 ? 1_200 : events === 100 ? 400 : 120));
           for (const path of PATHS) {
-            const before = cpuMs(workerd);
+            const before = workerdCpuMs(workerd);
             const m = await measureRequests({
               baseUrl: path === "bare" ? stack.bareUrl : stack.routerUrl,
               key: stack.routerKey,
@@ -42,7 +41,7 @@ export const streams: BenchScenario = {
               warmup: round === 0 ? 64 : 0,
             });
             // Warm-up requests ran inside the window too; count them.
-            const spent = cpuMs(workerd) - before;
+            const spent = workerdCpuMs(workerd) - before;
             const key = `${path}:${events}`;
             const entry = results.get(key) ?? { runs: [], cpuMs: 0, requests: 0 };
             entry.runs.push(m);
@@ -62,15 +61,6 @@ export const streams: BenchScenario = {
     return report(results);
   },
 };
-
-export function streamBody(events: number) {
-  return {
-    model: "deepseek-v4-flash",
-    messages: [{ role: "user", content: `events=${events}` }],
-    thinking: { type: "disabled" },
-    stream: true,
-  };
-}
 
 function report(
   results: Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>,
@@ -160,111 +150,5 @@ function report(
         met: slopeRatio <= 1.5,
       },
     ],
-  };
-}
-
-/** Every workerd process below this one (Miniflare spawns it). */
-export function workerdPids(): number[] {
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (!stat) continue;
-    parents.set(Number(entry), stat.ppid);
-    names.set(Number(entry), stat.comm);
-  }
-  const below = (pid: number): boolean => {
-    for (let at = parents.get(pid); at !== undefined && at > 1; at = parents.get(at))
-      if (at === process.pid) return true;
-    return false;
-  };
-  return [...names].filter(([pid, comm]) => comm.includes("workerd") && below(pid)).map(([pid]) => pid);
-}
-
-function readStat(pid: number): { comm: string; ppid: number; cpuTicks: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(")");
-  const comm = text.slice(text.indexOf("(") + 1, close);
-  const fields = text.slice(close + 2).split(" ");
-  // After the comm: state(0) ppid(1) … utime(11) stime(12), in clock ticks.
-  return { comm, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
-}
-
-/** CPU milliseconds the processes have used so far (clock ticks are 10 ms on Linux). */
-export function cpuMs(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0) * 10, 0);
-}
-
-const EVENT_ID = "chatcmpl-bench-0000000000000000";
-
-function eventBytes(
-  delta: Record<string, unknown>,
-  finishReason: string | null = null,
-  usage: unknown = null,
-): string {
-  return `data: ${JSON.stringify({
-    id: EVENT_ID,
-    object: "chat.completion.chunk",
-    created: 1_765_000_000,
-    model: "deepseek-v4-flash",
-    system_fingerprint: "fp_bench_0001",
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    usage,
-  })}\n\n`;
-}
-
-/** A DeepSeek-shaped stream of `events` content events, each written on its own. */
-async function writeStream(res: import("node:http").ServerResponse, events: number): Promise<void> {
-  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
-  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-  res.write(eventBytes({ role: "assistant", content: "" }));
-  for (let i = 0; i < events; i++) {
-    await turn();
-    res.write(eventBytes({ content: ` tok${i}` }));
-  }
-  await turn();
-  res.write(
-    eventBytes({}, "stop", { prompt_tokens: 12, completion_tokens: events, total_tokens: 12 + events }),
-  );
-  res.end("data: [DONE]\n\n");
-}
-
-/** A non-streamed answer, sent at once: for measuring requests (large prompts, small answers) against it. */
-const JSON_ANSWER = JSON.stringify({
-  id: EVENT_ID,
-  object: "chat.completion",
-  created: 1_765_000_000,
-  model: "deepseek-v4-flash",
-  choices: [{ index: 0, message: { role: "assistant", content: "A short answer." }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 },
-});
-
-export async function startEventMock(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (part: Buffer) => parts.push(part));
-    req.on("end", () => {
-      // Costs next to nothing whatever the prompt's size: the bytes are searched, never decoded whole.
-      const body = Buffer.concat(parts);
-      const events = Number(/events=(\d+)/.exec(body.subarray(0, 4096).toString("utf8"))?.[1] ?? "6");
-      if (!body.includes('"stream":true')) {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON_ANSWER);
-        return;
-      }
-      writeStream(res, events).catch(() => res.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -5,7 +5,7 @@ import { type Measurement, measureRequests } from "../lib/measure";
 import { PORTKEY_VERSION, type PortkeyGateway, startPortkey } from "../lib/portkey";
 import { formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
-import { cpuMs, workerdPids } from "./streams";
+import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 const PORTKEY = `portkey ${PORTKEY_VERSION.split(".").slice(0, 2).join(".")} (Node)`;
 const PATHS = ["direct", "bare", "router", "router, admission off", PORTKEY] as const;
@@ -63,7 +63,7 @@ export const throughput: BenchScenario = {
         for (const mode of MODES) {
           const n = mode.concurrency === 1 ? (ctx.quick ? 100 : 400) : ctx.quick ? 400 : 2_000;
           for (const path of paths) {
-            const cpuBefore = cpuMs(pids);
+            const cpuBefore = workerdCpuMs(pids);
             const m = await measureRequests({
               ...(targets[path] as Target),
               body: body(mode.stream),
@@ -73,7 +73,7 @@ export const throughput: BenchScenario = {
             });
             const key = keyOf(path, mode);
             results.set(key, [...(results.get(key) ?? []), m]);
-            if (WORKER_PATHS.has(path)) cpu.set(key, (cpu.get(key) ?? 0) + cpuMs(pids) - cpuBefore);
+            if (WORKER_PATHS.has(path)) cpu.set(key, (cpu.get(key) ?? 0) + workerdCpuMs(pids) - cpuBefore);
             ctx.log(
               `round ${round + 1} ${path} c=${mode.concurrency} ${mode.stream ? "stream" : "json"}: ${m.rps.toFixed(0)} req/s, p99 ${m.latencyMs.p99.toFixed(1)} ms, ok ${m.ok}/${m.n}`,
             );

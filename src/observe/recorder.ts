@@ -34,18 +34,20 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   if (!recordsKept(c.env)) return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
   rememberCollector(record.tenant, c.get("tenant").otel);
-  const flush = recordBatcher(c.env).add(record.tenant, record);
   const held = heldWrites.get(timeline);
-  return held ? Promise.all([flush, held]).then(() => {}) : flush;
+  if (held) writtenBefore.set(record, held);
+  return recordBatcher(c.env).add(record.tenant, record);
 }
 
 /** A write a request's record flush also waits for: its captured payload's. */
 const heldWrites = new WeakMap<Timeline, Promise<unknown>>();
+/** What must be written before a record is: a record is never listed before its payload can be read. */
+const writtenBefore = new WeakMap<RequestRecord, Promise<unknown>>();
 
 /**
- * Makes the record's flush (held in the request's `waitUntil` by its accounting) wait for `write` too,
- * so the write needs no `waitUntil` of its own. False when the record was already handed over: then
- * the caller must hold the write itself.
+ * Makes the record's flush (held in the request's `waitUntil` by its accounting) wait for `write`
+ * first, so the write needs no `waitUntil` of its own. False when the record was already handed over:
+ * then the caller must hold the write itself.
  */
 export function holdWithRecord(timeline: Timeline, write: Promise<unknown>): boolean {
   if (timeline.recorded) return false;
@@ -180,15 +182,7 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
   let batcher = batchers.get(env.TENANT_LEDGER);
   if (!batcher) {
     batcher = new LedgerBatcher<RequestRecord>(
-      (tenant, records) => {
-        // Each record is made JSON once, here: the ledger stores that text, the queue carries it, and
-        // strings cross the RPC far cheaper than the objects would.
-        const texts = records.map((record) => JSON.stringify(record));
-        return Promise.all([
-          env.TENANT_LEDGER.getByName(tenant).recordRequests(texts),
-          enqueueTraces(env, tenant, records, texts),
-        ]);
-      },
+      (tenant, records) => writeRecords(env, tenant, records),
       (error, records) =>
         console.error(
           JSON.stringify({ event: "request_records_write_failed", records, error: String(error) }),
@@ -197,6 +191,31 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
     batchers.set(env.TENANT_LEDGER, batcher);
   }
   return batcher;
+}
+
+/** Each flush's (record array's) trace send: a retried flush must not export its spans twice. */
+const traceSends = new WeakMap<RequestRecord[], Promise<void>>();
+
+/**
+ * One flush of a tenant's records: into its ledger, and onto the trace queue. The batcher retries a
+ * failed flush with the same array: the ledger ignores records it already holds, and traces queued
+ * (or being queued) are not queued again.
+ */
+export async function writeRecords(env: RecordEnv, tenant: string, records: RequestRecord[]): Promise<void> {
+  await Promise.all(records.map((record) => writtenBefore.get(record)));
+  // Each record is made JSON once, here: the ledger stores that text, the queue carries it, and
+  // strings cross the RPC far cheaper than the objects would.
+  const texts = records.map((record) => JSON.stringify(record));
+  let traces = traceSends.get(records);
+  if (!traces) {
+    // A send that failed is tried again with the flush; one in flight or done is not.
+    traces = enqueueTraces(env, tenant, records, texts).catch((error: unknown) => {
+      traceSends.delete(records);
+      throw error;
+    });
+    traceSends.set(records, traces);
+  }
+  await Promise.all([env.TENANT_LEDGER.getByName(tenant).recordRequests(texts), traces]);
 }
 
 /**

@@ -14,7 +14,7 @@ export interface CallInit extends RequestInit {
   json?: unknown;
 }
 
-function routerRequest(path: string, init: CallInit = {}): Request {
+export function routerRequest(path: string, init: CallInit = {}): Request {
   const { key = ACME_KEY, json, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (key !== null) headers.set("authorization", `Bearer ${key}`);

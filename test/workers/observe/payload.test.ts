@@ -1,11 +1,17 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../../src/index";
 import type { TenantLedger } from "../../../src/ledger/tenant-ledger";
 import type { CapturedPayload } from "../../../src/observe/payload";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
-import { callWithUpstream, chatBody } from "../helpers";
+import { callWithUpstream, chatBody, routerRequest } from "../helpers";
 import { limitedTenant } from "../tenancy/support";
 
 const CHAT = "/v1/chat/completions";
@@ -30,6 +36,16 @@ describe("payload capture", () => {
     const secret = "sk-live-0123456789abcdefghij";
     const content = `My key is ${secret}, account ACCT-998877. ${"Please summarise the router. ".repeat(20)}`;
     const requestId = `cap-${crypto.randomUUID()}`;
+    // A refusal first: its record opens the tenant's record batch, which the capture's record joins
+    // while the capture starts a payload batch of its own, due later.
+    const refusal = createExecutionContext();
+    const refused = await worker.fetch(
+      routerRequest(CHAT, { key, json: { model: "deepseek-v4-flash" } }),
+      { ...env, ROUTER_TENANTS: tenants },
+      refusal,
+    );
+    expect(refused.status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 150));
     const response = await callWithUpstream(
       env.DEEPSEEK_BASE_URL,
       CHAT,
@@ -41,10 +57,11 @@ describe("payload capture", () => {
       { ROUTER_TENANTS: tenants },
     );
     await response.text();
+    // The record is listed only once its payload is written: the first listing can read it.
     let record: RequestRecord | undefined;
-    for (let i = 0; i < 100 && !record?.payload; i++) {
+    for (let i = 0; i < 100 && !record; i++) {
       record = await recordFor(requestId, key, tenants).catch(() => undefined);
-      if (!record?.payload) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!record) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(record?.payload).toEqual({ key: `captures/${id}/${record?.id}.json`, index: 0 });
 
@@ -62,6 +79,7 @@ describe("payload capture", () => {
     expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(300);
     expect(payload.truncated.prompt).toBe(true);
     expect(payload.answer).toContain("data:");
+    await waitOnExecutionContext(refusal);
 
     // Another tenant cannot name it.
     const other = await callWithUpstream(

@@ -12,7 +12,7 @@ import type { Limits } from "../../../src/config/limits";
 import worker from "../../../src/index";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
 import type { OtlpTraces } from "../../../src/observe/otlp";
-import type { TraceBatch } from "../../../src/observe/recorder";
+import { type TraceBatch, writeRecords } from "../../../src/observe/recorder";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
@@ -251,6 +251,37 @@ describe("OpenTelemetry export", () => {
       expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
       expect(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano)).toBe(true);
     }
+  });
+
+  it("queues a flush's spans once, however often its ledger write is retried", async () => {
+    const { requestId } = await chat();
+    const records = [await recordOf(requestId)];
+    const queued: number[] = [];
+    const queue = {
+      sendBatch: (messages: Iterable<MessageSendRequest>) => {
+        queued.push([...messages].length);
+        return env.OTEL_TRACES.sendBatch(messages);
+      },
+    };
+    // The ledger refuses the first write (an overloaded or evicted object), as a flush may see it.
+    let refusals = 1;
+    const ledger = {
+      getByName: (name: string) =>
+        refusals-- > 0
+          ? { recordRequests: () => Promise.reject(new Error("ledger overloaded")) }
+          : env.TENANT_LEDGER.getByName(name),
+    };
+    const vars = {
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector.invalid",
+      OTEL_TRACES: queue as unknown as Env["OTEL_TRACES"],
+      TENANT_LEDGER: ledger as unknown as Env["TENANT_LEDGER"],
+    };
+    // The batcher retries a failed flush with the same array.
+    await expect(writeRecords(vars, "acme", records)).rejects.toThrow("ledger overloaded");
+    await writeRecords(vars, "acme", records);
+    expect(queued).toEqual([1]);
+    expect((await recordsOf(requestId)).data).toHaveLength(1);
   });
 
   it("retries a batch the collector refuses (a message an older version queued as an object too)", async () => {

@@ -76,6 +76,8 @@ export interface RequestSpec {
   /** Overrides the run's key. */
   key?: string;
   path: string;
+  /** POST by default; a GET sends no body. */
+  method?: "GET" | "POST";
   headers: Record<string, string>;
   body: Record<string, unknown>;
 }

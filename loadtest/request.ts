@@ -103,9 +103,9 @@ export async function executeRequest(
   const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
   try {
     const res = await ctx.fetch(joinUrl(ctx.baseUrl, spec.path), {
-      method: "POST",
+      method: spec.method ?? "POST",
       headers: { ...spec.headers, authorization: `Bearer ${spec.key ?? ctx.key}` },
-      body: JSON.stringify(spec.body),
+      body: spec.method === "GET" ? undefined : JSON.stringify(spec.body),
       signal,
     });
     const out: RequestOutcome = {

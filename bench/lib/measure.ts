@@ -8,6 +8,8 @@ interface MeasureOptions {
   baseUrl: string;
   /** Default /v1/chat/completions. */
   path?: string;
+  /** Default POST; a GET sends no body. */
+  method?: "GET" | "POST";
   /** Bearer key; default sk-local-dev. */
   key?: string;
   /** The body, or a function of the request index (warm-up requests come first, from 0). */
@@ -66,6 +68,7 @@ export async function measureRequests(opts: MeasureOptions): Promise<Measurement
       repeat: false,
       tenant: "bench",
       path: opts.path ?? "/v1/chat/completions",
+      method: opts.method,
       headers: { "content-type": "application/json", ...opts.headers },
       body,
     };

@@ -8,6 +8,7 @@ import { cost } from "./cost";
 import { frontendBench } from "./frontend";
 import { geography } from "./geography";
 import { kept } from "./kept";
+import { ladder } from "./ladder";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
@@ -45,6 +46,7 @@ export const scenarios: BenchScenario[] = [
   bundle,
   metricsBench,
   recordsBench,
+  ladder,
   profile,
   cost,
   frontendBench,

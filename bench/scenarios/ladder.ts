@@ -26,12 +26,26 @@ const CHAT = { ...streamBody(6), stream: false };
 
 /** Each rung adds one stretch of the path to the rung it steps `from`. */
 const RUNGS = [
-  { id: "canned", worker: "canned", label: "bare Worker, canned answer", adds: "workerd's own request" },
+  {
+    id: "canned-get",
+    worker: "canned",
+    label: "bare Worker, canned answer, GET",
+    adds: "workerd's own request",
+    method: "GET" as const,
+    path: "/",
+  },
+  {
+    id: "canned",
+    worker: "canned",
+    label: "bare Worker, canned answer, POST",
+    adds: "workerd's own request with a chat body",
+    body: CHAT,
+  },
   {
     id: "health",
     worker: "router",
     label: "router GET /healthz",
-    from: "canned",
+    from: "canned-get",
     adds: "Hono, request context, trace, CORS",
     method: "GET" as const,
     path: "/healthz",
@@ -49,8 +63,8 @@ const RUNGS = [
     id: "refused",
     worker: "router",
     label: "router POST chat, refused (no messages)",
-    from: "models",
-    adds: "body read, parse, validation, a refusal's record",
+    from: "canned",
+    adds: "all of the above, body read, parse, validation, a refusal's record",
     body: { model: "deepseek-v4-flash" },
   },
   {
@@ -67,7 +81,7 @@ const RUNGS = [
     label: "router POST chat, non-streamed",
     // The refused request has already paid for everything before classification.
     from: "refused",
-    adds: "the whole path",
+    adds: "classify, route, cache, limits, admission, the upstream fetch, the answer, accounting",
     body: CHAT,
   },
 ] as const;
@@ -217,7 +231,7 @@ function section(figures: Map<RungId, RungFigures>): BenchSection {
     notes: [
       `Each rung is a real request to the router that ends at a later point of its path; nothing is cut out of the code to measure it. ${ROUNDS} alternating rounds per concurrency, in one workerd (Miniflare, direct sockets), against a Node mock upstream that answers at once (the same as the throughput and streams sections).`,
       "The c=1 time is wall time per request for a sequential caller (it includes the load generator's own turn), so it is comparable across rungs whatever their status; CPU per request is the workerd process's utime+stime over the rung's batches, background flushes included.",
-      "A step is a rung's figure less the rung it steps over: the full router path steps over the refused request, which has already paid for everything before classification (and, like the full path, leaves a record).",
+      "A step is a rung's figure less the rung it steps over. GET rungs step over the canned GET, POST rungs over the canned POST (the client's own cost of a body is in both). The full router path steps over the refused request, which has already paid for everything before classification (and, like the full path, leaves a record): its step holds the upstream fetch, which the pass-through's step prices.",
       `At c=1 the router adds ${formatMs(added)} to a small answer over the bare pass-through; ${formatMs(beforeUpstream)} of the router's path is spent before it classifies the request (the refused rung over the canned floor), where the bare Worker spends nothing.`,
     ],
     columns: [

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { decodeJwt, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
 import { expect } from "vitest";
 import { sha256Hex } from "../cache/support";
 import { type CallInit, callWithUpstream } from "../helpers";
@@ -111,4 +111,21 @@ export function routerClaims(extra: Record<string, unknown> = {}, tenant = "acme
     jti: crypto.randomUUID(),
     ...extra,
   };
+}
+
+/** An identity provider of its own for `issuer` and `audience`: an ES256 key pair with a kid, and its public JWKS. */
+export async function provider(
+  issuer: string,
+  audience: string,
+  kid = `k-${crypto.randomUUID().slice(0, 6)}`,
+) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: issuer, aud: audience, sub: "user-42", iat: now, exp: now + 300, ...claims })
+      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT", ...header })
+      .sign(privateKey);
+  };
+  return { kid, jwks: { keys: [jwk] }, sign };
 }

@@ -3,9 +3,8 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../cache/support";
 import { chatBody, createSim, errorOf } from "../helpers";
-import { call, provider } from "./support";
+import { call, jwksFetches, provider, STUB, servedJwks } from "./support";
 
-const STUB = Reflect.get(env, "FRONTEND_STUB_URL") as string;
 const ISSUER = "https://login.example.test";
 const AUDIENCE = "my-app";
 
@@ -21,17 +20,12 @@ async function issuerTenant(issuer: Record<string, unknown>): Promise<{ id: stri
   return { id, tenants: JSON.stringify([...base, tenant]) };
 }
 
-async function fetches(name: string): Promise<number> {
-  return Number(await (await fetch(`${STUB}/_control/fetches/${name}`)).text());
-}
-
 describe("a tenant's own login tokens (bring your own issuer)", () => {
   it("verifies against a JWKS served by URL, fetched once per isolate and then held by kid", async () => {
     const sim = await createSim();
     const idp = await provider(ISSUER, AUDIENCE);
-    const name = `set-${crypto.randomUUID().slice(0, 8)}`;
-    await fetch(`${STUB}/jwks/${name}`, { method: "PUT", body: JSON.stringify(idp.jwks) });
-    const { tenants } = await issuerTenant({ jwksUrl: `${STUB}/jwks/${name}`, algorithms: ["ES256"] });
+    const { name, url } = await servedJwks(idp.jwks);
+    const { tenants } = await issuerTenant({ jwksUrl: url, algorithms: ["ES256"] });
     for (const sub of ["user-42", "user-43", "user-42"]) {
       const token = await idp.sign({ sub });
       const response = await call(
@@ -43,7 +37,7 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
       );
       expect(response.status).toBe(200);
     }
-    expect(await fetches(name)).toBe(1);
+    expect(await jwksFetches(name)).toBe(1);
     const sent = (await sim.stats()).recent.map((r) => (r.body as { user_id: string }).user_id);
     expect(sent[0]).toMatch(/^u_/);
     expect(sent[2]).toBe(sent[0]);

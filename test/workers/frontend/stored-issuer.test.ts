@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { endUserId } from "../../../src/frontend/identity";
 import { chatBody, createSim, errorOf } from "../helpers";
-import { ADMIN_KEY, call, frontendTenant, provider } from "./support";
+import { ADMIN_KEY, call, frontendTenant, jwksFetches, provider, servedJwks } from "./support";
 
 const CHAT = "/v1/chat/completions";
 const CONFIGURED = env.ROUTER_TENANTS;
@@ -66,6 +66,18 @@ describe("a tenant created through the admin API brings its own issuer", () => {
     expect(forged.status).toBe(401);
     expect((await errorOf(forged)).message).toContain("signature");
     expect((await sim.stats()).requests).toBe(1);
+  });
+
+  it("fetches an issuer's JWKS URL once per isolate, however often the stored tenants are read again", async () => {
+    const issuer = freshIssuer();
+    const idp = await provider(issuer, "my-app");
+    const { name, url } = await servedJwks(idp.jwks);
+    await storedTenant([{ issuer, audience: "my-app", jwksUrl: url, algorithms: ["ES256"] }]);
+    // A key cache TTL of 0: every request reads the stored tenants afresh.
+    for (const sub of ["user-42", "user-43", "user-44"]) {
+      expect((await chat(await idp.sign({ sub }))).status).toBe(200);
+    }
+    expect(await jwksFetches(name)).toBe(1);
   });
 
   it("stops its tokens when the tenant is disabled or drops the issuer, and takes them back when enabled", async () => {

@@ -129,3 +129,18 @@ export async function provider(
   };
   return { kid, jwks: { keys: [jwk] }, sign };
 }
+
+/** The loopback stub serving JWKS (and Turnstile's siteverify) in tests. */
+export const STUB = Reflect.get(env, "FRONTEND_STUB_URL") as string;
+
+/** Serves `jwks` at a fresh URL of the stub; its fetches are counted. */
+export async function servedJwks(jwks: unknown): Promise<{ name: string; url: string }> {
+  const name = `set-${crypto.randomUUID().slice(0, 8)}`;
+  await fetch(`${STUB}/jwks/${name}`, { method: "PUT", body: JSON.stringify(jwks) });
+  return { name, url: `${STUB}/jwks/${name}` };
+}
+
+/** How many times the stub served the JWKS `name`. */
+export async function jwksFetches(name: string): Promise<number> {
+  return Number(await (await fetch(`${STUB}/_control/fetches/${name}`)).text());
+}

@@ -143,7 +143,29 @@ export interface TenantDirectory {
   origins: ReadonlySet<string> | undefined;
   entries: Array<{ digest: Uint8Array; tenant: Tenant }>;
   /** Tenants' own token issuers by `iss`: a bearer token naming one is verified against its keys. */
-  issuers: ReadonlyMap<string, Array<{ tenant: Tenant; issuer: IssuerConfig }>>;
+  issuers: IssuerIndex;
+}
+
+/** Tenants' own token issuers by `iss`, each with its tenant (one tenant per (`issuer`, `audience`) pair). */
+export type IssuerIndex = ReadonlyMap<string, ReadonlyArray<{ tenant: Tenant; issuer: IssuerConfig }>>;
+
+/**
+ * The issuers of `tenants` by `iss`. `same` may hand back an equal issuer object kept from before, so
+ * what is cached per issuer object (its key set, the tokens it verified) survives a re-read.
+ */
+export function indexIssuers(
+  tenants: Iterable<Tenant>,
+  same: (issuer: IssuerConfig) => IssuerConfig = (issuer) => issuer,
+): IssuerIndex {
+  const issuers = new Map<string, Array<{ tenant: Tenant; issuer: IssuerConfig }>>();
+  for (const tenant of tenants) {
+    for (const issuer of tenant.frontend?.issuers ?? []) {
+      const entries = issuers.get(issuer.issuer) ?? [];
+      entries.push({ tenant, issuer: same(issuer) });
+      issuers.set(issuer.issuer, entries);
+    }
+  }
+  return issuers;
 }
 
 let memo: { raw: string; result: ConfigResult<TenantDirectory> } | undefined;
@@ -170,13 +192,7 @@ function parseTenants(raw: string | undefined): ConfigResult<TenantDirectory> {
   );
   const named = parsed.data.flatMap((tenant) => tenant.limits?.origins ?? []);
   const origins = named.length > 0 ? new Set(named) : undefined;
-  const issuers = new Map<string, Array<{ tenant: Tenant; issuer: IssuerConfig }>>();
-  for (const tenant of parsed.data) {
-    for (const issuer of tenant.frontend?.issuers ?? []) {
-      issuers.set(issuer.issuer, [...(issuers.get(issuer.issuer) ?? []), { tenant, issuer }]);
-    }
-  }
-  return { ok: true, value: { tenants: parsed.data, entries, origins, issuers } };
+  return { ok: true, value: { tenants: parsed.data, entries, origins, issuers: indexIssuers(parsed.data) } };
 }
 
 function hexToBytes(hex: string): Uint8Array {

@@ -42,7 +42,20 @@ export interface VerifiedToken {
   issuedAtMs: number;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** The tenant's issuer that verified it (an issuer's token only). */
+  issuer?: IssuerConfig;
 }
+
+/** A tenant's issuer a token may name. */
+export interface IssuerCandidate {
+  tenant: { id: string };
+  issuer: IssuerConfig;
+}
+
+/** The issuers of one source (configured tenants, stored tenants) that have this `iss`. */
+export type IssuerSource = (
+  iss: string,
+) => ReadonlyArray<IssuerCandidate> | Promise<ReadonlyArray<IssuerCandidate>>;
 
 /** Compact JWS shape: three base64url parts. Router keys (`sk-…`) never look like this. */
 export function looksLikeJws(credential: string): boolean {
@@ -81,12 +94,14 @@ export async function signToken(args: {
 /**
  * Verifies a frontend token entirely in the isolate: the router's keys and each issuer's JWKS are held
  * in memory (a JWKS URL is fetched on first use and on an unknown `kid`, at most every 30 s). The
- * header's `alg` must be the one pinned for its `kid`; HS*, `none` and any `crit` are refused.
+ * header's `alg` must be the one pinned for its `kid`; HS*, `none` and any `crit` are refused. An
+ * issuer's token is matched by (`iss`, `aud`) against `issuers` in order: a later source is asked only
+ * when no earlier one matches, so the first wins.
  */
 export async function verifyToken(args: {
   env: object;
   token: string;
-  issuers: ReadonlyMap<string, Array<{ tenant: { id: string }; issuer: IssuerConfig }>>;
+  issuers: ReadonlyArray<IssuerSource>;
 }): Promise<VerifiedToken> {
   const { header, payload } = decodeUnverified(args.token);
   if (typeof header.alg !== "string" || header.alg === "none" || /^HS/i.test(header.alg)) {
@@ -95,12 +110,16 @@ export async function verifyToken(args: {
   if (header.crit !== undefined) throw refused("no crit header parameter is understood");
   if (typeof header.kid !== "string") throw refused("the header names no kid");
   if (payload.iss === ROUTER_ISSUER) return verifyRouterToken(await signingKeys(args.env), args.token);
-  const candidates = typeof payload.iss === "string" ? args.issuers.get(payload.iss) : undefined;
+  if (typeof payload.iss !== "string") throw refused(`issuer '${String(payload.iss)}' is not configured`);
   const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
-  const match = candidates?.find((candidate) => audiences.includes(candidate.issuer.audience));
-  if (!candidates) throw refused(`issuer '${String(payload.iss)}' is not configured`);
-  if (!match) throw refused("the audience does not match");
-  return verifyIssuerToken(match.tenant.id, match.issuer, args.token);
+  let known = false;
+  for (const source of args.issuers) {
+    const candidates = await source(payload.iss);
+    const match = candidates.find((candidate) => audiences.includes(candidate.issuer.audience));
+    if (match) return verifyIssuerToken(match.tenant.id, match.issuer, args.token);
+    known ||= candidates.length > 0;
+  }
+  throw refused(known ? "the audience does not match" : `issuer '${payload.iss}' is not configured`);
 }
 
 async function verifyRouterToken(keys: SigningKeys, token: string): Promise<VerifiedToken> {
@@ -154,6 +173,7 @@ async function verifyIssuerToken(
     scope: {},
     issuedAtMs: (payload.iat ?? 0) * 1000,
     expiresAt: payload.exp ?? 0,
+    issuer,
   };
 }
 

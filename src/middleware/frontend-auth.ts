@@ -1,13 +1,14 @@
 import type { Context } from "hono";
 import type { PerUserLimits } from "../config/frontend";
 import type { Limits } from "../config/limits";
-import type { Tenant, TenantDirectory } from "../config/tenants";
+import type { IssuerIndex, Tenant, TenantDirectory } from "../config/tenants";
 import type { AppEnv, EndUser } from "../env";
 import { RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { tokenStanding } from "../frontend/standing";
 import {
   CLOCK_SKEW_S,
+  type IssuerSource,
   looksLikeJws,
   refused,
   type TokenScope,
@@ -16,7 +17,7 @@ import {
 } from "../frontend/token";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl } from "../tenancy/keys";
-import { findTenantById } from "../tenancy/tenant-directory";
+import { findTenantById, managedDirectory } from "../tenancy/tenant-directory";
 
 /**
  * Where a frontend token may be used: inference and what a page needs around it. Files, batches, stored
@@ -103,7 +104,9 @@ export async function authenticateFrontendToken(
  * every call of its lifetime, so only its first request here pays for the signature (about 0.2 ms of
  * CPU; README). `exp` is still checked on every use; revocation is checked on every use by the caller.
  * Bounded; per tenant directory and signing key set, so a configuration change (an issuer or a signing
- * key removed) starts afresh.
+ * key removed) starts afresh. A token of a stored tenant's issuer is kept only while this isolate's copy
+ * of the stored tenants still holds that very issuer for that tenant (tenant-directory.ts keeps an
+ * unchanged issuer the same object), so a disabled tenant or a changed issuer is verified afresh.
  */
 interface KnownToken {
   verified: VerifiedToken;
@@ -126,12 +129,29 @@ async function verifiedOnce(env: Env, token: string, directory: TenantDirectory)
   }
   const known = memo.tokens;
   const cached = known.get(token);
-  if (cached && cached.verified.expiresAt + CLOCK_SKEW_S > Date.now() / 1000) return cached;
+  const live = cached && cached.verified.expiresAt + CLOCK_SKEW_S > Date.now() / 1000;
+  if (cached && live && (await stillIssuing(env, directory, cached.verified))) return cached;
   if (cached) known.delete(token);
-  const entry: KnownToken = { verified: await verifyToken({ env, token, issuers: directory.issuers }) };
+  const issuers: IssuerSource[] = [
+    (iss) => directory.issuers.get(iss) ?? [],
+    // Stored tenants' issuers: this isolate's copy, read at most once per key-cache TTL.
+    async (iss) => (await managedDirectory(env, Date.now())).issuers.get(iss) ?? [],
+  ];
+  const entry: KnownToken = { verified: await verifyToken({ env, token, issuers }) };
   if (known.size >= VERIFIED_MAX) known.clear();
   known.set(token, entry);
   return entry;
+}
+
+/** Whether the issuer that verified a token is still its tenant's, configured or stored. */
+async function stillIssuing(env: Env, directory: TenantDirectory, verified: VerifiedToken): Promise<boolean> {
+  const issuer = verified.issuer;
+  if (!issuer) return true;
+  const holds = (index: IssuerIndex) =>
+    index
+      .get(issuer.issuer)
+      ?.some((entry) => entry.issuer === issuer && entry.tenant.id === verified.tenantId) ?? false;
+  return holds(directory.issuers) || holds((await managedDirectory(env, Date.now())).issuers);
 }
 
 /** The tenant's per-user limits, narrowed by what the token was minted with. */

@@ -3,6 +3,7 @@ import { loadTenants, type ManagedTenant, managedTenantSchema, type Tenant } fro
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
 import { limitsReport, scopesOf } from "../tenancy/enforce";
+import { type IssuerClash, issuerClash } from "../tenancy/issuer-clash";
 import { keyCacheTtl } from "../tenancy/keys";
 import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import type { TenantRecord } from "../tenancy/tenant-table";
@@ -39,6 +40,7 @@ tenants.get("/tenants", async (c) => {
 tenants.post("/tenants", async (c) => {
   const tenant = parse(managedTenantSchema, await jsonBody(c.req.raw));
   refusePinned(c.env, tenant.id);
+  refuseConfiguredIssuers(c.env, tenant);
   const record = await keyRegistry(c.env).createTenant(tenant);
   if (!record) {
     throw new RouterError("invalid_request", `Tenant '${tenant.id}' already exists.`, {
@@ -46,6 +48,7 @@ tenants.post("/tenants", async (c) => {
       status: 409,
     });
   }
+  if ("clash" in record) throw issuerClashError(record.clash);
   return c.json(storedView(record, c.env), 201);
 });
 
@@ -65,8 +68,10 @@ tenants.patch("/tenants/:tenant", async (c) => {
     throw new RouterError("invalid_request", "A tenant's id cannot change.", { param: "id" });
   }
   const current = await storedTenant(c.env, id);
-  const merged = withoutNulls({ ...current.tenant, ...change });
-  const record = await keyRegistry(c.env).updateTenant(parse(managedTenantSchema, merged));
+  const tenant = parse(managedTenantSchema, withoutNulls({ ...current.tenant, ...change }));
+  refuseConfiguredIssuers(c.env, tenant);
+  const record = await keyRegistry(c.env).updateTenant(tenant);
+  if (record && "clash" in record) throw issuerClashError(record.clash);
   return c.json(storedView(record ?? current, c.env));
 });
 
@@ -106,6 +111,21 @@ function refusePinned(env: Env, id: string): void {
       { param: "tenant", status: 409 },
     );
   }
+}
+
+/** A configured tenant's (issuer, audience) pair is not the admin API's to give (the registry checks stored ones). */
+function refuseConfiguredIssuers(env: Env, tenant: ManagedTenant): void {
+  const clash = issuerClash(tenant, configTenants(env));
+  if (clash) throw issuerClashError(clash);
+}
+
+/** 409 naming the pair and the tenant that has it: a token names its tenant by (iss, aud) alone. */
+function issuerClashError({ index, issuer, audience, owner }: IssuerClash): RouterError {
+  return new RouterError(
+    "invalid_request",
+    `Issuer '${issuer}' with audience '${audience}' already belongs to tenant '${owner}': an (issuer, audience) pair names one tenant.`,
+    { param: `frontend.issuers.${index}`, status: 409 },
+  );
 }
 
 async function storedTenant(env: Env, id: string): Promise<TenantRecord> {

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Limits } from "../config/limits";
 import type { ManagedTenant } from "../config/tenants";
+import { type IssuerClash, issuerClash } from "./issuer-clash";
 import {
   createTenantTable,
   insertTenantRow,
@@ -279,16 +280,29 @@ export class KeyRegistry extends DurableObject<Env> {
     return tenantRow(this.ctx.storage.sql, id);
   }
 
-  /** Null when the id is taken. */
-  createTenant(tenant: ManagedTenant): TenantRecord | null {
+  /**
+   * Null when the id is taken; the clash when another stored tenant has one of its issuers' (issuer,
+   * audience) pairs (checked and written in one synchronous step, so two writes cannot both take a pair).
+   */
+  createTenant(tenant: ManagedTenant): TenantRecord | { clash: IssuerClash } | null {
+    const clash = this.issuerClash(tenant);
+    if (clash) return { clash };
     if (!insertTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
     return tenantRow(this.ctx.storage.sql, tenant.id);
   }
 
-  /** Null when there is no such tenant. */
-  updateTenant(tenant: ManagedTenant): TenantRecord | null {
+  /** Null when there is no such tenant; the clash as for {@link createTenant}. */
+  updateTenant(tenant: ManagedTenant): TenantRecord | { clash: IssuerClash } | null {
+    const clash = this.issuerClash(tenant);
+    if (clash) return { clash };
     if (!updateTenantRow(this.ctx.storage.sql, tenant, this.clock())) return null;
     return tenantRow(this.ctx.storage.sql, tenant.id);
+  }
+
+  private issuerClash(tenant: ManagedTenant): IssuerClash | undefined {
+    if (!tenant.frontend?.issuers?.length) return undefined;
+    const stored = listTenantRows(this.ctx.storage.sql).map((record) => record.tenant);
+    return issuerClash(tenant, stored);
   }
 
   private addSecret(id: string, secret: NewSecret, now: number): void {

@@ -1,4 +1,11 @@
-import { loadTenants, type ManagedTenant, type Tenant } from "../config/tenants";
+import type { IssuerConfig } from "../config/frontend";
+import {
+  type IssuerIndex,
+  indexIssuers,
+  loadTenants,
+  type ManagedTenant,
+  type Tenant,
+} from "../config/tenants";
 import type { KeyRegistry } from "./key-registry";
 import { keyCacheTtl, REGISTRY_NAME } from "./keys";
 
@@ -15,6 +22,11 @@ export interface ManagedDirectory {
   tenants: ReadonlyMap<string, Tenant>;
   /** Every origin an enabled tenant of the admin API names in its limits. */
   origins: ReadonlySet<string>;
+  /**
+   * The enabled tenants' own token issuers (frontend.issuers). Asked only for a token that no configured
+   * issuer matches, so an unknown `iss` costs no registry call beyond this copy's refresh once per TTL.
+   */
+  issuers: IssuerIndex;
 }
 
 let cached: { readAt: number; directory: Promise<ManagedDirectory> } | undefined;
@@ -91,5 +103,20 @@ async function readDirectory(env: Env): Promise<ManagedDirectory> {
     tenants.set(record.tenant.id, asTenant(record.tenant));
     for (const origin of record.tenant.limits?.origins ?? []) origins.add(origin);
   }
-  return { tenants, origins };
+  const kept = new Map<string, IssuerConfig>();
+  const issuers = indexIssuers(tenants.values(), (issuer) => {
+    const settings = JSON.stringify(issuer);
+    const same = keptIssuers.get(settings) ?? issuer;
+    kept.set(settings, same);
+    return same;
+  });
+  keptIssuers = kept;
+  return { tenants, origins, issuers };
 }
+
+/**
+ * Stored issuers as the last read found them, by their settings: an issuer unchanged since then stays the
+ * same object, so its key set (a fetched JWKS) and the tokens it verified are kept across re-reads, while
+ * a changed one (a key dropped from its JWKS) starts afresh. Holds only the issuers of the last read.
+ */
+let keptIssuers = new Map<string, IssuerConfig>();

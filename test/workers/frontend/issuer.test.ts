@@ -1,26 +1,12 @@
 import { env } from "cloudflare:workers";
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../cache/support";
 import { chatBody, createSim, errorOf } from "../helpers";
-import { call } from "./support";
+import { call, jwksFetches, provider, STUB, servedJwks } from "./support";
 
-const STUB = Reflect.get(env, "FRONTEND_STUB_URL") as string;
 const ISSUER = "https://login.example.test";
 const AUDIENCE = "my-app";
-
-/** An identity provider of its own: an ES256 key pair with a kid, and its public JWKS. */
-async function provider(kid = `k-${crypto.randomUUID().slice(0, 6)}`) {
-  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
-  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: "user-42", iat: now, exp: now + 300, ...claims })
-      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT", ...header })
-      .sign(privateKey);
-  };
-  return { kid, jwks: { keys: [jwk] }, sign };
-}
 
 /** A tenant trusting `issuer`, with no key of its own used here. */
 async function issuerTenant(issuer: Record<string, unknown>): Promise<{ id: string; tenants: string }> {
@@ -34,17 +20,12 @@ async function issuerTenant(issuer: Record<string, unknown>): Promise<{ id: stri
   return { id, tenants: JSON.stringify([...base, tenant]) };
 }
 
-async function fetches(name: string): Promise<number> {
-  return Number(await (await fetch(`${STUB}/_control/fetches/${name}`)).text());
-}
-
 describe("a tenant's own login tokens (bring your own issuer)", () => {
   it("verifies against a JWKS served by URL, fetched once per isolate and then held by kid", async () => {
     const sim = await createSim();
-    const idp = await provider();
-    const name = `set-${crypto.randomUUID().slice(0, 8)}`;
-    await fetch(`${STUB}/jwks/${name}`, { method: "PUT", body: JSON.stringify(idp.jwks) });
-    const { tenants } = await issuerTenant({ jwksUrl: `${STUB}/jwks/${name}`, algorithms: ["ES256"] });
+    const idp = await provider(ISSUER, AUDIENCE);
+    const { name, url } = await servedJwks(idp.jwks);
+    const { tenants } = await issuerTenant({ jwksUrl: url, algorithms: ["ES256"] });
     for (const sub of ["user-42", "user-43", "user-42"]) {
       const token = await idp.sign({ sub });
       const response = await call(
@@ -56,7 +37,7 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
       );
       expect(response.status).toBe(200);
     }
-    expect(await fetches(name)).toBe(1);
+    expect(await jwksFetches(name)).toBe(1);
     const sent = (await sim.stats()).recent.map((r) => (r.body as { user_id: string }).user_id);
     expect(sent[0]).toMatch(/^u_/);
     expect(sent[2]).toBe(sent[0]);
@@ -66,7 +47,7 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
 
   it("refuses a wrong audience, an unknown kid, an HS256 token and a missing end-user claim", async () => {
     const sim = await createSim();
-    const idp = await provider();
+    const idp = await provider(ISSUER, AUDIENCE);
     const { tenants } = await issuerTenant({ jwks: idp.jwks, algorithms: ["ES256"], userClaim: "uid" });
     const now = Math.floor(Date.now() / 1000);
     const hmac = await new SignJWT({ iss: ISSUER, aud: AUDIENCE, uid: "u1", exp: now + 300 })

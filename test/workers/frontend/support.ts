@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { decodeJwt, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
 import { expect } from "vitest";
 import { sha256Hex } from "../cache/support";
 import { type CallInit, callWithUpstream } from "../helpers";
@@ -111,4 +111,36 @@ export function routerClaims(extra: Record<string, unknown> = {}, tenant = "acme
     jti: crypto.randomUUID(),
     ...extra,
   };
+}
+
+/** An identity provider of its own for `issuer` and `audience`: an ES256 key pair with a kid, and its public JWKS. */
+export async function provider(
+  issuer: string,
+  audience: string,
+  kid = `k-${crypto.randomUUID().slice(0, 6)}`,
+) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: issuer, aud: audience, sub: "user-42", iat: now, exp: now + 300, ...claims })
+      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT", ...header })
+      .sign(privateKey);
+  };
+  return { kid, jwks: { keys: [jwk] }, sign };
+}
+
+/** The loopback stub serving JWKS (and Turnstile's siteverify) in tests. */
+export const STUB = Reflect.get(env, "FRONTEND_STUB_URL") as string;
+
+/** Serves `jwks` at a fresh URL of the stub; its fetches are counted. */
+export async function servedJwks(jwks: unknown): Promise<{ name: string; url: string }> {
+  const name = `set-${crypto.randomUUID().slice(0, 8)}`;
+  await fetch(`${STUB}/jwks/${name}`, { method: "PUT", body: JSON.stringify(jwks) });
+  return { name, url: `${STUB}/jwks/${name}` };
+}
+
+/** How many times the stub served the JWKS `name`. */
+export async function jwksFetches(name: string): Promise<number> {
+  return Number(await (await fetch(`${STUB}/_control/fetches/${name}`)).text());
 }

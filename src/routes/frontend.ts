@@ -11,6 +11,7 @@ import { signToken } from "../frontend/token";
 import { verifyTurnstile } from "../frontend/turnstile";
 import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
+import { findTenantById } from "../tenancy/tenant-directory";
 import * as z from "../zod";
 
 export const FRONTEND_TOKEN_PATHS = ["/v1/frontend/tokens", "/v1/frontend/tokens/revoke"] as const;
@@ -133,9 +134,8 @@ function invalidJson(): never {
 export const endUsersAdmin = new Hono<AppEnv>();
 
 endUsersAdmin.get("/tenants/:tenant/end-users/:id", async (c) => {
-  const directory = loadTenants(c.env.ROUTER_TENANTS);
-  if (!directory.ok) throw misconfigured();
-  const tenant = directory.value.tenants.find((candidate) => candidate.id === c.req.param("tenant"));
+  // Configured or created through the admin API alike.
+  const tenant = await findTenantById(c.env, c.req.param("tenant"), Date.now());
   if (!tenant) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
   const id = c.req.param("id");
   if (!/^u_[A-Za-z0-9_-]{24}$/.test(id)) {

@@ -57,6 +57,15 @@ describe("a tenant created through the admin API brings its own issuer", () => {
       totals: { requests: number };
     };
     expect(spend.totals.requests).toBe(1);
+    const endUser = await call(CONFIGURED, `/admin/tenants/${id}/end-users/${sent.user_id}`, {
+      key: ADMIN_KEY,
+    });
+    expect(endUser.status).toBe(200);
+    expect(await endUser.json()).toMatchObject({
+      object: "end_user",
+      tenant: id,
+      limits: [expect.objectContaining({ scope: `user:${sent.user_id}`, kind: "requests", limit: 50 })],
+    });
 
     const wrongAudience = await chat(await idp.sign({ aud: "another-app" }), sim.baseUrl);
     expect(wrongAudience.status).toBe(401);

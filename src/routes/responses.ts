@@ -17,7 +17,7 @@ import type { OwnedCall, OwnedSnapshot } from "../owner/types";
 import { serveInference } from "../proxy/serve";
 import { planRoute } from "../routing/plan";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
-import { checkModel, effectiveLimits, scopesOf } from "../tenancy/enforce";
+import { capMaxTokens, checkModel, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { PROVIDERS } from "../upstream/providers";
 import { pageLimit } from "./files";
 import { startKept } from "./resumable";
@@ -89,8 +89,9 @@ async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promis
 
 /**
  * A kept call is refused at create, as OpenAI does, when the pipeline would refuse it at its decision:
- * an unknown model (`model_not_found`), none of the policy's pools able to serve it, or none of them
- * reaching DeepSeek's own Responses endpoint (`unroutable`), or a model the key may not use. It is the
+ * `max_output_tokens` over the key's cap, an unknown model (`model_not_found`), none of the policy's
+ * pools able to serve it, or none of them reaching DeepSeek's own Responses endpoint (`unroutable`), or a
+ * model the key may not use; in the pipeline's order, so the first refusal is the same. It is the
  * same decision the owner's request makes, on the body and headers that request will carry (streamed,
  * latency `background` unless the caller says otherwise), so the errors are the ones a plain request
  * gets. Pool health is left out: an open circuit now is no reason to refuse an answer that runs later.
@@ -100,8 +101,11 @@ function checkRoutable(c: Context<AppEnv>, sent: ResponsesRequest, background: b
   const tenant = c.get("tenant");
   const policy = c.get("policy");
   const latency = c.req.header("x-router-latency") ?? (background ? "background" : undefined);
+  const limits = effectiveLimits(scopesOf(tenant, c.get("routerKey"), c.get("endUser")));
+  const body = internalChat({ ...sent, stream: true });
+  capMaxTokens(body, limits);
   const classification = classify(
-    { endpoint: "chat", body: internalChat({ ...sent, stream: true }) },
+    { endpoint: "chat", body },
     { type: c.req.header("x-router-type"), priority: c.req.header("x-router-priority"), latency },
     tenant,
     policy,
@@ -117,8 +121,7 @@ function checkRoutable(c: Context<AppEnv>, sent: ResponsesRequest, background: b
       { param: "model" },
     );
   }
-  const scopes = scopesOf(tenant, c.get("routerKey"), c.get("endUser"));
-  checkModel(classification, sent.model, effectiveLimits(scopes));
+  checkModel(classification, sent.model, limits);
 }
 
 /** What DeepSeek is sent: stateless, without the fields only the router acts on. */

@@ -3,6 +3,7 @@ import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { createSim, eventually, openaiClient } from "../helpers";
+import { limitedTenant } from "../tenancy/support";
 import { untilDone } from "./support";
 
 const MODEL = "deepseek-v4-flash";
@@ -100,6 +101,26 @@ describe("Responses background mode, through the openai SDK", () => {
     expect((viaSdk as APIError).code).toBe("model_not_found");
     // Nothing was kept or counted, and nothing reached DeepSeek.
     expect(await env.TENANT_ANSWERS.getByName("acme").usage()).toEqual(keptBefore);
+    expect((await sim.stats()).requests).toBe(0);
+  });
+
+  it("refuses at create what the key's limits refuse: a model it may not use, output over its cap", async () => {
+    const sim = await createSim();
+    const limited = await limitedTenant({ models: ["deepseek-v4-pro"], maxTokens: 50 });
+    const asLimited = (json: Record<string, unknown>) =>
+      sim.call("/v1/responses", { json, key: limited.key }, { ROUTER_TENANTS: limited.tenants });
+    const cases = [
+      { status: 403, body: { model: MODEL, input: "Hi", max_output_tokens: 10 } },
+      { status: 400, body: { model: "deepseek-v4-pro", input: "Hi", max_output_tokens: 500 } },
+    ];
+    for (const { status, body } of cases) {
+      const plain = await asLimited(body);
+      const background = await asLimited({ ...body, background: true });
+      expect(plain.status).toBe(status);
+      expect(background.status).toBe(status);
+      expect(await background.json()).toEqual(await plain.json());
+    }
+    expect(await env.TENANT_ANSWERS.getByName(limited.id).usage()).toEqual({ count: 0, bytes: 0 });
     expect((await sim.stats()).requests).toBe(0);
   });
 

@@ -147,7 +147,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
 
   /**
    * A Response's own input items (`GET /v1/responses/{id}/input_items`), JSON text of a list; null when
-   * the answer is not this tenant's Response. One kept before items were derives them from its input.
+   * the answer is not this tenant's Response. One kept before items were derives them from its kept
+   * input (which includes the turns a `previous_response_id` put in front), with ids from its own.
    */
   inputItems(tenant: string): string | null {
     const row = this.ownRow(tenant);

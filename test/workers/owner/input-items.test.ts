@@ -1,7 +1,11 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import type { StreamOwner } from "../../../src/index";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { createSim, openaiClient } from "../helpers";
+import { clientWith } from "./support";
 
 const MODEL = "deepseek-v4-flash";
 
@@ -141,5 +145,27 @@ describe("GET /v1/responses/{id}/input_items, through the openai SDK", () => {
     const posted = await sim.call(`/v1/responses/${created.id}/input_items`, { method: "POST" });
     expect(posted.status).toBe(405);
     expect(posted.headers.get("allow")).toBe("GET");
+  });
+
+  it("keeps the items as long as the response, and no longer", async () => {
+    const openai = clientWith((await createSim()).baseUrl, { KEPT_RESPONSE_TTL_S: "60" });
+    const created = await openai.responses.create({ model: MODEL, input: "Short-lived.", store: true });
+    expect((await openai.responses.inputItems.list(created.id)).data).toHaveLength(1);
+    await runInDurableObject(env.STREAM_OWNER.getByName(`acme/${created.id}`), (instance: StreamOwner) => {
+      instance.clock = () => Date.now() + 61_000;
+    });
+    await expect(openai.responses.inputItems.list(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("derives stable items for a response kept before input items were", async () => {
+    const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
+    const created = await openai.responses.create({ model: MODEL, input: "Kept long ago.", store: true });
+    await runInDurableObject(env.STREAM_OWNER.getByName(`acme/${created.id}`), (_instance, state) => {
+      state.storage.sql.exec("UPDATE answer SET call = json_remove(call, '$.items')");
+    });
+    const [item] = (await openai.responses.inputItems.list(created.id)).data;
+    expect(textOf(item)).toBe("Kept long ago.");
+    expect(item?.id).toBe(`item_${created.id.slice("resp_".length)}_0`);
+    expect((await openai.responses.inputItems.list(created.id)).data[0]?.id).toBe(item?.id);
   });
 });

@@ -157,6 +157,26 @@ describe("Responses background mode, through the openai SDK", () => {
     await eventually(async () => expect((await sim.stats()).aborted).toBe(1));
   });
 
+  it("lets the SDK's stream helper finish a cancelled response with its cancelled status", async () => {
+    const sim = await createSim({ ttftMs: 0, tokensPerS: 20, minAnswerTokens: 400, maxAnswerTokens: 400 });
+    const openai = openaiClient(ACME_KEY, sim.baseUrl);
+    const stream = openai.responses.stream({
+      model: MODEL,
+      input: "A very long answer, please.",
+      reasoning: { effort: "none" },
+      background: true,
+    });
+    let id = "";
+    for await (const event of stream) {
+      if (event.type === "response.created") id = event.response.id;
+      if (event.type === "response.output_text.delta" && id) {
+        await openai.responses.cancel(id);
+        id = "";
+      }
+    }
+    expect((await stream.finalResponse()).status).toBe("cancelled");
+  });
+
   it("deletes a response, and another tenant never sees one", async () => {
     const sim = await createSim();
     const openai = openaiClient(ACME_KEY, sim.baseUrl);

@@ -17,6 +17,7 @@ import type { OwnedCall, OwnedSnapshot } from "../owner/types";
 import { serveInference } from "../proxy/serve";
 import { planRoute } from "../routing/plan";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
+import type { Json } from "../surfaces/scan";
 import { capMaxTokens, checkModel, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { PROVIDERS } from "../upstream/providers";
 import { pageLimit } from "./files";
@@ -228,11 +229,11 @@ for (const path of INPUT_ITEMS_PATHS) {
     const query = itemQuery(c);
     const items = await owner.inputItems(tenant);
     if (items === null) throw notKept();
-    return c.json(itemPage(JSON.parse(items) as Parameters<typeof itemPage>[0], query));
+    return c.json(itemPage(JSON.parse(items) as Json[], query));
   });
 }
 
-/** `limit` (1–100, 20), `order` (`desc` unless `asc`), `after`; `include` is accepted: items are kept whole. */
+/** `limit` (1–100, default 20), `order` (`desc` by default), `after`; `include` is accepted: items are kept whole. */
 function itemQuery(c: Context<AppEnv>): ItemQuery {
   const order = c.req.query("order") ?? "desc";
   if (order !== "asc" && order !== "desc")

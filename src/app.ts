@@ -36,7 +36,7 @@ import { MODEL_PATHS, models } from "./routes/models";
 import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { adminRequests, REQUEST_PATHS, tenantRequests } from "./routes/requests";
-import { RESPONSES_PATHS, responses } from "./routes/responses";
+import { INPUT_ITEMS_PATHS, RESPONSES_PATHS, responses } from "./routes/responses";
 import { resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
@@ -115,6 +115,8 @@ export function createApp(): Hono<AppEnv> {
     "GET",
   );
   rejectOtherMethods(app, [...FRONTEND_TOKEN_PATHS, FRONTEND_SESSION_PATH], "POST");
+  // A kept Response's input items (issue 24) are only read.
+  rejectOtherMethods(app, INPUT_ITEMS_PATHS, "GET");
   // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
   rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
   rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);

@@ -3,7 +3,15 @@ import { activePolicy } from "../config/policy-source";
 import { internalRequest } from "../middleware/internal-call";
 import { isObject, type Json, parse } from "../surfaces/scan";
 import { SseParser } from "../upstream/sse";
-import { encode, frameEvent, type KeptEvent, keepChatEvent, keepResponsesEvent } from "./events";
+import {
+  cancelledEvent,
+  encode,
+  frameEvent,
+  type KeptEvent,
+  keepChatEvent,
+  keepResponsesEvent,
+} from "./events";
+import { inputItemsOf } from "./input-items";
 import { isOutputEvent, lostCallEntry } from "./lost";
 import { FINAL_STATUSES, type OwnedCall, type OwnedSnapshot, type OwnedStatus } from "./types";
 
@@ -121,17 +129,36 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     });
   }
 
-  /** Stops the upstream call (the pipeline books what was generated) and keeps what was streamed. */
+  /**
+   * Stops the upstream call (the pipeline books what was generated) and keeps what was streamed; the
+   * readers get the surface's terminal event for a cancel ({@link cancelledEvent}), then the end.
+   */
   cancel(tenant: string): OwnedSnapshot | null {
     const row = this.ownRow(tenant);
     if (!row) return null;
     if (!FINAL_STATUSES.has(row.status)) {
-      this.settle("cancelled");
+      const call = this.callOf(row);
+      // Kept before the abort: events the upstream still sends find the answer ended and are dropped.
+      this.append(call, cancelledEvent(call.kind, row.events, this.responseObject(row, call, undefined)));
       this.live?.abort.abort(new Error("cancelled by its owner"));
-      // A queued answer never runs, so nothing else would end its readers.
-      this.closeFollowers();
     }
     return this.snapshot(tenant);
+  }
+
+  /**
+   * A Response's own input items (`GET /v1/responses/{id}/input_items`), JSON text of a list; null when
+   * the answer is not this tenant's Response. One kept before items were derives them from its kept
+   * input (which includes the turns a `previous_response_id` put in front), with ids from its own.
+   */
+  inputItems(tenant: string): string | null {
+    const row = this.ownRow(tenant);
+    if (!row) return null;
+    const call = this.callOf(row);
+    if (call.kind !== "responses") return null;
+    if (call.items !== undefined) return call.items;
+    let position = 0;
+    const derivedId = () => `item_${call.id.slice("resp_".length)}_${position++}`;
+    return JSON.stringify(inputItemsOf(JSON.parse(call.input) as unknown[], derivedId));
   }
 
   /** Deletes the answer and everything kept of it; a running call is stopped first. */

@@ -49,6 +49,24 @@ export function keepResponsesEvent(payload: string, seq: number, id: string, ech
   return kept;
 }
 
+/**
+ * The event that ends a cancelled answer for its readers. OpenAI's Responses streams have no event of
+ * their own for a cancel (the SDK's `ResponseStreamEvent` union has none; `response.cancelled` is only
+ * a webhook), so a Responses stream ends with the terminal lifecycle event for an answer cut short,
+ * `response.incomplete`, its `response` saying `status: "cancelled"`, at the stream's next sequence
+ * number. A chat stream ends as it does when the upstream fails mid-way: an in-band error chunk, here
+ * with code `cancelled`. Pure.
+ */
+export function cancelledEvent(kind: OwnedKind, seq: number, response: Json): KeptEvent {
+  if (kind === "chat") {
+    const error = { message: "The stream was cancelled.", type: "invalid_request_error", param: null };
+    return { data: JSON.stringify({ error: { ...error, code: "cancelled" } }), status: "cancelled" };
+  }
+  const cancelled = { ...response, status: "cancelled" };
+  const data = JSON.stringify({ type: "response.incomplete", response: cancelled, sequence_number: seq });
+  return { data, name: "response.incomplete", response: cancelled, status: "cancelled" };
+}
+
 /** A chat chunk is kept as it came (no parse): `[DONE]` completes it, an in-band error fails it. */
 export function keepChatEvent(payload: string): KeptEvent {
   if (payload === "[DONE]") return { data: payload, status: "completed" };

@@ -46,6 +46,12 @@ export interface OwnedCall {
   echo: Record<string, string | boolean | null>;
   /** Responses: the whole conversation sent (previous turns expanded), JSON text, kept for `previous_response_id`. */
   input: string;
+  /**
+   * Responses: this request's own input items (not the turns it continues), normalised (a string is one
+   * user message, every item has an id), JSON text, for `GET /v1/responses/{id}/input_items`.
+   * Absent for chat streams, and for answers kept before input items were.
+   */
+  items?: string;
   model: string;
   bounds: OwnedBounds;
   config: OwnedConfig;

@@ -18,7 +18,7 @@ import {
 import { LATENCY_PATHS } from "./latency";
 import { MODEL_PATHS } from "./models";
 import { POOL_PATHS } from "./pools";
-import { CANCEL_PATHS, RESPONSE_PATHS, RESPONSES_PATHS } from "./responses";
+import { CANCEL_PATHS, INPUT_ITEMS_PATHS, RESPONSE_PATHS, RESPONSES_PATHS } from "./responses";
 import { RESUME_PATHS } from "./resumable";
 import { createTenantBody, updateTenantBody } from "./tenants";
 
@@ -115,6 +115,9 @@ export const API_ROUTES: readonly RouteDoc[] = [
   ),
   r("delete", RESPONSE_PATHS, "tenant", "inference", "Delete a kept Response"),
   r("post", CANCEL_PATHS, "tenant", "inference", "Cancel a kept Response's upstream call"),
+  r("get", INPUT_ITEMS_PATHS, "tenant", "inference", "A kept Response's own input items, a cursor list", {
+    query: ["limit", "order", "after", "include"],
+  }),
   r("get", RESUME_PATHS, "tenant", "inference", "Resume a kept chat stream after Last-Event-ID", {
     produces: SSE,
   }),

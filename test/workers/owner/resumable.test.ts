@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { chatBody, createSim, eventually, ledgerEntry } from "../helpers";
@@ -62,6 +63,31 @@ describe("resumable chat streams (opted in with x-router-resumable)", () => {
     const entry = await ledgerEntry(id);
     expect(entry.outcome).toBe("complete");
     expect(entry.estimated).toBe(false);
+  });
+
+  it("ends a cancelled stream as it ends one that fails mid-way: an in-band error chunk, ids running on", async () => {
+    const sim = await createSim({ ttftMs: 0, tokensPerS: 20, minAnswerTokens: 400, maxAnswerTokens: 400 });
+    const live = await sim.call("/v1/chat/completions", {
+      json: chatBody({ stream: true }),
+      headers: { "x-router-resumable": "on" },
+    });
+    const id = live.headers.get("x-router-stream-id") ?? "";
+    const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (parseSse(text).length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
+    const cancelled = await env.STREAM_OWNER.getByName(`acme/${id}`).cancel("acme");
+    expect(cancelled?.status).toBe("cancelled");
+    for (let read = await reader.read(); !read.done; read = await reader.read())
+      text += decoder.decode(read.value, { stream: true });
+    const events = parseSse(text);
+    expect(events.map((event) => event.id)).toEqual(events.map((_, index) => index));
+    expect(JSON.parse(events.at(-1)?.data ?? "{}")).toMatchObject({
+      error: { code: "cancelled", message: "The stream was cancelled." },
+    });
+    const replay = parseSse(await (await sim.call(`/v1/chat/completions/${id}/stream`)).text());
+    expect(replay).toEqual(events);
+    await eventually(async () => expect((await sim.stats()).aborted).toBe(1));
   });
 
   it("is another tenant's 404, and refuses a Last-Event-ID that is not a sequence number", async () => {

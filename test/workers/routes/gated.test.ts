@@ -97,6 +97,9 @@ const FREE = new Set([
   "DELETE /v1/responses/:id/cancel",
   "POST /v1/responses/:id/cancel",
   "POST /responses/:id/cancel",
+  // A kept Response's input items are read from its owner; nothing is generated.
+  "GET /v1/responses/:id/input_items",
+  "GET /responses/:id/input_items",
   // Resuming a kept chat stream replays what its owner kept; the owner's call went through the gate.
   "GET /v1/chat/completions/:id/stream",
   "GET /chat/completions/:id/stream",

@@ -11,7 +11,7 @@ import {
   keepChatEvent,
   keepResponsesEvent,
 } from "./events";
-import { inputItemsOf } from "./input-items";
+import { inputItemsOf, itemIdsOf } from "./input-items";
 import { isOutputEvent, lostCallEntry } from "./lost";
 import { FINAL_STATUSES, type OwnedCall, type OwnedSnapshot, type OwnedStatus } from "./types";
 
@@ -147,18 +147,18 @@ export abstract class AnswerOwner extends DurableObject<Env> {
 
   /**
    * A Response's own input items (`GET /v1/responses/{id}/input_items`), JSON text of a list; null when
-   * the answer is not this tenant's Response. One kept before items were derives them from its kept
-   * input (which includes the turns a `previous_response_id` put in front), with ids from its own.
+   * the answer is not this tenant's Response. They are the last `ownItems` of the kept conversation (all
+   * of it for an answer kept before that count was), each with the id it was given or one made from the
+   * response's.
    */
   inputItems(tenant: string): string | null {
     const row = this.ownRow(tenant);
     if (!row) return null;
     const call = this.callOf(row);
     if (call.kind !== "responses") return null;
-    if (call.items !== undefined) return call.items;
-    let position = 0;
-    const derivedId = () => `item_${call.id.slice("resp_".length)}_${position++}`;
-    return JSON.stringify(inputItemsOf(JSON.parse(call.input) as unknown[], derivedId));
+    const input = JSON.parse(call.input) as unknown[];
+    const own = call.ownItems === undefined ? input : input.slice(input.length - call.ownItems);
+    return JSON.stringify(inputItemsOf(own, itemIdsOf(call.id)));
   }
 
   /** Deletes the answer and everything kept of it; a running call is stopped first. */

@@ -9,18 +9,24 @@ const ID_PREFIXES: Record<string, string> = {
   reasoning: "rs",
 };
 
-/** A new item id: the type's prefix and 128 random bits. */
-export function newItemId(type: string): string {
-  return `${ID_PREFIXES[type] ?? "item"}_${crypto.randomUUID().replaceAll("-", "")}`;
+/**
+ * Ids for a Response's input items that came without one: the type's prefix, then the response id's
+ * first 28 hex digits and the item's place among them in 4, so an item has the same id on every read
+ * and nothing but the input itself needs keeping.
+ */
+export function itemIdsOf(responseId: string): (type: string) => string {
+  const stem = responseId.slice(responseId.indexOf("_") + 1).slice(0, 28);
+  let place = 0;
+  return (type) => `${ID_PREFIXES[type] ?? "item"}_${stem}${(place++).toString(16).padStart(4, "0")}`;
 }
 
 /**
  * A request's `input` as OpenAI lists it back (`GET /v1/responses/{id}/input_items`): a string is one
  * user message; a message (`type: "message"`, or a bare `role`/`content`) has its text content as one
  * `input_text` part (`output_text` for the assistant's); every other item stays as it was given. An item
- * without an `id` gets one from `newId`, once, at create. Pure but for `newId`.
+ * without an `id` gets one from `newId` ({@link itemIdsOf}). Pure.
  */
-export function inputItemsOf(input: string | readonly unknown[], newId = newItemId): Json[] {
+export function inputItemsOf(input: string | readonly unknown[], newId: (type: string) => string): Json[] {
   const items = typeof input === "string" ? [{ role: "user", content: input }] : input;
   return items.filter(isObject).map((item) => {
     const type = typeof item.type === "string" ? item.type : "message";

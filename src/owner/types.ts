@@ -47,11 +47,11 @@ export interface OwnedCall {
   /** Responses: the whole conversation sent (previous turns expanded), JSON text, kept for `previous_response_id`. */
   input: string;
   /**
-   * Responses: this request's own input items (not the turns it continues), normalised (a string is one
-   * user message, every item has an id), JSON text, for `GET /v1/responses/{id}/input_items`.
-   * Absent for chat streams, and for answers kept before input items were.
+   * Responses: how many of `input`'s items are this request's own (the rest are the turns it
+   * continues), for `GET /v1/responses/{id}/input_items`. Absent for chat streams, and for answers kept
+   * before it was.
    */
-  items?: string;
+  ownItems?: number;
   model: string;
   bounds: OwnedBounds;
   config: OwnedConfig;

@@ -203,8 +203,29 @@ function withinMaxTokens(call: InferenceCall, limits: Limits): InferenceCall {
   return { ...call, request, surface: { ...call.surface, body: wire }, rawBody: JSON.stringify(wire) };
 }
 
-/** Pure: what the request is, where it may go, and by when it must be done. */
-function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision {
+/**
+ * The pipeline's refusals at its decision, for a call that runs later (a kept Response, issue 24): the
+ * key's `max_tokens` cap, an unknown or unroutable model, a model the key may not use, made as
+ * {@link serveInference} makes them, so the errors are a plain request's. Pool health is left out: an
+ * open circuit now is no reason to refuse an answer that runs later.
+ */
+export function refuseAtDecision(c: Context<AppEnv>, asked: InferenceCall, latency?: string): void {
+  const limits = effectiveLimits(scopesOf(c.get("tenant"), c.get("routerKey"), c.get("endUser")));
+  const call = withinMaxTokens(asked, limits);
+  const { classification } = decide(c, call, Date.now(), { latency, anyPool: true });
+  checkModel(classification, call.request.body.model, limits);
+}
+
+/**
+ * Pure: what the request is, where it may go, and by when it must be done. `latency` stands in for the
+ * caller's `x-router-latency`; `anyPool` plans as if every pool were healthy.
+ */
+function decide(
+  c: Context<AppEnv>,
+  call: InferenceCall,
+  now: number,
+  options: { latency?: string; anyPool?: boolean } = {},
+): Decision {
   const policy = c.get("policy");
   const tenant = c.get("tenant");
   const classification = classify(
@@ -212,17 +233,15 @@ function decide(c: Context<AppEnv>, call: InferenceCall, now: number): Decision 
     {
       type: c.req.header("x-router-type"),
       priority: c.req.header("x-router-priority"),
-      latency: c.req.header("x-router-latency"),
+      latency: options.latency ?? c.req.header("x-router-latency"),
     },
     tenant,
     policy,
     now,
   );
   const allowDegrade = c.req.header("x-router-degrade") === "allow" || tenant.allowDegrade;
-  const plan = relayable(
-    planRoute(classification, policy, poolAvailability(policy, now), allowDegrade),
-    call,
-  );
+  const availability = options.anyPool ? () => true : poolAvailability(policy, now);
+  const plan = relayable(planRoute(classification, policy, availability, allowDegrade), call);
   return {
     classification,
     plan,

@@ -1,5 +1,5 @@
 import { type Context, Hono } from "hono";
-import { classify } from "../classify/classify";
+import type { InferenceCall } from "../classify/classify";
 import type { AppEnv } from "../env";
 import { isErrorCode, RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
@@ -12,14 +12,11 @@ import {
   ownerOf,
   routingHeaders,
 } from "../owner/calls";
-import { type ItemQuery, inputItemsOf, itemPage } from "../owner/input-items";
+import { type ItemQuery, itemPage } from "../owner/input-items";
 import type { OwnedCall, OwnedSnapshot } from "../owner/types";
-import { serveInference } from "../proxy/serve";
-import { planRoute } from "../routing/plan";
+import { refuseAtDecision, serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
 import type { Json } from "../surfaces/scan";
-import { capMaxTokens, checkModel, effectiveLimits, scopesOf } from "../tenancy/enforce";
-import { PROVIDERS } from "../upstream/providers";
 import { pageLimit } from "./files";
 import { startKept } from "./resumable";
 
@@ -56,17 +53,25 @@ for (const path of RESPONSES_PATHS) {
     const input = await expandedInput(c, body);
     const sent = statelessBody(body, input);
     if (body.background === true || body.store === true) {
-      checkRoutable(c, sent, body.background === true);
+      // Refused at create, as OpenAI does, when the owner's request (streamed; background work unless
+      // the caller says otherwise) would be refused at its decision.
+      const latency =
+        c.req.header("x-router-latency") ?? (body.background === true ? "background" : undefined);
+      refuseAtDecision(c, responsesCall({ ...sent, stream: true }), latency);
       return serveKept(c, body, sent, input);
     }
-    const raw = JSON.stringify(sent);
-    return serveInference(c, {
-      request: { endpoint: "chat", body: internalChat(sent) },
-      rawBody: raw,
-      beta: false,
-      surface: { endpoint: "responses", body: sent, headers: {} },
-    });
+    return serveInference(c, responsesCall(sent));
   });
+}
+
+/** A Responses request as the pipeline takes it: classified in chat terms, relayed in its own. */
+function responsesCall(sent: ResponsesRequest): InferenceCall {
+  return {
+    request: { endpoint: "chat", body: internalChat(sent) },
+    rawBody: JSON.stringify(sent),
+    beta: false,
+    surface: { endpoint: "responses", body: sent, headers: {} },
+  };
 }
 
 /** The request's input with the stored conversation it continues in front (what DeepSeek needs). */
@@ -86,43 +91,6 @@ async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promis
     );
   // Output items go back as they came: reasoning items carry the reasoning a thinking-mode tool call needs.
   return [...(JSON.parse(stored) as unknown[]), ...own];
-}
-
-/**
- * A kept call is refused at create, as OpenAI does, when the pipeline would refuse it at its decision:
- * `max_output_tokens` over the key's cap, an unknown model (`model_not_found`), none of the policy's
- * pools able to serve it, or none of them reaching DeepSeek's own Responses endpoint (`unroutable`), or a
- * model the key may not use; in the pipeline's order, so the first refusal is the same. It is the
- * same decision the owner's request makes, on the body and headers that request will carry (streamed,
- * latency `background` unless the caller says otherwise), so the errors are the ones a plain request
- * gets. Pool health is left out: an open circuit now is no reason to refuse an answer that runs later.
- * The caller's request classifies once, here; the pipeline's classification runs in the owner's request.
- */
-function checkRoutable(c: Context<AppEnv>, sent: ResponsesRequest, background: boolean): void {
-  const tenant = c.get("tenant");
-  const policy = c.get("policy");
-  const latency = c.req.header("x-router-latency") ?? (background ? "background" : undefined);
-  const limits = effectiveLimits(scopesOf(tenant, c.get("routerKey"), c.get("endUser")));
-  const body = internalChat({ ...sent, stream: true });
-  capMaxTokens(body, limits);
-  const classification = classify(
-    { endpoint: "chat", body },
-    { type: c.req.header("x-router-type"), priority: c.req.header("x-router-priority"), latency },
-    tenant,
-    policy,
-    Date.now(),
-  );
-  const allowDegrade = c.req.header("x-router-degrade") === "allow" || tenant.allowDegrade;
-  const plan = planRoute(classification, policy, () => true, allowDegrade);
-  if (!plan.steps.some((step) => PROVIDERS[step.provider].relays?.includes("responses"))) {
-    const pools = plan.steps.map((step) => step.pool).join(", ");
-    throw new RouterError(
-      "unroutable",
-      `The Responses API is relayed to DeepSeek's own endpoint and is not translated, and no pool planned for this request reaches DeepSeek (${pools}). Route this model to a DeepSeek pool, or use /v1/chat/completions.`,
-      { param: "model" },
-    );
-  }
-  checkModel(classification, sent.model, limits);
 }
 
 /** What DeepSeek is sent: stateless, without the fields only the router acts on. */
@@ -156,7 +124,7 @@ async function serveKept(
     }),
     echo: { background, store: true, previous_response_id: body.previous_response_id ?? null },
     input: JSON.stringify(input),
-    items: JSON.stringify(inputItemsOf(body.input)),
+    ownItems: typeof body.input === "string" ? 1 : body.input.length,
     model: body.model,
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.responseTtlMs },
     config: configOf(c.env),

@@ -157,15 +157,15 @@ describe("GET /v1/responses/{id}/input_items, through the openai SDK", () => {
     await expect(openai.responses.inputItems.list(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
-  it("derives stable items for a response kept before input items were", async () => {
+  it("lists the whole kept input, with stable ids, for a response kept before its own items were counted", async () => {
     const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
     const created = await openai.responses.create({ model: MODEL, input: "Kept long ago.", store: true });
     await runInDurableObject(env.STREAM_OWNER.getByName(`acme/${created.id}`), (_instance, state) => {
-      state.storage.sql.exec("UPDATE answer SET call = json_remove(call, '$.items')");
+      state.storage.sql.exec("UPDATE answer SET call = json_remove(call, '$.ownItems')");
     });
     const [item] = (await openai.responses.inputItems.list(created.id)).data;
     expect(textOf(item)).toBe("Kept long ago.");
-    expect(item?.id).toBe(`item_${created.id.slice("resp_".length)}_0`);
+    expect(item?.id).toBe(`msg_${created.id.slice("resp_".length, "resp_".length + 28)}0000`);
     expect((await openai.responses.inputItems.list(created.id)).data[0]?.id).toBe(item?.id);
   });
 });

@@ -125,7 +125,8 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     requestId: c.get("requestId"),
     at: timeline.at,
     tenant: c.get("tenant").id,
-    surface: c.get("ledgerKey") ? "batch" : (decision?.surface ?? "openai"),
+    // A batch line books under `batch:…` (batch/consumer.ts); a kept answer's owner (`owned:…`) keeps its surface.
+    surface: c.get("ledgerKey")?.startsWith("batch:") ? "batch" : (decision?.surface ?? "openai"),
     endpoint: decision?.endpoint ?? c.req.path,
     stream: accounted.stream,
     askedModel: decision?.askedModel ?? finished.model,

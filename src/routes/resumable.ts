@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { timelineOf } from "../observe/recorder";
 import {
   admitKept,
   checkKeptSize,
@@ -84,7 +85,11 @@ export async function startKept(
   const settings = keptSettings(c.env);
   await admitKept(c.env, call.tenant, call.id, Date.now() + call.bounds.ttlMs, settings.quota);
   const owner = ownerOf(c.env, call.tenant, call.id);
-  return { owner, started: await owner.start(call) };
+  const started = await owner.start(call);
+  // The owner's own request through the pipeline records the call (issue 25): this one, which only
+  // handed it over, is not recorded again as a refusal.
+  timelineOf(c).accounted = true;
+  return { owner, started };
 }
 
 function notKept(): RouterError {

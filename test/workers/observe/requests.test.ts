@@ -433,6 +433,28 @@ describe("request records of every outcome", () => {
   });
 });
 
+describe("request records of kept answers", () => {
+  it("record a stored Response once, by its owner's request, under the Responses surface", async () => {
+    const requestId = `kept-${crypto.randomUUID()}`;
+    const created = await sim.call("/v1/responses", {
+      json: { model: "deepseek-v4-flash", input: "Keep this answer.", store: true },
+      headers: { "x-request-id": requestId },
+    });
+    expect(created.status).toBe(200);
+    // The owner's request carries the caller's request id. The create only handed the call over: it
+    // leaves no second record, and none that says it was refused.
+    await eventually(async () => {
+      expect(
+        (await recordsOf(requestId)).data.map(({ surface, status, outcome }) => ({
+          surface,
+          status,
+          outcome,
+        })),
+      ).toEqual([{ surface: "responses", status: 200, outcome: "complete" }]);
+    });
+  });
+});
+
 describe("request records of batch lines", () => {
   it("record a line run by the batch consumer, as surface batch", async () => {
     const batches = await capturedBatches("acme", MONDAY_OFF_PEAK);

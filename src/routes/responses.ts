@@ -57,18 +57,19 @@ for (const path of RESPONSES_PATHS) {
       // the caller says otherwise) would be refused at its decision.
       const latency =
         c.req.header("x-router-latency") ?? (body.background === true ? "background" : undefined);
-      refuseAtDecision(c, responsesCall({ ...sent, stream: true }), latency);
+      // Nothing is sent from here, so the check needs no body text.
+      refuseAtDecision(c, responsesCall({ ...sent, stream: true }, ""), latency);
       return serveKept(c, body, sent, input);
     }
-    return serveInference(c, responsesCall(sent));
+    return serveInference(c, responsesCall(sent, JSON.stringify(sent)));
   });
 }
 
 /** A Responses request as the pipeline takes it: classified in chat terms, relayed in its own. */
-function responsesCall(sent: ResponsesRequest): InferenceCall {
+function responsesCall(sent: ResponsesRequest, rawBody: string): InferenceCall {
   return {
     request: { endpoint: "chat", body: internalChat(sent) },
-    rawBody: JSON.stringify(sent),
+    rawBody,
     beta: false,
     surface: { endpoint: "responses", body: sent, headers: {} },
   };

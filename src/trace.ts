@@ -145,6 +145,8 @@ export function randomHex(bytes: number): string {
 export class Timeline {
   readonly events: TimelineEvent[] = [];
   decision: RequestDecision | undefined;
+  /** The model the body asked for, once read: a request refused at its decision still names it. */
+  askedModel: string | undefined;
   errorCode: string | undefined;
   /** The request's accounting owns the record (it records it when the request ends, maybe after the response). */
   accounted = false;

@@ -69,7 +69,7 @@ export function recordRefusal(
   timeline.errorCode ??= errorCode;
   return recordRequest(c, {
     finished: {
-      model: timeline.decision?.askedModel ?? "unknown",
+      model: timeline.decision?.askedModel ?? timeline.askedModel ?? "unknown",
       status,
       outcome: "rejected",
       reachedUpstream: false,

@@ -67,6 +67,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   const capped = withinMaxTokens(asked, limits);
   // A frontend token's verified end user replaces whatever user the body names (issue 23).
   const call = endUser ? callAsEndUser(capped, endUser.id) : capped;
+  timelineOf(c).askedModel = call.request.body.model;
   const decision = decide(c, call, Date.now());
   noteDecision(c, call, decision);
   checkModel(decision.classification, call.request.body.model, limits);

@@ -142,6 +142,14 @@ describe("request records", () => {
       outcome: "rejected",
       errorCode: "invalid_request",
     });
+    // Refused at its decision: the record still names the model it asked for.
+    const unknown = await chat({}, chatBody({ model: "no-such-model" }));
+    expect(unknown.response.status).toBe(400);
+    expect(await recordOf(unknown.requestId)).toMatchObject({
+      askedModel: "no-such-model",
+      status: 400,
+      errorCode: "model_not_found",
+    });
 
     const body = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
     await chat({}, body);

@@ -41,6 +41,18 @@ export default {
   },
 };`;
 
+/** The bare pass-through Worker in front of `upstream`, on a direct socket: every benchmark's floor. */
+export function bareWorker(upstream: string): V4WorkerOptions {
+  return {
+    name: "bare",
+    modules: true,
+    script: BARE_PASSTHROUGH,
+    compatibilityDate: "2026-11-01",
+    bindings: { UPSTREAM: upstream },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
 // A client that leaves: workerd reports a departure before the response starts only through a binding.
 const CALLER = `
 export default {
@@ -72,14 +84,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: options.routerPort ?? 0 }],
   });
-  const bare: V4WorkerOptions = {
-    name: "bare",
-    modules: true,
-    script: BARE_PASSTHROUGH,
-    compatibilityDate: "2026-11-01",
-    bindings: { UPSTREAM: upstream },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  };
+  const bare = bareWorker(upstream);
   const caller: V4WorkerOptions = {
     name: "caller",
     modules: true,

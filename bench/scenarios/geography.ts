@@ -2,7 +2,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptio
 import { executeRequest, type RequestContext } from "../../loadtest/request";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
-import { BARE_PASSTHROUGH } from "../../scripts/stack";
+import { bareWorker } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import { distribution, formatMs } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
@@ -233,14 +233,7 @@ async function start(simUrl: string, rtt: number): Promise<Miniflare> {
       REAL: { className: "PoolGate", scriptName: "gates" },
     },
   };
-  const bare: V4WorkerOptions = {
-    name: "bare",
-    modules: true,
-    script: BARE_PASSTHROUGH,
-    compatibilityDate: "2026-11-01",
-    bindings: { UPSTREAM: simUrl },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  };
+  const bare = bareWorker(simUrl);
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       workers: [owner, ...routers, openRouter, delay, bare],

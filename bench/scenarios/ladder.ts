@@ -1,7 +1,7 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
-import { BARE_PASSTHROUGH } from "../../scripts/stack";
+import { bareWorker } from "../../scripts/stack";
 import { startEventMock, streamBody } from "../lib/event-mock";
 import { measureRequests } from "../lib/measure";
 import { formatMs } from "../lib/stats";
@@ -120,14 +120,7 @@ export const ladder: BenchScenario = {
       },
       unsafeDirectSockets: direct,
     });
-    const bare: V4WorkerOptions = {
-      name: "bare",
-      modules: true,
-      script: BARE_PASSTHROUGH,
-      compatibilityDate: "2026-11-01",
-      bindings: { UPSTREAM: upstream.url },
-      unsafeDirectSockets: direct,
-    };
+    const bare = bareWorker(upstream.url);
     const canned: V4WorkerOptions = {
       name: "canned",
       modules: true,

@@ -1,7 +1,7 @@
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { routerWorker } from "../../scripts/build";
 import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
-import { BARE_PASSTHROUGH } from "../../scripts/stack";
+import { bareWorker } from "../../scripts/stack";
 import { startEventMock } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
@@ -44,14 +44,7 @@ export const promptSize: BenchScenario = {
       },
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     });
-    const bare: V4WorkerOptions = {
-      name: "bare",
-      modules: true,
-      script: BARE_PASSTHROUGH,
-      compatibilityDate: "2026-11-01",
-      bindings: { UPSTREAM: upstream.url },
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    };
+    const bare = bareWorker(upstream.url);
     const mf = new Miniflare(
       convertV4MiniflareOptions({
         workers: [router, bare],

@@ -52,15 +52,7 @@ for (const path of RESPONSES_PATHS) {
       });
     const input = await expandedInput(c, body);
     const sent = statelessBody(body, input);
-    if (body.background === true || body.store === true) {
-      // Refused at create, as OpenAI does, when the owner's request (streamed; background work unless
-      // the caller says otherwise) would be refused at its decision.
-      const latency =
-        c.req.header("x-router-latency") ?? (body.background === true ? "background" : undefined);
-      // Nothing is sent from here, so the check needs no body text.
-      refuseAtDecision(c, responsesCall({ ...sent, stream: true }, ""), latency);
-      return serveKept(c, body, sent, input);
-    }
+    if (body.background === true || body.store === true) return serveKept(c, body, sent, input);
     return serveInference(c, responsesCall(sent, JSON.stringify(sent)));
   });
 }
@@ -111,6 +103,7 @@ async function serveKept(
   const settings = keptSettings(c.env);
   const id = newAnswerId("resp");
   const background = body.background === true;
+  const streamed = { ...sent, stream: true };
   const call: OwnedCall = {
     id,
     tenant,
@@ -118,7 +111,7 @@ async function serveKept(
     endUser: c.get("endUser"),
     kind: "responses",
     path: "/v1/responses",
-    body: JSON.stringify({ ...sent, stream: true }),
+    body: JSON.stringify(streamed),
     headers: routingHeaders(c.req.raw.headers, {
       "x-request-id": id,
       ...(background ? { "x-router-latency": "background" } : {}),
@@ -130,6 +123,9 @@ async function serveKept(
     bounds: { maxBytes: settings.maxBytes, ttlMs: settings.responseTtlMs },
     config: configOf(c.env),
   };
+  // Refused at create, as OpenAI does, when the owner's request (this body and these headers) would be
+  // refused at its decision. Nothing is sent from here, so the check needs no body text.
+  refuseAtDecision(c, responsesCall(streamed, ""), call.headers["x-router-latency"]);
   const { owner, started } = await startKept(c, call);
   if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
   if (background) return responseObject(started);

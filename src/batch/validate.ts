@@ -136,8 +136,17 @@ function lineError(line: number | null, code: string, message: string, param: st
 export function describeLineErrors(errors: readonly LineError[], shown = 10): string {
   const listed = errors
     .slice(0, shown)
-    .map((e) => (e.line === null ? e.message : `line ${e.line}: ${e.message}`))
+    .map((e) => {
+      // Each message is a sentence of its own; listed, they share the summary's one full stop.
+      const text = e.message.replace(/\.$/, "");
+      return e.line === null ? text : `line ${e.line}: ${text}`;
+    })
     .join("; ");
   const more = errors.length > shown ? `; and ${errors.length - shown} more` : "";
-  return `The batch input file has ${errors.length} invalid line${errors.length === 1 ? "" : "s"}: ${listed}${more}.`;
+  const badLines = errors.filter((e) => e.line !== null).length;
+  const summary =
+    badLines === 0
+      ? "The batch input file is not valid"
+      : `The batch input file has ${badLines} invalid line${badLines === 1 ? "" : "s"}`;
+  return `${summary}: ${listed}${more}.`;
 }

@@ -24,10 +24,11 @@ describe("bad input", () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     const message = (error as InstanceType<typeof OpenAI.BadRequestError>).message;
     expect(message).toContain("6 invalid lines");
-    expect(message).toContain("line 2: This line is not parseable as valid JSON.");
+    expect(message).toContain("line 2: This line is not parseable as valid JSON;");
     expect(message).toContain("line 3: Invalid value for 'body'");
-    expect(message).toContain("line 4: custom_id 'ok-1' is used twice.");
-    expect(message).toContain("line 5: Model 'gpt-4o' is not served by this router.");
+    expect(message).toContain("line 4: custom_id 'ok-1' is used twice;");
+    expect(message).not.toContain("..");
+    expect(message).toContain("line 5: Model 'gpt-4o' is not served by this router;");
     expect(message).toContain("line 6: Batch requests cannot stream");
     expect(message).toContain("line 7: Invalid value for 'url'");
   });
@@ -35,7 +36,7 @@ describe("bad input", () => {
   it("refuses an empty file, another purpose, and a missing file field", async () => {
     const openai = openaiClient();
     await expect(openai.files.create({ file: batchFile([]), purpose: "batch" })).rejects.toThrow(
-      "no requests",
+      "The batch input file is not valid: The file has no requests.",
     );
     await expect(
       openai.files.create({ file: batchFile([chatLine("a", "b")]), purpose: "assistants" }),

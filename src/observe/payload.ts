@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { AnswerObserver } from "../answer";
 import { concatBytes } from "../bytes";
 import type { AppEnv } from "../env";
+import { FlushWindows } from "../ledger/batcher";
 import { recordsKept } from "./otel-config";
 import { holdWithRecord, timelineOf } from "./recorder";
 
@@ -95,40 +96,39 @@ const MAX_BATCH = 100;
 const MAX_BATCH_CHARS = 1_000_000;
 const FLUSH_AFTER_MS = 250;
 
+/** One tenant's payloads in a flush window: one R2 object, named after its first record. */
+interface PayloadBatch {
+  key: string;
+  payloads: CapturedPayload[];
+  chars: number;
+}
+
 /**
- * Captured payloads batched per isolate and tenant: each flush writes one R2 object per tenant, an
- * array of payloads, named after its first record. A record names its object and its index in it.
+ * Captured payloads batched per isolate and tenant: each flush window writes one R2 object per tenant,
+ * an array of payloads. A record names its object and its index in it, and its write waits for the
+ * payload's window (`FlushWindows` says why each request holds exactly that window's write).
  */
 class PayloadBatcher {
-  private pending = new Map<string, { key: string; payloads: CapturedPayload[]; chars: number }>();
-  private flushing: Promise<void> | undefined;
+  private readonly windows = new FlushWindows<PayloadBatch>(FLUSH_AFTER_MS, (batches) => this.put(batches));
 
   constructor(private readonly bucket: R2Bucket) {}
 
   add(tenant: string, payload: CapturedPayload): { key: string; index: number; flush: Promise<void> } {
-    let batch = this.pending.get(tenant);
+    const window = this.windows.current();
+    let batch = window.batches.get(tenant);
     if (!batch) {
       batch = { key: `captures/${tenant}/${payload.recordId}.json`, payloads: [], chars: 0 };
-      this.pending.set(tenant, batch);
+      window.batches.set(tenant, batch);
     }
     const index = batch.payloads.push(payload) - 1;
     batch.chars += payload.prompt.length + payload.answer.length;
-    const key = batch.key;
-    if (batch.payloads.length >= MAX_BATCH || batch.chars >= MAX_BATCH_CHARS) {
-      return { key, index, flush: this.flushNow() };
-    }
-    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() =>
-      this.flushNow(),
-    );
-    return { key, index, flush: this.flushing };
+    if (batch.payloads.length >= MAX_BATCH || batch.chars >= MAX_BATCH_CHARS) this.windows.write(window);
+    return { key: batch.key, index, flush: window.written };
   }
 
-  private async flushNow(): Promise<void> {
-    this.flushing = undefined;
-    const batches = [...this.pending.values()];
-    this.pending = new Map();
+  private async put(batches: ReadonlyMap<string, PayloadBatch>): Promise<void> {
     await Promise.all(
-      batches.map(({ key, payloads }) =>
+      [...batches.values()].map(({ key, payloads }) =>
         this.bucket
           .put(key, JSON.stringify(payloads), { httpMetadata: { contentType: "application/json" } })
           .catch((error: unknown) =>

@@ -55,6 +55,36 @@ describe("LedgerBatcher", () => {
     expect(sizes).toEqual([200, 200, 50]);
   });
 
+  it("keeps each add's promise pending until its own entry is written, when its window was written early", async () => {
+    // A request holds this promise in its waitUntil: resolved before its entry is written, the request
+    // could end, and workerd would cancel what its write still waits for (a captured payload's timer).
+    let release: () => void = () => {};
+    const firstWrite = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const written: string[] = [];
+    let calls = 0;
+    const batcher = new LedgerBatcher(
+      async (_, entries) => {
+        if (++calls === 1) await firstWrite;
+        written.push(...entries.map((e) => e.requestId));
+      },
+      () => {},
+    );
+    const full = Array.from({ length: 200 }, (_, i) => batcher.add("a", entry(String(i))));
+    let firstSettled = false;
+    void full[0]?.then(() => {
+      firstSettled = true;
+    });
+    // The next window is written by its own timer while the full one's write is still held up.
+    await batcher.add("a", entry("next"));
+    expect(written).toEqual(["next"]);
+    expect(firstSettled).toBe(false);
+    release();
+    await Promise.all(full);
+    expect(written).toHaveLength(201);
+  });
+
   it("retries a write that fails for a moment (an evicted ledger), so the usage is not lost", async () => {
     let calls = 0;
     const written: string[] = [];

@@ -274,6 +274,11 @@ export const recordsBench: BenchScenario = {
           measured: `${Math.abs(drop * 100).toFixed(1)}% ${drop >= 0 ? "lower" : "higher"}`,
           met: drop <= 0.05,
         },
+        {
+          goal: "every request the two exporting copies served reached the collector as its span",
+          measured: `${requestSpans} of ${2 * ROUNDS * perRound}`,
+          met: requestSpans === 2 * ROUNDS * perRound,
+        },
       ],
     };
   },

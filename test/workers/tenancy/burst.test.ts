@@ -35,4 +35,29 @@ describe("a burst of concurrent requests in one isolate", () => {
     expect(outcomes.filter((outcome) => outcome === "admitted")).toHaveLength(limit);
     expect(outcomes.filter((outcome) => outcome === "requests_per_minute_exceeded")).toHaveLength(30 - limit);
   });
+
+  it("admits exactly the tighter of a tenant's and an end user's limits", async () => {
+    await awayFromMinuteEdge();
+    const tenant = { id: `t-${crypto.randomUUID().slice(0, 8)}`, limits: { requestsPerMinute: 10 } };
+    const user = { id: "u_burst", limits: { requestsPerMinute: 7 } };
+    const holders = new Map<string, SpendHolder>();
+    const pending: Array<Promise<unknown>> = [];
+    const admitted = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        reserveSpend({
+          authorities: env.SPEND_AUTHORITY,
+          scopes: { tenant, user },
+          classification: { promptTokens: 5, outputTokens: 5, estimatedCostUsd: 0.0001 },
+          now: Date.now(),
+          waitUntil: (work) => pending.push(work),
+          holders,
+        }).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    while (pending.length > 0) await Promise.all(pending.splice(0));
+    expect(admitted.filter(Boolean)).toHaveLength(7);
+  });
 });

@@ -59,7 +59,8 @@ export const revokeSchema = z.strictObject({
 
 frontendTokens.post("/v1/frontend/tokens/revoke", async (c) => {
   await mintingKey(c);
-  const parsed = revokeSchema.safeParse(await c.req.json().catch(() => ({})));
+  // Not JSON is a 400: read as `{}`, a truncated `{"sub": …}` would revoke every token of the key.
+  const parsed = revokeSchema.safeParse(await c.req.json().catch(invalidJson));
   if (!parsed.success)
     throw new RouterError("invalid_request", 'Send {"sub": "<end user>"} or {}.', { param: "sub" });
   const tenant = c.get("tenant");

@@ -9,6 +9,7 @@ import { parseMintRequest, scopeOf } from "../frontend/mint";
 import { signingKeys } from "../frontend/signing";
 import { signToken } from "../frontend/token";
 import { verifyTurnstile } from "../frontend/turnstile";
+import { presentedCredential } from "../middleware/auth";
 import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
@@ -113,9 +114,8 @@ async function mintingKey(c: Context<AppEnv>): Promise<string> {
       "This tenant's configured keys may not mint frontend tokens (frontend.mint).",
     );
   }
-  const credential =
-    (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "").trim() ||
-    (c.req.header("x-api-key") ?? "").trim();
+  // The very credential authentication accepted (middleware/auth.ts).
+  const credential = presentedCredential(c) ?? "";
   return `cfg:${(await sha256Hex(credential)).slice(0, 16)}`;
 }
 

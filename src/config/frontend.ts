@@ -72,7 +72,10 @@ const anonymousSchema = z.strictObject({
 });
 export type AnonymousConfig = z.output<typeof anonymousSchema>;
 
-/** A tenant's frontend settings (issue 23). Absent: no frontend token is accepted for the tenant. */
+/**
+ * A tenant's frontend settings (issue 23). Absent: its configured keys mint nothing and no issuer or
+ * anonymous session is accepted; a managed key given the `mint` capability still mints (README).
+ */
 export const frontendSchema = z.strictObject({
   /** The tenant's bootstrap keys (ROUTER_TENANTS) may mint frontend tokens. Managed keys opt in per key. */
   mint: z._default(z.boolean(), false),

@@ -9,9 +9,10 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import type { IssuerConfig, PerUserLimits } from "../config/frontend";
+import { type IssuerConfig, type PerUserLimits, perUserLimitsSchema } from "../config/frontend";
 import type { Limits } from "../config/limits";
 import { RouterError } from "../errors";
+import * as z from "../zod";
 import { type SigningKeys, signingKeys } from "./signing";
 
 /** `iss` and `aud` of the router's own tokens, and their `typ` (RFC 8725 explicit typing). */
@@ -28,6 +29,13 @@ export interface TokenScope {
   origins?: string[];
   limits?: PerUserLimits;
 }
+
+/** The `scope` claim as {@link signToken} writes it; anything else in a router token is refused. */
+const tokenScopeSchema = z.strictObject({
+  models: z.optional(z.array(z.string())),
+  origins: z.optional(z.array(z.string())),
+  limits: z.optional(perUserLimitsSchema),
+});
 
 /** A verified frontend credential: who the end user is and what the token allows. */
 export interface VerifiedToken {
@@ -146,7 +154,7 @@ async function verifyRouterToken(keys: SigningKeys, token: string): Promise<Veri
     via: "router",
     tenantId: payload.tid,
     parentKeyId: typeof payload.pkid === "string" ? payload.pkid : undefined,
-    scope: (payload.scope ?? {}) as TokenScope,
+    scope: scopeOf(payload.scope),
     issuedAtMs: typeof payload.iat_ms === "number" ? payload.iat_ms : (payload.iat ?? 0) * 1000,
     expiresAt: payload.exp ?? 0,
   };
@@ -193,6 +201,12 @@ function issuerKeys(issuer: IssuerConfig): JWTVerifyGetKey {
     keySets.set(issuer, keys);
   }
   return keys;
+}
+
+function scopeOf(value: unknown): TokenScope {
+  const parsed = tokenScopeSchema.safeParse(value ?? {});
+  if (!parsed.success) throw refused("its scope claim is not one the router writes");
+  return parsed.data;
 }
 
 function subjectOf(value: unknown): string {

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { misconfigured } from "../config/settings";
 import { loadTenants, type Tenant, type TenantDirectory } from "../config/tenants";
@@ -32,7 +33,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
     if (internal.endUser) c.set("endUser", internal.endUser);
     return next();
   }
-  const key = bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
+  const key = presentedCredential(c);
   if (key === undefined) {
     throw new RouterError(
       "unauthorized",
@@ -105,6 +106,11 @@ async function resolveTenant(
   const tenant = await findTenant(directory, key);
   if (tenant && known.size < RESOLVED_MAX) known.set(key, tenant);
   return tenant && { tenant };
+}
+
+/** The credential a request presents: `Authorization: Bearer …`, else `x-api-key`. */
+export function presentedCredential(c: Context<AppEnv>): string | undefined {
+  return bearerToken(c.req.header("authorization")) ?? apiKeyHeader(c.req.header("x-api-key"));
 }
 
 function apiKeyHeader(header: string | undefined): string | undefined {

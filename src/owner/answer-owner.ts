@@ -171,12 +171,14 @@ export abstract class AnswerOwner extends DurableObject<Env> {
 
   /**
    * The conversation a `previous_response_id` continues, as JSON text of one item list: what was sent
-   * (itself already expanded), then what was answered. Null unless the answer completed.
+   * (itself already expanded), then what was answered. Null unless the answer completed; for an end
+   * user (a frontend token), null unless it was kept under that end user's own tokens.
    */
-  conversation(tenant: string): string | null {
+  conversation(tenant: string, endUser?: string): string | null {
     const row = this.ownRow(tenant);
     if (row?.status !== "completed") return null;
     const call = this.callOf(row);
+    if (endUser !== undefined && call.endUser?.id !== endUser) return null;
     const response = row.response ? parse(row.response) : undefined;
     const output: unknown[] = Array.isArray(response?.output) ? response.output : JSON.parse(row.output);
     return JSON.stringify([...(JSON.parse(call.input) as unknown[]), ...output]);

@@ -9,6 +9,7 @@ import { parseMintRequest, scopeOf } from "../frontend/mint";
 import { signingKeys } from "../frontend/signing";
 import { signToken } from "../frontend/token";
 import { verifyTurnstile } from "../frontend/turnstile";
+import { presentedCredential } from "../middleware/auth";
 import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
@@ -59,7 +60,8 @@ export const revokeSchema = z.strictObject({
 
 frontendTokens.post("/v1/frontend/tokens/revoke", async (c) => {
   await mintingKey(c);
-  const parsed = revokeSchema.safeParse(await c.req.json().catch(() => ({})));
+  // Not JSON is a 400: read as `{}`, a truncated `{"sub": …}` would revoke every token of the key.
+  const parsed = revokeSchema.safeParse(await c.req.json().catch(invalidJson));
   if (!parsed.success)
     throw new RouterError("invalid_request", 'Send {"sub": "<end user>"} or {}.', { param: "sub" });
   const tenant = c.get("tenant");
@@ -112,9 +114,8 @@ async function mintingKey(c: Context<AppEnv>): Promise<string> {
       "This tenant's configured keys may not mint frontend tokens (frontend.mint).",
     );
   }
-  const credential =
-    (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "").trim() ||
-    (c.req.header("x-api-key") ?? "").trim();
+  // The very credential authentication accepted (middleware/auth.ts).
+  const credential = presentedCredential(c) ?? "";
   return `cfg:${(await sha256Hex(credential)).slice(0, 16)}`;
 }
 
@@ -173,9 +174,9 @@ export const frontendSessions = new Hono<AppEnv>();
 frontendSessions.post(FRONTEND_SESSION_PATH, async (c) => {
   const parsed = sessionSchema.safeParse(await c.req.json().catch(invalidJson));
   if (!parsed.success) throw fromZodError(parsed.error, "session request");
-  const directory = loadTenants(c.env.ROUTER_TENANTS);
-  if (!directory.ok) throw misconfigured();
-  const tenant = directory.value.tenants.find((candidate) => candidate.id === parsed.data.tenant);
+  if (!loadTenants(c.env.ROUTER_TENANTS).ok) throw misconfigured();
+  // Configured, or created through the admin API (as the token's own check finds it).
+  const tenant = await findTenantById(c.env, parsed.data.tenant, Date.now());
   const anonymous = tenant?.frontend?.anonymous;
   if (!tenant || !anonymous) {
     throw new RouterError("not_found", "This tenant has no anonymous sessions.", { param: "tenant" });

@@ -74,7 +74,7 @@ async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promis
   if (!previous) return own;
   const tenant = c.get("tenant").id;
   const stored = previous.startsWith("resp_")
-    ? await ownerOf(c.env, tenant, previous).conversation(tenant)
+    ? await ownerOf(c.env, tenant, previous).conversation(tenant, c.get("endUser")?.id)
     : null;
   if (!stored)
     throw new RouterError(

@@ -54,19 +54,23 @@ function narrower(a: Limits, b: Limits): Limits {
   };
 }
 
-/** 400 for a `max_tokens` above the cap; a request without one is given the cap, so the cap holds upstream. */
+/** 400 for a `max_tokens` (or `max_completion_tokens`) above the cap; a request without one is given the cap, so the cap holds upstream. */
 export function capMaxTokens(
   body: Record<string, unknown>,
   limits: Limits,
 ): Record<string, unknown> | undefined {
   const cap = limits.maxTokens;
   if (cap === undefined) return undefined;
-  const asked = body.max_tokens;
-  if (typeof asked === "number" && asked > cap) {
-    throw new RouterError("invalid_request", `max_tokens is ${asked}; this key allows at most ${cap}.`, {
-      param: "max_tokens",
-    });
+  // `max_completion_tokens` (OpenAI's newer name, passed through) is held to the same cap.
+  for (const param of ["max_tokens", "max_completion_tokens"]) {
+    const value = body[param];
+    if (typeof value === "number" && value > cap) {
+      throw new RouterError("invalid_request", `${param} is ${value}; this key allows at most ${cap}.`, {
+        param,
+      });
+    }
   }
+  const asked = body.max_tokens;
   return asked === undefined || asked === null ? { ...body, max_tokens: cap } : undefined;
 }
 

@@ -70,8 +70,18 @@ export class SpendHolder {
       if (answer.ok) block.balance -= missing[i] ?? 0;
       else block.balance += need.amount - (missing[i] ?? 0);
     });
+    if (!answer.ok && this.covers(needs)) {
+      // Refused, but this isolate's concurrent calls were lent spare meanwhile: spend that instead.
+      for (const need of needs) this.blockOf(need).balance -= need.amount;
+      return { ok: true, counters: answer.counters };
+    }
     if (!answer.ok) this.inFlight--;
     return answer;
+  }
+
+  /** Whether the blocks alone hold every need now. */
+  private covers(needs: Need[]): boolean {
+    return needs.every((need) => this.blockOf(need).balance >= need.amount);
   }
 
   /**

@@ -1,0 +1,66 @@
+import { env } from "cloudflare:workers";
+import type { APIError } from "openai";
+import { describe, expect, it } from "vitest";
+import { clientWith } from "../owner/support";
+import { ADMIN_KEY, call, mint } from "./support";
+
+const MODEL = "deepseek-v4-flash";
+
+/**
+ * A frontend token may not read its tenant's kept Responses (`/v1/responses/<id>` takes a server key),
+ * so it may not pull one into its own context with `previous_response_id` either: an end user continues
+ * only the Responses kept under their own tokens. A server key continues any of its tenant's.
+ */
+describe("previous_response_id with a frontend token", () => {
+  it("continues the end user's own Response, and no one else's", async () => {
+    // A tenant of the admin API: kept Responses run in their owner object, which reads stored tenants.
+    const tenants = env.ROUTER_TENANTS;
+    const id = `fe-${crypto.randomUUID().slice(0, 8)}`;
+    const created = await call(tenants, "/admin/tenants", {
+      key: ADMIN_KEY,
+      json: { id, frontend: { mint: true } },
+    });
+    expect(created.status).toBe(201);
+    const keyed = await call(tenants, `/admin/tenants/${id}/keys`, {
+      key: ADMIN_KEY,
+      json: { name: "backend", capabilities: ["mint"] },
+    });
+    const { key } = (await keyed.json()) as { key: string };
+    const vars = { ROUTER_KEY_CACHE_MS: "0" };
+    const server = clientWith(env.DEEPSEEK_BASE_URL, vars, key);
+    const alice = clientWith(env.DEEPSEEK_BASE_URL, vars, await mint(tenants, key, { sub: "alice" }));
+    const mallory = clientWith(env.DEEPSEEK_BASE_URL, vars, await mint(tenants, key, { sub: "mallory" }));
+
+    const kept = await server.responses.create({
+      model: MODEL,
+      input: "The vault code is 4711.",
+      store: true,
+    });
+    const fromServer = await mallory.responses
+      .create({ model: MODEL, input: "What is the code?", previous_response_id: kept.id })
+      .catch((error: APIError) => error);
+    expect((fromServer as APIError).status).toBe(400);
+    expect((fromServer as APIError).param).toBe("previous_response_id");
+
+    const own = await alice.responses.create({ model: MODEL, input: "My name is Alice.", store: true });
+    const fromAlice = await mallory.responses
+      .create({ model: MODEL, input: "What is my name?", previous_response_id: own.id })
+      .catch((error: APIError) => error);
+    expect((fromAlice as APIError).status).toBe(400);
+
+    // A later token of the same end user continues it; so does the tenant's server key.
+    const aliceLater = clientWith(env.DEEPSEEK_BASE_URL, vars, await mint(tenants, key, { sub: "alice" }));
+    const next = await aliceLater.responses.create({
+      model: MODEL,
+      input: "And?",
+      previous_response_id: own.id,
+    });
+    expect(next.status).toBe("completed");
+    const byServer = await server.responses.create({
+      model: MODEL,
+      input: "And?",
+      previous_response_id: own.id,
+    });
+    expect(byServer.status).toBe("completed");
+  });
+});

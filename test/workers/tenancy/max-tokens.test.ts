@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { chatBody, createSim, errorOf } from "../helpers";
+import { limitedTenant } from "./support";
+
+const CHAT = "/v1/chat/completions";
+
+/**
+ * A key's (or a frontend token's) output cap holds whichever name the caller gives the output limit:
+ * the openai SDK's newer `max_completion_tokens` is not a way around `maxTokens`.
+ */
+describe("the max_tokens cap against max_completion_tokens", () => {
+  it("refuses a max_completion_tokens above the cap with a 400 naming it", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await limitedTenant({ maxTokens: 64 });
+    const before = (await sim.stats()).recent.length;
+    const over = await sim.call(
+      CHAT,
+      { key, json: chatBody({ max_completion_tokens: 5_000 }) },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(over.status).toBe(400);
+    expect(await errorOf(over)).toMatchObject({ code: "invalid_request", param: "max_completion_tokens" });
+    expect((await sim.stats()).recent.length).toBe(before);
+  });
+
+  it("passes one within the cap, sent with the cap as max_tokens", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await limitedTenant({ maxTokens: 64 });
+    const within = await sim.call(
+      CHAT,
+      { key, json: chatBody({ max_completion_tokens: 32 }) },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(within.status).toBe(200);
+    const sent = (await sim.stats()).recent.at(-1)?.body as Record<string, unknown>;
+    expect(sent).toMatchObject({ max_completion_tokens: 32, max_tokens: 64 });
+  });
+});

@@ -3,6 +3,7 @@ import { classify, type InferenceRequest } from "../classify/classify";
 import type { AppEnv } from "../env";
 import { poolAvailability } from "../routing/availability";
 import { planRoute } from "../routing/plan";
+import { checkModel, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import { sendUpstream } from "../upstream/client";
 import { secretOf } from "../upstream/providers/types";
 
@@ -15,7 +16,9 @@ export const TOKEN_COUNT_HEADER = "x-router-token-count";
  * document it (api-surfaces.md §1.11), so the count comes from the first DeepSeek pool the request would
  * be routed to; when no planned pool is DeepSeek's, or it does not answer with a count, the router's estimator
  * answers and `x-router-token-count: estimate` says so (`upstream` otherwise). It is not inference: no
- * admission, no cache, no ledger row.
+ * admission, no cache, no ledger row. The caller's model list holds as for inference; a frontend token
+ * (which lives in a browser, where anyone can copy it) always gets the estimate, since the upstream's
+ * count spends the router's DeepSeek key with no limit to bound it.
  */
 export async function countTokens(
   c: Context<AppEnv>,
@@ -25,6 +28,13 @@ export async function countTokens(
   const policy = c.get("policy");
   const now = Date.now();
   const classification = classify(request, {}, c.get("tenant"), policy, now);
+  const endUser = c.get("endUser");
+  checkModel(
+    classification,
+    request.body.model,
+    effectiveLimits(scopesOf(c.get("tenant"), c.get("routerKey"), endUser)),
+  );
+  if (endUser) return answer(classification.promptTokens, "estimate");
   const plan = planRoute(classification, policy, poolAvailability(policy, now), false);
   const step = plan.steps.find((planned) => planned.provider === "deepseek");
   const target = step ? policy.pools[step.pool]?.targets[0] : undefined;

@@ -36,7 +36,12 @@ export function isManagedKey(key: string): boolean {
   return MANAGED_KEY.test(key);
 }
 
-const known = new Map<string, { grant: KeyGrant | null; until: number }>();
+/**
+ * Secrets this isolate resolved, and those it found unknown, each until its TTL. Apart, so a flood of
+ * made-up keys (each one registry call per TTL) fills only its own map and never pushes out the keys in use.
+ */
+const known = new Map<string, { grant: KeyGrant; until: number }>();
+const unknown = new Map<string, number>();
 
 /**
  * The managed key a secret belongs to: from this isolate's memory for up to {@link KEY_CACHE_TTL_MS},
@@ -52,9 +57,12 @@ export async function resolveManagedKey(
 ): Promise<KeyGrant | null> {
   const cached = known.get(key);
   if (cached && cached.until > now) return cached.grant;
+  if ((unknown.get(key) ?? 0) > now) return null;
   const grant = await registry.getByName(REGISTRY_NAME).lookup(await sha256Hex(key));
-  if (known.size >= KEY_CACHE_MAX) known.clear();
-  known.set(key, { grant, until: now + ttlMs });
+  const memory = grant ? known : unknown;
+  if (memory.size >= KEY_CACHE_MAX) memory.clear();
+  if (grant) known.set(key, { grant, until: now + ttlMs });
+  else unknown.set(key, now + ttlMs);
   return grant;
 }
 

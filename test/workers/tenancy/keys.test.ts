@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { resolveManagedKey } from "../../../src/tenancy/keys";
 import { ACME_KEY } from "../../fixtures/tenants";
 import { sha256Hex } from "../cache/support";
 import { type CallInit, callWithUpstream, chatBody, errorOf } from "../helpers";
@@ -159,5 +160,28 @@ describe("managed keys", () => {
   it("does not take a random bearer token to the registry, and refuses it", async () => {
     const response = await chat("sk-rt-not-a-real-key");
     expect(response.status).toBe(401);
+  });
+});
+
+describe("this isolate's memory of keys", () => {
+  it("keeps a key in use while a flood of made-up keys comes and goes", async () => {
+    const created = await createKey("acme", { name: "in use" });
+    const secret = created.key as string;
+    const now = Date.now();
+    const ttlMs = 60_000;
+    expect(await resolveManagedKey(env.KEY_REGISTRY, secret, now, ttlMs)).toMatchObject({ id: created.id });
+    // More unknown keys than the memory holds: each costs its registry call, and none evicts the key.
+    for (let i = 0; i < 4_200; i += 100) {
+      const made = Array.from({ length: 100 }, (_, j) => `sk-rt-${String(i + j).padStart(43, "x")}`);
+      const grants = await Promise.all(
+        made.map((key) => resolveManagedKey(env.KEY_REGISTRY, key, now, ttlMs)),
+      );
+      expect(grants.every((grant) => grant === null)).toBe(true);
+    }
+    // Deleted in the registry, the key still resolves from memory until its TTL: it was not pushed out.
+    expect((await admin(`/tenants/acme/keys/${created.id}`, { method: "DELETE" })).status).toBe(200);
+    expect(await resolveManagedKey(env.KEY_REGISTRY, secret, now + 1, ttlMs)).toMatchObject({
+      id: created.id,
+    });
   });
 });

@@ -29,6 +29,9 @@ const jwkSchema = z.catchall(
 /** Asymmetric algorithms only: the router must never hold a tenant's signing secret. */
 export const ISSUER_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"] as const;
 
+/** A plain-http URL whose host is this machine. */
+const LOOPBACK_HTTP = /^http:\/\/(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?\//;
+
 /**
  * A tenant's own identity provider (Supabase, Auth0, Clerk, Firebase...): its tokens are accepted as
  * frontend credentials when `iss` and `aud` match and the signature verifies against its JWKS.
@@ -39,7 +42,14 @@ const issuerSchema = z
     audience: z.string().check(z.minLength(1), z.maxLength(512)),
     /** Inline keys, or `jwksUrl` (fetched once per isolate and kept by `kid`). Exactly one. */
     jwks: z.optional(z.strictObject({ keys: z.array(jwkSchema).check(z.minLength(1), z.maxLength(32)) })),
-    jwksUrl: z.optional(z.url({ protocol: /^https?$/ })),
+    /** Over https: the keys decide who is who. Plain http only to a loopback host (a local provider). */
+    jwksUrl: z.optional(
+      z.url({ protocol: /^https?$/ }).check(
+        z.refine((url) => url.startsWith("https://") || LOOPBACK_HTTP.test(url), {
+          message: "jwksUrl must be https (plain http only to localhost)",
+        }),
+      ),
+    ),
     /** The claim naming the end user; default `sub`. */
     userClaim: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/)), "sub"),
     /** The algorithms this issuer signs with; a token whose header names another is refused. */

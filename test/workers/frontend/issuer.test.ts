@@ -78,6 +78,13 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
     ).toBe(200);
   });
 
+  it("rejects a jwksUrl over plain http to another host", async () => {
+    const plain = await issuerTenant({ jwksUrl: "http://idp.example/.well-known/jwks.json" });
+    const response = await call(plain.tenants, "/healthz", { key: null });
+    expect(response.status).toBe(503);
+    expect(JSON.stringify(await response.json())).toContain("jwksUrl must be https");
+  });
+
   it("rejects a tenant configuration giving both or neither of jwks and jwksUrl", async () => {
     const both = await issuerTenant({ jwks: { keys: [{ kty: "EC" }] }, jwksUrl: `${STUB}/jwks/x` });
     const response = await call(both.tenants, "/healthz", { key: null });

@@ -24,3 +24,28 @@ export function parseRange(
   }
   return { range, ms: RANGES_MS[range] };
 }
+
+/** A `from`/`to` query value: an ISO 8601 date or epoch milliseconds; absent or empty is undefined. */
+export function queryTime(value: string | undefined, param: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(at)) {
+    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
+      param,
+    });
+  }
+  return at;
+}
+
+const WEEK_MS = 7 * 24 * 3600_000;
+
+/** A usage view's `[from, to)`: as asked, by default the week up to now; `from` must come first. */
+export function usageWindow(
+  query: { from?: string; to?: string },
+  now: number,
+): { from: number; to: number } {
+  const to = queryTime(query.to, "to") ?? now + 1;
+  const from = queryTime(query.from, "from") ?? to - WEEK_MS;
+  if (from >= to) throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
+  return { from, to };
+}

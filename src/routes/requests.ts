@@ -13,6 +13,7 @@ import { managedDirectory } from "../tenancy/tenant-directory";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
+import { queryTime } from "./range";
 
 /**
  * The request explorer's API (issue 25). `GET /v1/requests` and `/v1/requests/{id}`: the calling
@@ -173,8 +174,8 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
       param: "after",
     });
   }
-  const from = time(q("from"), "from");
-  const to = time(q("to"), "to");
+  const from = queryTime(q("from"), "from");
+  const to = queryTime(q("to"), "to");
   if (from !== undefined && to !== undefined && from >= to) {
     throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
   }
@@ -191,17 +192,6 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
     after,
     limit: number(q("limit"), "limit", { integer: true, min: 1, max: MAX_PAGE }) ?? 20,
   };
-}
-
-function time(value: string | undefined, param: string): number | undefined {
-  if (value === undefined) return undefined;
-  const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(at)) {
-    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
-      param,
-    });
-  }
-  return at;
 }
 
 function number(

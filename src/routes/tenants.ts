@@ -8,6 +8,7 @@ import { keyCacheTtl } from "../tenancy/keys";
 import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import type { TenantRecord } from "../tenancy/tenant-table";
 import * as z from "../zod";
+import { usageWindow } from "./range";
 
 /**
  * `/admin/tenants`: tenants as data, behind the admin guard of routes/admin.ts. Tenants of
@@ -23,8 +24,6 @@ export const createTenantBody = managedTenantSchema;
  * change is merged over the stored tenant and the result validated as a whole.
  */
 export const updateTenantBody = z.partial(z.omit(managedTenantSchema, { id: true }));
-
-const WEEK_MS = 7 * 24 * 3600_000;
 
 tenants.get("/tenants", async (c) => {
   const configured = configTenants(c.env);
@@ -81,8 +80,9 @@ tenants.get("/tenants/:tenant/usage", async (c) => {
   const tenant =
     configTenants(c.env).find((t) => t.id === id) ?? asTenant((await storedTenant(c.env, id)).tenant);
   const now = Date.now();
+  const { from, to } = usageWindow({ from: c.req.query("from"), to: c.req.query("to") }, now);
   const [summary, limits, keys] = await Promise.all([
-    c.env.TENANT_LEDGER.getByName(id).summary(id, now - WEEK_MS, now + 1),
+    c.env.TENANT_LEDGER.getByName(id).summary(id, from, to),
     limitsReport(c.env.SPEND_AUTHORITY, scopesOf(tenant), now),
     keyRegistry(c.env).list(id),
   ]);

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { RouterError } from "../errors";
 import { type LimitReport, limitsReport, scopesOf } from "../tenancy/enforce";
+import { usageWindow } from "./range";
 
 /**
  * `GET /v1/usage`: the calling tenant's own usage and cost; `from`/`to` are ISO dates or epoch ms.
@@ -10,13 +10,9 @@ import { type LimitReport, limitsReport, scopesOf } from "../tenancy/enforce";
  */
 export const usage = new Hono<AppEnv>();
 
-const WEEK_MS = 7 * 24 * 3600_000;
-
 usage.get("/v1/usage", async (c) => {
   const now = Date.now();
-  const to = parseTime(c.req.query("to"), "to") ?? now + 1;
-  const from = parseTime(c.req.query("from"), "from") ?? to - WEEK_MS;
-  if (from >= to) throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
+  const { from, to } = usageWindow({ from: c.req.query("from"), to: c.req.query("to") }, now);
   const tenant = c.get("tenant").id;
   const endUser = c.get("endUser");
   if (endUser) {
@@ -34,15 +30,4 @@ usage.get("/v1/usage", async (c) => {
 
 function isUsers(report: LimitReport): boolean {
   return report.scope.startsWith("user:");
-}
-
-function parseTime(value: string | undefined, param: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(time)) {
-    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
-      param,
-    });
-  }
-  return time;
 }

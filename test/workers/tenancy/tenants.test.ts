@@ -37,6 +37,14 @@ describe("tenants as data", () => {
     expect(usage.totals.requests).toBe(1);
     expect(usage.totals.costUsd).toBeGreaterThan(0);
     expect(usage.limits).toEqual([expect.objectContaining({ kind: "usd-day", limit: 5 })]);
+    // The range is the caller's: a window before the request holds none, and a bad date is a 400.
+    const before = (await (await admin(`/tenants/${id}/usage?to=${Date.now() - 3_600_000}`)).json()) as {
+      totals: { requests: number };
+    };
+    expect(before.totals.requests).toBe(0);
+    const bad = await admin(`/tenants/${id}/usage?from=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("from");
 
     const listed = (await (await admin("/tenants")).json()) as {
       data: Array<{ id: string; source: string; maxPriority: string }>;

@@ -88,8 +88,9 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           const state = flight.state;
           if (state.phase === "ended") {
-            // Accounted before the close: once the response is complete, workerd drops new I/O.
-            end(state.end.outcome, state.end);
+            // Accounted before the close: once the response is complete, workerd drops new I/O. A leader's
+            // cancel was its own client's doing; this follower's answer was cut for it: a failure.
+            end(state.end.outcome === "cancelled" ? "failed" : state.end.outcome, state.end);
             if (state.end.outcome !== "complete")
               controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint, sent(flight)));
             controller.close();

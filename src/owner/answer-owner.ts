@@ -306,14 +306,22 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   private async refused(call: OwnedCall, response: Response): Promise<void> {
     const body = parse(await response.text());
     const error = isObject(body?.error) ? body.error : {};
-    this.failWith(call, {
-      code: typeof error.code === "string" ? error.code : `http_${response.status}`,
-      message: typeof error.message === "string" ? error.message : `The router answered ${response.status}.`,
-    });
+    this.failWith(
+      call,
+      {
+        code: typeof error.code === "string" ? error.code : `http_${response.status}`,
+        message:
+          typeof error.message === "string" ? error.message : `The router answered ${response.status}.`,
+      },
+      typeof error.type === "string" ? error.type : undefined,
+    );
   }
 
-  /** Fails the answer, telling followers in the surface's own in-band error form. */
-  private failWith(call: OwnedCall, error: { code: string; message: string }): void {
+  /**
+   * Fails the answer, telling followers in the surface's own in-band error form. `type`: the chat
+   * envelope's, when the failure is a refusal that has its own (a shed is a `rate_limit_error`).
+   */
+  private failWith(call: OwnedCall, error: { code: string; message: string }, type = "upstream_error"): void {
     const row = this.row();
     if (!row || FINAL_STATUSES.has(row.status)) return;
     const { events } = row;
@@ -327,7 +335,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
             sequence_number: events,
           })
         : JSON.stringify({
-            error: { message: error.message, type: "upstream_error", param: null, code: error.code },
+            error: { message: error.message, type, param: null, code: error.code },
           });
     this.append(call, {
       data,

@@ -88,10 +88,11 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           const state = flight.state;
           if (state.phase === "ended") {
-            // Accounted before the close: once the response is complete, workerd drops new I/O.
-            end(state.end.outcome, state.end);
+            // Accounted before the close: once the response is complete, workerd drops new I/O. A leader's
+            // cancel was its own client's doing; this follower's answer was cut for it: a failure.
+            end(state.end.outcome === "cancelled" ? "failed" : state.end.outcome, state.end);
             if (state.end.outcome !== "complete")
-              controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint));
+              controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint, sent(flight)));
             controller.close();
             return;
           }
@@ -105,7 +106,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           }
           if (change === "timeout") {
             end("failed");
-            controller.enqueue(errorEvent(deadline(), o.endpoint));
+            controller.enqueue(errorEvent(deadline(), o.endpoint, sent(flight)));
             controller.close();
             return;
           }
@@ -147,6 +148,12 @@ function sharedAnswer(flight: Flight, kind: "stream" | "json", endpoint: WireEnd
   return kind === "stream"
     ? { endpoint, kind, events: ssePayloads(text) }
     : { endpoint, kind, json: text.trim() };
+}
+
+/** The data events a streaming follower has been sent: all the flight's, since it sends each as it comes. */
+function sent(flight: Flight): number {
+  const decoder = new TextDecoder();
+  return ssePayloads(flight.chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("")).length;
 }
 
 function followerHeaders(own: Headers, servedBy: ServedBy): Headers {

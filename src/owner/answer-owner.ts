@@ -56,10 +56,13 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   clock: () => number = () => Date.now();
   protected abstract readonly app: AppFetch;
   private live: LiveRun | undefined;
-  /** Readers following the answer live; closed when it ends. */
-  private readonly followers = new Set<ReadableStreamDefaultController<Uint8Array>>();
-  /** Frames kept this turn, not yet handed to followers. */
-  private outbox = "";
+  /**
+   * Readers following the answer live, each with the last sequence number it asked to skip to: one
+   * that joined before those events were kept must not get them. Closed when the answer ends.
+   */
+  private readonly followers = new Map<ReadableStreamDefaultController<Uint8Array>, number>();
+  /** Frames kept this turn, not yet handed to followers, with their sequence numbers. */
+  private outbox: { seq: number; frame: string }[] = [];
   private flushing = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -121,7 +124,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
         if (replay) controller.enqueue(encode(replay));
         if (FINAL_STATUSES.has(row.status)) return controller.close();
         follower = controller;
-        followers.add(controller);
+        followers.set(controller, after);
       },
       cancel() {
         if (follower) followers.delete(follower);
@@ -291,7 +294,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       );
     if (kept.error) sql.exec("UPDATE answer SET error = ?", JSON.stringify(kept.error));
     if (kept.status) this.settle(kept.status);
-    this.outbox += frameEvent(call.kind, events, kept.data, kept.name);
+    this.outbox.push({ seq: events, frame: frameEvent(call.kind, events, kept.data, kept.name) });
     // One chunk per turn, not per event: events kept in one turn are written (and gated) together.
     if (!this.flushing) {
       this.flushing = true;
@@ -305,14 +308,22 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   private async refused(call: OwnedCall, response: Response): Promise<void> {
     const body = parse(await response.text());
     const error = isObject(body?.error) ? body.error : {};
-    this.failWith(call, {
-      code: typeof error.code === "string" ? error.code : `http_${response.status}`,
-      message: typeof error.message === "string" ? error.message : `The router answered ${response.status}.`,
-    });
+    this.failWith(
+      call,
+      {
+        code: typeof error.code === "string" ? error.code : `http_${response.status}`,
+        message:
+          typeof error.message === "string" ? error.message : `The router answered ${response.status}.`,
+      },
+      typeof error.type === "string" ? error.type : undefined,
+    );
   }
 
-  /** Fails the answer, telling followers in the surface's own in-band error form. */
-  private failWith(call: OwnedCall, error: { code: string; message: string }): void {
+  /**
+   * Fails the answer, telling followers in the surface's own in-band error form. `type`: the chat
+   * envelope's, when the failure is a refusal that has its own (a shed is a `rate_limit_error`).
+   */
+  private failWith(call: OwnedCall, error: { code: string; message: string }, type = "upstream_error"): void {
     const row = this.row();
     if (!row || FINAL_STATUSES.has(row.status)) return;
     const { events } = row;
@@ -326,7 +337,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
             sequence_number: events,
           })
         : JSON.stringify({
-            error: { message: error.message, type: "upstream_error", param: null, code: error.code },
+            error: { message: error.message, type, param: null, code: error.code },
           });
     this.append(call, {
       data,
@@ -365,21 +376,29 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   private ping(text: string): void {
     this.flush();
     const frame = encode(`: ${text}\n\n`);
-    for (const follower of this.followers) follower.enqueue(frame);
+    for (const follower of this.followers.keys()) follower.enqueue(frame);
   }
 
-  /** Hands what was kept since the last flush to every live follower. */
+  /** Hands what was kept since the last flush to every live follower, past the events it skips. */
   private flush(): void {
     this.flushing = false;
-    if (this.outbox === "") return;
-    const frame = encode(this.outbox);
-    this.outbox = "";
-    for (const follower of this.followers) follower.enqueue(frame);
+    const kept = this.outbox;
+    if (kept.length === 0) return;
+    this.outbox = [];
+    const first = kept[0]?.seq ?? 0;
+    const all = encode(kept.map((event) => event.frame).join(""));
+    for (const [follower, after] of this.followers) {
+      if (after < first) follower.enqueue(all);
+      else {
+        const rest = kept.filter((event) => event.seq > after).map((event) => event.frame);
+        if (rest.length > 0) follower.enqueue(encode(rest.join("")));
+      }
+    }
   }
 
   private closeFollowers(): void {
     this.flush();
-    for (const follower of this.followers) follower.close();
+    for (const follower of this.followers.keys()) follower.close();
     this.followers.clear();
   }
 

@@ -87,7 +87,7 @@ export function streamAnswer(
       pauseMs: () => (tap.firstTokenAt === undefined ? 0 : Math.min(SIDE_PAUSE_MS, watch.idleMs / 4)),
       trailer: (end) => {
         const failure = midStreamFailure(end, tap, stalled);
-        return failure && errorEvent(failure, endpoint);
+        return failure && errorEvent(failure, endpoint, tap.chunks);
       },
       end: (end) => {
         clearTimeout(timer);

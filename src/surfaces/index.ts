@@ -36,10 +36,13 @@ export function errorResponse(error: RouterError, surface: WireEndpoint = "chat"
   return Response.json(rendered.body, { status: rendered.status, headers: error.headers });
 }
 
-/** An error told in-band, after a stream's first byte: one SSE event the surface's SDKs raise. */
-export function errorEvent(error: RouterError, surface: WireEndpoint = "chat"): Uint8Array {
+/**
+ * An error told in-band, after a stream's first byte: one SSE event the surface's SDKs raise. `sent`:
+ * the data events the client already has (the Responses surface numbers the error after them).
+ */
+export function errorEvent(error: RouterError, surface: WireEndpoint = "chat", sent = 0): Uint8Array {
   const dialect = dialectOf(surface);
-  if (dialect) return dialect.errorEvent(factsOf(error));
+  if (dialect) return dialect.errorEvent(factsOf(error), sent);
   return new TextEncoder().encode(`data: ${JSON.stringify(error.toEnvelope())}\n\n`);
 }
 

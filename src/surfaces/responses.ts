@@ -150,7 +150,7 @@ export const RESPONSES: Dialect = {
   eventsFromJson: eventsFromResponse,
   jsonFromEvents: responseFromEvents,
   errorBody: envelope,
-  /** An SSE named `error`: the openai SDK raises it as an APIError. */
-  errorEvent: ({ message, code, param }) =>
-    encoder.encode(framed(JSON.stringify({ type: "error", code, message, param }))),
+  /** An SSE named `error`, numbered after the events sent: the openai SDK raises it as an APIError. */
+  errorEvent: ({ message, code, param }, sent) =>
+    encoder.encode(framed(JSON.stringify({ type: "error", code, message, param, sequence_number: sent }))),
 };

@@ -64,6 +64,9 @@ export interface Dialect {
   /** The JSON a non-streaming caller gets for a stored streamed answer. */
   jsonFromEvents(events: readonly string[]): string;
   errorBody(error: ErrorFacts): RenderedError;
-  /** An error after the first byte: one SSE event the surface's SDKs raise. */
-  errorEvent(error: ErrorFacts): Uint8Array;
+  /**
+   * An error after the first byte: one SSE event the surface's SDKs raise. `sent`: the data events the
+   * client already has, for a surface that numbers its events (Responses' `sequence_number`).
+   */
+  errorEvent(error: ErrorFacts, sent: number): Uint8Array;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chatBody, createSim, eventually, readSse } from "../helpers";
+import { chatBody, createSim, eventually, ledgerEntry, readSse } from "../helpers";
 import { storedFrom, uniquePrompt } from "./support";
 
 const CHAT = "/v1/chat/completions";
@@ -17,6 +17,13 @@ function parsedEvents(sse: string): Chunk[] {
   return sse
     .split("\n\n")
     .filter((block) => block.startsWith("data: ") && block !== "data: [DONE]")
+    .map((block) => JSON.parse(block.slice(6)));
+}
+
+function parsedErrors(sse: string): Array<{ error: { code: string } }> {
+  return sse
+    .split("\n\n")
+    .filter((block) => block.startsWith('data: {"error"'))
     .map((block) => JSON.parse(block.slice(6)));
 }
 
@@ -153,6 +160,24 @@ describe("coalescing", () => {
     const json = (await answered.json()) as { choices: Array<{ finish_reason: string }> };
     expect(json.choices[0]?.finish_reason).toBe("stop");
     expect((await sim.stats()).requests).toBe(2);
+  });
+
+  it("when the leading request's client leaves mid-stream, a streaming follower's record says failed, not cancelled", async () => {
+    const sim = await createSim({ ttftMs: 0, tokensPerS: 40, minAnswerTokens: 40, maxAnswerTokens: 40 });
+    const body = deterministic({ stream: true });
+    const leader = await sim.call(CHAT, { json: body });
+    const leaderReader = leader.body!.getReader();
+    await readChunk(leaderReader);
+    const requestId = `follower-${crypto.randomUUID()}`;
+    const follower = await sim.call(CHAT, { json: body, headers: { "x-request-id": requestId } });
+    expect(follower.headers.get("x-router-cache")).toBe("COALESCED");
+    const followerReader = follower.body!.getReader();
+    await readChunk(followerReader);
+    await leaderReader.cancel();
+    const rest = parsedErrors(await readRest(followerReader));
+    expect(rest.at(-1)?.error.code).toBe("upstream_error");
+    // The follower's own client never left: the router ended its answer, so it is a failure.
+    expect(await ledgerEntry(requestId)).toMatchObject({ outcome: "failed", status: 200 });
   });
 
   it("after the shared answer completes, the next identical request is a hit", async () => {

@@ -5,7 +5,12 @@ import type { ChatMessage, ChatRequest } from "./chat";
  * The Responses request as DeepSeek serves it (api-surfaces.md §3.5). Only what the router reads is
  * checked; the body is relayed, and DeepSeek ignores what it does not know.
  */
-const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) });
+const item = z.looseObject({
+  type: z.optional(z.string()),
+  role: z.optional(z.string()),
+  // A message's content is text or a list of part objects; the router reads the parts to classify.
+  content: z.nullish(z.union([z.string(), z.array(z.looseObject({}))])),
+});
 
 export const responsesRequest = z.looseObject({
   model: z.string().check(z.minLength(1, "model is required")),

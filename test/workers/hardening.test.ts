@@ -173,3 +173,19 @@ describe("across tenants sharing a cache scope", () => {
     expect(text).not.toContain("tenant-a");
   });
 });
+
+describe("hostile Responses input", () => {
+  it.each([
+    ["a null content part", [{ role: "user", content: [null] }]],
+    ["a content part that is a number", [{ role: "user", content: [7] }]],
+    ["content that is a number", [{ role: "user", content: 7 }]],
+  ])("%s is a 400 naming the input, never a 500, and nothing goes upstream", async (_, input) => {
+    const sim = await createSim();
+    const response = await sim.call("/v1/responses", { json: { model: "deepseek-v4-flash", input } });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.type).toBe("invalid_request_error");
+    expect(error.param).toBe("input");
+    expect((await sim.stats()).requests).toBe(0);
+  });
+});

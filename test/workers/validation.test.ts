@@ -113,6 +113,7 @@ describe("malformed requests", () => {
       body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
     });
     expect(response.status).toBe(400);
+    expect((await errorOf(response)).message).toContain("not valid UTF-8");
   });
 
   it.each(["GET", "PUT", "DELETE"])("405s %s on the chat endpoint", async (method) => {

@@ -189,3 +189,34 @@ describe("hostile Responses input", () => {
     expect((await sim.stats()).requests).toBe(0);
   });
 });
+
+describe("hostile Anthropic model names", () => {
+  // Stripping Claude Code's `[1m]` suffix once took time quadratic in the name: a 1 MiB name held the CPU for minutes.
+  it("a megabyte of `[1m]` suffixes is refused as an unknown model, and nothing goes upstream", async () => {
+    const sim = await createSim();
+    for (const path of ["/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"]) {
+      const response = await sim.call(path, {
+        json: {
+          model: `${"[1m]".repeat(250_000)}x`,
+          max_tokens: 8,
+          messages: [{ role: "user", content: "hi" }],
+        },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        type: "error",
+        error: { type: "invalid_request_error", message: "Model Not Exist" },
+      });
+    }
+    expect((await sim.stats()).requests).toBe(0);
+  });
+
+  it("repeated `[1m]` suffixes on a Claude name are all dropped", async () => {
+    const sim = await createSim();
+    const response = await sim.call("/anthropic/v1/messages", {
+      json: { model: "claude-opus-4-1[1m][1M]", max_tokens: 8, messages: [{ role: "user", content: "hi" }] },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-router-model")).toBe("deepseek-v4-pro");
+  });
+});

@@ -7,10 +7,12 @@ import { holdWithRecord, timelineOf } from "./recorder";
 
 /**
  * Secrets redacted from every captured payload, whatever the tenant configures, in one pass: API keys,
- * bearer and basic credentials (the scheme in any case), AWS access key ids, PEM private keys.
+ * bearer and basic credentials (the scheme in any case), AWS access key ids, PEM private keys. A key's
+ * body stops at the next `-----` (a PEM body never holds one), so a prompt of headers with no end is
+ * scanned once, not once per header.
  */
 const ALWAYS_REDACTED =
-  /sk-[A-Za-z0-9_-]{16,}|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
+  /sk-[A-Za-z0-9_-]{16,}|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[^-]|-(?!----))*-----END [A-Z ]*PRIVATE KEY-----/g;
 const REDACTED = "[REDACTED]";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

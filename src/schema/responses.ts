@@ -73,8 +73,10 @@ function addItem(messages: ChatMessage[], entry: Json): void {
       function: { name: String(entry.name ?? ""), arguments: String(entry.arguments ?? "") },
     };
     const last = messages.at(-1);
-    if (last?.role === "assistant") last.tool_calls = [...(last.tool_calls ?? []), call];
-    else messages.push({ role: "assistant", content: null, tool_calls: [call] });
+    // In place: copying the calls before it for each call made thousands of calls quadratic.
+    if (last?.role !== "assistant") messages.push({ role: "assistant", content: null, tool_calls: [call] });
+    else if (last.tool_calls) last.tool_calls.push(call);
+    else last.tool_calls = [call];
     return;
   }
   if (entry.type === "function_call_output") {

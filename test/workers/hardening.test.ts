@@ -3,7 +3,16 @@ import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/middleware/json-depth";
 import { ACME_KEY, GLOBEX_KEY } from "../fixtures/tenants";
 import { uniquePrompt } from "./cache/support";
-import { chatBody, createSim, errorOf, eventually, readSse, singlePoolPolicy } from "./helpers";
+import {
+  callWithUpstream,
+  chatBody,
+  createSim,
+  errorOf,
+  eventually,
+  readSse,
+  singlePoolPolicy,
+} from "./helpers";
+import { limitedTenant } from "./tenancy/support";
 
 const CHAT = "/v1/chat/completions";
 
@@ -187,6 +196,31 @@ describe("hostile Responses input", () => {
     expect(error.type).toBe("invalid_request_error");
     expect(error.param).toBe("input");
     expect((await sim.stats()).requests).toBe(0);
+  });
+});
+
+describe("a Responses input of tens of thousands of parallel tool calls", () => {
+  // Each call was merged into the assistant turn by copying the calls before it: quadratic, a minute of CPU.
+  it("is read in linear time: classified and answered by the router's own refusal", async () => {
+    // Only the pro model is allowed: the router refuses after reading the whole input, before any upstream.
+    const { key, tenants } = await limitedTenant({ models: ["deepseek-v4-pro"] });
+    const input = [
+      { role: "user", content: "call them all" },
+      ...Array.from({ length: 110_000 }, (_, i) => ({
+        type: "function_call",
+        call_id: `c${i}`,
+        name: "f",
+        arguments: "",
+      })),
+    ];
+    const response = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      "/v1/responses",
+      { key, json: { model: "deepseek-v4-flash", input, max_output_tokens: 8 } },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(response.status).toBe(403);
+    expect((await errorOf(response)).param).toBe("model");
   });
 });
 

@@ -122,6 +122,22 @@ describe("malformed requests", () => {
     expect(response.headers.get("allow")).toBe("POST");
   });
 
+  it.each([
+    ["DELETE", "/v1/files", "GET, POST"],
+    ["PUT", "/v1/files", "GET, POST"],
+    ["POST", "/v1/files/file-x", "GET, DELETE"],
+    ["DELETE", "/v1/files/file-x/content", "GET"],
+    ["POST", "/v1/batches/batch_x", "GET"],
+    ["GET", "/v1/batches/batch_x/cancel", "POST"],
+    ["PUT", "/v1/responses/resp_x", "GET, DELETE"],
+    ["GET", "/v1/responses/resp_x/cancel", "POST"],
+  ])("405s %s %s, naming the methods it takes (%s)", async (method, path, allowed) => {
+    const response = await callRouter(path, { method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe(allowed);
+    expect((await errorOf(response)).code).toBe("method_not_allowed");
+  });
+
   it("404s an unknown path in the envelope", async () => {
     const response = await callRouter("/v1/embeddings", { json: {} });
     expect(response.status).toBe(404);

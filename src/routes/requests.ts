@@ -13,6 +13,7 @@ import { managedDirectory } from "../tenancy/tenant-directory";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
+import { parseInstant } from "./range";
 
 /**
  * The request explorer's API (issue 25). `GET /v1/requests` and `/v1/requests/{id}`: the calling
@@ -194,14 +195,7 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
 }
 
 function time(value: string | undefined, param: string): number | undefined {
-  if (value === undefined) return undefined;
-  const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(at)) {
-    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
-      param,
-    });
-  }
-  return at;
+  return value === undefined ? undefined : parseInstant(value, param);
 }
 
 function number(

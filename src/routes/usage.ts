@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { type LimitReport, limitsReport, scopesOf } from "../tenancy/enforce";
+import { parseInstant } from "./range";
 
 /**
  * `GET /v1/usage`: the calling tenant's own usage and cost; `from`/`to` are ISO dates or epoch ms.
@@ -37,12 +38,5 @@ function isUsers(report: LimitReport): boolean {
 }
 
 function parseTime(value: string | undefined, param: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(time)) {
-    throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
-      param,
-    });
-  }
-  return time;
+  return value === undefined || value === "" ? undefined : parseInstant(value, param);
 }

@@ -43,7 +43,7 @@ import {
   RESPONSES_PATHS,
   responses,
 } from "./routes/responses";
-import { resumable } from "./routes/resumable";
+import { RESUME_PATHS, resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 
@@ -121,8 +121,8 @@ export function createApp(): Hono<AppEnv> {
     "GET",
   );
   rejectOtherMethods(app, [...FRONTEND_TOKEN_PATHS, FRONTEND_SESSION_PATH], "POST");
-  // A kept Response's input items (issue 24) are only read.
-  rejectOtherMethods(app, INPUT_ITEMS_PATHS, "GET");
+  // A kept Response's input items and a kept chat stream (issue 24) are only read.
+  rejectOtherMethods(app, [...INPUT_ITEMS_PATHS, ...RESUME_PATHS], "GET");
   // Files, batches (issue 15) and kept Responses (issue 24): each path's 405 names the methods it takes.
   const [fileList, file, fileContent] = FILE_PATHS;
   const [batchList, batch, batchCancel] = BATCH_PATHS;

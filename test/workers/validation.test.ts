@@ -131,6 +131,7 @@ describe("malformed requests", () => {
     ["GET", "/v1/batches/batch_x/cancel", "POST"],
     ["PUT", "/v1/responses/resp_x", "GET, DELETE"],
     ["GET", "/v1/responses/resp_x/cancel", "POST"],
+    ["POST", "/v1/chat/completions/chatstream_x/stream", "GET"],
   ])("405s %s %s, naming the methods it takes (%s)", async (method, path, allowed) => {
     const response = await callRouter(path, { method });
     expect(response.status).toBe(405);

@@ -72,6 +72,24 @@ describe("numeric headers take plain decimal digits only", () => {
   });
 });
 
+describe("x-router-resumable takes on or off, like the other switches", () => {
+  it.each(["maybe", "yes", "1"])(
+    "%s is a 400 naming the header, and nothing goes upstream",
+    async (value) => {
+      const sim = await createSim();
+      const response = await sim.call(CHAT, {
+        json: chatBody({ stream: true }),
+        headers: { "x-router-resumable": value },
+      });
+      expect(response.status).toBe(400);
+      const error = await errorOf(response);
+      expect(error.param).toBe("x-router-resumable");
+      expect(error.message).toContain("on, off");
+      expect((await sim.stats()).requests).toBe(0);
+    },
+  );
+});
+
 describe("the upstream key never reaches the caller", () => {
   const key = env.DEEPSEEK_API_KEY;
   const echoes = (status: 200 | 400 | 500, times = 3) =>

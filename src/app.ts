@@ -36,8 +36,14 @@ import { MODEL_PATHS, models } from "./routes/models";
 import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { adminRequests, REQUEST_PATHS, tenantRequests } from "./routes/requests";
-import { INPUT_ITEMS_PATHS, RESPONSES_PATHS, responses } from "./routes/responses";
-import { resumable } from "./routes/resumable";
+import {
+  CANCEL_PATHS,
+  INPUT_ITEMS_PATHS,
+  RESPONSE_PATHS,
+  RESPONSES_PATHS,
+  responses,
+} from "./routes/responses";
+import { RESUME_PATHS, resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
 
@@ -115,11 +121,15 @@ export function createApp(): Hono<AppEnv> {
     "GET",
   );
   rejectOtherMethods(app, [...FRONTEND_TOKEN_PATHS, FRONTEND_SESSION_PATH], "POST");
-  // A kept Response's input items (issue 24) are only read.
-  rejectOtherMethods(app, INPUT_ITEMS_PATHS, "GET");
-  // Files and batches (issue 15) take both GET and POST (and DELETE on a file): only the rest are 405s.
-  rejectMethods(app, FILE_PATHS, ["PUT", "PATCH"]);
-  rejectMethods(app, BATCH_PATHS, ["PUT", "PATCH", "DELETE"]);
+  // A kept Response's input items and a kept chat stream (issue 24) are only read.
+  rejectOtherMethods(app, [...INPUT_ITEMS_PATHS, ...RESUME_PATHS], "GET");
+  // Files, batches (issue 15) and kept Responses (issue 24): each path's 405 names the methods it takes.
+  const [fileList, file, fileContent] = FILE_PATHS;
+  const [batchList, batch, batchCancel] = BATCH_PATHS;
+  rejectMethods(app, [fileList, batchList], ["PUT", "PATCH", "DELETE"]);
+  rejectMethods(app, [file, ...RESPONSE_PATHS], ["POST", "PUT", "PATCH"]);
+  rejectOtherMethods(app, [fileContent, batch], "GET");
+  rejectOtherMethods(app, [batchCancel, ...CANCEL_PATHS], "POST");
 
   const api = new Hono<AppEnv>();
   api.use(authenticate, withPolicy);

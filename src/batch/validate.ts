@@ -1,3 +1,4 @@
+import { assertNestingWithin } from "../middleware/json-depth";
 import { chatRequest } from "../schema/chat";
 import { fimRequest } from "../schema/fim";
 import * as z from "../zod";
@@ -92,6 +93,8 @@ function parseLine(
   const parsed = envelope.safeParse(json);
   if (!parsed.success) return { error: issueError(line, parsed.error.issues[0], []) };
   const { custom_id: customId, url, body } = parsed.data;
+  const tooDeep = nestingError(body, line);
+  if (tooDeep) return { error: tooDeep };
   const schema = url === "/v1/completions" ? fimRequest : chatRequest;
   const checked = schema.safeParse(body);
   if (!checked.success) return { error: issueError(line, checked.error.issues[0], ["body"]) };
@@ -116,6 +119,16 @@ function parseLine(
     };
   }
   return { line: { customId, url, model: checked.data.model, body: JSON.stringify(body) } };
+}
+
+/** The line's body is checked as a request body is (the same depth limit), so it cannot fail only when it runs. */
+function nestingError(body: unknown, line: number): LineError | undefined {
+  try {
+    assertNestingWithin(body);
+    return undefined;
+  } catch (error) {
+    return lineError(line, "invalid_request", (error as Error).message, "body");
+  }
 }
 
 function issueError(line: number, issue: z.core.$ZodIssue | undefined, prefix: PropertyKey[]): LineError {

@@ -12,6 +12,12 @@ export const REASONING_TTL_SECONDS = 3_600;
 /** Longer reasoning is not kept (the fallback then applies); DeepSeek's longest thinking fits well under. */
 export const MAX_REASONING_CHARS = 1_048_576;
 const ISOLATE_MAX_CHARS = 16 * 1_048_576;
+/**
+ * KV reads per request, for the most recent tool calls the isolate does not hold: a conversation of
+ * thousands of calls would otherwise cost a read each (and past the subrequest limit, fail). Older
+ * calls get the empty reasoning DeepSeek accepts.
+ */
+export const MAX_KV_READS = 64;
 /** Tool-call ids DeepSeek issues are `call_00_<24 base62>`; anything far longer is not a key worth trusting. */
 const TOOL_CALL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -44,10 +50,11 @@ export class ReasoningStore {
       if (kept !== undefined) found.set(id, kept);
       else missing.push(id);
     }
+    const wanted = missing.slice(-MAX_KV_READS);
     const read = await Promise.all(
-      missing.map((id) => this.kv.get(reasoningKvKey(tenant, id)).catch(() => null)),
+      wanted.map((id) => this.kv.get(reasoningKvKey(tenant, id)).catch(() => null)),
     );
-    missing.forEach((id, index) => {
+    wanted.forEach((id, index) => {
       const reasoning = read[index];
       if (typeof reasoning === "string") found.set(id, reasoning);
     });

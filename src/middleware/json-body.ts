@@ -15,9 +15,10 @@ export async function readJsonBody<S extends z.ZodMiniType>(
 ): Promise<{ body: z.output<S>; raw: Uint8Array }> {
   const limit = c.get("settings").MAX_BODY_BYTES;
   const raw = await readBytesWithin(c.req.raw, limit);
+  const text = decodeUtf8(raw);
   let json: unknown;
   try {
-    json = JSON.parse(decodeUtf8(raw));
+    json = JSON.parse(text);
   } catch {
     throw new RouterError("invalid_json", "The request body is not valid JSON.");
   }

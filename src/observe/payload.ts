@@ -10,10 +10,11 @@ import { holdWithRecord, timelineOf } from "./recorder";
  * Secrets redacted from every captured payload, whatever the tenant configures, in one pass: API keys,
  * bearer and basic credentials (the scheme in any case), JWTs (a frontend token is a bearer credential
  * on its own; header and payload are base64url JSON, so both start `eyJ`), AWS access key ids, PEM
- * private keys.
+ * private keys. Each scan is linear, whatever a hostile prompt repeats: a JWT starts only where a run of
+ * base64url characters starts, and a key's body stops at the next `-----` (a PEM body never holds one).
  */
 const ALWAYS_REDACTED =
-  /sk-[A-Za-z0-9_-]{16,}|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
+  /sk-[A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[^-]|-(?!----))*-----END [A-Z ]*PRIVATE KEY-----/g;
 const REDACTED = "[REDACTED]";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

@@ -95,11 +95,21 @@ async function forUpstream<B extends { model: string; metadata?: { user_id?: str
 }
 
 function mappedModel(requested: string, served: Set<string>, aliases: Record<string, string>): string {
-  const model = requested.replace(/(\[1m\])+$/i, "");
+  const model = withoutLongContextSuffix(requested);
   if (served.has(model) || aliases[model] || !model.toLowerCase().startsWith("claude")) return model;
   if (model.toLowerCase().startsWith("claude-opus") && served.has("deepseek-v4-pro"))
     return "deepseek-v4-pro";
   return served.has("deepseek-flash") ? "deepseek-flash" : "deepseek-v4-flash";
+}
+
+/**
+ * Claude Code's `[1m]` suffixes, dropped (any case). A loop, not `/(\[1m\])+$/`: that regex backtracks
+ * in time quadratic in the name, so a megabyte of `[1m]` held the CPU for minutes.
+ */
+function withoutLongContextSuffix(name: string): string {
+  let end = name.length;
+  while (end >= 4 && name.slice(end - 4, end).toLowerCase() === "[1m]") end -= 4;
+  return name.slice(0, end);
 }
 
 async function hashed(text: string): Promise<string> {

@@ -15,7 +15,7 @@ import * as z from "../zod";
 import { pageLimit } from "./files";
 
 /** OpenAI's Batch API (issue 15), run in DeepSeek's off-peak hours unless asked otherwise. */
-export const BATCH_PATHS = ["/v1/batches", "/v1/batches/:id"] as const;
+export const BATCH_PATHS = ["/v1/batches", "/v1/batches/:id", "/v1/batches/:id/cancel"] as const;
 
 export const batches = new Hono<AppEnv>();
 

@@ -60,8 +60,9 @@ export const revokeSchema = z.strictObject({
 
 frontendTokens.post("/v1/frontend/tokens/revoke", async (c) => {
   await mintingKey(c);
-  // Not JSON is a 400: read as `{}`, a truncated `{"sub": …}` would revoke every token of the key.
-  const parsed = revokeSchema.safeParse(await c.req.json().catch(invalidJson));
+  // No body means `{}` (every token of the key); a body that does not parse never does.
+  const text = await c.req.text();
+  const parsed = revokeSchema.safeParse(text.trim() === "" ? {} : parseOrRefuse(text));
   if (!parsed.success)
     throw new RouterError("invalid_request", 'Send {"sub": "<end user>"} or {}.', { param: "sub" });
   const tenant = c.get("tenant");
@@ -122,6 +123,14 @@ async function mintingKey(c: Context<AppEnv>): Promise<string> {
 /** How soon a revocation reaches every isolate: the key cache's TTL (frontend/standing.ts). */
 function propagation(c: Context<AppEnv>): number {
   return keyCacheTtl(c.env) / 1000;
+}
+
+function parseOrRefuse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    invalidJson();
+  }
 }
 
 function invalidJson(): never {

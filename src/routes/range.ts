@@ -25,10 +25,17 @@ export function parseRange(
   return { range, ms: RANGES_MS[range] };
 }
 
-/** A `from`/`to` query value: an ISO 8601 date or epoch milliseconds; absent or empty is undefined. */
+/** ISO 8601 as `Date.parse` reads it reliably: a date, optionally a time and a zone. */
+const ISO_8601 =
+  /^\d{4}-\d{2}(?:-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?)?$/i;
+
+/**
+ * `?from=`/`?to=`: epoch milliseconds or an ISO 8601 date; absent or empty is undefined. Anything else
+ * is a 400, not whatever `Date.parse` guesses (it reads `-1` or `March 7` as dates in 2001).
+ */
 export function queryTime(value: string | undefined, param: string): number | undefined {
   if (value === undefined || value === "") return undefined;
-  const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  const at = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(at)) {
     throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
       param,

@@ -26,8 +26,13 @@ export const RESUME_PATHS = ["/v1/chat/completions/:id/stream", "/chat/completio
 
 /** Whether this streamed chat request is kept by an owner rather than tied to its connection. */
 export function wantsResumable(c: Context<AppEnv>, stream: boolean | null | undefined): boolean {
+  const asked = c.req.header(RESUMABLE_HEADER)?.trim().toLowerCase();
+  // Refused like the other switches (x-router-cache): a typo must not silently mean the tenant's default.
+  if (asked !== undefined && asked !== "" && asked !== "on" && asked !== "off")
+    throw new RouterError("invalid_request", `Header ${RESUMABLE_HEADER} must be one of: on, off.`, {
+      param: RESUMABLE_HEADER,
+    });
   if (stream !== true) return false;
-  const asked = c.req.header(RESUMABLE_HEADER)?.toLowerCase();
   if (asked === "on") return true;
   if (asked === "off") return false;
   return c.get("tenant").resumableStreams === true;

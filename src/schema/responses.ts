@@ -5,7 +5,12 @@ import type { ChatMessage, ChatRequest } from "./chat";
  * The Responses request as DeepSeek serves it (api-surfaces.md §3.5). Only what the router reads is
  * checked; the body is relayed, and DeepSeek ignores what it does not know.
  */
-const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) });
+const item = z.looseObject({
+  type: z.optional(z.string()),
+  role: z.optional(z.string()),
+  // A message's content is text or a list of part objects; the router reads the parts to classify.
+  content: z.nullish(z.union([z.string(), z.array(z.looseObject({}))])),
+});
 
 export const responsesRequest = z.looseObject({
   model: z.string().check(z.minLength(1, "model is required")),
@@ -68,8 +73,10 @@ function addItem(messages: ChatMessage[], entry: Json): void {
       function: { name: String(entry.name ?? ""), arguments: String(entry.arguments ?? "") },
     };
     const last = messages.at(-1);
-    if (last?.role === "assistant") last.tool_calls = [...(last.tool_calls ?? []), call];
-    else messages.push({ role: "assistant", content: null, tool_calls: [call] });
+    // In place: copying the calls before it for each call made thousands of calls quadratic.
+    if (last?.role !== "assistant") messages.push({ role: "assistant", content: null, tool_calls: [call] });
+    else if (last.tool_calls) last.tool_calls.push(call);
+    else last.tool_calls = [call];
     return;
   }
   if (entry.type === "function_call_output") {

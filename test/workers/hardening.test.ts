@@ -3,7 +3,16 @@ import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/middleware/json-depth";
 import { ACME_KEY, GLOBEX_KEY } from "../fixtures/tenants";
 import { uniquePrompt } from "./cache/support";
-import { chatBody, createSim, errorOf, eventually, readSse, singlePoolPolicy } from "./helpers";
+import {
+  callWithUpstream,
+  chatBody,
+  createSim,
+  errorOf,
+  eventually,
+  readSse,
+  singlePoolPolicy,
+} from "./helpers";
+import { limitedTenant } from "./tenancy/support";
 
 const CHAT = "/v1/chat/completions";
 
@@ -61,6 +70,24 @@ describe("numeric headers take plain decimal digits only", () => {
     });
     expect(response.status).toBe(200);
   });
+});
+
+describe("x-router-resumable takes on or off, like the other switches", () => {
+  it.each(["maybe", "yes", "1"])(
+    "%s is a 400 naming the header, and nothing goes upstream",
+    async (value) => {
+      const sim = await createSim();
+      const response = await sim.call(CHAT, {
+        json: chatBody({ stream: true }),
+        headers: { "x-router-resumable": value },
+      });
+      expect(response.status).toBe(400);
+      const error = await errorOf(response);
+      expect(error.param).toBe("x-router-resumable");
+      expect(error.message).toContain("on, off");
+      expect((await sim.stats()).requests).toBe(0);
+    },
+  );
 });
 
 describe("the upstream key never reaches the caller", () => {
@@ -171,5 +198,77 @@ describe("across tenants sharing a cache scope", () => {
     const text = await answered.text();
     expect(answered.status).toBe(200);
     expect(text).not.toContain("tenant-a");
+  });
+});
+
+describe("hostile Responses input", () => {
+  it.each([
+    ["a null content part", [{ role: "user", content: [null] }]],
+    ["a content part that is a number", [{ role: "user", content: [7] }]],
+    ["content that is a number", [{ role: "user", content: 7 }]],
+  ])("%s is a 400 naming the input, never a 500, and nothing goes upstream", async (_, input) => {
+    const sim = await createSim();
+    const response = await sim.call("/v1/responses", { json: { model: "deepseek-v4-flash", input } });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.type).toBe("invalid_request_error");
+    expect(error.param).toBe("input");
+    expect((await sim.stats()).requests).toBe(0);
+  });
+});
+
+describe("a Responses input of tens of thousands of parallel tool calls", () => {
+  // Each call was merged into the assistant turn by copying the calls before it: quadratic, a minute of CPU.
+  it("is read in linear time: classified and answered by the router's own refusal", async () => {
+    // Only the pro model is allowed: the router refuses after reading the whole input, before any upstream.
+    const { key, tenants } = await limitedTenant({ models: ["deepseek-v4-pro"] });
+    const input = [
+      { role: "user", content: "call them all" },
+      ...Array.from({ length: 110_000 }, (_, i) => ({
+        type: "function_call",
+        call_id: `c${i}`,
+        name: "f",
+        arguments: "",
+      })),
+    ];
+    const response = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      "/v1/responses",
+      { key, json: { model: "deepseek-v4-flash", input, max_output_tokens: 8 } },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(response.status).toBe(403);
+    expect((await errorOf(response)).param).toBe("model");
+  });
+});
+
+describe("hostile Anthropic model names", () => {
+  // Stripping Claude Code's `[1m]` suffix once took time quadratic in the name: a 1 MiB name held the CPU for minutes.
+  it("a megabyte of `[1m]` suffixes is refused as an unknown model, and nothing goes upstream", async () => {
+    const sim = await createSim();
+    for (const path of ["/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"]) {
+      const response = await sim.call(path, {
+        json: {
+          model: `${"[1m]".repeat(250_000)}x`,
+          max_tokens: 8,
+          messages: [{ role: "user", content: "hi" }],
+        },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        type: "error",
+        error: { type: "invalid_request_error", message: "Model Not Exist" },
+      });
+    }
+    expect((await sim.stats()).requests).toBe(0);
+  });
+
+  it("repeated `[1m]` suffixes on a Claude name are all dropped", async () => {
+    const sim = await createSim();
+    const response = await sim.call("/anthropic/v1/messages", {
+      json: { model: "claude-opus-4-1[1m][1M]", max_tokens: 8, messages: [{ role: "user", content: "hi" }] },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-router-model")).toBe("deepseek-v4-pro");
   });
 });

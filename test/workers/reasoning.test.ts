@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { MAX_KV_READS, ReasoningStore, reasoningKvKey } from "../../src/cache/reasoning-store";
 import { ACME_KEY, GLOBEX_KEY } from "../fixtures/tenants";
 import { createSim, errorOf, eventually, readSse, type SimInstance } from "./helpers";
 
@@ -147,5 +149,28 @@ describe("thinking-mode tool calls with a client that drops reasoning_content", 
       await routed.text();
       expect((await sentAssistant(sim)).reasoning_content).toBe(message?.reasoning_content);
     });
+  });
+});
+
+describe("a conversation of thousands of tool calls", () => {
+  it("reads at most a bounded number of them from KV, the most recent, not one read per call", async () => {
+    const tenant = `t-${crypto.randomUUID()}`;
+    const ids = Array.from({ length: 2_000 }, (_, i) => `call_${i}`);
+    const recent = ids.slice(-3);
+    for (const id of recent) await env.CACHE.put(reasoningKvKey(tenant, id), `thought about ${id}`);
+    let reads = 0;
+    const counted = new Proxy(env.CACHE, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (name !== "get" || typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          reads++;
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+    const held = await new ReasoningStore(counted).get(tenant, ids);
+    expect(reads).toBe(MAX_KV_READS);
+    expect([...held.keys()].sort()).toEqual([...recent].sort());
   });
 });

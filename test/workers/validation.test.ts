@@ -113,12 +113,30 @@ describe("malformed requests", () => {
       body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
     });
     expect(response.status).toBe(400);
+    expect((await errorOf(response)).message).toContain("not valid UTF-8");
   });
 
   it.each(["GET", "PUT", "DELETE"])("405s %s on the chat endpoint", async (method) => {
     const response = await callRouter("/v1/chat/completions", { method });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("POST");
+  });
+
+  it.each([
+    ["DELETE", "/v1/files", "GET, POST"],
+    ["PUT", "/v1/files", "GET, POST"],
+    ["POST", "/v1/files/file-x", "GET, DELETE"],
+    ["DELETE", "/v1/files/file-x/content", "GET"],
+    ["POST", "/v1/batches/batch_x", "GET"],
+    ["GET", "/v1/batches/batch_x/cancel", "POST"],
+    ["PUT", "/v1/responses/resp_x", "GET, DELETE"],
+    ["GET", "/v1/responses/resp_x/cancel", "POST"],
+    ["POST", "/v1/chat/completions/chatstream_x/stream", "GET"],
+  ])("405s %s %s, naming the methods it takes (%s)", async (method, path, allowed) => {
+    const response = await callRouter(path, { method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe(allowed);
+    expect((await errorOf(response)).code).toBe("method_not_allowed");
   });
 
   it("404s an unknown path in the envelope", async () => {

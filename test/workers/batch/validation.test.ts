@@ -33,6 +33,19 @@ describe("bad input", () => {
     expect(message).toContain("line 7: Invalid value for 'url'");
   });
 
+  it("refuses a line whose body nests deeper than a request may, at upload, not when it runs", async () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 200; i++) deep = [deep];
+    const line = { ...chatLine("deep", "hi"), body: { ...chatLine("deep", "hi").body, extra: deep } };
+    const error = await openaiClient()
+      .files.create({ file: batchFile([line]), purpose: "batch" })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    const message = (error as InstanceType<typeof OpenAI.BadRequestError>).message;
+    expect(message).toContain("line 1: The request body nests JSON deeper than 64 levels");
+    expect(message).not.toContain("..");
+  });
+
   it("refuses an empty file, another purpose, and a missing file field", async () => {
     const openai = openaiClient();
     await expect(openai.files.create({ file: batchFile([]), purpose: "batch" })).rejects.toThrow(

@@ -66,6 +66,24 @@ describe("revoking frontend tokens", () => {
     expect(late).toBeUndefined();
   });
 
+  it("refuses a truncated revocation body instead of revoking every token of the key", async () => {
+    const { tenants, key } = await managedMinter();
+    const token = await mint(tenants, key, { sub: "alice" });
+    const truncated = await call(tenants, REVOKE, {
+      key,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"sub": "bob',
+    });
+    expect(truncated.status).toBe(400);
+    expect((await errorOf(truncated)).code).toBe("invalid_json");
+    expect((await call(tenants, CHAT, { key: token, json: chatBody() })).status).toBe(200);
+    // No body at all still means every token of the key.
+    const all = await call(tenants, REVOKE, { key, method: "POST" });
+    expect(all.status).toBe(200);
+    await refusedWith(await call(tenants, CHAT, { key: token, json: chatBody() }), "revoked");
+  });
+
   it("ends a configured key's tokens when the key leaves ROUTER_TENANTS", async () => {
     const { id, key, tenants } = await frontendTenant();
     const token = await mint(tenants, key, { sub: "alice" });

@@ -99,6 +99,39 @@ describe("payload capture", () => {
     expect(await env.FILES.head(record?.payload?.key ?? "")).toBeNull();
   });
 
+  it("redacts a private key and a token in a prompt full of unterminated key headers and token starts, in time linear in the prompt", async () => {
+    const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
+    const pem =
+      "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----";
+    // Each header with no end once made the redaction scan the rest of the prompt: quadratic, minutes of CPU.
+    const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    // So did a run of would-be JWT starts (`eyJ-…`): each one scanned the rest of the run.
+    const content = `${pem} ${jwt} ${"-----BEGIN PRIVATE KEY-----x".repeat(80_000)} ${"eyJ-".repeat(80_000)}`;
+    const requestId = `pem-${crypto.randomUUID()}`;
+    const response = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      CHAT,
+      {
+        key,
+        json: chatBody({ messages: [{ role: "user", content }] }),
+        headers: { "x-request-id": requestId },
+      },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(response.status).toBe(200);
+    const record = await recordFor(requestId, key, tenants);
+    const read = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      `/v1/requests/${record.id}/payload`,
+      { key },
+      { ROUTER_TENANTS: tenants },
+    );
+    const payload = (await read.json()) as CapturedPayload;
+    expect(payload.prompt).toContain("[REDACTED]");
+    expect(payload.prompt).not.toContain("MIIEowIBAAKCAQEA");
+    expect(payload.prompt).not.toContain("c2lnbmF0dXJlLW9mLXRoZS10b2tlbg");
+  });
+
   it("is off by default", async () => {
     const { key, tenants } = await limitedTenant({});
     const requestId = `nocap-${crypto.randomUUID()}`;

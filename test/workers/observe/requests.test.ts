@@ -190,6 +190,9 @@ describe("request records", () => {
     const bad = await sim.call("/v1/requests?limit=0");
     expect(bad.status).toBe(400);
     expect((await errorOf(bad)).param).toBe("limit");
+    const notADate = await sim.call("/v1/requests?from=-1");
+    expect(notADate.status).toBe(400);
+    expect((await errorOf(notADate)).param).toBe("from");
 
     // The operator's list spans tenants, or one.
     const globex = await chat({ key: GLOBEX_KEY });

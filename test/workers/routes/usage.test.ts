@@ -67,6 +67,10 @@ describe("GET /v1/usage", () => {
   it.each([
     ["?from=yesterday", "from"],
     ["?to=soon", "to"],
+    // Date.parse reads these as dates in 2001: not ISO 8601, not epoch milliseconds.
+    ["?from=-1", "from"],
+    ["?from=1%202", "from"],
+    ["?to=March%207", "to"],
     ["?from=2001-03-02T00:00:00Z&to=2001-03-01T00:00:00Z", "from"],
   ])("400s %s naming '%s'", async (query, param) => {
     const response = await callRouter(`/v1/usage${query}`);

@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { expect } from "vitest";
 import worker from "../../../src/index";
 import { ACME_KEY } from "../../fixtures/tenants";
-import { eventually } from "../helpers";
+import { eventually, singlePoolPolicy } from "../helpers";
 
 /** An openai client whose router has the simulator at `baseUrl` as upstream and `vars` over its own. */
 export function clientWith(
@@ -34,4 +34,27 @@ export async function untilDone(openai: OpenAI, id: string): Promise<OpenAI.Resp
   }, 15_000);
   if (!response) throw new Error("never finished");
   return response;
+}
+
+/**
+ * A one-slot pool of its own, its only slot held by a plain Responses stream that has begun: what an
+ * owned call must queue behind. `holder` is that stream; abort it to free the slot.
+ */
+export async function heldPool(simBaseUrl: string, prefix: string) {
+  const pool = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const policy = singlePoolPolicy(
+    simBaseUrl,
+    { concurrency: 1, admission: { leaseBlocks: false, adaptive: false } },
+    pool,
+  );
+  const openai = clientWith(simBaseUrl, { ROUTER_POLICY: policy });
+  const gate = env.POOL_GATE.getByName(`${pool}#0`);
+  const holder = await openai.responses.create({
+    model: "deepseek-v4-flash",
+    input: "Hold the slot.",
+    reasoning: { effort: "none" },
+    stream: true,
+  });
+  await holder[Symbol.asyncIterator]().next();
+  return { openai, gate, holder };
 }

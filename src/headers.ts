@@ -23,3 +23,21 @@ export function parseWholeNumber(
   }
   return number;
 }
+
+/**
+ * A request header that names one of a few choices (`x-router-type`, `x-router-cache: on|off`, …), in
+ * any case. Absent or blank is `undefined`; anything else not allowed is a 400 naming the header, so a
+ * typo never silently means the default.
+ */
+export function parseEnumHeader<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  header: string,
+): T | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const normalized = value.trim().toLowerCase();
+  if ((allowed as readonly string[]).includes(normalized)) return normalized as T;
+  throw new RouterError("invalid_request", `Header ${header} must be one of: ${allowed.join(", ")}.`, {
+    param: header,
+  });
+}

@@ -1,5 +1,8 @@
 import { type CacheMode, KV_MIN_TTL_SECONDS } from "../config/cache-limits";
-import { RouterError } from "../errors";
+import { parseEnumHeader } from "../headers";
+
+/** `x-router-cache`: the caller opts in or out, whatever the tenant's default. */
+const SWITCH = ["on", "off"] as const;
 
 export interface CacheSettings {
   enabled: boolean;
@@ -45,7 +48,7 @@ export interface CacheDecision {
  */
 export function decideCaching(input: CacheabilityInput): CacheDecision {
   const control = parseCacheControl(input.cacheControl);
-  const optIn = parseRouterCacheHeader(input.routerCache);
+  const optIn = parseEnumHeader(input.routerCache, SWITCH, "x-router-cache");
   const { settings } = input;
   const ttlSeconds = clampTtl(control.maxAge ?? settings.ttlSeconds, settings.maxTtlSeconds);
   const bypass = (reason: string): CacheDecision => ({
@@ -100,13 +103,4 @@ export function parseCacheControl(header: string | undefined): CacheControl {
     }
   }
   return control;
-}
-
-function parseRouterCacheHeader(value: string | undefined): "on" | "off" | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const normalized = value.trim().toLowerCase();
-  if (normalized === "on" || normalized === "off") return normalized;
-  throw new RouterError("invalid_request", "Header x-router-cache must be one of: on, off.", {
-    param: "x-router-cache",
-  });
 }

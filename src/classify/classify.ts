@@ -3,6 +3,7 @@ import { AUTO_MODEL, THINKS_BY_DEFAULT } from "../config/models";
 import { type Capability, MODEL_TYPES, type ModelType, type Policy } from "../config/policy";
 import { PRIORITIES, type Priority, type Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
+import { parseEnumHeader } from "../headers";
 import type { ChatRequest } from "../schema/chat";
 import type { FimRequest } from "../schema/fim";
 import type { SurfaceCall } from "../surfaces";
@@ -197,19 +198,6 @@ function priorityFor(header: string | undefined, tenant: Tenant): { priority: Pr
   return askedRank < capRank
     ? { priority: tenant.maxPriority, capped: true }
     : { priority: asked, capped: false };
-}
-
-function parseEnumHeader<T extends string>(
-  value: string | undefined,
-  allowed: readonly T[],
-  header: string,
-): T | undefined {
-  if (value === undefined || value === "") return undefined;
-  const normalized = value.trim().toLowerCase();
-  if ((allowed as readonly string[]).includes(normalized)) return normalized as T;
-  throw new RouterError("invalid_request", `Header ${header} must be one of: ${allowed.join(", ")}.`, {
-    param: header,
-  });
 }
 
 /** The caller's request after validation, plus how it arrived. */

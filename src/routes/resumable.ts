@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
+import { parseEnumHeader } from "../headers";
 import { timelineOf } from "../observe/recorder";
 import {
   admitKept,
@@ -26,12 +27,8 @@ export const RESUME_PATHS = ["/v1/chat/completions/:id/stream", "/chat/completio
 
 /** Whether this streamed chat request is kept by an owner rather than tied to its connection. */
 export function wantsResumable(c: Context<AppEnv>, stream: boolean | null | undefined): boolean {
-  const asked = c.req.header(RESUMABLE_HEADER)?.trim().toLowerCase();
-  // Refused like the other switches (x-router-cache): a typo must not silently mean the tenant's default.
-  if (asked !== undefined && asked !== "" && asked !== "on" && asked !== "off")
-    throw new RouterError("invalid_request", `Header ${RESUMABLE_HEADER} must be one of: on, off.`, {
-      param: RESUMABLE_HEADER,
-    });
+  // Checked even when not streamed, like the other switches: a typo must not pass unnoticed.
+  const asked = parseEnumHeader(c.req.header(RESUMABLE_HEADER), ["on", "off"], RESUMABLE_HEADER);
   if (stream !== true) return false;
   if (asked === "on") return true;
   if (asked === "off") return false;

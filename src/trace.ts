@@ -29,7 +29,6 @@ export interface TimelineEvent {
 export interface RequestDecision {
   surface: string;
   endpoint: string;
-  askedModel: string;
   classification: { type: string; latency: string; priority: string; why: string };
   route: string;
   stream: boolean;
@@ -145,7 +144,7 @@ export function randomHex(bytes: number): string {
 export class Timeline {
   readonly events: TimelineEvent[] = [];
   decision: RequestDecision | undefined;
-  /** The model the body asked for, once read: a request refused at its decision still names it. */
+  /** The model the body asked for, once read (before the decision: a request refused there still names it). */
   askedModel: string | undefined;
   errorCode: string | undefined;
   /** The request's accounting owns the record (it records it when the request ends, maybe after the response). */

@@ -69,7 +69,7 @@ export function recordRefusal(
   timeline.errorCode ??= errorCode;
   return recordRequest(c, {
     finished: {
-      model: timeline.decision?.askedModel ?? timeline.askedModel ?? "unknown",
+      model: timeline.askedModel ?? "unknown",
       status,
       outcome: "rejected",
       reachedUpstream: false,
@@ -129,7 +129,7 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     surface: c.get("ledgerKey")?.startsWith("batch:") ? "batch" : (decision?.surface ?? "openai"),
     endpoint: decision?.endpoint ?? c.req.path,
     stream: accounted.stream,
-    askedModel: decision?.askedModel ?? finished.model,
+    askedModel: timeline.askedModel ?? finished.model,
     model: finished.model,
     status: finished.status,
     outcome: finished.outcome,

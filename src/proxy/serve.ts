@@ -389,7 +389,6 @@ function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decisio
   timelineOf(c).decide({
     surface: endpoint === "messages" ? "anthropic" : endpoint === "responses" ? "responses" : "openai",
     endpoint,
-    askedModel: k.requestedModel,
     classification: { type: k.type, latency: k.latency, priority: k.priority, why: k.why },
     route: decision.plan.reason,
     stream: decision.stream,

@@ -46,13 +46,23 @@ export function queryTime(value: string | undefined, param: string): number | un
 
 const WEEK_MS = 7 * 24 * 3600_000;
 
-/** A usage view's `[from, to)`: as asked, by default the week up to now; `from` must come first. */
+/** `[from, to)` as asked, by default the week up to now. */
+export function weekWindow(
+  from: number | undefined,
+  to: number | undefined,
+  now: number,
+): { from: number; to: number } {
+  const until = to ?? now + 1;
+  return { from: from ?? until - WEEK_MS, to: until };
+}
+
+/** A usage view's `[from, to)` from its query ({@link weekWindow}); `from` must come first. */
 export function usageWindow(
   query: { from?: string; to?: string },
   now: number,
 ): { from: number; to: number } {
-  const to = queryTime(query.to, "to") ?? now + 1;
-  const from = queryTime(query.from, "from") ?? to - WEEK_MS;
-  if (from >= to) throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
-  return { from, to };
+  const window = weekWindow(queryTime(query.from, "from"), queryTime(query.to, "to"), now);
+  if (window.from >= window.to)
+    throw new RouterError("invalid_request", "'from' must be before 'to'.", { param: "from" });
+  return window;
 }

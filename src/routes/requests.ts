@@ -13,7 +13,7 @@ import { managedDirectory } from "../tenancy/tenant-directory";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
-import { queryTime } from "./range";
+import { queryTime, weekWindow } from "./range";
 
 /**
  * The request explorer's API (issue 25). `GET /v1/requests` and `/v1/requests/{id}`: the calling
@@ -102,12 +102,9 @@ adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
   return c.json(objectOf(record));
 });
 
-const WEEK_MS = 7 * 24 * 3600_000;
-
 async function insights(c: Context<AppEnv>, tenant: string): Promise<Response> {
-  const { from, to } = parseFilter(c);
-  const until = to ?? Date.now() + 1;
-  const since = from ?? until - WEEK_MS;
+  const asked = parseFilter(c);
+  const { from: since, to: until } = weekWindow(asked.from, asked.to, Date.now());
   const stats = await c.env.TENANT_LEDGER.getByName(tenant).promptStats(since, until, SHORT_ANSWER_TOKENS);
   const policy = c.get("policy");
   const now = Date.now();

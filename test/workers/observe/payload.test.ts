@@ -29,6 +29,31 @@ async function recordFor(requestId: string, key: string, tenants: string): Promi
   return record;
 }
 
+/** Sends `content` as a non-streamed prompt and reads back what was captured of it, through its record. */
+async function capturedPayload(key: string, tenants: string, content: string): Promise<CapturedPayload> {
+  const requestId = `cap-${crypto.randomUUID()}`;
+  const response = await callWithUpstream(
+    env.DEEPSEEK_BASE_URL,
+    CHAT,
+    {
+      key,
+      json: chatBody({ messages: [{ role: "user", content }] }),
+      headers: { "x-request-id": requestId },
+    },
+    { ROUTER_TENANTS: tenants },
+  );
+  expect(response.status).toBe(200);
+  const record = await recordFor(requestId, key, tenants);
+  const read = await callWithUpstream(
+    env.DEEPSEEK_BASE_URL,
+    `/v1/requests/${record.id}/payload`,
+    { key },
+    { ROUTER_TENANTS: tenants },
+  );
+  expect(read.status).toBe(200);
+  return (await read.json()) as CapturedPayload;
+}
+
 describe("payload capture", () => {
   it("keeps a redacted, capped prompt and answer for a tenant that opted in, readable by it alone, as long as the record", async () => {
     const capture = { enabled: true, maxBytes: 300, redact: ["ACCT-\\d+"] };
@@ -107,29 +132,34 @@ describe("payload capture", () => {
     const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
     // So did a run of would-be JWT starts (`eyJ-…`): each one scanned the rest of the run.
     const content = `${pem} ${jwt} ${"-----BEGIN PRIVATE KEY-----x".repeat(80_000)} ${"eyJ-".repeat(80_000)}`;
-    const requestId = `pem-${crypto.randomUUID()}`;
-    const response = await callWithUpstream(
-      env.DEEPSEEK_BASE_URL,
-      CHAT,
-      {
-        key,
-        json: chatBody({ messages: [{ role: "user", content }] }),
-        headers: { "x-request-id": requestId },
-      },
-      { ROUTER_TENANTS: tenants },
-    );
-    expect(response.status).toBe(200);
-    const record = await recordFor(requestId, key, tenants);
-    const read = await callWithUpstream(
-      env.DEEPSEEK_BASE_URL,
-      `/v1/requests/${record.id}/payload`,
-      { key },
-      { ROUTER_TENANTS: tenants },
-    );
-    const payload = (await read.json()) as CapturedPayload;
+    const payload = await capturedPayload(key, tenants, content);
     expect(payload.prompt).toContain("[REDACTED]");
     expect(payload.prompt).not.toContain("MIIEowIBAAKCAQEA");
     expect(payload.prompt).not.toContain("c2lnbmF0dXJlLW9mLXRoZS10b2tlbg");
+  });
+
+  // A frontend token (a JWT, good for up to an hour as a bearer credential) is redacted like a router
+  // key, whatever the tenant configures.
+  it("redacts a frontend token and a router key pasted into a prompt", async () => {
+    const capture = { enabled: true, maxBytes: 32_768, redact: [] };
+    const { key, tenants } = await limitedTenant({}, { capture, frontend: { mint: true } });
+    const minted = await callWithUpstream(
+      env.DEEPSEEK_BASE_URL,
+      "/v1/frontend/tokens",
+      { key, json: { sub: "alice" } },
+      { ROUTER_TENANTS: tenants },
+    );
+    expect(minted.status).toBe(201);
+    const { token } = (await minted.json()) as { token: string };
+    const payload = await capturedPayload(
+      key,
+      tenants,
+      `Why is my token ${token} refused? My key is ${key}.`,
+    );
+    expect(payload.prompt).toContain("Why is my token");
+    expect(payload.prompt).not.toContain(token);
+    expect(payload.prompt).not.toContain(token.split(".")[1]);
+    expect(payload.prompt).not.toContain(key);
   });
 
   it("is off by default", async () => {

@@ -13,7 +13,14 @@ import {
 } from "./events";
 import { inputItemsOf, itemIdsOf } from "./input-items";
 import { isOutputEvent, lostCallEntry } from "./lost";
-import { FINAL_STATUSES, type OwnedCall, type OwnedSnapshot, type OwnedStatus } from "./types";
+import {
+  FINAL_STATUSES,
+  type OwnedCall,
+  type OwnedOpening,
+  type OwnedRefusal,
+  type OwnedSnapshot,
+  type OwnedStatus,
+} from "./types";
 
 /** The router's own fetch handler (`app.fetch`): the owner runs its call through it, as the tenant. */
 export type AppFetch = (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
@@ -33,9 +40,14 @@ type AnswerRow = {
   error: string | null;
 };
 
+const ANSWERING: OwnedOpening = { kind: "answering" };
+
 /** The run in this instance: only it can stop the upstream call. */
 interface LiveRun {
   abort: AbortController;
+  /** Settles once the pipeline has answered the call (with events, or a refusal), or the run ended. */
+  opened: Promise<OwnedOpening>;
+  open(opening: OwnedOpening): void;
   /** Settles when the run has ended and its accounting is done. */
   done?: Promise<void>;
 }
@@ -133,6 +145,16 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   /**
+   * How the pipeline first answered the call, once it has: a caller that has not yet been sent anything
+   * learns of a refusal (a shed, a spent budget) while it can still answer with the refusal's own
+   * status. Null when the answer is not this tenant's.
+   */
+  async opening(tenant: string): Promise<OwnedOpening | null> {
+    if (!this.ownRow(tenant)) return null;
+    return (await this.live?.opened) ?? ANSWERING;
+  }
+
+  /**
    * Stops the upstream call (the pipeline books what was generated) and keeps what was streamed; the
    * readers get the surface's terminal event for a cancel ({@link cancelledEvent}), then the end.
    */
@@ -205,7 +227,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
 
   /** Starts the run in this instance; the alarm handler awaits it, which keeps the object alive. */
   private launch(call: OwnedCall): void {
-    const live: LiveRun = { abort: new AbortController() };
+    let open: (opening: OwnedOpening) => void = () => {};
+    const opened = new Promise<OwnedOpening>((resolve) => (open = resolve));
+    const live: LiveRun = { abort: new AbortController(), opened, open };
     this.live = live;
     this.ctx.storage.sql.exec("UPDATE answer SET status = 'in_progress'");
     live.done = this.run(call, live);
@@ -220,12 +244,19 @@ export abstract class AnswerOwner extends DurableObject<Env> {
         response.ok &&
         response.body &&
         response.headers.get("content-type")?.startsWith("text/event-stream")
-      )
+      ) {
+        live.open(ANSWERING);
         await this.consume(call, response.body, live);
-      else await this.refused(call, response);
+      } else {
+        const refusal = await refusalOf(response);
+        live.open(refusal);
+        this.refused(call, refusal);
+      }
     } catch (error) {
       if (!live.abort.signal.aborted) this.failWith(call, { code: "internal_error", message: String(error) });
     } finally {
+      // A run that failed before the pipeline answered is told in-band, like one that failed after.
+      live.open(ANSWERING);
       this.failWith(call, { code: "upstream_error", message: "The answer ended before it was complete." });
       this.closeFollowers();
       const kept = this.row();
@@ -305,15 +336,14 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   /** The pipeline answered with an error before any event (refused, shed, over budget): the answer failed with it. */
-  private async refused(call: OwnedCall, response: Response): Promise<void> {
-    const body = parse(await response.text());
+  private refused(call: OwnedCall, refusal: OwnedRefusal): void {
+    const body = parse(refusal.body);
     const error = isObject(body?.error) ? body.error : {};
     this.failWith(
       call,
       {
-        code: typeof error.code === "string" ? error.code : `http_${response.status}`,
-        message:
-          typeof error.message === "string" ? error.message : `The router answered ${response.status}.`,
+        code: typeof error.code === "string" ? error.code : `http_${refusal.status}`,
+        message: typeof error.message === "string" ? error.message : `The router answered ${refusal.status}.`,
       },
       typeof error.type === "string" ? error.type : undefined,
     );
@@ -492,6 +522,16 @@ function inProcessRequest(call: OwnedCall, signal: AbortSignal): Request {
     },
     { tenantId: call.tenant, keyId: call.keyId, endUser: call.endUser, ledgerKey: `owned:${call.id}` },
   );
+}
+
+/** The pipeline's refusal as it would reach a plain caller: status, headers and error body. */
+async function refusalOf(response: Response): Promise<OwnedRefusal> {
+  return {
+    kind: "refused",
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    body: await response.text(),
+  };
 }
 
 /** An execution context whose `waitUntil` work is collected, for the owner to await before its alarm ends. */

@@ -12,6 +12,13 @@ export const FINAL_STATUSES: ReadonlySet<OwnedStatus> = new Set([
   "cancelled",
 ]);
 
+/**
+ * How the pipeline first answered an owned call: with events (or a commit to them, while it queues),
+ * or with a refusal before any: its status, headers and error body, as a plain request would get them.
+ */
+export type OwnedOpening = { kind: "answering" } | OwnedRefusal;
+export type OwnedRefusal = { kind: "refused"; status: number; headers: Record<string, string>; body: string };
+
 /** What one kept event stream may use (docs/ARCHITECTURE.md, "Answers that outlive the connection"). */
 export interface OwnedBounds {
   /** Size cap of the kept events, in bytes of their data: past it the call is stopped and fails. */

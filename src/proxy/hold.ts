@@ -1,6 +1,7 @@
 import type { QueuedNotice } from "../admission/gate";
 import type { RouterError } from "../errors";
 import { errorEvent, type WireEndpoint } from "../surfaces";
+import { within } from "../timing";
 import { SSE_KEEP_ALIVE, sseResponse } from "../upstream/sse";
 
 /**
@@ -94,18 +95,4 @@ function committedBody(
     },
     { highWaterMark: 0 },
   );
-}
-
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

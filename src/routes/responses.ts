@@ -18,7 +18,7 @@ import { refuseAtDecision, serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
 import type { Json } from "../surfaces/scan";
 import { pageLimit } from "./files";
-import { startKept } from "./resumable";
+import { refusedAtOpening, startKept } from "./resumable";
 
 /** The Responses front door; DeepSeek serves it at `/responses`, the openai SDK appends it to `…/v1`. */
 export const RESPONSES_PATHS = ["/v1/responses", "/responses"] as const;
@@ -127,6 +127,9 @@ async function serveKept(
   // refused at its decision. Nothing is sent from here, so the check needs no body text.
   refuseAtDecision(c, responsesCall(streamed, ""), call.headers["x-router-latency"]);
   const { owner, started } = await startKept(c, call);
+  // A background Response's id is handed out at once: a refusal then shows on the object, as failed.
+  const refusal = background ? undefined : await refusedAtOpening(c, owner);
+  if (refusal) return refusal;
   if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
   if (background) return responseObject(started);
   // Stored, in the foreground: the caller waits for the end, as for any non-streamed answer.

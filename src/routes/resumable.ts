@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { COMMIT_QUEUED_AFTER_MS } from "../admission/gate";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { parseEnumHeader } from "../headers";
@@ -14,9 +15,10 @@ import {
   ownerOf,
   routingHeaders,
 } from "../owner/calls";
-import type { OwnedCall, OwnedSnapshot } from "../owner/types";
+import type { OwnedCall, OwnedOpening, OwnedSnapshot } from "../owner/types";
 import { refuseIfSpent } from "../tenancy/balance";
 import { scopesOf } from "../tenancy/enforce";
+import { within } from "../timing";
 
 /** Opts a streamed chat request in (`on`) or out (`off`) of being kept, whatever the tenant's default. */
 export const RESUMABLE_HEADER = "x-router-resumable";
@@ -67,6 +69,8 @@ export async function serveResumable(
     config: configOf(c.env),
   };
   const { owner } = await startKept(c, call);
+  const refusal = await refusedAtOpening(c, owner);
+  if (refusal) return refusal;
   const stream = await owner.follow(tenant, -1);
   if (!stream) throw notKept();
   return eventStream(stream, { [STREAM_ID_HEADER]: id });
@@ -92,6 +96,39 @@ export async function startKept(
   // handed it over, is not recorded again as a refusal.
   timelineOf(c).accounted = true;
   return { owner, started };
+}
+
+/**
+ * How long a kept call's caller waits for the pipeline's first answer before it is sent the answer's id
+ * and follows its events: as long as a plain stream waits in a queue before it commits. Refusals (a
+ * shed, a spent budget, a limit) come well within it; a slow first token does not hold the id back.
+ */
+const OPENING_WAIT_MS = COMMIT_QUEUED_AFTER_MS;
+
+/**
+ * A kept call the pipeline refused before it produced anything, as the caller's answer: the status,
+ * Retry-After and error a plain request gets, so the SDKs retry a 429 as they would any other, instead
+ * of a 200 whose stream holds only an error. The answer is deleted: its id was never handed out, and
+ * it must not count against the tenant's quota. Undefined when the call is answering, or has not
+ * answered within {@link OPENING_WAIT_MS}: its events then follow, a later refusal among them. A
+ * caller that left while waiting takes the call along.
+ */
+export async function refusedAtOpening(
+  c: Context<AppEnv>,
+  owner: ReturnType<typeof ownerOf>,
+): Promise<Response | undefined> {
+  const tenant = c.get("tenant").id;
+  const asked = (async (): Promise<OwnedOpening | null> => owner.opening(tenant))();
+  // Not awaited past the wait: a broken owner shows in the follow that comes next.
+  asked.catch(() => {});
+  const opening = await within(asked, OPENING_WAIT_MS);
+  if (opening?.kind !== "refused" && !c.req.raw.signal.aborted) return undefined;
+  await owner.remove(tenant);
+  if (opening?.kind !== "refused") throw new RouterError("upstream_error", "The client went away.");
+  const headers = new Headers(opening.headers);
+  // The caller's own request id and trace are set on the way out; the owner's request had its own.
+  for (const name of ["x-request-id", "traceparent", "content-length"]) headers.delete(name);
+  return new Response(opening.body, { status: opening.status, headers });
 }
 
 function notKept(): RouterError {

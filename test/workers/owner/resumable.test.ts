@@ -104,7 +104,8 @@ describe("resumable chat streams (opted in with x-router-resumable)", () => {
   });
 
   it("passes keep-alives to live readers without keeping them", async () => {
-    const sim = await createSim({ ttftMs: 300, keepAliveBeforeFirstTokenMs: 50 });
+    // A first token slower than the wait for the call's opening: the reader follows before it comes.
+    const sim = await createSim({ ttftMs: 1_500, keepAliveBeforeFirstTokenMs: 50 });
     const live = await sim.call("/v1/chat/completions", {
       json: chatBody({ stream: true }),
       headers: { "x-router-resumable": "on" },

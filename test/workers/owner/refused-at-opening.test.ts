@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
-import { chatBody, createSim, type SimInstance, singlePoolPolicy } from "../helpers";
+import { chatBody, createSim, eventually, type SimInstance, singlePoolPolicy } from "../helpers";
 import { clientWith } from "./support";
 
 /** A one-slot pool whose slot a plain stream holds: a call that may not wait for it is shed. */
@@ -76,5 +76,20 @@ describe("a kept answer refused before its first event", () => {
       .toBe("failed");
     expect((await openai.responses.retrieve(background.id)).error?.code).toBe("pool_saturated");
     await release();
+  });
+
+  it("takes the call along when its caller leaves before it was handed the id", async () => {
+    const sim = await createSim({ ttftMs: 1_500, keepAliveBeforeFirstTokenMs: 50 });
+    const keptBefore = await env.TENANT_ANSWERS.getByName("acme").usage();
+    const leaving = new AbortController();
+    setTimeout(() => leaving.abort(), 200);
+    const answer = await sim.call("/v1/chat/completions", {
+      json: chatBody({ stream: true }),
+      headers: { "x-router-resumable": "on" },
+      signal: leaving.signal,
+    });
+    expect(answer.headers.get("x-router-stream-id")).toBeNull();
+    await eventually(async () => expect((await sim.stats()).aborted).toBe(1));
+    expect(await env.TENANT_ANSWERS.getByName("acme").usage()).toEqual(keptBefore);
   });
 });

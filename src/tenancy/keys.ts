@@ -1,3 +1,4 @@
+import { RouterError } from "../errors";
 import type { KeyGrant, KeyRegistry, NewSecret } from "./key-registry";
 
 /** Managed keys look like `sk-rt-` and 43 base64url characters (32 random bytes). */
@@ -54,16 +55,57 @@ export async function resolveManagedKey(
   key: string,
   now: number,
   ttlMs: number,
+  caller?: Caller,
 ): Promise<KeyGrant | null> {
   const cached = known.get(key);
   if (cached && cached.until > now) return cached.grant;
   if ((unknown.get(key) ?? 0) > now) return null;
+  if (caller) refuseIfFlooding(caller.address, now);
   const grant = await registry.getByName(REGISTRY_NAME).lookup(await sha256Hex(key));
   const memory = grant ? known : unknown;
   if (memory.size >= KEY_CACHE_MAX) memory.clear();
   if (grant) known.set(key, { grant, until: now + ttlMs });
   else unknown.set(key, now + ttlMs);
+  if (!grant && caller) await countUnknownKey(caller, now);
   return grant;
+}
+
+/** Who presented a key, for the count of made-up keys per address. */
+export interface Caller {
+  /** `cf-connecting-ip`. */
+  address: string;
+  /** Allows each address a number of unknown keys per period, counted per Cloudflare location. */
+  unknownKeys: RateLimit;
+}
+
+/** The rate limit's period (wrangler.toml, `KEY_FAILURE_RATE_LIMIT`): how long an address stays refused. */
+const FLOOD_PERIOD_MS = 60_000;
+
+/**
+ * Addresses that presented more unknown managed keys than their allowance, until when. Each unknown
+ * key costs a call to the one registry object (a new one every time, so the memory of unknown keys
+ * does not help), so a flood of made-up keys could slow every isolate's key lookups. Once an address
+ * is past its allowance, a key this isolate does not know is refused without the call until the
+ * period ends; keys the isolate knows keep working, for that address too.
+ */
+const flooding = new Map<string, number>();
+
+function refuseIfFlooding(address: string, now: number): void {
+  const until = flooding.get(address) ?? 0;
+  if (until <= now) return;
+  const seconds = Math.ceil((until - now) / 1000);
+  throw new RouterError(
+    "rate_limited",
+    `Too many unknown router keys from this address; retry in ${seconds} s with a valid key.`,
+    { headers: { "retry-after": String(seconds) } },
+  );
+}
+
+async function countUnknownKey(caller: Caller, now: number): Promise<void> {
+  const { success } = await caller.unknownKeys.limit({ key: caller.address });
+  if (success) return;
+  if (flooding.size >= KEY_CACHE_MAX) flooding.clear();
+  flooding.set(caller.address, now + FLOOD_PERIOD_MS);
 }
 
 function base64url(bytes: Uint8Array): string {

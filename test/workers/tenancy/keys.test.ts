@@ -4,7 +4,7 @@ import { resolveManagedKey } from "../../../src/tenancy/keys";
 import { ACME_KEY } from "../../fixtures/tenants";
 import { sha256Hex } from "../cache/support";
 import { type CallInit, callWithUpstream, chatBody, errorOf } from "../helpers";
-import { adminCall, REGISTRY_ADMIN_KEY, registryCall } from "./support";
+import { adminCall, awayFromMinuteEdge, REGISTRY_ADMIN_KEY, registryCall } from "./support";
 
 const call = registryCall;
 const admin = adminCall;
@@ -183,5 +183,42 @@ describe("this isolate's memory of keys", () => {
     expect(await resolveManagedKey(env.KEY_REGISTRY, secret, now + 1, ttlMs)).toMatchObject({
       id: created.id,
     });
+  });
+});
+
+describe("a flood of made-up managed keys", () => {
+  /** A chat request with `key` from `address`, as Cloudflare names the caller; keys are remembered a minute. */
+  const from = (address: string, key: string) =>
+    call(
+      "/v1/chat/completions",
+      { key, json: chatBody(), headers: { "cf-connecting-ip": address } },
+      "60000",
+    );
+  const madeUp = (i: number) =>
+    `sk-rt-${crypto.randomUUID().replaceAll("-", "")}${String(i).padStart(11, "0")}`;
+
+  it("refuses an address past its allowance without a registry call, and no one else", async () => {
+    await awayFromMinuteEdge(20_000);
+    const flooder = `198.51.100.${Math.floor(Math.random() * 250)}`;
+    const other = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const known = (await createKey("acme", { name: "known" })).key as string;
+    expect((await from(flooder, known)).status).toBe(200);
+    const fresh = (await createKey("acme", { name: "fresh" })).key as string;
+    // wrangler.toml allows 60 unknown keys a minute per address: each is looked up and refused, and
+    // the one past them is the last the registry sees from there.
+    for (let i = 0; i <= 60; i++) expect((await from(flooder, madeUp(i))).status).toBe(401);
+
+    const refused = await from(flooder, madeUp(61));
+    expect(refused.status).toBe(429);
+    const seconds = Number(refused.headers.get("retry-after"));
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(60);
+    expect(await errorOf(refused)).toMatchObject({ type: "rate_limit_error", code: "rate_limited" });
+    // Not looked up: a valid key this isolate has not resolved yet is refused from that address too.
+    expect((await from(flooder, fresh)).status).toBe(429);
+    // A key the isolate knows still works from there, and other addresses are served as before.
+    expect((await from(flooder, known)).status).toBe(200);
+    expect((await from(other, fresh)).status).toBe(200);
+    expect((await from(other, madeUp(62))).status).toBe(401);
   });
 });

@@ -41,6 +41,8 @@ type AnswerRow = {
 };
 
 const ANSWERING: OwnedOpening = { kind: "answering" };
+/** Events a reader is handed per read, at most: a late reader replays in chunks, not all at once. */
+const FOLLOW_BATCH = 64;
 
 /** The run in this instance: only it can stop the upstream call. */
 interface LiveRun {
@@ -59,23 +61,17 @@ interface LiveRun {
  * 15 minutes, unlike a Worker invocation after its client left) through the app's own fetch handler, marked in-process as
  * the tenant's: admission, limits, budgets, the cache, the ledger and metrics apply as to any request,
  * and the pipeline's lease heartbeat is the only thing that holds a slot, so a dead owner's slot frees
- * when its lease expires. Every SSE event is written to SQLite as it arrives, before live followers get
- * it, so a reader replays from storage and then follows without a gap (the object is single-threaded and
- * SQLite calls are synchronous: replay and subscription happen in one turn).
+ * when its lease expires. Every SSE event is written to SQLite as it arrives, and every reader reads
+ * from there, past its own cursor, as fast as it takes them: a slow reader costs the object no memory
+ * (nothing is queued for it), and a reader that joins late replays and then follows without a gap.
  */
 export abstract class AnswerOwner extends DurableObject<Env> {
   /** Tests move the clock (through `runInDurableObject`) instead of waiting for a TTL. */
   clock: () => number = () => Date.now();
   protected abstract readonly app: AppFetch;
   private live: LiveRun | undefined;
-  /**
-   * Readers following the answer live, each with the last sequence number it asked to skip to: one
-   * that joined before those events were kept must not get them. Closed when the answer ends.
-   */
-  private readonly followers = new Map<ReadableStreamDefaultController<Uint8Array>, number>();
-  /** Frames kept this turn, not yet handed to followers, with their sequence numbers. */
-  private outbox: { seq: number; frame: string }[] = [];
-  private flushing = false;
+  /** Readers that have read everything kept, waiting for more: woken with a keep-alive, or to read on. */
+  private waiting: Array<(keepAlive?: string) => void> = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -113,35 +109,53 @@ export abstract class AnswerOwner extends DurableObject<Env> {
 
   /**
    * Every kept event after `after` (-1 for all), then each new one as it is kept, until the answer
-   * ends. Null when the answer is not this tenant's.
+   * ends. Null when the answer is not this tenant's. Each read takes what is kept past the reader's
+   * cursor (a batch of events, one chunk), or waits for the next event or keep-alive: the stream
+   * queues nothing ahead of its reader.
    */
   follow(tenant: string, after: number): ReadableStream<Uint8Array> | null {
     const row = this.ownRow(tenant);
     if (!row) return null;
     const { kind } = this.callOf(row);
-    // Pending frames go to the followers they were kept for; the newcomer reads them in its replay.
-    this.flush();
-    const replay = this.ctx.storage.sql
+    let cursor = after;
+    let cancelled = false;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          for (;;) {
+            const next = this.framesAfter(kind, cursor);
+            if (next) {
+              cursor = next.last;
+              return controller.enqueue(encode(next.frames));
+            }
+            const now = this.row();
+            if (!now || FINAL_STATUSES.has(now.status)) return controller.close();
+            const keepAlive = await new Promise<string | undefined>((wake) => this.waiting.push(wake));
+            if (cancelled) return;
+            if (keepAlive !== undefined) return controller.enqueue(encode(`: ${keepAlive}\n\n`));
+          }
+        },
+        cancel: () => {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** The frames of up to {@link FOLLOW_BATCH} events kept after `cursor`, and the last one's number. */
+  private framesAfter(kind: OwnedCall["kind"], cursor: number): { frames: string; last: number } | undefined {
+    const events = this.ctx.storage.sql
       .exec<{ seq: number; name: string | null; data: string }>(
-        "SELECT seq, name, data FROM events WHERE seq > ? ORDER BY seq",
-        after,
+        "SELECT seq, name, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        cursor,
+        FOLLOW_BATCH,
       )
-      .toArray()
-      .map((event) => frameEvent(kind, event.seq, event.data, event.name ?? undefined))
-      .join("");
-    const followers = this.followers;
-    let follower: ReadableStreamDefaultController<Uint8Array> | undefined;
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (replay) controller.enqueue(encode(replay));
-        if (FINAL_STATUSES.has(row.status)) return controller.close();
-        follower = controller;
-        followers.set(controller, after);
-      },
-      cancel() {
-        if (follower) followers.delete(follower);
-      },
-    });
+      .toArray();
+    const last = events.at(-1)?.seq;
+    if (last === undefined) return undefined;
+    const frames = events.map((event) => frameEvent(kind, event.seq, event.data, event.name ?? undefined));
+    return { frames: frames.join(""), last };
   }
 
   /**
@@ -258,7 +272,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       // A run that failed before the pipeline answered is told in-band, like one that failed after.
       live.open(ANSWERING);
       this.failWith(call, { code: "upstream_error", message: "The answer ended before it was complete." });
-      this.closeFollowers();
+      this.wakeReaders();
       const kept = this.row();
       if (kept)
         await this.env.TENANT_ANSWERS.getByName(call.tenant)
@@ -325,14 +339,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       );
     if (kept.error) sql.exec("UPDATE answer SET error = ?", JSON.stringify(kept.error));
     if (kept.status) this.settle(kept.status);
-    this.outbox.push({ seq: events, frame: frameEvent(call.kind, events, kept.data, kept.name) });
-    // One chunk per turn, not per event: events kept in one turn are written (and gated) together.
-    if (!this.flushing) {
-      this.flushing = true;
-      queueMicrotask(() => this.flush());
-    }
-    // The final event ends the answer for its readers, whatever the upstream connection still does.
-    if (kept.status) this.closeFollowers();
+    // Readers wake after this turn, so the events kept in it reach each of them as one chunk. The final
+    // event ends the answer for them, whatever the upstream connection still does.
+    this.wakeReaders();
   }
 
   /** The pipeline answered with an error before any event (refused, shed, over budget): the answer failed with it. */
@@ -403,33 +412,15 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     await this.env.TENANT_LEDGER.getByName(call.tenant).recordMany([entry]);
   }
 
+  /** A keep-alive for the readers waiting for events; one that is still reading has bytes enough. */
   private ping(text: string): void {
-    this.flush();
-    const frame = encode(`: ${text}\n\n`);
-    for (const follower of this.followers.keys()) follower.enqueue(frame);
+    this.wakeReaders(text);
   }
 
-  /** Hands what was kept since the last flush to every live follower, past the events it skips. */
-  private flush(): void {
-    this.flushing = false;
-    const kept = this.outbox;
-    if (kept.length === 0) return;
-    this.outbox = [];
-    const first = kept[0]?.seq ?? 0;
-    const all = encode(kept.map((event) => event.frame).join(""));
-    for (const [follower, after] of this.followers) {
-      if (after < first) follower.enqueue(all);
-      else {
-        const rest = kept.filter((event) => event.seq > after).map((event) => event.frame);
-        if (rest.length > 0) follower.enqueue(encode(rest.join("")));
-      }
-    }
-  }
-
-  private closeFollowers(): void {
-    this.flush();
-    for (const follower of this.followers.keys()) follower.close();
-    this.followers.clear();
+  private wakeReaders(keepAlive?: string): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake(keepAlive);
   }
 
   private settle(status: OwnedStatus): void {
@@ -443,7 +434,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       const { id, tenant } = this.callOf(row);
       await this.env.TENANT_ANSWERS.getByName(tenant).forget(id);
     }
-    this.closeFollowers();
+    this.wakeReaders();
     await this.ctx.storage.deleteAlarm();
     // Rows, not deleteAll: the tables stay for a late call, which then finds nothing.
     this.ctx.storage.sql.exec("DELETE FROM events");

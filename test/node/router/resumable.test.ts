@@ -140,3 +140,40 @@ describe("a chat stream cut by its client mid-answer", () => {
     expect((await simStats()).completed).toBe(0);
   }, 30_000);
 });
+
+describe("a kept chat stream read slowly", () => {
+  it("hands a reader that stalls every event once, in order, while a brisk reader follows live", async () => {
+    await configureSim({ ttftMs: 0, tokensPerS: 200, minAnswerTokens: 200, maxAnswerTokens: 200 });
+    let brisk: Promise<string> | undefined;
+    const stalled = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        new URL(`${stack.routerUrl}/v1/chat/completions`),
+        { method: "POST", headers: { ...auth(), "x-router-resumable": "on" } },
+        (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => {
+            text += chunk.toString();
+            if (brisk) return;
+            // Another reader follows the same answer live, while this socket stops being read after its
+            // first bytes, until the answer has ended upstream.
+            const id = res.headers["x-router-stream-id"];
+            brisk = fetch(`${stack.routerUrl}/v1/chat/completions/${id}/stream`, { headers: auth() }).then(
+              (response) => response.text(),
+            );
+            res.pause();
+            void waitFor(async () => expect((await simStats()).completed).toBe(1)).then(() => res.resume());
+          });
+          res.on("end", () => resolve(text));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body());
+    });
+    const all = events(stalled);
+    expect(all.length).toBeGreaterThan(200);
+    expect(all.map((event) => event.id)).toEqual(all.map((_, index) => index));
+    expect(all.at(-1)?.data).toBe("[DONE]");
+    expect(events((await brisk) ?? "")).toEqual(all);
+  }, 30_000);
+});

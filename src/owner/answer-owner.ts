@@ -62,8 +62,8 @@ interface LiveRun {
  * the tenant's: admission, limits, budgets, the cache, the ledger and metrics apply as to any request,
  * and the pipeline's lease heartbeat is the only thing that holds a slot, so a dead owner's slot frees
  * when its lease expires. Every SSE event is written to SQLite as it arrives, and every reader reads
- * from there, past its own cursor, as fast as it takes them: a slow reader costs the object no memory
- * (nothing is queued for it), and a reader that joins late replays and then follows without a gap.
+ * from there, past its own cursor, as fast as it takes them: nothing is queued for a slow reader, and
+ * a reader that joins late replays and then follows without a gap.
  */
 export abstract class AnswerOwner extends DurableObject<Env> {
   /** Tests move the clock (through `runInDurableObject`) instead of waiting for a TTL. */

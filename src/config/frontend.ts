@@ -54,6 +54,13 @@ const issuerSchema = z
     userClaim: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/)), "sub"),
     /** The algorithms this issuer signs with; a token whose header names another is refused. */
     algorithms: z._default(z.array(z.enum(ISSUER_ALGORITHMS)).check(z.minLength(1)), ["RS256", "ES256"]),
+    /**
+     * How long after its `iat` a token is accepted, whatever its `exp` says: a copied token with a far
+     * `exp` stops working within this bound even if nobody revokes it. Default a day, which every
+     * common provider's access tokens fit (Auth0's longest default; Firebase, Supabase, Clerk an hour
+     * or less); up to 30 days.
+     */
+    maxTokenAgeSeconds: z._default(z.int().check(z.gte(60), z.lte(30 * 86_400)), 86_400),
   })
   .check(
     z.refine((issuer) => (issuer.jwks === undefined) !== (issuer.jwksUrl === undefined), {

@@ -171,7 +171,8 @@ async function verifyIssuerToken(
       audience: issuer.audience,
       algorithms: issuer.algorithms,
       clockTolerance: CLOCK_SKEW_S,
-      requiredClaims: ["exp", issuer.userClaim],
+      maxTokenAge: issuer.maxTokenAgeSeconds,
+      requiredClaims: ["exp", "iat", issuer.userClaim],
     }),
   );
   return {
@@ -180,7 +181,8 @@ async function verifyIssuerToken(
     tenantId,
     scope: {},
     issuedAtMs: (payload.iat ?? 0) * 1000,
-    expiresAt: payload.exp ?? 0,
+    // A token is held no longer than it is accepted: its exp, or its iat plus the issuer's maximum age.
+    expiresAt: Math.min(payload.exp ?? 0, (payload.iat ?? 0) + issuer.maxTokenAgeSeconds),
     issuer,
   };
 }
@@ -230,7 +232,12 @@ async function checked<T>(verifying: Promise<T>): Promise<T> {
     return await verifying;
   } catch (error) {
     if (error instanceof RouterError) throw error;
-    if (error instanceof errors.JWTExpired) throw refused("it has expired");
+    if (error instanceof errors.JWTExpired)
+      throw refused(
+        error.claim === "iat"
+          ? "it was issued longer ago than the issuer's maxTokenAgeSeconds"
+          : "it has expired",
+      );
     if (error instanceof errors.JWTClaimValidationFailed) {
       throw refused(
         error.claim === "nbf"

@@ -78,6 +78,30 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
     ).toBe(200);
   });
 
+  it("accepts a token no longer than maxTokenAgeSeconds after its iat, whatever its exp", async () => {
+    const sim = await createSim();
+    const idp = await provider(ISSUER, AUDIENCE);
+    const now = Math.floor(Date.now() / 1000);
+    const decade = now + 10 * 365 * 86_400;
+    const chat = async (tenants: string, token: string) =>
+      call(tenants, "/v1/chat/completions", { key: token, json: chatBody() }, {}, sim.baseUrl);
+
+    const byDefault = await issuerTenant({ jwks: idp.jwks, algorithms: ["ES256"] });
+    expect((await chat(byDefault.tenants, await idp.sign({ exp: decade }))).status).toBe(200);
+    const dayOld = await chat(byDefault.tenants, await idp.sign({ iat: now - 86_400 - 120, exp: decade }));
+    expect(dayOld.status).toBe(401);
+    expect((await errorOf(dayOld)).message).toContain("maxTokenAgeSeconds");
+    const noIat = await chat(byDefault.tenants, await idp.sign({ iat: undefined, exp: decade }));
+    expect(noIat.status).toBe(401);
+    expect((await errorOf(noIat)).message).toContain("iat");
+
+    const hourly = await issuerTenant({ jwks: idp.jwks, algorithms: ["ES256"], maxTokenAgeSeconds: 3600 });
+    expect((await chat(hourly.tenants, await idp.sign({ iat: now - 1800 }))).status).toBe(200);
+    expect((await chat(hourly.tenants, await idp.sign({ iat: now - 7200, exp: now + 300 }))).status).toBe(
+      401,
+    );
+  });
+
   it("rejects a jwksUrl over plain http to another host", async () => {
     const plain = await issuerTenant({ jwksUrl: "http://idp.example/.well-known/jwks.json" });
     const response = await call(plain.tenants, "/healthz", { key: null });

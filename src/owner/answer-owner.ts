@@ -178,7 +178,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     if (!FINAL_STATUSES.has(row.status)) {
       const call = this.callOf(row);
       // Kept before the abort: events the upstream still sends find the answer ended and are dropped.
-      this.append(call, cancelledEvent(call.kind, row.events, this.responseObject(row, call, undefined)));
+      this.append(cancelledEvent(call.kind, row.events, this.responseObject(row, call, undefined)));
       this.live?.abort.abort(new Error("cancelled by its owner"));
     }
     return this.snapshot(tenant);
@@ -323,10 +323,10 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       live.abort.abort(new Error("size cap"));
       return;
     }
-    this.append(call, kept);
+    this.append(kept);
   }
 
-  private append(call: OwnedCall, kept: KeptEvent): void {
+  private append(kept: KeptEvent): void {
     const sql = this.ctx.storage.sql;
     const { events } = this.requireRow();
     sql.exec("INSERT INTO events (seq, name, data) VALUES (?, ?, ?)", events, kept.name ?? null, kept.data);
@@ -378,7 +378,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
         : JSON.stringify({
             error: { message: error.message, type, param: null, code: error.code },
           });
-    this.append(call, {
+    this.append({
       data,
       name: call.kind === "responses" ? "error" : undefined,
       status: "failed",

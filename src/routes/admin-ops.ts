@@ -4,6 +4,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { parseAlertRules } from "../observe/alerts";
 import { FLEET } from "../observe/metrics";
+import { namedTenant } from "../tenancy/tenant-directory";
 
 /**
  * The operator console's view of what tenants run (behind the admin guard of routes/admin.ts): a tenant's
@@ -15,7 +16,8 @@ const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const DAY_MS = 86_400_000;
 
 adminOps.get("/tenants/:tenant/batches", async (c) => {
-  const page = await c.env.BATCHES.getByName(tenantId(c.req.param("tenant"))).list({
+  const { id } = await namedTenant(c.env, tenantId(c.req.param("tenant")));
+  const page = await c.env.BATCHES.getByName(id).list({
     after: c.req.query("after"),
     limit: 100,
   });

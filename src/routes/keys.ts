@@ -1,12 +1,11 @@
 import { Hono } from "hono";
 import { excessOver, type Limits, limitsSchema } from "../config/limits";
-import { misconfigured } from "../config/settings";
-import { loadTenants, type Tenant } from "../config/tenants";
+import type { Tenant } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { fromZodError, RouterError } from "../errors";
 import { KEY_CAPABILITIES, type KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
-import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
+import { namedTenant } from "../tenancy/tenant-directory";
 import * as z from "../zod";
 
 /**
@@ -41,7 +40,7 @@ export const rotateSchema = z.strictObject({
 const KEY_ID = /^key_[0-9a-f]{32}$/;
 
 keys.post("/tenants/:tenant/keys", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const body = parseBody(createSchema, await c.req.json().catch(invalidJson));
   const limits = withinTenant(tenant, body.limits ?? {});
   const { secret, stored } = await mintSecret();
@@ -50,7 +49,7 @@ keys.post("/tenants/:tenant/keys", async (c) => {
 });
 
 keys.get("/tenants/:tenant/keys", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   return c.json({
     object: "list",
     data: (await registry(c.env).list(tenant.id)).map((record) => view(record, c.env)),
@@ -58,12 +57,12 @@ keys.get("/tenants/:tenant/keys", async (c) => {
 });
 
 keys.get("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   return c.json(view(found(await registry(c.env).get(tenant.id, keyId(c.req.param("id")))), c.env));
 });
 
 keys.patch("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const change = parseBody(updateSchema, await c.req.json().catch(invalidJson));
   if (change.limits) change.limits = withinTenant(tenant, change.limits);
@@ -71,7 +70,7 @@ keys.patch("/tenants/:tenant/keys/:id", async (c) => {
 });
 
 keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const raw = await c.req.text();
   const body = parseBody(rotateSchema, raw === "" ? {} : parseJson(raw));
@@ -81,7 +80,7 @@ keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
 });
 
 keys.delete("/tenants/:tenant/keys/:id", async (c) => {
-  const tenant = await tenantOf(c.env, c.req.param("tenant"));
+  const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   if (!(await registry(c.env).remove(tenant.id, id))) throw notFound();
   return c.json({ id, object: "key", deleted: true });
@@ -99,17 +98,6 @@ function view(record: KeyRecord, env: Env) {
     hints: record.hints.map((hint) => `sk-rt-…${hint}`),
     propagationSeconds: keyCacheTtl(env) / 1000,
   };
-}
-
-/** The tenant named in the path: configured (config wins), else created through the admin API. */
-async function tenantOf(env: Env, id: string): Promise<Tenant> {
-  const directory = loadTenants(env.ROUTER_TENANTS);
-  if (!directory.ok) throw misconfigured();
-  const tenant = directory.value.tenants.find((candidate) => candidate.id === id);
-  if (tenant) return tenant;
-  const stored = await keyRegistry(env).getTenant(id);
-  if (!stored) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
-  return asTenant(stored.tenant);
 }
 
 function keyId(id: string): string {

@@ -1,4 +1,5 @@
 import type { IssuerConfig } from "../config/frontend";
+import { misconfigured } from "../config/settings";
 import {
   type IssuerIndex,
   indexIssuers,
@@ -6,6 +7,7 @@ import {
   type ManagedTenant,
   type Tenant,
 } from "../config/tenants";
+import { RouterError } from "../errors";
 import type { KeyRegistry } from "./key-registry";
 import { keyCacheTtl, REGISTRY_NAME } from "./keys";
 
@@ -54,6 +56,20 @@ function refresh(env: Env, now: number): Promise<ManagedDirectory> {
     if (cached?.directory === directory) cached = undefined;
   });
   return directory;
+}
+
+/**
+ * The tenant an admin path names, disabled or not: configured (config wins), else created through the
+ * admin API; an unknown id is a 404.
+ */
+export async function namedTenant(env: Env, id: string): Promise<Tenant> {
+  const directory = loadTenants(env.ROUTER_TENANTS);
+  if (!directory.ok) throw misconfigured();
+  const tenant = directory.value.tenants.find((candidate) => candidate.id === id);
+  if (tenant) return tenant;
+  const stored = await keyRegistry(env).getTenant(id);
+  if (!stored) throw new RouterError("not_found", "No such tenant.", { param: "tenant" });
+  return asTenant(stored.tenant);
 }
 
 /** The tenant of an id: config's when config names it, else the admin API's if enabled. */

@@ -164,6 +164,9 @@ describe("the console's admin views", () => {
     expect(await batches.json()).toMatchObject({ object: "list", data: [] });
     const cancel = await admin(`/tenants/${id}/batches/batch_nope/cancel`, { method: "POST" });
     expect(cancel.status).toBe(404);
+    const unknown = await admin("/tenants/no-such-tenant/batches");
+    expect(unknown.status).toBe(404);
+    expect(await errorOf(unknown)).toMatchObject({ code: "not_found", param: "tenant" });
 
     const alerts = (await (await admin("/alerts")).json()) as {
       rules: Record<string, number>;

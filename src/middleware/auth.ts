@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { checkOrigin, effectiveLimits, scopesOf } from "../tenancy/enforce";
 import type { KeyGrant } from "../tenancy/key-registry";
-import { type Caller, isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
+import { isManagedKey, keyCacheTtl, REGISTRY_NAME, resolveManagedKey } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
 import { authenticateFrontendToken, guardServerKey } from "./frontend-auth";
 import { internalCallOf } from "./internal-call";
@@ -42,11 +42,7 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   }
   // A frontend token (issue 23) is verified in the isolate; a router key is looked up below.
   if (await authenticateFrontendToken(c, directory.value, key)) return next();
-  const caller = {
-    address: c.req.header("cf-connecting-ip") ?? "unknown",
-    unknownKeys: c.env.KEY_FAILURE_RATE_LIMIT,
-  };
-  const found = (await resolveTenant(directory.value, key)) ?? (await managedTenant(c.env, key, caller));
+  const found = (await resolveTenant(directory.value, key)) ?? (await managedTenant(c, key));
   if (!found) throw new RouterError("unauthorized", "Authentication failed: the router key is not valid.");
   c.set("tenant", found.tenant);
   if (found.key) c.set("routerKey", found.key);
@@ -62,12 +58,16 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
  * random bearer token costs no registry call.
  */
 async function managedTenant(
-  env: Env,
+  c: Context<AppEnv>,
   key: string,
-  caller: Caller,
 ): Promise<{ tenant: Tenant; key: NonNullable<AppEnv["Variables"]["routerKey"]> } | undefined> {
   if (!isManagedKey(key)) return undefined;
+  const { env } = c;
   const now = Date.now();
+  const caller = {
+    address: c.req.header("cf-connecting-ip") ?? "unknown",
+    unknownKeys: env.KEY_FAILURE_RATE_LIMIT,
+  };
   const grant = await resolveManagedKey(env.KEY_REGISTRY, key, now, keyCacheTtl(env), caller);
   const tenant = grant ? await findTenantById(env, grant.tenant, now) : undefined;
   return tenant && grant

@@ -34,6 +34,7 @@ const LAYERS = [
   "usage",
   "bytes",
   "headers",
+  "timing",
   "errors",
   "zod",
 ] as const;

@@ -118,6 +118,7 @@ export async function refusedAtOpening(
   owner: ReturnType<typeof ownerOf>,
 ): Promise<Response | undefined> {
   const tenant = c.get("tenant").id;
+  // Wrapped: the stub's promise is a union of RPC promise types that `within` cannot take as one.
   const asked = (async (): Promise<OwnedOpening | null> => owner.opening(tenant))();
   // Not awaited past the wait: a broken owner shows in the follow that comes next.
   asked.catch(() => {});

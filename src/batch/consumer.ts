@@ -23,6 +23,14 @@ export interface ConsumerHooks {
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 /** After this many runs that ended in a retryable answer, the last answer is the line's result. */
 const MAX_ATTEMPTS = 8;
+/**
+ * A line refused for its budget (402 `budget_exhausted`) runs again this many times, this far apart.
+ * The authority counts what it lent isolates as spent, so the batch's lines still running can hold
+ * the rest of a budget with reservations (their prompt and `max_tokens`) they will not use. Once they
+ * have settled, a budget that is really spent refuses the line again, and that refusal is its result.
+ */
+const BUDGET_RECHECKS = 2;
+const BUDGET_RECHECK_S = 3;
 
 /**
  * The BATCH_LINES consumer. Each message names one line; the line is claimed from its batch (so a
@@ -76,9 +84,10 @@ async function runLine(run: LineRun): Promise<void> {
   }
   run.hooks.afterRun?.(message.body);
 
-  if (RETRYABLE.has(answer.status) && claim.attempt < MAX_ATTEMPTS) {
+  const delaySeconds = retryDelay(answer, claim.attempt);
+  if (delaySeconds !== undefined) {
     await batches.release(batchId, index, claim.token);
-    return message.retry({ delaySeconds: backoffSeconds(claim.attempt, answer.retryAfterS) });
+    return message.retry({ delaySeconds });
   }
   try {
     await batches.complete(batchId, index, claim.token, outcomeOf(message.body, claim, answer, run.pricing));
@@ -181,6 +190,15 @@ function peakCostUsd(policy: Policy, model: string, usage: Usage, now: number): 
     },
     rates,
   );
+}
+
+/** How long until a line that got `answer` on its `attempt`-th run runs again; undefined when the answer is its result. */
+function retryDelay(answer: Answer, attempt: number): number | undefined {
+  if (RETRYABLE.has(answer.status))
+    return attempt < MAX_ATTEMPTS ? backoffSeconds(attempt, answer.retryAfterS) : undefined;
+  const code = (answer.body as { error?: { code?: unknown } } | null)?.error?.code;
+  const budget = answer.status === 402 && code === "budget_exhausted";
+  return budget && attempt <= BUDGET_RECHECKS ? BUDGET_RECHECK_S : undefined;
 }
 
 /** 5 s, 10 s, 20 s … capped at 5 minutes; an upstream's Retry-After is honoured when longer. */

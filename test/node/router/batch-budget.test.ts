@@ -84,6 +84,15 @@ async function submit(openai: OpenAI, count: number) {
   });
 }
 
+async function configureSim(patch: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${stack.simUrl}/_sim/config`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+  });
+  expect(response.ok).toBe(true);
+}
+
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -159,6 +168,24 @@ describe("a spent budget stops batches", () => {
     for (const entry of errors) {
       expect(entry.response.status_code).toBe(402);
       expect(entry.response.body.error.code).toBe("budget_exhausted");
+    }
+  }, 60_000);
+
+  it("runs every line whose real spend fits, though their reservations together did not", async () => {
+    // Each line reserves its max_tokens ($0.001) and is answered with 20 tokens: the budget holds two
+    // lines' reservations at a time, and all six lines' spend many times over.
+    await configureSim({ minAnswerTokens: 20, maxAnswerTokens: 20 });
+    try {
+      const openai = await keyWithBudget(0.0025);
+      const created = await submit(openai, 6);
+      const batch = await until(
+        () => openai.batches.retrieve(created.id),
+        (b) => b.status === "completed",
+        45_000,
+      );
+      expect(batch.request_counts).toEqual({ total: 6, completed: 6, failed: 0 });
+    } finally {
+      await configureSim({ minAnswerTokens: 5_000, maxAnswerTokens: 5_000 });
     }
   }, 60_000);
 });

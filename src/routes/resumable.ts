@@ -118,10 +118,9 @@ export async function refusedAtOpening(
   owner: ReturnType<typeof ownerOf>,
 ): Promise<Response | undefined> {
   const tenant = c.get("tenant").id;
-  // Wrapped: the stub's promise is a union of RPC promise types that `within` cannot take as one.
-  const asked = (async (): Promise<OwnedOpening | null> => owner.opening(tenant))();
-  // Not awaited past the wait: a broken owner shows in the follow that comes next.
-  asked.catch(() => {});
+  // Wrapped: the stub's promise is a union of RPC promise types that `within` cannot take as one. A
+  // broken owner is not told here: it shows in the follow that comes next.
+  const asked = (async (): Promise<OwnedOpening | null> => owner.opening(tenant))().catch(() => null);
   const opening = await within(asked, OPENING_WAIT_MS);
   if (opening?.kind !== "refused" && !c.req.raw.signal.aborted) return undefined;
   await owner.remove(tenant);

@@ -60,7 +60,8 @@ export async function resolveManagedKey(
   const cached = known.get(key);
   if (cached && cached.until > now) return cached.grant;
   if ((unknown.get(key) ?? 0) > now) return null;
-  if (caller) refuseIfFlooding(caller.address, now);
+  // A key this isolate knew (its memory merely expired) is refreshed, whoever floods: only guesses wait.
+  if (caller && !cached) refuseIfFlooding(caller.address, now);
   const grant = await registry.getByName(REGISTRY_NAME).lookup(await sha256Hex(key));
   const memory = grant ? known : unknown;
   if (memory.size >= KEY_CACHE_MAX) memory.clear();
@@ -85,8 +86,8 @@ const FLOOD_PERIOD_MS = 60_000;
  * Addresses that presented more unknown managed keys than their allowance, until when. Each unknown
  * key costs a call to the one registry object (a new one every time, so the memory of unknown keys
  * does not help), so a flood of made-up keys could slow every isolate's key lookups. Once an address
- * is past its allowance, a key this isolate does not know is refused without the call until the
- * period ends; keys the isolate knows keep working, for that address too.
+ * is past its allowance, a key this isolate has never resolved is refused without the call until the
+ * period ends; keys it has resolved keep working (and are refreshed), for that address too.
  */
 const flooding = new Map<string, number>();
 

@@ -221,4 +221,25 @@ describe("a flood of made-up managed keys", () => {
     expect((await from(other, fresh)).status).toBe(200);
     expect((await from(other, madeUp(62))).status).toBe(401);
   });
+
+  it("still refreshes a key the isolate resolved before, once its memory expires, for a flooding address", async () => {
+    await awayFromMinuteEdge(20_000);
+    const caller = {
+      address: `192.0.2.${Math.floor(Math.random() * 250)}`,
+      unknownKeys: env.KEY_FAILURE_RATE_LIMIT,
+    };
+    const ttlMs = 10_000;
+    const now = Date.now();
+    const known = (await createKey("acme", { name: "refreshed" })).key as string;
+    const never = (await createKey("acme", { name: "never seen" })).key as string;
+    expect(await resolveManagedKey(env.KEY_REGISTRY, known, now, ttlMs, caller)).not.toBeNull();
+    for (let i = 0; i <= 60; i++)
+      await resolveManagedKey(env.KEY_REGISTRY, madeUp(100 + i), now, ttlMs, caller);
+
+    const later = now + ttlMs + 1;
+    await expect(resolveManagedKey(env.KEY_REGISTRY, never, later, ttlMs, caller)).rejects.toMatchObject({
+      status: 429,
+    });
+    expect(await resolveManagedKey(env.KEY_REGISTRY, known, later, ttlMs, caller)).not.toBeNull();
+  });
 });

@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminKeyDigest, LOCAL_ADMIN_KEY } from "../../../scripts/local-config";
 import { type LocalStack, startLocalStackWithPolicy } from "../../../scripts/stack";
+import { configureSim } from "./sim-control";
 
 /**
  * A spent budget stops batches as it stops every other call (issue 22), through real sockets and the
@@ -82,15 +83,6 @@ async function submit(openai: OpenAI, count: number) {
     completion_window: "24h",
     metadata: { schedule: "now" },
   });
-}
-
-async function configureSim(patch: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${stack.simUrl}/_sim/config`, {
-    method: "PATCH",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(patch),
-  });
-  expect(response.ok).toBe(true);
 }
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 30_000): Promise<T> {
@@ -174,7 +166,7 @@ describe("a spent budget stops batches", () => {
   it("runs every line whose real spend fits, though their reservations together did not", async () => {
     // Each line reserves its max_tokens ($0.001) and is answered with 20 tokens: the budget holds two
     // lines' reservations at a time, and all six lines' spend many times over.
-    await configureSim({ minAnswerTokens: 20, maxAnswerTokens: 20 });
+    await configureSim(stack.simUrl, { minAnswerTokens: 20, maxAnswerTokens: 20 });
     try {
       const openai = await keyWithBudget(0.0025);
       const created = await submit(openai, 6);
@@ -185,7 +177,7 @@ describe("a spent budget stops batches", () => {
       );
       expect(batch.request_counts).toEqual({ total: 6, completed: 6, failed: 0 });
     } finally {
-      await configureSim({ minAnswerTokens: 5_000, maxAnswerTokens: 5_000 });
+      await configureSim(stack.simUrl, { minAnswerTokens: 5_000, maxAnswerTokens: 5_000 });
     }
   }, 60_000);
 });

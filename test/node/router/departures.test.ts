@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStackWithPolicy } from "../../../scripts/stack";
+import { configureSim } from "./sim-control";
 
 /**
  * Clients that leave, through real sockets and a real service binding: the router under workerd,
@@ -42,15 +43,6 @@ beforeEach(async () => {
   await fetch(`${stack.simUrl}/_sim/reset`, { method: "POST" });
   await waitFor(async () => expect(await pool()).toMatchObject({ inFlight: 0, queued: 0 }), 10_000);
 });
-
-async function configureSim(patch: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${stack.simUrl}/_sim/config`, {
-    method: "PATCH",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(patch),
-  });
-  expect(response.ok).toBe(true);
-}
 
 async function simStats(): Promise<SimStats> {
   return (await (await fetch(`${stack.simUrl}/_sim/stats`)).json()) as SimStats;
@@ -134,7 +126,7 @@ function readThenLeave(chunks: number): Promise<string> {
 
 /** Holds the pool's only slot with a slow stream until the returned function is called. */
 async function holdTheSlot(): Promise<() => Promise<void>> {
-  await configureSim({ faultScript: [{ kind: "slow", ttftMs: 0, tokensPerS: 5 }] });
+  await configureSim(stack.simUrl, { faultScript: [{ kind: "slow", ttftMs: 0, tokensPerS: 5 }] });
   const controller = new AbortController();
   const response = await fetch(`${stack.routerUrl}/v1/chat/completions`, {
     method: "POST",
@@ -170,7 +162,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("a client that leaves before the response starts (through a binding)", () => {
   it("non-streamed: the upstream call is aborted within 1 s and the slot is freed", async () => {
-    await configureSim({ ttftMs: 4_000 });
+    await configureSim(stack.simUrl, { ttftMs: 4_000 });
     const before = await usage();
     await leaveAfter(300, false);
     await waitFor(async () => expect(await simStats()).toMatchObject({ aborted: 1, inFlight: 0 }), 1_000);
@@ -181,7 +173,9 @@ describe("a client that leaves before the response starts (through a binding)", 
   });
 
   it("during the pre-first-token hold: no retry is sent for it", async () => {
-    await configureSim({ faultScript: [{ kind: "stallBeforeFirstToken", ms: 4_000, keepAlive: true }] });
+    await configureSim(stack.simUrl, {
+      faultScript: [{ kind: "stallBeforeFirstToken", ms: 4_000, keepAlive: true }],
+    });
     const before = await usage();
     await leaveAfter(300, true);
     await waitFor(async () => expect(await simStats()).toMatchObject({ inFlight: 0 }), 1_000);
@@ -204,7 +198,7 @@ describe("a client that leaves before the response starts (through a binding)", 
 
 describe("a client that leaves after the response has started (direct socket)", () => {
   it("mid-stream: the upstream call is aborted within 1 s and the slot is freed", async () => {
-    await configureSim({ tokensPerS: 10 });
+    await configureSim(stack.simUrl, { tokensPerS: 10 });
     const before = await usage();
     await readThenLeave(2);
     await waitFor(async () => expect(await simStats()).toMatchObject({ aborted: 1, inFlight: 0 }), 1_000);

@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../../scripts/stack";
+import { configureSim } from "./sim-control";
 
 /**
  * Resumable chat streams (issue 24) through real sockets: the router under workerd, the simulator on
@@ -15,17 +16,8 @@ afterAll(() => stack?.close());
 
 beforeEach(async () => {
   await fetch(`${stack.simUrl}/_sim/reset`, { method: "POST" });
-  await configureSim({ ttftMs: 0, tokensPerS: 40, minAnswerTokens: 60, maxAnswerTokens: 60 });
+  await configureSim(stack.simUrl, { ttftMs: 0, tokensPerS: 40, minAnswerTokens: 60, maxAnswerTokens: 60 });
 });
-
-async function configureSim(patch: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${stack.simUrl}/_sim/config`, {
-    method: "PATCH",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(patch),
-  });
-  expect(response.ok).toBe(true);
-}
 
 async function simStats(): Promise<{
   requests: number;
@@ -143,7 +135,12 @@ describe("a chat stream cut by its client mid-answer", () => {
 
 describe("a kept chat stream read slowly", () => {
   it("hands a reader that stalls every event once, in order, while a brisk reader follows live", async () => {
-    await configureSim({ ttftMs: 0, tokensPerS: 200, minAnswerTokens: 200, maxAnswerTokens: 200 });
+    await configureSim(stack.simUrl, {
+      ttftMs: 0,
+      tokensPerS: 200,
+      minAnswerTokens: 200,
+      maxAnswerTokens: 200,
+    });
     let brisk: Promise<string> | undefined;
     const stalled = await new Promise<string>((resolve, reject) => {
       const req = httpRequest(

@@ -289,7 +289,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       data: (payload) => this.keep(call, payload, live),
       // Keep-alives (while queued for a slot, or DeepSeek's own) reach live readers, unstored: their
       // connections stay open, and a reader that left is noticed at the next one.
-      comment: (text) => this.ping(text),
+      comment: (text) => this.wakeReaders(text),
     });
     const reader = body.getReader();
     try {
@@ -412,11 +412,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     await this.env.TENANT_LEDGER.getByName(call.tenant).recordMany([entry]);
   }
 
-  /** A keep-alive for the readers waiting for events; one that is still reading has bytes enough. */
-  private ping(text: string): void {
-    this.wakeReaders(text);
-  }
-
+  /** Wakes the readers waiting for events: to read on, or with a keep-alive (one still reading has bytes enough). */
   private wakeReaders(keepAlive?: string): void {
     const waiting = this.waiting;
     this.waiting = [];

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { activePolicy } from "../config/policy-source";
 import { internalRequest } from "../middleware/internal-call";
+import { responsesUsage } from "../surfaces/responses";
 import { isObject, type Json, parse } from "../surfaces/scan";
 import { SseParser } from "../upstream/sse";
+import { addUsage, NO_USAGE } from "../usage";
 import {
   cancelledEvent,
   encode,
@@ -280,6 +282,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
           .catch(() => {});
       // The pipeline's accounting, lease release and cache writes: a request's waitUntil, held here.
       while (pending.length > 0) await Promise.allSettled(pending.splice(0));
+      if (call.kind === "responses") await this.showBookedUsage(call).catch(() => {});
       this.live = undefined;
     }
   }
@@ -402,6 +405,27 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       message: "The router lost this answer mid-call (its owner restarted); what was streamed is kept.",
     });
     this.ctx.waitUntil(this.bookLost(call, outputEvents));
+  }
+
+  /**
+   * A Response that ended without the upstream's usage (cancelled, cut off) shows what the ledger
+   * booked for it, its spent attempts included: what the tenant is billed, where `retrieve` shows it.
+   */
+  private async showBookedUsage(call: OwnedCall): Promise<void> {
+    const row = this.row();
+    if (!row || row.status === "completed") return;
+    const response = row.response ? parse(row.response) : undefined;
+    if (isObject(response?.usage)) return;
+    const requestId = call.headers["x-request-id"] ?? call.id;
+    const booked = (await this.env.TENANT_LEDGER.getByName(call.tenant).entries(requestId)).filter(
+      // The call's own row, and attempts since it was created (a caller may reuse its request id).
+      (entry) =>
+        entry.entryId === `owned:${call.id}` || (entry.kind === "attempt" && entry.at >= row.created_at),
+    );
+    if (booked.length === 0) return;
+    const usage = booked.reduce((sum, entry) => addUsage(sum, entry.usage), NO_USAGE);
+    const shown = { ...(response ?? {}), usage: responsesUsage(usage) };
+    this.ctx.storage.sql.exec("UPDATE answer SET response = ?", JSON.stringify(shown));
   }
 
   private async bookLost(call: OwnedCall, outputEvents: number): Promise<void> {

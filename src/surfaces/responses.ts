@@ -34,6 +34,17 @@ export function usageFromResponses(raw: unknown): Usage | undefined {
   };
 }
 
+/** `usage` as a Response object carries it: the inverse of {@link usageFromResponses}. */
+export function responsesUsage(usage: Usage): Json {
+  return {
+    input_tokens: usage.promptTokens,
+    input_tokens_details: { cached_tokens: usage.cacheHitTokens },
+    output_tokens: usage.completionTokens,
+    output_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
+}
+
 /** A finished response's finish reason: its status, or why it is incomplete. */
 function finishOf(response: Json): { usage?: Usage; finishReason?: string } {
   const usage = usageFromResponses(response.usage);

@@ -76,11 +76,26 @@ describe("Responses background mode, through the openai SDK", () => {
       reasoning: { effort: "none" },
       background: true,
     });
-    await eventually(async () => expect((await sim.stats()).inFlight).toBe(1));
+    // Cancelled once some text has been generated.
+    for await (const event of await openai.responses.retrieve(created.id, { stream: true })) {
+      if (event.type === "response.output_text.delta") break;
+    }
     const cancelled = await openai.responses.cancel(created.id);
     expect(cancelled.status).toBe("cancelled");
     await eventually(async () => expect((await sim.stats()).aborted).toBe(1));
     expect((await openai.responses.retrieve(created.id)).status).toBe("cancelled");
+    // What was generated before the cancel is billed, and the response says how much.
+    let usage: OpenAI.Responses.ResponseUsage | null | undefined;
+    await eventually(async () => {
+      usage = (await openai.responses.retrieve(created.id)).usage;
+      expect(usage?.output_tokens).toBeGreaterThan(0);
+    });
+    const booked = (await env.TENANT_LEDGER.getByName("acme").entries(created.id)).filter(
+      (entry) => entry.entryId === `owned:${created.id}`,
+    );
+    expect(booked).toHaveLength(1);
+    expect(usage?.output_tokens).toBe(booked[0]?.usage.completionTokens);
+    expect(usage?.input_tokens).toBe(booked[0]?.usage.promptTokens);
   });
 
   it("refuses an unknown model at create with a plain request's error, keeping nothing", async () => {

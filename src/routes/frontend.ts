@@ -14,6 +14,7 @@ import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
 import * as z from "../zod";
+import { jsonBody, parseJsonBody } from "./body";
 
 export const FRONTEND_TOKEN_PATHS = ["/v1/frontend/tokens", "/v1/frontend/tokens/revoke"] as const;
 export const FRONTEND_JWKS_PATH = "/v1/frontend/jwks.json";
@@ -30,7 +31,7 @@ export const frontendTokens = new Hono<AppEnv>();
 
 frontendTokens.post("/v1/frontend/tokens", async (c) => {
   const parentKeyId = await mintingKey(c);
-  const request = parseMintRequest(await c.req.json().catch(invalidJson));
+  const request = parseMintRequest(await jsonBody(c.req.raw));
   const tenant = c.get("tenant");
   const parent = effectiveLimits(scopesOf(tenant, c.get("routerKey")));
   const scope = scopeOf(request, parent, tenant.frontend);
@@ -62,7 +63,7 @@ frontendTokens.post("/v1/frontend/tokens/revoke", async (c) => {
   await mintingKey(c);
   // No body means `{}` (every token of the key); a body that does not parse never does.
   const text = await c.req.text();
-  const parsed = revokeSchema.safeParse(text.trim() === "" ? {} : parseOrRefuse(text));
+  const parsed = revokeSchema.safeParse(text.trim() === "" ? {} : parseJsonBody(text));
   if (!parsed.success)
     throw new RouterError("invalid_request", 'Send {"sub": "<end user>"} or {}.', { param: "sub" });
   const tenant = c.get("tenant");
@@ -125,18 +126,6 @@ function propagation(c: Context<AppEnv>): number {
   return keyCacheTtl(c.env) / 1000;
 }
 
-function parseOrRefuse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    invalidJson();
-  }
-}
-
-function invalidJson(): never {
-  throw new RouterError("invalid_json", "The body must be a JSON object.");
-}
-
 /**
  * `GET /admin/tenants/:tenant/end-users/:id`: one end user's counters in their current windows (the
  * tenant's per-user limits), by the id a mint answer gives as `end_user`. Behind the admin guard.
@@ -181,7 +170,7 @@ export const sessionSchema = z.strictObject({
 export const frontendSessions = new Hono<AppEnv>();
 
 frontendSessions.post(FRONTEND_SESSION_PATH, async (c) => {
-  const parsed = sessionSchema.safeParse(await c.req.json().catch(invalidJson));
+  const parsed = sessionSchema.safeParse(await jsonBody(c.req.raw));
   if (!parsed.success) throw fromZodError(parsed.error, "session request");
   if (!loadTenants(c.env.ROUTER_TENANTS).ok) throw misconfigured();
   // Configured, or created through the admin API (as the token's own check finds it).

@@ -7,6 +7,7 @@ import { KEY_CAPABILITIES, type KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
 import { namedTenant } from "../tenancy/tenant-directory";
 import * as z from "../zod";
+import { jsonBody, parseJsonBody } from "./body";
 
 /**
  * `/admin/tenants/:tenant/keys`: managed router keys, behind the admin guard of routes/admin.ts.
@@ -41,7 +42,7 @@ const KEY_ID = /^key_[0-9a-f]{32}$/;
 
 keys.post("/tenants/:tenant/keys", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
-  const body = parseBody(createSchema, await c.req.json().catch(invalidJson));
+  const body = parseBody(createSchema, await jsonBody(c.req.raw));
   const limits = withinTenant(tenant, body.limits ?? {});
   const { secret, stored } = await mintSecret();
   const record = await registry(c.env).create(tenant.id, body.name, limits, stored, body.capabilities);
@@ -64,7 +65,7 @@ keys.get("/tenants/:tenant/keys/:id", async (c) => {
 keys.patch("/tenants/:tenant/keys/:id", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
-  const change = parseBody(updateSchema, await c.req.json().catch(invalidJson));
+  const change = parseBody(updateSchema, await jsonBody(c.req.raw));
   if (change.limits) change.limits = withinTenant(tenant, change.limits);
   return c.json(view(found(await registry(c.env).update(tenant.id, id, change)), c.env));
 });
@@ -73,7 +74,7 @@ keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const raw = await c.req.text();
-  const body = parseBody(rotateSchema, raw === "" ? {} : parseJson(raw));
+  const body = parseBody(rotateSchema, raw === "" ? {} : parseJsonBody(raw));
   const { secret, stored } = await mintSecret();
   const record = found(await registry(c.env).rotate(tenant.id, id, stored, body.graceSeconds * 1000));
   return c.json({ ...view(record, c.env), key: secret });
@@ -129,16 +130,4 @@ function parseBody<T extends z.ZodMiniType>(schema: T, json: unknown): z.output<
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw fromZodError(parsed.error, "key");
   return parsed.data as z.output<T>;
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return invalidJson();
-  }
-}
-
-function invalidJson(): never {
-  throw new RouterError("invalid_json", "The body must be a JSON object.");
 }

@@ -8,6 +8,7 @@ import { keyCacheTtl } from "../tenancy/keys";
 import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import type { TenantRecord } from "../tenancy/tenant-table";
 import * as z from "../zod";
+import { invalidJson, jsonBody } from "./body";
 import { usageWindow } from "./range";
 
 /**
@@ -162,12 +163,4 @@ function parse(schema: typeof managedTenantSchema, json: unknown): ManagedTenant
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw fromZodError(parsed.error, "tenant");
   return parsed.data;
-}
-
-async function jsonBody(request: Request): Promise<unknown> {
-  return request.json().catch(invalidJson);
-}
-
-function invalidJson(): never {
-  throw new RouterError("invalid_json", "The body must be a JSON object.");
 }

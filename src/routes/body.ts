@@ -1,0 +1,22 @@
+import { RouterError } from "../errors";
+
+/**
+ * The JSON body of a management route (keys, tenants, frontend tokens): one that does not parse is a
+ * 400 `invalid_json`, and the route's schema then says what is missing or wrong.
+ */
+export function jsonBody(request: Request): Promise<unknown> {
+  return request.json().catch(invalidJson);
+}
+
+/** `text`, a body already read, as JSON, or the same 400. */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return invalidJson();
+  }
+}
+
+export function invalidJson(): never {
+  throw new RouterError("invalid_json", "The body must be a JSON object.");
+}

@@ -130,6 +130,27 @@ export function singlePoolPolicy(
   });
 }
 
+/** Answers are 60 tokens; the first request is paced at 20 tokens/s (3 s), later ones are instant. */
+export const SLOW_FIRST = {
+  minAnswerTokens: 60,
+  maxAnswerTokens: 60,
+  faultScript: [{ kind: "slow", tokensPerS: 20 }],
+};
+
+/**
+ * A simulator answering {@link SLOW_FIRST}, and a one-slot pool over it that neither retries nor
+ * adapts its limit: a first stream holds the only slot for 3 s.
+ */
+export async function slowFirstOneSlot(): Promise<{ sim: SimInstance; policy: string }> {
+  const sim = await createSim(SLOW_FIRST);
+  const policy = singlePoolPolicy(sim.baseUrl, {
+    concurrency: 1,
+    retries: { max: 0 },
+    admission: { adaptive: false },
+  });
+  return { sim, policy };
+}
+
 export function chatBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     model: "deepseek-v4-flash",

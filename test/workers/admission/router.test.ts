@@ -9,6 +9,7 @@ import {
   eventually,
   readSse,
   type SimInstance,
+  SLOW_FIRST,
   singlePoolPolicy,
 } from "../helpers";
 
@@ -52,13 +53,6 @@ async function holdSlot(sim: SimInstance, policy: string, vars: Record<string, s
     },
   };
 }
-
-/** Answers are 60 tokens; the first request is paced at 20 tokens/s (3 s), later ones are instant. */
-const SLOW_FIRST = {
-  minAnswerTokens: 60,
-  maxAnswerTokens: 60,
-  faultScript: [{ kind: "slow", tokensPerS: 20 }],
-};
 
 async function digest(key: string): Promise<string> {
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));

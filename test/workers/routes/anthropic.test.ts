@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { storedFrom, uniquePrompt } from "../cache/support";
-import { type CallInit, createSim, ledgerEntry, type SimInstance, singlePoolPolicy } from "../helpers";
+import {
+  type CallInit,
+  createSim,
+  ledgerEntry,
+  type SimInstance,
+  singlePoolPolicy,
+  slowFirstOneSlot,
+} from "../helpers";
 
 const MESSAGES = "/anthropic/v1/messages";
 
@@ -257,16 +264,7 @@ describe("the prompt cache on the Anthropic surface", () => {
 
 describe("admission on the Anthropic surface", () => {
   it("sheds with 429 rate_limit_error and Retry-After when the pool is full", async () => {
-    const sim = await createSim({
-      minAnswerTokens: 60,
-      maxAnswerTokens: 60,
-      faultScript: [{ kind: "slow", tokensPerS: 20 }],
-    });
-    const policy = singlePoolPolicy(sim.baseUrl, {
-      concurrency: 1,
-      retries: { max: 0 },
-      admission: { adaptive: false },
-    });
+    const { sim, policy } = await slowFirstOneSlot();
     const holder = await anthropicCall(
       sim,
       { json: messagesBody({ stream: true }) },

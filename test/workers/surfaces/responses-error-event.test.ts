@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSim, type SimInstance, singlePoolPolicy } from "../helpers";
+import { createSim, type SimInstance, singlePoolPolicy, slowFirstOneSlot } from "../helpers";
 
 /**
  * OpenAI numbers every Responses stream event, `error` included (`ResponseErrorEvent.sequence_number`):
@@ -37,16 +37,7 @@ describe("the Responses in-band error event", () => {
   });
 
   it("on a stream shed while queued after its commit, is the stream's first event, number 0", async () => {
-    const sim = await createSim({
-      minAnswerTokens: 60,
-      maxAnswerTokens: 60,
-      faultScript: [{ kind: "slow", tokensPerS: 20 }],
-    });
-    const policy = singlePoolPolicy(sim.baseUrl, {
-      concurrency: 1,
-      retries: { max: 0 },
-      admission: { adaptive: false },
-    });
+    const { sim, policy } = await slowFirstOneSlot();
     const holder = await streamed(sim, policy);
     const reader = (holder.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();

@@ -35,6 +35,9 @@ export class Flight {
   readonly chunks: Uint8Array[] = [];
   private waiters: Array<() => void> = [];
   private endedAt: number | undefined;
+  /** Followers reading the answer now; the leader's departure leaves the upstream to them while any remain. */
+  private readers = 0;
+  private whenUnfollowed: Array<() => void> = [];
 
   /** `deadlineAt`: the leader's own deadline; a flight unfinished by then is abandoned. */
   constructor(private readonly deadlineAt: number) {}
@@ -67,6 +70,34 @@ export class Flight {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(() => settle("changed"));
     });
+  }
+
+  /** A follower starts reading the answer; the returned function, called once, says it has stopped. */
+  read(): () => void {
+    this.readers++;
+    let reading = true;
+    return () => {
+      if (!reading) return;
+      reading = false;
+      if (--this.readers > 0) return;
+      const waiting = this.whenUnfollowed;
+      this.whenUnfollowed = [];
+      for (const resolve of waiting) resolve();
+    };
+  }
+
+  /** Whether followers are reading an answer still flowing: the upstream call then serves them too. */
+  get followed(): boolean {
+    return this.readers > 0 && this.state.phase === "answering";
+  }
+
+  /**
+   * Resolves when no follower reads any more (at once if none does). Made in the caller's context, so
+   * its continuations run there even though the last follower's request is what resolves it.
+   */
+  unfollowed(): Promise<void> {
+    if (this.readers === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenUnfollowed.push(resolve));
   }
 
   answering(kind: "stream" | "json", servedBy: ServedBy): void {

@@ -43,9 +43,16 @@ export async function follow(flight: Flight, o: FollowOptions): Promise<Response
     throw sharedFailure(state.error, o.headers);
   }
   const headers = followerHeaders(o.headers, state.servedBy);
-  if (o.stream && state.kind === "stream") return streamAlong(flight, state.servedBy, headers, o);
+  // Reading from here: a leader whose own client leaves keeps the upstream answering for this request.
+  const stopReading = flight.read();
+  if (o.stream && state.kind === "stream")
+    return streamAlong(flight, state.servedBy, headers, o, stopReading);
 
-  while (flight.state.phase === "answering") await waitForChange(flight, o);
+  try {
+    while (flight.state.phase === "answering") await waitForChange(flight, o);
+  } finally {
+    stopReading();
+  }
   const ended = flight.state;
   if (ended.phase !== "ended") return "lead";
   if (ended.end.outcome === "cancelled") return "lead";
@@ -65,12 +72,19 @@ export async function follow(flight: Flight, o: FollowOptions): Promise<Response
   return new Response(replayJson(answer), { status: 200, headers });
 }
 
-function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: FollowOptions): Response {
+function streamAlong(
+  flight: Flight,
+  servedBy: ServedBy,
+  headers: Headers,
+  o: FollowOptions,
+  stopReading: () => void,
+): Response {
   let cursor = 0;
   let done = false;
   const end = (outcome: AnswerEnd["outcome"], answerEnd?: AnswerEnd) => {
     if (done) return;
     done = true;
+    stopReading();
     const saved = outcome === "complete" ? o.priceSaving(servedBy.model, answerEnd?.usage) : 0;
     o.onEnd(finished(servedBy, { ...answerEnd, outcome }, 200, saved));
   };
@@ -89,7 +103,7 @@ function streamAlong(flight: Flight, servedBy: ServedBy, headers: Headers, o: Fo
           const state = flight.state;
           if (state.phase === "ended") {
             // Accounted before the close: once the response is complete, workerd drops new I/O. A leader's
-            // cancel was its own client's doing; this follower's answer was cut for it: a failure.
+            // cancel (its client left while no follower was reading) cut this answer: a failure.
             end(state.end.outcome === "cancelled" ? "failed" : state.end.outcome, state.end);
             if (state.end.outcome !== "complete")
               controller.enqueue(errorEvent(interrupted(state.end.outcome), o.endpoint, sent(flight)));

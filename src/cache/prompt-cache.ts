@@ -55,11 +55,20 @@ export interface PromptCache {
   observe(step: PlanStep, target: string, kind: "stream" | "json"): AnswerObserver;
   /** The request that went upstream failed before answering; `abandoned` when its own client left. */
   fail(error: unknown, abandoned: boolean): void;
+  /**
+   * What stops the request's upstream call: its caller's `departure`, except that while identical
+   * requests read the answer it is streaming, the call goes on for them until the last of them stops.
+   */
+  upstreamSignal(departure: AbortSignal): AbortSignal;
 }
 
 type Count = (delta: Partial<CacheCounters>) => void;
 
-const PASSIVE = { observe: () => ({ end() {} }), fail() {} } satisfies Omit<PromptCache, "status">;
+const PASSIVE = {
+  observe: () => ({ end() {} }),
+  fail() {},
+  upstreamSignal: (departure) => departure,
+} satisfies Omit<PromptCache, "status">;
 /**
  * Failures that say something about the upstream, so every identical request would meet them too. Any
  * other failure is the leader's own (its deadline, its wait, its tenant's limit, its client leaving):
@@ -229,6 +238,19 @@ function missed(keeping: Keeping, leading: Flight | undefined): PromptCache {
       landAfter(undefined);
       const verdict = toRouterError(error);
       leading?.fail(abandoned || !UPSTREAM_VERDICTS.has(verdict.code) ? "abandoned" : verdict);
+    },
+    upstreamSignal(departure) {
+      if (!leading) return departure;
+      const stop = new AbortController();
+      const onDeparture = () => {
+        if (!leading.followed) return stop.abort(departure.reason);
+        // The upstream's tokens are billed to this request as before; its followers' answers (and
+        // the cache entry) are now whole instead of cut. The wait is this request's own promise.
+        void leading.unfollowed().then(() => stop.abort(departure.reason));
+      };
+      if (departure.aborted) onDeparture();
+      else departure.addEventListener("abort", onDeparture, { once: true });
+      return stop.signal;
     },
   };
 }

@@ -15,6 +15,8 @@ interface StreamWatch {
   abort(reason: RouterError): void;
   /** The answer's wire format: how its events are read and how a failure is told in-band. */
   endpoint?: WireEndpoint;
+  /** The client left mid-stream: the caller's departure (see the relay's `clientLeft`). */
+  clientLeft?(reason: unknown): void;
 }
 
 /** How long a stream's side reader leaves bytes buffered between drains once the first token is in. */
@@ -28,6 +30,7 @@ const SIDE_PAUSE_MS = 100;
 export function streamAnswer(
   source: RelaySource,
   headers: Headers,
+  /** Stops the upstream: the caller's departure, unless others read the answer too. */
   clientSignal: AbortSignal,
   sentAt: number,
   observers: readonly AnswerObserver[],
@@ -85,6 +88,7 @@ export function streamAnswer(
       // Unpaced until the first token, so firstTokenAt is exact; after it the idle deadline is late by
       // at most the pause, a quarter of it at most.
       pauseMs: () => (tap.firstTokenAt === undefined ? 0 : Math.min(SIDE_PAUSE_MS, watch.idleMs / 4)),
+      clientLeft: watch.clientLeft,
       trailer: (end) => {
         const failure = midStreamFailure(end, tap, stalled);
         return failure && errorEvent(failure, endpoint, tap.chunks);

@@ -278,6 +278,7 @@ function relayable(plan: RoutePlan, call: InferenceCall): RoutePlan {
 async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: PromptCache): Promise<Response> {
   const { c, call, decision } = scope;
   const signal = scope.departure.signal;
+  const upstream = cache.upstreamSignal(signal);
   let attempt: Attempt;
   try {
     attempt = await attemptPlan({
@@ -291,7 +292,7 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
         ...(call.surface ? { headers: call.surface.headers } : {}),
       },
       env: c.env,
-      signal,
+      signal: upstream,
       deadlines: decision.deadlines,
       gate: gates,
       waitUntil: (work) => c.executionCtx.waitUntil(work),
@@ -308,11 +309,14 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
     }
     throw toRouterError(error).withHeaders(scope.headers);
   }
-  return respond(scope, attempt, cache);
+  return respond(scope, attempt, cache, upstream);
 }
 
-/** The answer, relayed: stream or JSON, with the decision headers of the step that served it. */
-function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Response {
+/**
+ * The answer, relayed: stream or JSON, with the decision headers of the step that served it. `upstream`
+ * stops the stream's upstream call (see {@link PromptCache.upstreamSignal}).
+ */
+function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache, upstream: AbortSignal): Response {
   const { c, decision, headers, sentAt } = scope;
   const upstreamMs = performance.now() - sentAt;
   c.set("waitedMs", c.get("waitedMs") + upstreamMs);
@@ -330,7 +334,8 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
         model: step.model,
         pool: step.pool,
         status: 200,
-        outcome: end.outcome,
+        // An answer that went on for identical requests after this caller left was not this caller's.
+        outcome: scope.departure.signal.aborted ? "cancelled" : end.outcome,
         finishReason: end.finishReason,
         reported: end.usage,
         reachedUpstream: true,
@@ -352,12 +357,13 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache): Res
   const { answer } = attempt;
   if (answer.kind === "stream") {
     const pool = c.get("policy").pools[step.pool];
-    return streamAnswer(answer.source, headers, scope.departure.signal, sentAt, observers, {
+    return streamAnswer(answer.source, headers, upstream, sentAt, observers, {
       firstTokenAt: attempt.firstTokenAt,
       idleMs: pool?.timeouts.idleMs ?? 30_000,
       totalAt: decision.deadlines.totalAt,
       abort: attempt.abort,
       endpoint,
+      clientLeft: (reason) => scope.departure.abort(reason),
     });
   }
   const { usage } = readAnswer(answer.body, endpoint);

@@ -16,6 +16,12 @@ interface RelayHooks {
    * how late the side sees progress. Fewer drains are the relay's whole cost (one isolate entry each).
    */
   pauseMs?(): number;
+  /**
+   * The client left while the upstream still sends (its pipe failed). Without this hook that cancels
+   * the relay. With it, the relay is cancelled only if `clientSignal` aborts in return; otherwise the
+   * answer goes on for others who read it through the hooks, and the side drains it to its end.
+   */
+  clientLeft?(reason: unknown): void;
   /** Bytes to send the client before closing, e.g. an SSE error event instead of a silent cut. */
   trailer?(end: RelayEnd): Uint8Array | undefined;
   end(end: RelayEnd): void;
@@ -80,7 +86,8 @@ export class BranchReader {
  *
  * A client disconnect must tear the upstream down, or it keeps generating and billing. The side branch
  * would keep a teed source alive, so a disconnect, seen as the client's stream erroring or as
- * `clientSignal` aborting (workerd does not always report it one way), calls `abortUpstream`.
+ * `clientSignal` aborting (workerd does not always report it one way), calls `abortUpstream`, unless
+ * others still read the answer (see `clientLeft`).
  */
 export function relay(
   source: RelaySource,
@@ -127,7 +134,11 @@ export function relay(
         // Whoever still holds the client's body (a caller that signalled its departure but reads on)
         // sees it end in an error instead of waiting forever.
         writable.abort(error).catch(() => {});
-        return cancel(error);
+        hooks.clientLeft?.(error);
+        if (clientSignal?.aborted || !hooks.clientLeft) return cancel(error);
+        // Others read on: drained to the end for them, unpaced since the wake.
+        const rest = result ?? (await tapped);
+        return finish(rest.ok ? { kind: "complete" } : { kind: "failed", error: rest.error });
       }
       end = { kind: "failed", error: result.error };
     }

@@ -104,7 +104,7 @@ async function leaveAfter(abortMs: number, stream: boolean): Promise<void> {
 }
 
 /** A raw socket that reads the head and `chunks` body chunks of a streamed answer, then disconnects. */
-function readThenLeave(chunks: number): Promise<string> {
+function readThenLeave(chunks: number, body = chat(true)): Promise<string> {
   return new Promise((resolve, reject) => {
     const url = new URL(`${stack.routerUrl}/v1/chat/completions`);
     const req = httpRequest(url, { method: "POST", headers: auth() }, (res) => {
@@ -120,7 +120,7 @@ function readThenLeave(chunks: number): Promise<string> {
       res.on("error", () => {});
     });
     req.on("error", (error) => (req.destroyed ? undefined : reject(error)));
-    req.end(chat(true));
+    req.end(body);
   });
 }
 
@@ -204,6 +204,28 @@ describe("a client that leaves after the response has started (direct socket)", 
     await waitFor(async () => expect(await simStats()).toMatchObject({ aborted: 1, inFlight: 0 }), 1_000);
     await waitFor(async () => expect((await pool()).inFlight).toBe(0), SLOT_FREED_MS);
     expect(await addedOutcomes(before, 1)).toEqual({ cancelled: 1 });
+  });
+
+  it("a coalesced leader's client leaving does not cut its follower: the one upstream call runs to its end", async () => {
+    await configureSim(stack.simUrl, { tokensPerS: 20, minAnswerTokens: 30, maxAnswerTokens: 30 });
+    const before = await usage();
+    // Cacheable (temperature 0), so the second identical request follows the first's upstream call.
+    const body = JSON.stringify({ ...JSON.parse(chat(true)), temperature: 0 });
+    const leaderLeft = readThenLeave(3, body);
+    await waitFor(async () => expect((await simStats()).requests).toBe(1));
+    const follower = await fetch(`${stack.routerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: auth(),
+      body,
+    });
+    expect(follower.headers.get("x-router-cache")).toBe("COALESCED");
+    await leaderLeft;
+    const text = await follower.text();
+    expect(text).not.toContain('"error"');
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(await simStats()).toMatchObject({ requests: 1, aborted: 0, completed: 1 });
+    await waitFor(async () => expect((await pool()).inFlight).toBe(0));
+    expect(await addedOutcomes(before, 2)).toEqual({ cancelled: 1, complete: 1 });
   });
 
   it("a committed, still-queued stream is withdrawn and never reaches the upstream", async () => {

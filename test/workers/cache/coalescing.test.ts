@@ -145,39 +145,81 @@ describe("coalescing", () => {
     expect((await sim.stats()).requests).toBe(2);
   });
 
-  it("when the leading request's client leaves, a follower not yet answered leads a new call instead of failing", async () => {
-    const sim = await createSim({ ttftMs: 0, tokensPerS: 40, minAnswerTokens: 40, maxAnswerTokens: 40 });
+  it("when the leading request's client leaves before its answer starts, a follower leads a new call instead of failing", async () => {
+    const sim = await createSim({ ttftMs: 400, tokensPerS: 0, minAnswerTokens: 10, maxAnswerTokens: 10 });
     const body = deterministic();
-    const leader = await sim.call(CHAT, { json: { ...body, stream: true } });
-    const reader = leader.body!.getReader();
-    await readChunk(reader);
-    const follower = sim.call(CHAT, { json: body });
+    const leaving = new AbortController();
+    const leader = sim
+      .call(CHAT, { json: { ...body, stream: true }, signal: leaving.signal })
+      .catch(() => "left");
     await eventually(async () => expect((await sim.stats()).requests).toBe(1));
-    await reader.cancel();
+    const follower = sim.call(CHAT, { json: body });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    leaving.abort();
     const answered = await follower;
     expect(answered.status).toBe(200);
     expect(answered.headers.get("x-router-cache")).toBe("MISS");
     const json = (await answered.json()) as { choices: Array<{ finish_reason: string }> };
     expect(json.choices[0]?.finish_reason).toBe("stop");
-    expect((await sim.stats()).requests).toBe(2);
+    expect(await sim.stats()).toMatchObject({ requests: 2, aborted: 1 });
+    await leader;
   });
 
-  it("when the leading request's client leaves mid-stream, a streaming follower's record says failed, not cancelled", async () => {
+  it("when the leading request's client leaves mid-stream, its followers still get the whole answer, which is kept", async () => {
     const sim = await createSim({ ttftMs: 0, tokensPerS: 40, minAnswerTokens: 40, maxAnswerTokens: 40 });
+    const body = deterministic({ stream: true });
+    const leaderId = `leader-${crypto.randomUUID()}`;
+    const leader = await sim.call(CHAT, { json: body, headers: { "x-request-id": leaderId } });
+    const leaderReader = leader.body!.getReader();
+    await readChunk(leaderReader);
+    const followerId = `follower-${crypto.randomUUID()}`;
+    const streamed = await sim.call(CHAT, { json: body, headers: { "x-request-id": followerId } });
+    expect(streamed.headers.get("x-router-cache")).toBe("COALESCED");
+    const followerReader = streamed.body!.getReader();
+    const head = await readChunk(followerReader);
+    const json = sim.call(CHAT, { json: { ...body, stream: false } });
+    await leaderReader.cancel();
+
+    const text = head + (await readRest(followerReader));
+    expect(parsedErrors(text)).toEqual([]);
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(parsedEvents(text).length).toBeGreaterThanOrEqual(40);
+    const answered = await json;
+    expect(answered.headers.get("x-router-cache")).toBe("COALESCED");
+    expect(
+      ((await answered.json()) as { choices: Array<{ finish_reason: string }> }).choices[0]?.finish_reason,
+    ).toBe("stop");
+    // One upstream call, run to its end for the followers, and kept: the next identical request hits.
+    expect(await sim.stats()).toMatchObject({ requests: 1, completed: 1, aborted: 0 });
+    await storedFrom(streamed);
+    const later = await sim.call(CHAT, { json: body });
+    expect(later.headers.get("x-router-cache")).toBe("HIT");
+    await later.text();
+    // The leader's caller left: its request is cancelled, billed the upstream's exact usage.
+    expect(await ledgerEntry(leaderId)).toMatchObject({ outcome: "cancelled", estimated: false });
+    expect((await ledgerEntry(leaderId)).usage.completionTokens).toBe(40);
+    expect(await ledgerEntry(followerId)).toMatchObject({ outcome: "complete", cache: "COALESCED" });
+  });
+
+  it("when the leading request's client has left, the upstream stops as soon as its last follower leaves too", async () => {
+    const sim = await createSim({ ttftMs: 0, tokensPerS: 20, minAnswerTokens: 200, maxAnswerTokens: 200 });
     const body = deterministic({ stream: true });
     const leader = await sim.call(CHAT, { json: body });
     const leaderReader = leader.body!.getReader();
     await readChunk(leaderReader);
-    const requestId = `follower-${crypto.randomUUID()}`;
-    const follower = await sim.call(CHAT, { json: body, headers: { "x-request-id": requestId } });
-    expect(follower.headers.get("x-router-cache")).toBe("COALESCED");
-    const followerReader = follower.body!.getReader();
-    await readChunk(followerReader);
+    const followers = await Promise.all([sim.call(CHAT, { json: body }), sim.call(CHAT, { json: body })]);
+    const readers = followers.map((response) => response.body!.getReader());
+    await Promise.all(readers.map(readChunk));
     await leaderReader.cancel();
-    const rest = parsedErrors(await readRest(followerReader));
-    expect(rest.at(-1)?.error.code).toBe("upstream_error");
-    // The follower's own client never left: the router ended its answer, so it is a failure.
-    expect(await ledgerEntry(requestId)).toMatchObject({ outcome: "failed", status: 200 });
+    await readChunk(readers[0]!);
+    await readers[0]!.cancel();
+    // One follower still reads: the upstream goes on, and its tokens keep coming.
+    let text = "";
+    for (const until = Date.now() + 500; Date.now() < until; ) text += await readChunk(readers[1]!);
+    expect(parsedErrors(text)).toEqual([]);
+    expect(await sim.stats()).toMatchObject({ inFlight: 1, aborted: 0 });
+    await readers[1]!.cancel();
+    await eventually(async () => expect(await sim.stats()).toMatchObject({ inFlight: 0, aborted: 1 }), 2_000);
   });
 
   it("after the shared answer completes, the next identical request is a hit", async () => {

@@ -108,7 +108,8 @@ const isolateHolders = new Map<string, SpendHolder>();
  * Reserves one request, its estimated tokens and its estimated dollars on every counter the tenant
  * and key limit: from this isolate's blocks with no round trip when they cover it, otherwise with one
  * call to the tenant's authority (which refills the blocks). Refused: 429 for a minute limit, 402 for
- * a dollar budget. Nothing is reserved when nothing is limited.
+ * a dollar budget (429 `budget_reserved` when only this isolate's requests in flight hold what is left
+ * of it). Nothing is reserved when nothing is limited.
  */
 export async function reserveSpend(args: {
   authorities: DurableObjectNamespace<SpendAuthority>;
@@ -278,6 +279,9 @@ function rateHeaders(needs: Need[], holder: SpendHolder, now: number): Record<st
   return headers;
 }
 
+/** How long a request refused for other requests' reservations waits: a short answer's time. */
+const RESERVED_RETRY_S = 2;
+
 function refusal(
   answer: Extract<SpendAnswer, { ok: false }>,
   needs: Need[],
@@ -304,6 +308,21 @@ function refusal(
     );
   }
   const period = need.kind === "usd-day" ? "daily" : "monthly";
+  if (holder.refusedForReservations(need)) {
+    return new RouterError(
+      "budget_reserved",
+      `This ${scope}'s ${period} budget of $${need.limit} is held by requests still in flight: each reserves` +
+        ` its estimated cost (prompt and max_tokens) until it ends, then gives back what it did not use.` +
+        ` This request (about $${need.amount.toFixed(6)}) fits in what is not spent yet; retry after ${RESERVED_RETRY_S} s.`,
+      {
+        headers: {
+          ...headers,
+          "retry-after": String(RESERVED_RETRY_S),
+          "retry-after-ms": String(RESERVED_RETRY_S * 1000),
+        },
+      },
+    );
+  }
   const reset = new Date(need.windowEnd).toISOString();
   return new RouterError(
     "budget_exhausted",

@@ -12,7 +12,12 @@ interface Block {
   /** The authority's count at the last answer (this block's grants included). */
   used: number;
   limit: number;
+  /** Units reserved by this isolate's requests still in flight: counted as used until they settle. */
+  reserved: number;
 }
+
+/** Floating-point slack when comparing dollar sums with a limit. */
+const EPSILON = 1e-9;
 
 /** Spare units nobody reserved for this long go back to the authority. */
 export const IDLE_RETURN_MS = 1_000;
@@ -42,6 +47,7 @@ export class SpendHolder {
       const block = this.blockOf(need);
       const took = Math.max(0, Math.min(block.balance, need.amount));
       block.balance -= took;
+      block.reserved += need.amount;
       return need.amount - took;
     });
   }
@@ -75,7 +81,7 @@ export class SpendHolder {
       for (const need of needs) this.blockOf(need).balance -= need.amount;
       return { ok: true, counters: answer.counters };
     }
-    if (!answer.ok) this.inFlight--;
+    if (!answer.ok) this.release(needs);
     return answer;
   }
 
@@ -90,12 +96,25 @@ export class SpendHolder {
    * and in exact mode (no lease) everything the blocks hold.
    */
   settle(needs: Need[], actual: number[]): CounterAsk[] {
-    this.inFlight--;
+    this.release(needs);
     needs.forEach((need, i) => {
       const block = this.blocks.get(need.counter);
       if (block && block.window === need.window) block.balance += need.amount - (actual[i] ?? need.amount);
     });
     return this.giveBack(needs, (block) => block.balance < 0 || (this.lease === 0 && block.balance > 0));
+  }
+
+  /**
+   * Whether `need`, refused, was refused only for what this isolate's own requests in flight reserved:
+   * the authority's count less this isolate's spare and reservations leaves room for it. Those requests
+   * give back what they do not use when they end, so it may fit then. (Other isolates' reservations
+   * are not seen here: a refusal they cause is told as a spent budget.)
+   */
+  refusedForReservations(need: Need): boolean {
+    const block = this.blocks.get(need.counter);
+    if (!block || block.window !== need.window || block.reserved <= EPSILON) return false;
+    const spentElsewhere = block.used - Math.max(0, block.balance) - block.reserved;
+    return spentElsewhere + need.amount <= need.limit + EPSILON;
   }
 
   /** When spare unused since the last take may go back: the idle check's time. */
@@ -189,14 +208,30 @@ export class SpendHolder {
       const block = this.blockOf(need);
       block.balance += (asks[i]?.give ?? 0) + need.amount - (missing[i] ?? 0);
     });
+    this.release(needs);
+  }
+
+  /** A request's reservations end (settled, refused or failed): it is no longer in flight here. */
+  private release(needs: Need[]): void {
     this.inFlight--;
+    for (const need of needs) {
+      const block = this.blocks.get(need.counter);
+      if (block && block.window === need.window) block.reserved = Math.max(0, block.reserved - need.amount);
+    }
   }
 
   private blockOf(need: Omit<Need, "amount">): Block {
     let block = this.blocks.get(need.counter);
     if (!block || block.window !== need.window) {
       const { counter, kind, window, windowEnd, limit } = need;
-      block = { of: { counter, kind, window, windowEnd, limit }, window, balance: 0, used: 0, limit };
+      block = {
+        of: { counter, kind, window, windowEnd, limit },
+        window,
+        balance: 0,
+        used: 0,
+        limit,
+        reserved: 0,
+      };
       this.blocks.set(need.counter, block);
     }
     block.limit = need.limit;

@@ -137,9 +137,11 @@ describe("a spent budget stops batches", () => {
     expect(budget.on_exhausted).toBe("fail_unsent");
     expect(budget.key_id).toMatch(/^key_/);
 
+    // Lines refused while others hold the budget run again 2 s later, then twice more 3 s apart.
     const batch = await until(
       () => openai.batches.retrieve(created.id),
       (b) => b.status === "completed",
+      45_000,
     );
     expect(batch.status).toBe("completed");
     const { completed, failed } = batch.request_counts ?? { completed: 0, failed: 0 };

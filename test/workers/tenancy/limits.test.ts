@@ -105,6 +105,27 @@ describe("tenant limits", () => {
     expect(response.headers.get("x-router-budget-reset")).toBe(reset);
   });
 
+  it("answers 429 budget_reserved, not 402, while only a request in flight holds what is left of a budget", async () => {
+    const sim = await createSim({ ttftMs: 800, minAnswerTokens: 20, maxAnswerTokens: 20 });
+    const body = chatBody({ max_tokens: 2_000 });
+    const probe = await sim.call(CHAT, { json: body });
+    const estimate = Number(probe.headers.get("x-router-class")?.match(/~\$([0-9.]+)/)?.[1]);
+    await probe.text();
+    // Room for one reservation, and for the real spend of several such short answers.
+    const { key, tenants } = await limitedTenant({ usdPerDay: estimate * 1.5, lease: 0 });
+    const call = () => sim.call(CHAT, { key, json: body }, { ROUTER_TENANTS: tenants });
+    const first = call();
+    await eventually(async () => expect((await sim.stats()).requests).toBe(2));
+
+    const held = await call();
+    expect(held.status).toBe(429);
+    expect(await errorOf(held)).toMatchObject({ code: "budget_reserved", type: "rate_limit_error" });
+    expect(held.headers.get("retry-after")).toBe("2");
+    expect((await first).status).toBe(200);
+    // The first gave back what it did not spend: the same request now fits.
+    await eventually(async () => expect((await call()).status).toBe(200));
+  });
+
   it("degrades to the cheaper model a spent budget still covers, when the tenant allows it", async () => {
     const estimate = async (model: string) => {
       const probe = await callWithUpstream(env.DEEPSEEK_BASE_URL, CHAT, {

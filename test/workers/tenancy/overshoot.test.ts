@@ -5,6 +5,7 @@ import { RouterError } from "../../../src/errors";
 import { reserveSpend } from "../../../src/tenancy/enforce";
 import { windowOf } from "../../../src/tenancy/spend";
 import type { SpendHolder } from "../../../src/tenancy/spend-holder";
+import { eventually } from "../helpers";
 
 const ISOLATES = 4;
 const CALLERS_PER_ISOLATE = 8;
@@ -16,6 +17,8 @@ interface Run {
   excess: number;
   admitted: number;
   refused: number;
+  /** Refusals for what requests in flight had reserved (429 `budget_reserved`), retried. */
+  deferred: number;
   /** The authority's count once every request settled and every isolate gave back its idle spare. */
   authorityUsed: number;
 }
@@ -28,7 +31,7 @@ interface Run {
 async function spendDown(limits: Limits, budget: number): Promise<Run> {
   const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
   const pending: Array<Promise<unknown>> = [];
-  const run: Run = { spent: 0, excess: 0, admitted: 0, refused: 0, authorityUsed: 0 };
+  const run: Run = { spent: 0, excess: 0, admitted: 0, refused: 0, deferred: 0, authorityUsed: 0 };
   const isolates = Array.from({ length: ISOLATES }, () => new Map<string, SpendHolder>());
   const caller = async (holders: Map<string, SpendHolder>) => {
     for (;;) {
@@ -45,7 +48,14 @@ async function spendDown(limits: Limits, budget: number): Promise<Run> {
         });
       } catch (error) {
         expect(error).toBeInstanceOf(RouterError);
-        expect((error as RouterError).code).toBe("budget_exhausted");
+        const { code } = error as RouterError;
+        if (code === "budget_reserved") {
+          // What is left is held by this isolate's requests in flight: retry, as an SDK would.
+          run.deferred++;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          continue;
+        }
+        expect(code).toBe("budget_exhausted");
         run.refused++;
         return;
       }
@@ -82,5 +92,39 @@ describe(`a budget spent by ${ISOLATES} router isolates at once`, () => {
     expect(run.authorityUsed).toBeCloseTo(run.spent, 9);
     // Nor is the tenant locked out early: what stays unspent is at most a block per isolate and a request.
     expect(run.spent).toBeGreaterThanOrEqual(budget - ISOLATES * budget * lease - 0.025 - run.excess);
+  });
+});
+
+describe("a dollar budget held by reservations of requests in flight", () => {
+  const reserve = (tenant: string, holders: Map<string, SpendHolder>, estimatedCostUsd: number) =>
+    reserveSpend({
+      authorities: env.SPEND_AUTHORITY,
+      scopes: { tenant: { id: tenant, limits: { usdPerDay: 1, lease: 0 } } },
+      classification: { promptTokens: 10, outputTokens: 10, estimatedCostUsd },
+      now: Date.now(),
+      waitUntil: () => {},
+      holders,
+    });
+  const codeOf = (attempt: Promise<unknown>) =>
+    attempt.then(
+      () => "admitted",
+      (error: RouterError) => error.code,
+    );
+
+  it("is 429 budget_reserved in the isolate whose requests hold it, 402 where they cannot be seen, and fits once they settle", async () => {
+    const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+    const [here, elsewhere] = [new Map<string, SpendHolder>(), new Map<string, SpendHolder>()];
+    const inFlight = await reserve(tenant, here, 0.7);
+    expect(await codeOf(reserve(tenant, here, 0.5))).toBe("budget_reserved");
+    expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_exhausted");
+    // It spent a tenth of what it reserved and gave the rest back.
+    inFlight?.settle(20, 0.07);
+    let admitted: Awaited<ReturnType<typeof reserve>>;
+    await eventually(async () => {
+      admitted = await reserve(tenant, here, 0.5);
+    });
+    admitted?.settle(20, 0.5);
+    // Now $0.57 of $1 is really spent: what is left cannot cover the request, whoever asks.
+    expect(await codeOf(reserve(tenant, here, 0.5))).toBe("budget_exhausted");
   });
 });

@@ -81,6 +81,12 @@ const UPSTREAM_VERDICTS: ReadonlySet<ErrorCode> = new Set([
   "rate_limited",
   "invalid_request",
 ]);
+/**
+ * How long a leader whose client left keeps its upstream call going for its followers. The platform
+ * runs a request's remaining work at most 30 s after its client disconnects; stopping first cuts the
+ * followers' answers with an error event, instead of leaving them waiting on a request that is gone.
+ */
+const OUTLIVE_CLIENT_MS = 25_000;
 /** A follower whose leader keeps failing for its own reasons tries to lead at most this often, then goes alone. */
 const MAX_ELECTIONS = 5;
 
@@ -245,8 +251,9 @@ function missed(keeping: Keeping, leading: Flight | undefined): PromptCache {
       const onDeparture = () => {
         if (!leading.followed) return stop.abort(departure.reason);
         // The upstream's tokens are billed to this request as before; its followers' answers (and
-        // the cache entry) are now whole instead of cut. The wait is this request's own promise.
-        void leading.unfollowed().then(() => stop.abort(departure.reason));
+        // the cache entry) are now whole instead of cut. The waits are this request's own promises.
+        const outlived = new Promise((resolve) => setTimeout(resolve, OUTLIVE_CLIENT_MS));
+        void Promise.race([leading.unfollowed(), outlived]).then(() => stop.abort(departure.reason));
       };
       if (departure.aborted) onDeparture();
       else departure.addEventListener("abort", onDeparture, { once: true });

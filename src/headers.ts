@@ -1,5 +1,13 @@
 import { RouterError } from "./errors";
 
+/** `Retry-After` (whole seconds, at least 1) and OpenAI's `retry-after-ms` for a wait of `ms`. */
+export function retryAfter(ms: number): { "retry-after": string; "retry-after-ms": string } {
+  return {
+    "retry-after": String(Math.max(1, Math.ceil(ms / 1000))),
+    "retry-after-ms": String(Math.round(ms)),
+  };
+}
+
 const PLAIN_DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /**

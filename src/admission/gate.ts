@@ -2,7 +2,7 @@ import type { LatencyClass } from "../classify/classify";
 import type { Policy, PoolSpec } from "../config/policy";
 import type { Priority, Tenant } from "../config/tenants";
 import { RouterError } from "../errors";
-import { parseWholeNumber } from "../headers";
+import { parseWholeNumber, retryAfter } from "../headers";
 import type { PlanStep } from "../routing/plan";
 import { BlockHolder, IDLE_RETURN_MS, type Lend } from "./block-holder";
 import type { PoolGate } from "./pool-gate";
@@ -217,7 +217,7 @@ export class PoolGates implements StepGate {
         throw new RouterError(
           "admission_unavailable",
           `Admission control for pool '${pool}' is unreachable; retry shortly.`,
-          { headers: { "retry-after": "1", "retry-after-ms": "1000" }, cause: again },
+          { headers: retryAfter(1_000), cause: again },
         );
       }
     }
@@ -334,6 +334,6 @@ export function shedError(
     queue_timeout: `No concurrency slot in pool '${pool}' became free within the ${request.waitMs} ms this request may wait.`,
   } as const;
   return new RouterError(result.reason, messages[result.reason] + retry, {
-    headers: { "retry-after": String(seconds), "retry-after-ms": String(Math.round(result.retryAfterMs)) },
+    headers: retryAfter(result.retryAfterMs),
   });
 }

@@ -1,6 +1,7 @@
 import type { Classification } from "../classify/classify";
 import { DEFAULT_LEASE, type Limits } from "../config/limits";
 import { RouterError } from "../errors";
+import { retryAfter } from "../headers";
 import type { KeyGrant } from "./key-registry";
 import { type BudgetKind, type CounterAsk, resetDuration, type SpendAnswer, windowOf } from "./spend";
 import type { SpendAuthority } from "./spend-authority";
@@ -144,7 +145,7 @@ export async function reserveSpend(args: {
       throw new RouterError(
         "admission_unavailable",
         "This tenant's limits cannot be checked right now; retry shortly.",
-        { headers: { "retry-after": "1", "retry-after-ms": "1000" }, cause: error },
+        { headers: retryAfter(1_000), cause: error },
       );
     });
     if (!answer.ok) throw refusal(answer, needs, holder, now);
@@ -304,7 +305,7 @@ function refusal(
       `Rate limit reached: this ${scope} allows ${need.limit} ${what}` +
         (need.kind === "tokens" ? ` and this request needs about ${need.amount}.` : ".") +
         ` Retry after ${seconds} s.`,
-      { headers: { ...headers, "retry-after": String(seconds), "retry-after-ms": String(resetMs) } },
+      { headers: { ...headers, ...retryAfter(resetMs) } },
     );
   }
   const period = need.kind === "usd-day" ? "daily" : "monthly";
@@ -314,13 +315,7 @@ function refusal(
       `This ${scope}'s ${period} budget of $${need.limit} is held by requests still in flight: each reserves` +
         ` its estimated cost (prompt and max_tokens) until it ends, then gives back what it did not use.` +
         ` This request (about $${need.amount.toFixed(6)}) fits in what is not spent yet; retry after ${RESERVED_RETRY_S} s.`,
-      {
-        headers: {
-          ...headers,
-          "retry-after": String(RESERVED_RETRY_S),
-          "retry-after-ms": String(RESERVED_RETRY_S * 1000),
-        },
-      },
+      { headers: { ...headers, ...retryAfter(RESERVED_RETRY_S * 1000) } },
     );
   }
   const reset = new Date(need.windowEnd).toISOString();

@@ -30,7 +30,7 @@ const ERRORS = {
   pool_saturated: { status: 429, type: "rate_limit_error" },
   tenant_concurrency_limit: { status: 429, type: "rate_limit_error" },
   queue_timeout: { status: 429, type: "rate_limit_error" },
-  /** A dollar budget refused only for what this isolate's requests in flight reserved: it may fit once they end. */
+  /** A dollar budget refused only for what is lent and unspent (requests in flight, spare): it may fit once they end. */
   budget_reserved: { status: 429, type: "rate_limit_error" },
   /** A tenant keeps as many answers, or as many bytes of them, as it may (issue 24). */
   kept_answers_quota: { status: 429, type: "insufficient_quota" },

@@ -25,10 +25,11 @@ const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 const MAX_ATTEMPTS = 8;
 /**
  * A line refused for its budget (402 `budget_exhausted`) runs again this many times, this far apart.
- * The authority counts what it lent isolates as spent, so lines still running in other isolates can
- * hold the rest of a budget with reservations (their prompt and `max_tokens`) they will not use (this
- * isolate's own are told apart: 429 `budget_reserved`). Once they have settled, a budget that is
- * really spent refuses the line again, and that refusal is its result.
+ * The authority counts what it lent isolates as spent, so lines still running can hold the rest of a
+ * budget with reservations (their prompt and `max_tokens`) they will not use. What holders report is
+ * told apart (429 `budget_reserved`, retried soon); this covers what they could not (a report past its
+ * freshness). Once they have settled, a budget that is really spent refuses the line again, and that
+ * refusal is its result.
  */
 const BUDGET_RECHECKS = 2;
 const BUDGET_RECHECK_S = 3;
@@ -196,7 +197,7 @@ function peakCostUsd(policy: Policy, model: string, usage: Usage, now: number): 
 /** How long until a line that got `answer` on its `attempt`-th run runs again; undefined when the answer is its result. */
 function retryDelay(answer: Answer, attempt: number): number | undefined {
   const code = (answer.body as { error?: { code?: unknown } } | null)?.error?.code;
-  // The budget is held by this isolate's requests in flight (other lines, often): soon, not backed off.
+  // The budget is held by requests in flight (other lines, often): soon, not backed off.
   if (code === "budget_reserved")
     return attempt < MAX_ATTEMPTS ? Math.ceil(answer.retryAfterS ?? BUDGET_RECHECK_S) : undefined;
   if (RETRYABLE.has(answer.status))

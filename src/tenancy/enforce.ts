@@ -109,8 +109,8 @@ const isolateHolders = new Map<string, SpendHolder>();
  * Reserves one request, its estimated tokens and its estimated dollars on every counter the tenant
  * and key limit: from this isolate's blocks with no round trip when they cover it, otherwise with one
  * call to the tenant's authority (which refills the blocks). Refused: 429 for a minute limit, 402 for
- * a dollar budget (429 `budget_reserved` when only this isolate's requests in flight hold what is left
- * of it). Nothing is reserved when nothing is limited.
+ * a dollar budget (429 `budget_reserved` when what is left is only held by requests in flight or as
+ * isolates' spare). Nothing is reserved when nothing is limited.
  */
 export async function reserveSpend(args: {
   authorities: DurableObjectNamespace<SpendAuthority>;
@@ -136,7 +136,7 @@ export async function reserveSpend(args: {
     scopes.tenant.limits.lease ?? DEFAULT_LEASE,
   );
   const owner = { tenant: scopes.tenant.id, alertWebhook: scopes.tenant.alertWebhook };
-  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks, owner);
+  const lend: Lend = (asks) => args.authorities.getByName(scopes.tenant.id).lend(asks, owner, holder.id);
   refuseSpentUser(needs, holder, now);
   const missing = holder.take(needs, now);
   if (missing.some((units) => units > 0)) {
@@ -280,7 +280,7 @@ function rateHeaders(needs: Need[], holder: SpendHolder, now: number): Record<st
   return headers;
 }
 
-/** How long a request refused for other requests' reservations waits: a short answer's time. */
+/** How long a request refused for what others hold unspent waits: a short answer's time. */
 const RESERVED_RETRY_S = 2;
 
 function refusal(
@@ -309,7 +309,7 @@ function refusal(
     );
   }
   const period = need.kind === "usd-day" ? "daily" : "monthly";
-  if (holder.refusedForReservations(need)) {
+  if (holder.refusedForReservations(need, answer.refused.unspentElsewhere ?? 0)) {
     return new RouterError(
       "budget_reserved",
       `This ${scope}'s ${period} budget of $${need.limit} is held by requests still in flight: each reserves` +

@@ -11,11 +11,19 @@ export interface BudgetOwner {
 
 /** Floating-point slack when comparing dollar sums with a limit. */
 const EPSILON = 1e-9;
+/**
+ * How long a holder's report of what it holds unspent is believed. A holder reports at each call, and
+ * an idle one gives its spare back (a call) within a second or two; a busy one calls as its blocks run
+ * low, which near a budget's end is often. One that went silent (an evicted isolate, or one whose only
+ * requests are long answers still running) has its report counted as spent after this.
+ */
+export const HOLDING_FRESH_MS = 30_000;
 
 /**
  * One per tenant: the authority over the tenant's countable budgets (and its keys'). A counter's
  * `used` is everything lent for its window, less what holders gave back, plus debts they reported; so
- * units out on lease count as spent, and the sum of what was reserved never exceeds the limit. One
+ * units out on lease count as spent, and the sum of what was reserved never exceeds the limit. What
+ * each holder reports it holds unspent only tells a refusal for reservations from a spent budget. One
  * call does a whole request's worth of counters in one transaction: a request is admitted on all of
  * them or on none.
  */
@@ -28,6 +36,10 @@ export class SpendAuthority extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS counters (counter TEXT NOT NULL, window INTEGER NOT NULL,
       window_end INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (counter, window))`);
+    // What each holder last reported lent to it and not spent: a refusal tells reserved from spent by it.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS holdings (counter TEXT NOT NULL, window INTEGER NOT NULL,
+      window_end INTEGER NOT NULL, holder TEXT NOT NULL, unspent REAL NOT NULL, at INTEGER NOT NULL,
+      PRIMARY KEY (counter, window, holder))`);
     // Which budget thresholds already raised their alert in a window: each fires once.
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS budget_alerts (counter TEXT NOT NULL, window INTEGER NOT NULL,
       window_end INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (counter, window, threshold))`);
@@ -36,16 +48,17 @@ export class SpendAuthority extends DurableObject<Env> {
   /**
    * Takes back what is given, then grants every need (and some spare) or, if any need does not fit,
    * none. A dollar budget that reaches 50%, 80% or 100% (or refuses) raises its alert, once per window.
+   * `holder` names the calling isolate's holder, whose asks report what it holds unspent.
    */
-  lend(asks: CounterAsk[], owner: BudgetOwner = { tenant: "unknown" }): SpendAnswer {
+  lend(asks: CounterAsk[], owner: BudgetOwner = { tenant: "unknown" }, holder?: string): SpendAnswer {
     this.prune();
-    const answer = this.grant(asks);
+    const answer = this.grant(asks, holder);
     const alerts = this.budgetAlerts(asks, answer, owner.tenant);
     if (alerts.length > 0) this.ctx.waitUntil(this.raise(alerts, owner));
     return answer;
   }
 
-  private grant(asks: CounterAsk[]): SpendAnswer {
+  private grant(asks: CounterAsk[], holder: string | undefined): SpendAnswer {
     return this.ctx.storage.transactionSync(() => {
       const used = asks.map((ask) => Math.max(0, this.read(ask) - ask.give));
       const refused = asks.find((ask, i) => ask.need > 0 && (used[i] ?? 0) + ask.need > ask.limit + EPSILON);
@@ -55,15 +68,45 @@ export class SpendAuthority extends DurableObject<Env> {
           ? 0
           : ask.need + spareToLend(ask.kind, ask.limit - before - ask.need, ask.want);
         this.write(ask, before + granted);
+        // What it grants is lent and not yet spent too.
+        if (holder && ask.unspent !== undefined) this.hold(ask, holder, ask.unspent + granted);
         return { counter: ask.counter, granted, used: before + granted };
       });
       if (!refused) return { ok: true, counters };
+      const { counter, kind, limit } = refused;
       return {
         ok: false,
         counters,
-        refused: { counter: refused.counter, kind: refused.kind, limit: refused.limit },
+        refused: { counter, kind, limit, unspentElsewhere: this.unspentElsewhere(refused, holder) },
       };
     });
+  }
+
+  private hold(ask: CounterAsk, holder: string, unspent: number): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO holdings VALUES (?, ?, ?, ?, ?, ?)",
+      ask.counter,
+      ask.window,
+      ask.windowEnd,
+      holder,
+      unspent,
+      this.clock(),
+    );
+  }
+
+  /** What the other holders last reported (within {@link HOLDING_FRESH_MS}) lent to them and not spent. */
+  private unspentElsewhere(ask: CounterAsk, holder: string | undefined): number {
+    return (
+      this.ctx.storage.sql
+        .exec<{ unspent: number | null }>(
+          "SELECT sum(unspent) AS unspent FROM holdings WHERE counter = ? AND window = ? AND holder != ? AND at > ?",
+          ask.counter,
+          ask.window,
+          holder ?? "",
+          this.clock() - HOLDING_FRESH_MS,
+        )
+        .one().unspent ?? 0
+    );
   }
 
   /** Alerts for dollar thresholds this call reached first in their window. */
@@ -133,5 +176,10 @@ export class SpendAuthority extends DurableObject<Env> {
     this.prunedAt = now;
     this.ctx.storage.sql.exec("DELETE FROM counters WHERE window_end <= ?", now);
     this.ctx.storage.sql.exec("DELETE FROM budget_alerts WHERE window_end <= ?", now);
+    this.ctx.storage.sql.exec(
+      "DELETE FROM holdings WHERE window_end <= ? OR at <= ?",
+      now,
+      now - HOLDING_FRESH_MS,
+    );
   }
 }

@@ -31,6 +31,8 @@ export type Lend = (asks: CounterAsk[]) => Promise<SpendAnswer>;
  * the holder never spends what the authority did not lend; it shrinks locally before it gives back.
  */
 export class SpendHolder {
+  /** This holder as the authority knows it, for the holdings its calls report. */
+  readonly id = crypto.randomUUID();
   private readonly blocks = new Map<string, Block>();
   private inFlight = 0;
   private lastTakeAt = 0;
@@ -60,7 +62,9 @@ export class SpendHolder {
       block.balance -= debt;
       const want = this.lease > 0 ? blockSize(need.kind, need.limit, this.lease) : 0;
       const { amount: _, ...counter } = need;
-      return { ...counter, give: debt, need: missing[i] ?? 0, want };
+      // Lent and not spent: the spare, and the reservations in flight but for this need's unlent part.
+      const unspent = Math.max(0, block.balance) + block.reserved - (missing[i] ?? 0);
+      return { ...counter, give: debt, need: missing[i] ?? 0, want, unspent };
     });
     let answer: SpendAnswer;
     try {
@@ -93,7 +97,8 @@ export class SpendHolder {
   /**
    * A request is over: each counter gets back what it reserved beyond its real use (or is charged the
    * excess, which may leave a debt). Returns the asks that must reach the authority now, if any: debts,
-   * and in exact mode (no lease) everything the blocks hold.
+   * and in exact mode (no lease) every counter, with what it holds, so the authority's report of what
+   * this holder holds unspent is never left behind by a request that spent all it reserved.
    */
   settle(needs: Need[], actual: number[]): CounterAsk[] {
     this.release(needs);
@@ -101,20 +106,21 @@ export class SpendHolder {
       const block = this.blocks.get(need.counter);
       if (block && block.window === need.window) block.balance += need.amount - (actual[i] ?? need.amount);
     });
-    return this.giveBack(needs, (block) => block.balance < 0 || (this.lease === 0 && block.balance > 0));
+    return this.giveBack(needs, (block) => block.balance < 0 || this.lease === 0);
   }
 
   /**
-   * Whether `need`, refused, was refused only for what this isolate's own requests in flight reserved:
-   * the authority's count less this isolate's spare and reservations leaves room for it. Those requests
-   * give back what they do not use when they end, so it may fit then. (Other isolates' reservations
-   * are not seen here: a refusal they cause is told as a spent budget.)
+   * Whether `need`, refused, was refused only for what is lent and not spent: the authority's count,
+   * less this isolate's spare and reservations and what other holders reported holding unspent
+   * (`unspentElsewhere`), leaves room for it. Those requests give back what they do not use when they
+   * end, so it may fit then.
    */
-  refusedForReservations(need: Need): boolean {
+  refusedForReservations(need: Need, unspentElsewhere: number): boolean {
     const block = this.blocks.get(need.counter);
-    if (!block || block.window !== need.window || block.reserved <= EPSILON) return false;
-    const spentElsewhere = block.used - Math.max(0, block.balance) - block.reserved;
-    return spentElsewhere + need.amount <= need.limit + EPSILON;
+    if (!block || block.window !== need.window) return false;
+    const unspent = Math.max(0, block.balance) + block.reserved + unspentElsewhere;
+    if (unspent <= EPSILON) return false;
+    return block.used - unspent + need.amount <= need.limit + EPSILON;
   }
 
   /** When spare unused since the last take may go back: the idle check's time. */
@@ -196,7 +202,7 @@ export class SpendHolder {
       const block = this.blocks.get(need.counter);
       if (!block || block.window !== need.window || !which(block)) continue;
       const { amount: _, ...counter } = need;
-      asks.push({ ...counter, give: block.balance, need: 0, want: 0 });
+      asks.push({ ...counter, give: block.balance, need: 0, want: 0, unspent: block.reserved });
       block.balance = 0;
     }
     return asks;

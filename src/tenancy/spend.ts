@@ -50,6 +50,11 @@ export interface CounterAsk {
   need: number;
   /** Spare units the holder would like to keep for later requests (its block). */
   want: number;
+  /**
+   * Units lent to the holder that it has not spent, once this call's `give` is counted (its spare, and
+   * what its requests in flight reserved): reported so a refusal can tell reserved from spent.
+   */
+  unspent?: number;
 }
 
 export interface CounterState {
@@ -61,7 +66,15 @@ export interface CounterState {
 
 export type SpendAnswer =
   | { ok: true; counters: CounterState[] }
-  | { ok: false; counters: CounterState[]; refused: { counter: string; kind: BudgetKind; limit: number } };
+  | { ok: false; counters: CounterState[]; refused: Refused };
+
+/** The counter that refused a call, and what other holders reported lent to them and not spent. */
+export interface Refused {
+  counter: string;
+  kind: BudgetKind;
+  limit: number;
+  unspentElsewhere?: number;
+}
 
 /**
  * Spare units to lend beside a need: at most half of what stays free, so holders with equal demand

@@ -1,9 +1,11 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Limits } from "../../../src/config/limits";
 import { RouterError } from "../../../src/errors";
 import { reserveSpend } from "../../../src/tenancy/enforce";
 import { windowOf } from "../../../src/tenancy/spend";
+import { HOLDING_FRESH_MS, type SpendAuthority } from "../../../src/tenancy/spend-authority";
 import type { SpendHolder } from "../../../src/tenancy/spend-holder";
 import { eventually } from "../helpers";
 
@@ -111,20 +113,32 @@ describe("a dollar budget held by reservations of requests in flight", () => {
       (error: RouterError) => error.code,
     );
 
-  it("is 429 budget_reserved in the isolate whose requests hold it, 402 where they cannot be seen, and fits once they settle", async () => {
+  it("is 429 budget_reserved while requests in flight hold it, in any isolate, and fits once they settle", async () => {
     const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
     const [here, elsewhere] = [new Map<string, SpendHolder>(), new Map<string, SpendHolder>()];
     const inFlight = await reserve(tenant, here, 0.7);
     expect(await codeOf(reserve(tenant, here, 0.5))).toBe("budget_reserved");
-    expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_exhausted");
+    // Another isolate sees it through what this one reported to the authority with its call.
+    expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_reserved");
     // It spent a tenth of what it reserved and gave the rest back.
     inFlight?.settle(20, 0.07);
     let admitted: Awaited<ReturnType<typeof reserve>>;
     await eventually(async () => {
-      admitted = await reserve(tenant, here, 0.5);
+      admitted = await reserve(tenant, elsewhere, 0.5);
     });
     admitted?.settle(20, 0.5);
     // Now $0.57 of $1 is really spent: what is left cannot cover the request, whoever asks.
     expect(await codeOf(reserve(tenant, here, 0.5))).toBe("budget_exhausted");
+    expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_exhausted");
+  });
+
+  it("counts what a holder silent for a minute reported as spent: its isolate may be gone", async () => {
+    const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+    const [gone, elsewhere] = [new Map<string, SpendHolder>(), new Map<string, SpendHolder>()];
+    await reserve(tenant, gone, 0.7);
+    await runInDurableObject(env.SPEND_AUTHORITY.getByName(tenant), (authority: SpendAuthority) => {
+      authority.clock = () => Date.now() + HOLDING_FRESH_MS + 1_000;
+    });
+    expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_exhausted");
   });
 });

@@ -152,6 +152,8 @@ function notFound(id: string): RouterError {
 }
 
 const OUTCOMES = ["complete", "truncated", "failed", "cancelled", "rejected"];
+/** `x-router-cache` values a record can hold, and `none` for requests the cache was not consulted on. */
+const CACHE_STATUSES = ["hit", "miss", "bypass", "coalesced", "none"];
 
 /** The list's query: every filter the explorer offers, each checked, in the surface's error envelope. */
 export function parseFilter(c: Context<AppEnv>): RecordFilter {
@@ -163,6 +165,12 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
   if (outcome !== undefined && !OUTCOMES.includes(outcome)) {
     throw new RouterError("invalid_request", `'outcome' must be one of ${OUTCOMES.join(", ")}.`, {
       param: "outcome",
+    });
+  }
+  const cache = q("cache")?.toLowerCase();
+  if (cache !== undefined && !CACHE_STATUSES.includes(cache)) {
+    throw new RouterError("invalid_request", `'cache' must be one of ${CACHE_STATUSES.join(", ")}.`, {
+      param: "cache",
     });
   }
   const after = q("after");
@@ -184,7 +192,7 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
     status: number(q("status"), "status", { integer: true, min: 100, max: 599 }),
     slowMs: number(q("slow_ms"), "slow_ms", { min: 0 }),
     minCostUsd: number(q("min_cost_usd"), "min_cost_usd", { min: 0 }),
-    cache: q("cache"),
+    cache,
     requestId: q("request_id"),
     after,
     limit: number(q("limit"), "limit", { integer: true, min: 1, max: MAX_PAGE }) ?? 20,

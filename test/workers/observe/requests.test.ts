@@ -190,6 +190,9 @@ describe("request records", () => {
     const bad = await sim.call("/v1/requests?limit=0");
     expect(bad.status).toBe(400);
     expect((await errorOf(bad)).param).toBe("limit");
+    const unknownCache = await sim.call("/v1/requests?cache=bogus");
+    expect(unknownCache.status).toBe(400);
+    expect((await errorOf(unknownCache)).param).toBe("cache");
     const notADate = await sim.call("/v1/requests?from=-1");
     expect(notADate.status).toBe(400);
     expect((await errorOf(notADate)).param).toBe("from");

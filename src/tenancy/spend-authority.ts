@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Alert } from "../observe/alerts";
 import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
-import { type CounterAsk, type CounterState, type SpendAnswer, spareToLend } from "./spend";
+import { type CounterAsk, type CounterState, isWhole, type SpendAnswer, spareToLend } from "./spend";
 
 /** Whose budgets these are, and where the tenant wants its budget alerts (besides the operator). */
 export interface BudgetOwner {
@@ -68,17 +68,15 @@ export class SpendAuthority extends DurableObject<Env> {
           ? 0
           : ask.need + spareToLend(ask.kind, ask.limit - before - ask.need, ask.want);
         this.write(ask, before + granted);
-        // What it grants is lent and not yet spent too.
-        if (holder && ask.unspent !== undefined) this.hold(ask, holder, ask.unspent + granted);
+        // What it grants is lent and not yet spent too. Only a dollar refusal reads these.
+        if (holder && ask.unspent !== undefined && !isWhole(ask.kind))
+          this.hold(ask, holder, ask.unspent + granted);
         return { counter: ask.counter, granted, used: before + granted };
       });
       if (!refused) return { ok: true, counters };
       const { counter, kind, limit } = refused;
-      return {
-        ok: false,
-        counters,
-        refused: { counter, kind, limit, unspentElsewhere: this.unspentElsewhere(refused, holder) },
-      };
+      const unspentElsewhere = !isWhole(kind) ? this.unspentElsewhere(refused, holder) : undefined;
+      return { ok: false, counters, refused: { counter, kind, limit, unspentElsewhere } };
     });
   }
 

@@ -1,4 +1,4 @@
-import { blockSize, type CounterAsk, type CounterState, type SpendAnswer } from "./spend";
+import { blockSize, type CounterAsk, type CounterState, isWhole, type SpendAnswer } from "./spend";
 
 /** One amount a request reserves on one counter of its window. */
 export type Need = Omit<CounterAsk, "give" | "need" | "want"> & { amount: number };
@@ -97,8 +97,8 @@ export class SpendHolder {
   /**
    * A request is over: each counter gets back what it reserved beyond its real use (or is charged the
    * excess, which may leave a debt). Returns the asks that must reach the authority now, if any: debts,
-   * and in exact mode (no lease) every counter, with what it holds, so the authority's report of what
-   * this holder holds unspent is never left behind by a request that spent all it reserved.
+   * and in exact mode (no lease) everything the blocks hold, and every dollar counter even with nothing
+   * to give, so the authority's report of what this holder holds unspent never falls behind.
    */
   settle(needs: Need[], actual: number[]): CounterAsk[] {
     this.release(needs);
@@ -106,7 +106,10 @@ export class SpendHolder {
       const block = this.blocks.get(need.counter);
       if (block && block.window === need.window) block.balance += need.amount - (actual[i] ?? need.amount);
     });
-    return this.giveBack(needs, (block) => block.balance < 0 || this.lease === 0);
+    return this.giveBack(
+      needs,
+      (block) => block.balance < 0 || (this.lease === 0 && (block.balance > 0 || !isWhole(block.of.kind))),
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Alert } from "../observe/alerts";
 import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
-import { type CounterAsk, type CounterState, isWhole, type SpendAnswer, spareToLend } from "./spend";
+import { type CounterAsk, type CounterState, EPSILON, isWhole, type SpendAnswer, spareToLend } from "./spend";
 
 /** Whose budgets these are, and where the tenant wants its budget alerts (besides the operator). */
 export interface BudgetOwner {
@@ -9,8 +9,6 @@ export interface BudgetOwner {
   alertWebhook?: string;
 }
 
-/** Floating-point slack when comparing dollar sums with a limit. */
-const EPSILON = 1e-9;
 /**
  * How long a holder's report of what it holds unspent is believed. A holder reports at each call, and
  * an idle one gives its spare back (a call) within a second or two; a busy one calls as its blocks run

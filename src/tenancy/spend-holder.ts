@@ -1,4 +1,4 @@
-import { blockSize, type CounterAsk, type CounterState, isWhole, type SpendAnswer } from "./spend";
+import { blockSize, type CounterAsk, type CounterState, EPSILON, isWhole, type SpendAnswer } from "./spend";
 
 /** One amount a request reserves on one counter of its window. */
 export type Need = Omit<CounterAsk, "give" | "need" | "want"> & { amount: number };
@@ -15,9 +15,6 @@ interface Block {
   /** Units reserved by this isolate's requests still in flight: counted as used until they settle. */
   reserved: number;
 }
-
-/** Floating-point slack when comparing dollar sums with a limit. */
-const EPSILON = 1e-9;
 
 /** Spare units nobody reserved for this long go back to the authority. */
 export const IDLE_RETURN_MS = 1_000;

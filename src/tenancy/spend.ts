@@ -6,6 +6,9 @@
  */
 export type BudgetKind = "requests" | "tokens" | "usd-day" | "usd-month";
 
+/** Floating-point slack when comparing dollar sums with a limit. */
+export const EPSILON = 1e-9;
+
 export interface Window {
   start: number;
   end: number;

@@ -1,4 +1,5 @@
-import { RouterError } from "../errors";
+import { fromZodError, RouterError } from "../errors";
+import type * as z from "../zod";
 
 /**
  * The JSON body of a management route (keys, tenants, frontend tokens): one that does not parse is a
@@ -15,6 +16,13 @@ export function parseJsonBody(text: string): unknown {
   } catch {
     return invalidJson();
   }
+}
+
+/** `json` as `schema` reads it, or a 400 naming what is wrong in the `what` it describes. */
+export function bodyAs<T extends z.ZodMiniType>(schema: T, json: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw fromZodError(parsed.error, what);
+  return parsed.data as z.output<T>;
 }
 
 export function invalidJson(): never {

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
-import { fromZodError, RouterError } from "../errors";
+import { RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { parseMintRequest, scopeOf } from "../frontend/mint";
 import { signingKeys } from "../frontend/signing";
@@ -14,7 +14,7 @@ import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
 import * as z from "../zod";
-import { jsonBody, parseJsonBody } from "./body";
+import { bodyAs, jsonBody, parseJsonBody } from "./body";
 
 export const FRONTEND_TOKEN_PATHS = ["/v1/frontend/tokens", "/v1/frontend/tokens/revoke"] as const;
 export const FRONTEND_JWKS_PATH = "/v1/frontend/jwks.json";
@@ -170,11 +170,10 @@ export const sessionSchema = z.strictObject({
 export const frontendSessions = new Hono<AppEnv>();
 
 frontendSessions.post(FRONTEND_SESSION_PATH, async (c) => {
-  const parsed = sessionSchema.safeParse(await jsonBody(c.req.raw));
-  if (!parsed.success) throw fromZodError(parsed.error, "session request");
+  const session = bodyAs(sessionSchema, await jsonBody(c.req.raw), "session request");
   if (!loadTenants(c.env.ROUTER_TENANTS).ok) throw misconfigured();
   // Configured, or created through the admin API (as the token's own check finds it).
-  const tenant = await findTenantById(c.env, parsed.data.tenant, Date.now());
+  const tenant = await findTenantById(c.env, session.tenant, Date.now());
   const anonymous = tenant?.frontend?.anonymous;
   if (!tenant || !anonymous) {
     throw new RouterError("not_found", "This tenant has no anonymous sessions.", { param: "tenant" });
@@ -190,7 +189,7 @@ frontendSessions.post(FRONTEND_SESSION_PATH, async (c) => {
       },
     );
   }
-  await verifyTurnstile({ env: c.env, config: anonymous, token: parsed.data.turnstile_token, remoteIp: ip });
+  await verifyTurnstile({ env: c.env, config: anonymous, token: session.turnstile_token, remoteIp: ip });
   const sub = `anon_${crypto.randomUUID()}`;
   const { token, expiresAt } = await signToken({
     env: c.env,

@@ -2,12 +2,12 @@ import { Hono } from "hono";
 import { excessOver, type Limits, limitsSchema } from "../config/limits";
 import type { Tenant } from "../config/tenants";
 import type { AppEnv } from "../env";
-import { fromZodError, RouterError } from "../errors";
+import { RouterError } from "../errors";
 import { KEY_CAPABILITIES, type KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
 import { namedTenant } from "../tenancy/tenant-directory";
 import * as z from "../zod";
-import { jsonBody, parseJsonBody } from "./body";
+import { bodyAs, jsonBody, parseJsonBody } from "./body";
 
 /**
  * `/admin/tenants/:tenant/keys`: managed router keys, behind the admin guard of routes/admin.ts.
@@ -42,7 +42,7 @@ const KEY_ID = /^key_[0-9a-f]{32}$/;
 
 keys.post("/tenants/:tenant/keys", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
-  const body = parseBody(createSchema, await jsonBody(c.req.raw));
+  const body = bodyAs(createSchema, await jsonBody(c.req.raw), "key");
   const limits = withinTenant(tenant, body.limits ?? {});
   const { secret, stored } = await mintSecret();
   const record = await registry(c.env).create(tenant.id, body.name, limits, stored, body.capabilities);
@@ -65,7 +65,7 @@ keys.get("/tenants/:tenant/keys/:id", async (c) => {
 keys.patch("/tenants/:tenant/keys/:id", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
-  const change = parseBody(updateSchema, await jsonBody(c.req.raw));
+  const change = bodyAs(updateSchema, await jsonBody(c.req.raw), "key");
   if (change.limits) change.limits = withinTenant(tenant, change.limits);
   return c.json(view(found(await registry(c.env).update(tenant.id, id, change)), c.env));
 });
@@ -74,7 +74,7 @@ keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
   const raw = await c.req.text();
-  const body = parseBody(rotateSchema, raw === "" ? {} : parseJsonBody(raw));
+  const body = bodyAs(rotateSchema, raw === "" ? {} : parseJsonBody(raw), "key");
   const { secret, stored } = await mintSecret();
   const record = found(await registry(c.env).rotate(tenant.id, id, stored, body.graceSeconds * 1000));
   return c.json({ ...view(record, c.env), key: secret });
@@ -124,10 +124,4 @@ function withinTenant(tenant: Tenant, limits: Limits): Limits {
     });
   }
   return limits;
-}
-
-function parseBody<T extends z.ZodMiniType>(schema: T, json: unknown): z.output<T> {
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw fromZodError(parsed.error, "key");
-  return parsed.data as z.output<T>;
 }

@@ -1,14 +1,14 @@
 import { Hono } from "hono";
 import { loadTenants, type ManagedTenant, managedTenantSchema, type Tenant } from "../config/tenants";
 import type { AppEnv } from "../env";
-import { fromZodError, RouterError } from "../errors";
+import { RouterError } from "../errors";
 import { limitsReport, scopesOf } from "../tenancy/enforce";
 import { type IssuerClash, issuerClash } from "../tenancy/issuer-clash";
 import { keyCacheTtl } from "../tenancy/keys";
 import { asTenant, keyRegistry } from "../tenancy/tenant-directory";
 import type { TenantRecord } from "../tenancy/tenant-table";
 import * as z from "../zod";
-import { invalidJson, jsonBody } from "./body";
+import { bodyAs, invalidJson, jsonBody } from "./body";
 import { usageWindow } from "./range";
 
 /**
@@ -38,7 +38,7 @@ tenants.get("/tenants", async (c) => {
 });
 
 tenants.post("/tenants", async (c) => {
-  const tenant = parse(managedTenantSchema, await jsonBody(c.req.raw));
+  const tenant = bodyAs(managedTenantSchema, await jsonBody(c.req.raw), "tenant");
   refusePinned(c.env, tenant.id);
   refuseConfiguredIssuers(c.env, tenant);
   const record = await keyRegistry(c.env).createTenant(tenant);
@@ -68,7 +68,7 @@ tenants.patch("/tenants/:tenant", async (c) => {
     throw new RouterError("invalid_request", "A tenant's id cannot change.", { param: "id" });
   }
   const current = await storedTenant(c.env, id);
-  const tenant = parse(managedTenantSchema, withoutNulls({ ...current.tenant, ...change }));
+  const tenant = bodyAs(managedTenantSchema, withoutNulls({ ...current.tenant, ...change }), "tenant");
   refuseConfiguredIssuers(c.env, tenant);
   const record = await keyRegistry(c.env).updateTenant(tenant);
   if (record && "clash" in record) throw issuerClashError(record.clash);
@@ -157,10 +157,4 @@ function propagation(env: Env) {
 
 function withoutNulls(value: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null));
-}
-
-function parse(schema: typeof managedTenantSchema, json: unknown): ManagedTenant {
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw fromZodError(parsed.error, "tenant");
-  return parsed.data;
 }

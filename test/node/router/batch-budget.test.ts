@@ -165,6 +165,37 @@ describe("a spent budget stops batches", () => {
     }
   }, 60_000);
 
+  it("a chat refused while another request holds the budget is a RateLimitError the SDK's retry gets past", async () => {
+    // Each call reserves its max_tokens ($0.001) and spends 20 tokens: the budget holds one reservation.
+    await configureSim(stack.simUrl, { ttftMs: 1_500, minAnswerTokens: 20, maxAnswerTokens: 20 });
+    try {
+      const openai = await keyWithBudget(0.0015);
+      const ask = (client: OpenAI) =>
+        client.chat.completions.create({
+          model: "deepseek-v4-flash",
+          messages: [{ role: "user", content: `Hold it ${crypto.randomUUID()}` }],
+          thinking: { type: "disabled" },
+          max_tokens: 1_000,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      const holding = ask(openai);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const refused = await ask(openai).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(refused).toMatchObject({ status: 429, code: "budget_reserved" });
+      expect((refused as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after")).toBe("2");
+      await holding;
+      // Again while another call holds the budget, now with the SDK's own retries: it waits the
+      // Retry-After, by when that call has given back what it did not use.
+      const holdingAgain = ask(openai);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const answered = await ask(openai.withOptions({ maxRetries: 3 }));
+      expect(answered.choices[0]?.finish_reason).toBe("stop");
+      await holdingAgain;
+    } finally {
+      await configureSim(stack.simUrl, { ttftMs: 0, minAnswerTokens: 5_000, maxAnswerTokens: 5_000 });
+    }
+  }, 60_000);
+
   it("runs every line whose real spend fits, though their reservations together did not", async () => {
     // Each line reserves its max_tokens ($0.001) and is answered with 20 tokens: the budget holds two
     // lines' reservations at a time, and all six lines' spend many times over.

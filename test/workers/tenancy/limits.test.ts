@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { windowOf } from "../../../src/tenancy/spend";
+import { storedFrom } from "../cache/support";
 import { callWithUpstream, chatBody, createSim, errorOf, eventually } from "../helpers";
 import { awayFromMinuteEdge, limitedTenant } from "./support";
 
@@ -174,6 +175,8 @@ describe("tenant limits", () => {
       { ROUTER_TENANTS: tenants },
     );
     expect(miss.headers.get("x-router-cache")).toBe("MISS");
+    // The entry is written after the answer (waitUntil): asked before then, the repeat is a second miss.
+    await storedFrom(miss);
     let spent = 0;
     await eventually(async () => {
       spent = await counter(id, "tenant:usd-month");

@@ -20,23 +20,39 @@ function feed(tap: CompletionTap, bytes: Uint8Array, size: number) {
 }
 
 describe("the completion tap", () => {
-  it("reads the same usage, finish reason, end and counts whether it skims the middle or parses every event", () => {
-    const bytes = encoder.encode(chatStream(40));
-    const skimming = new CompletionTap();
-    const seen: string[] = [];
-    const parsing = new CompletionTap(undefined, (payload) => seen.push(payload));
-    feed(skimming, bytes, 4096);
-    feed(parsing, bytes, 4096);
-    for (const tap of [skimming, parsing]) {
-      expect(tap.usage).toMatchObject({ promptTokens: 12, completionTokens: 40 });
-      expect(tap.finishReason).toBe("stop");
-      expect(tap.done).toBe(true);
-      expect(tap.upstreamError).toBeUndefined();
-      expect(tap.firstTokenAt).toBeDefined();
-    }
-    expect(skimming.chunks).toBe(parsing.chunks);
-    expect(skimming.tokenChunks).toBe(parsing.tokenChunks);
-    expect(seen).toHaveLength(parsing.chunks + 1); // and [DONE]
+  // 4096: paced drains; the whole length: an answer that arrives in one read, first token to [DONE].
+  it.each([4096, 1 << 20])(
+    "reads the same usage, finish reason, end and counts whether it skims the middle or parses every event (%i-byte reads)",
+    (size) => {
+      const bytes = encoder.encode(chatStream(40));
+      const skimming = new CompletionTap();
+      const seen: string[] = [];
+      const parsing = new CompletionTap(undefined, (payload) => seen.push(payload));
+      feed(skimming, bytes, size);
+      feed(parsing, bytes, size);
+      for (const tap of [skimming, parsing]) {
+        expect(tap.usage).toMatchObject({ promptTokens: 12, completionTokens: 40 });
+        expect(tap.finishReason).toBe("stop");
+        expect(tap.done).toBe(true);
+        expect(tap.upstreamError).toBeUndefined();
+        expect(tap.firstTokenAt).toBeDefined();
+      }
+      expect(skimming.chunks).toBe(parsing.chunks);
+      expect(skimming.tokenChunks).toBe(parsing.tokenChunks);
+      expect(seen).toHaveLength(parsing.chunks + 1); // and [DONE]
+    },
+  );
+
+  it("sees an error event in the middle of an answer that arrives in one read", () => {
+    const error = { error: { message: "overloaded", type: "server_error" } };
+    const text = chatStream(30, (i) =>
+      i === 20 ? `data: ${JSON.stringify(error)}\n\n` : event({ content: "x" }),
+    );
+    const tap = new CompletionTap();
+    feed(tap, encoder.encode(text), 1 << 20);
+    expect(tap.upstreamError).toEqual(error.error);
+    expect(tap.chunks).toBe(32);
+    expect(tap.done).toBe(true);
   });
 
   it("sees an error event in the middle of a skimmed stream", () => {

@@ -89,7 +89,7 @@ export function accountFor(
     const record = completionRecord({ finished, entry, total, tenant, stream, startedAt, endedAt });
     // A frontend token's verified end user (issue 23), by its id: never a body field, never the raw sub.
     const endUser = c.get("endUser")?.id;
-    logCompletion(endUser ? { ...record, endUser } : record);
+    logCompletion(c.env, endUser ? { ...record, endUser } : record);
     // Metrics (issue 13): fleet counters and one Analytics Engine point, flushed with the ledger's write.
     const metricsFlush = metrics.request(
       c.env,

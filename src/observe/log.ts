@@ -32,7 +32,7 @@ export interface LogVars {
   /**
    * "all" (default): every completion. "failures": only those that did not end `complete` with a 2xx,
    * what an operator tails in an incident; the request records (issue 25) still hold every request.
-   * "off": none. Each line is a Workers Logs event, billed per event, and costs 30-50 µs of CPU.
+   * "off": none. Each line is a Workers Logs event, billed per event.
    */
   COMPLETION_LOGS?: string;
 }

@@ -9,6 +9,7 @@ import { frontendBench } from "./frontend";
 import { geography } from "./geography";
 import { kept } from "./kept";
 import { ladder } from "./ladder";
+import { ledgerWrites } from "./ledger-writes";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
 import { overload } from "./overload";
@@ -46,6 +47,7 @@ export const scenarios: BenchScenario[] = [
   bundle,
   metricsBench,
   recordsBench,
+  ledgerWrites,
   ladder,
   profile,
   cost,

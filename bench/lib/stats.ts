@@ -25,6 +25,12 @@ export function distribution(values: Iterable<number> | Histogram): Distribution
   };
 }
 
+/** The middle value (the upper one of an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
 /** value ÷ baseline; NaN when either is missing or the baseline is 0. */
 export function ratio(value: number, baseline: number): number {
   if (!Number.isFinite(value) || !Number.isFinite(baseline) || baseline === 0) return Number.NaN;

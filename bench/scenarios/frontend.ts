@@ -3,7 +3,7 @@ import { LOCAL_FRONTEND_SIGNING_KEY, LOCAL_ROUTER_KEY, tenantsConfig } from "../
 import { startLocalStack } from "../../scripts/stack";
 import { signingKeys } from "../../src/frontend/signing";
 import { type Measurement, measureRequests } from "../lib/measure";
-import { formatMs, ratio } from "../lib/stats";
+import { formatMs, median, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
 
 const CONCURRENCY = 8;
@@ -121,9 +121,4 @@ async function verificationMicros(token: string, n: number): Promise<number> {
   for (let i = 0; i < n; i++) await jwtVerify(token, key, options);
   const used = process.cpuUsage(start);
   return (used.user + used.system) / n;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }

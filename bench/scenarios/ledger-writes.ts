@@ -5,7 +5,7 @@ import { startSimServer } from "../../sim/node";
 import type { LedgerEntry } from "../../src/ledger/entry";
 import type { RequestRecord } from "../../src/trace";
 import { measureRequests } from "../lib/measure";
-import { formatRatio, ratio } from "../lib/stats";
+import { formatRatio, median, ratio } from "../lib/stats";
 import { formatNumber } from "../lib/table";
 import type { BenchScenario, BenchSection } from "../lib/types";
 import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
@@ -171,11 +171,6 @@ function entryOf(record: RequestRecord): LedgerEntry {
     costUsd: record.costUsd,
     savedUsd: record.savedUsd,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function section(m: {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { startLocalStack } from "../../scripts/stack";
 import { type Measurement, measureRequests } from "../lib/measure";
-import { formatMs, ratio } from "../lib/stats";
+import { formatMs, median, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
 
 const CONCURRENCY = 8;
@@ -119,8 +119,3 @@ export const limitsBench: BenchScenario = {
     };
   },
 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}

@@ -6,7 +6,7 @@ import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scrip
 import { startSimServer } from "../../sim/node";
 import type { OtlpTraces } from "../../src/observe/otlp";
 import { type Measurement, measureRequests } from "../lib/measure";
-import { compareRows, formatMs, ratio } from "../lib/stats";
+import { compareRows, formatMs, median, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
 import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
@@ -36,10 +36,6 @@ async function storagePerRequest(
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
   return { recordJsonBytes, payloadBytes: payloadTotal / captured };
-}
-
-function medianOf(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -223,7 +219,7 @@ export const recordsBench: BenchScenario = {
     // Throughput over the requests' own wall time, not the waits between rounds.
     const rps = (v: Variant) =>
       (results[v].reduce((n, m) => n + m.n, 0) * 1000) / results[v].reduce((n, m) => n + m.wallMs, 0);
-    const median = (v: Variant, pick: (m: Measurement) => number) => medianOf(results[v].map(pick));
+    const roundsMedian = (v: Variant, pick: (m: Measurement) => number) => median(results[v].map(pick));
     const valuesOf = (f: (v: Variant) => number) => Object.fromEntries(VARIANTS.map((v) => [v, f(v)]));
     const table = compareRows({
       metricColumn: "metric",
@@ -237,18 +233,18 @@ export const recordsBench: BenchScenario = {
         },
         {
           label: "workerd CPU per request (median of rounds)",
-          values: valuesOf((v) => medianOf(roundCpuMs[v])),
+          values: valuesOf((v) => median(roundCpuMs[v])),
           format: formatMs,
         },
         { label: "throughput (req/s)", values: valuesOf(rps), format: (v) => v.toFixed(0) },
         {
           label: "latency p50 (median of rounds)",
-          values: valuesOf((v) => median(v, (m) => m.latencyMs.p50)),
+          values: valuesOf((v) => roundsMedian(v, (m) => m.latencyMs.p50)),
           format: formatMs,
         },
         {
           label: "latency p99 (median of rounds)",
-          values: valuesOf((v) => median(v, (m) => m.latencyMs.p99)),
+          values: valuesOf((v) => roundsMedian(v, (m) => m.latencyMs.p99)),
           format: formatMs,
         },
       ],

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CompletionRecord } from "../../../src/observe/log";
 import { chatBody, createSim, type SimInstance, singlePoolPolicy } from "../helpers";
+import { collectCompletionLogs } from "./support";
 
 const CHAT = "/v1/chat/completions";
 const NO_RETRY = { max: 0, baseMs: 1, capMs: 2, budgetRatio: 1 };
@@ -9,12 +10,7 @@ let logged: CompletionRecord[] = [];
 
 beforeEach(() => {
   logged = [];
-  const log = console.log;
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    const line = args[0];
-    if (typeof line === "string" && line.startsWith('{"event":"completion"')) logged.push(JSON.parse(line));
-    else log(...args);
-  });
+  collectCompletionLogs(logged);
 });
 afterEach(() => vi.restoreAllMocks());
 

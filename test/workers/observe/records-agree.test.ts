@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DataPoint } from "../../../src/observe/analytics";
 import type { CompletionRecord } from "../../../src/observe/log";
 import { chatBody, createSim, eventually, ledgerEntry, type SimInstance, singlePoolPolicy } from "../helpers";
-import { asOperator } from "./support";
+import { asOperator, collectCompletionLogs } from "./support";
 
 /** Spend as each record states it: tokens in and out, and dollars. */
 interface Spend {
@@ -22,12 +22,7 @@ let points: DataPoint[] = [];
 beforeEach(() => {
   logged = [];
   points = [];
-  const log = console.log;
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    const line = args[0];
-    if (typeof line === "string" && line.startsWith('{"event":"completion"')) logged.push(JSON.parse(line));
-    else log(...args);
-  });
+  collectCompletionLogs(logged);
   vi.spyOn(env.REQUEST_EVENTS, "writeDataPoint").mockImplementation((point) => {
     points.push(point as DataPoint);
   });
@@ -139,7 +134,7 @@ describe("a request's log line, metrics and Analytics Engine point carry every a
     });
     const ledgerBefore = await ledgerSpend(sim, policy);
     const metricsBefore = await metricSpend(sim, policy);
-    logged = [];
+    logged.length = 0;
     points = [];
 
     const REQUESTS = 30;

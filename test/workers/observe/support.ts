@@ -1,8 +1,23 @@
 import { env } from "cloudflare:workers";
+import { vi } from "vitest";
+import type { CompletionRecord } from "../../../src/observe/log";
 import type { ObserveVars } from "../../../src/observe/settings";
 import { type CallInit, callWithUpstream } from "../helpers";
 
 export const ADMIN_KEY = "sk-admin-test-metrics-000000000000";
+
+/**
+ * Collects the router's completion log lines into `into` from now until the mocks are restored; every
+ * other console line is printed as usual.
+ */
+export function collectCompletionLogs(into: CompletionRecord[]): void {
+  const log = console.log;
+  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+    const line = args[0];
+    if (typeof line === "string" && line.startsWith('{"event":"completion"')) into.push(JSON.parse(line));
+    else log(...args);
+  });
+}
 
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -87,6 +87,8 @@ function apiRoutes(app: Hono<SimEnv>, state: SimState): void {
     const record: RecentRequest = { path: c.req.path, method: c.req.method, at: Date.now() };
     const authorization = c.req.header("authorization");
     if (authorization !== undefined) record.authorization = authorization;
+    const acceptEncoding = c.req.header("accept-encoding");
+    if (acceptEncoding !== undefined) record.acceptEncoding = acceptEncoding;
     for (const name of ["anthropic-version", "anthropic-beta"]) {
       const value = c.req.header(name);
       if (value !== undefined) record.anthropic = { ...record.anthropic, [name]: value };

@@ -6,6 +6,8 @@ export interface RecentRequest {
   model?: string;
   stream?: boolean;
   authorization?: string;
+  /** The `accept-encoding` the request came with, if any. */
+  acceptEncoding?: string;
   /** `anthropic-version` and `anthropic-beta`, as sent to the Anthropic base. */
   anthropic?: Record<string, string>;
   body?: unknown;

@@ -10,6 +10,11 @@ interface UpstreamTarget {
 /**
  * Sends one request upstream. Only the body, the router's own headers and the few protocol headers a
  * surface passes on (`passed`) go out: nothing else from the caller (cookies, their Authorization).
+ *
+ * The answer is asked for uncompressed. The router reads every answer (usage, the cache, the trailer),
+ * and on Cloudflare a subrequest asks for gzip unless told otherwise, which DeepSeek's front honours:
+ * workerd would inflate a compressed stream once in each branch of the relay's tee. Cloudflare's edge
+ * compresses what the router sends its caller, outside the Worker.
  */
 export async function sendUpstream(
   target: UpstreamTarget,
@@ -26,6 +31,7 @@ export async function sendUpstream(
         authorization: `Bearer ${target.apiKey}`,
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
+        "accept-encoding": "identity",
       },
       body,
       signal,

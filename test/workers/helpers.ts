@@ -42,7 +42,7 @@ export interface SimStats {
   queued: number;
   promptTokens: number;
   byStatus: Record<string, number>;
-  recent: Array<{ path: string; authorization?: string; body?: unknown }>;
+  recent: Array<{ path: string; authorization?: string; acceptEncoding?: string; body?: unknown }>;
 }
 
 /** An isolated simulator instance with its own knobs and counters, and a router pointed at it. */

@@ -77,6 +77,17 @@ describe("relay fidelity", () => {
     expect(received).toBe(upstream?.sent);
   });
 
+  it("asks the upstream for its answer uncompressed, which the relay then never has to inflate", async () => {
+    const sim = await createSim();
+    for (const stream of [true, false]) {
+      const response = await sim.call("/v1/chat/completions", { json: chatBody({ stream }) });
+      expect(response.status).toBe(200);
+      await response.text();
+    }
+    const sent = (await sim.stats()).recent.map((request) => request.acceptEncoding);
+    expect(sent).toEqual(["identity", "identity"]);
+  });
+
   it("a non-streamed answer is the upstream's JSON, byte for byte, without its keep-alive lines", async () => {
     const sim = await createSim({ concurrency: 1, overload: "queue", queueKeepAliveMs: 20, ttftMs: 100 });
     const [, second] = await Promise.all([

@@ -12,9 +12,10 @@ interface UpstreamTarget {
  * surface passes on (`passed`) go out: nothing else from the caller (cookies, their Authorization).
  *
  * The answer is asked for uncompressed. The router reads every answer (usage, the cache, the trailer),
- * and on Cloudflare a subrequest asks for gzip unless told otherwise, which DeepSeek's front honours:
- * workerd would inflate a compressed stream once in each branch of the relay's tee. Cloudflare's edge
- * compresses what the router sends its caller, outside the Worker.
+ * and on Cloudflare a subrequest asks for gzip unless told otherwise: DeepSeek's front compresses its
+ * JSON answers (deepseek-api.md §1.3), and workerd would inflate a compressed stream once in each
+ * branch of the relay's tee, about twice the CPU per event (BENCHMARKS.md, relay arrangements).
+ * Cloudflare's edge compresses what the router sends its caller, outside the Worker.
  */
 export async function sendUpstream(
   target: UpstreamTarget,

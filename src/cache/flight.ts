@@ -100,6 +100,23 @@ export class Flight {
     return new Promise((resolve) => this.whenUnfollowed.push(resolve));
   }
 
+  /**
+   * The leader's signal to stop its upstream call: its caller's departure, unless followers are reading
+   * the flowing answer; then when the last of them stops, or `outliveMs` after the departure, whichever
+   * comes first. Made in the leader's context, so its waits are the leader's own promises.
+   */
+  upstreamSignal(departure: AbortSignal, outliveMs: number): AbortSignal {
+    const stop = new AbortController();
+    const onDeparture = () => {
+      if (!this.followed) return stop.abort(departure.reason);
+      const outlived = new Promise((resolve) => setTimeout(resolve, outliveMs));
+      void Promise.race([this.unfollowed(), outlived]).then(() => stop.abort(departure.reason));
+    };
+    if (departure.aborted) onDeparture();
+    else departure.addEventListener("abort", onDeparture, { once: true });
+    return stop.signal;
+  }
+
   answering(kind: "stream" | "json", servedBy: ServedBy): void {
     if (this.state.phase !== "pending") return;
     this.state = { phase: "answering", kind, servedBy };

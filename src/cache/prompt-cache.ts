@@ -245,20 +245,9 @@ function missed(keeping: Keeping, leading: Flight | undefined): PromptCache {
       const verdict = toRouterError(error);
       leading?.fail(abandoned || !UPSTREAM_VERDICTS.has(verdict.code) ? "abandoned" : verdict);
     },
-    upstreamSignal(departure) {
-      if (!leading) return departure;
-      const stop = new AbortController();
-      const onDeparture = () => {
-        if (!leading.followed) return stop.abort(departure.reason);
-        // The upstream's tokens are billed to this request as before; its followers' answers (and
-        // the cache entry) are now whole instead of cut. The waits are this request's own promises.
-        const outlived = new Promise((resolve) => setTimeout(resolve, OUTLIVE_CLIENT_MS));
-        void Promise.race([leading.unfollowed(), outlived]).then(() => stop.abort(departure.reason));
-      };
-      if (departure.aborted) onDeparture();
-      else departure.addEventListener("abort", onDeparture, { once: true });
-      return stop.signal;
-    },
+    // The upstream's tokens are billed to this request as before; its followers' answers (and the
+    // cache entry) are whole instead of cut.
+    upstreamSignal: (departure) => leading?.upstreamSignal(departure, OUTLIVE_CLIENT_MS) ?? departure,
   };
 }
 

@@ -41,6 +41,23 @@ export default {
   },
 };`;
 
+/** The router with the local keys and tenants in front of `upstream`, on a direct socket (`port`, 0 for any). */
+export function localRouterWorker(
+  upstream: string,
+  vars: Record<string, string> = {},
+  port = 0,
+): V4WorkerOptions {
+  return routerWorker({
+    bindings: {
+      DEEPSEEK_BASE_URL: upstream,
+      DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
+      ROUTER_TENANTS: tenantsConfig(),
+      ...vars,
+    },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+  });
+}
+
 /** The bare pass-through Worker in front of `upstream`, on a direct socket: every benchmark's floor. */
 export function bareWorker(upstream: string): V4WorkerOptions {
   return {
@@ -75,15 +92,7 @@ export default {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sim = await startSimServer({ port: options.simPort ?? 0, ...options.sim });
   const upstream = options.upstreamUrl ?? sim.url;
-  const router = routerWorker({
-    bindings: {
-      DEEPSEEK_BASE_URL: upstream,
-      DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-      ROUTER_TENANTS: tenantsConfig(),
-      ...options.vars,
-    },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: options.routerPort ?? 0 }],
-  });
+  const router = localRouterWorker(upstream, options.vars, options.routerPort);
   const bare = bareWorker(upstream);
   const caller: V4WorkerOptions = {
     name: "caller",

@@ -1,7 +1,6 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
-import { routerWorker } from "../../scripts/build";
-import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
-import { bareWorker } from "../../scripts/stack";
+import { LOCAL_ROUTER_KEY } from "../../scripts/local-config";
+import { bareWorker, localRouterWorker } from "../../scripts/stack";
 import { startEventMock, streamBody } from "../lib/event-mock";
 import { measureRequests } from "../lib/measure";
 import { formatMs } from "../lib/stats";
@@ -112,14 +111,7 @@ export const ladder: BenchScenario = {
   async run(ctx): Promise<BenchSection> {
     const upstream = await startEventMock();
     const direct = [{ host: "127.0.0.1", port: 0 }];
-    const router = routerWorker({
-      bindings: {
-        DEEPSEEK_BASE_URL: upstream.url,
-        DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-        ROUTER_TENANTS: tenantsConfig(),
-      },
-      unsafeDirectSockets: direct,
-    });
+    const router = localRouterWorker(upstream.url);
     const bare = bareWorker(upstream.url);
     const canned: V4WorkerOptions = {
       name: "canned",

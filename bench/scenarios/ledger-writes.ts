@@ -1,6 +1,6 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
-import { routerWorker } from "../../scripts/build";
-import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
+import { LOCAL_ROUTER_KEY } from "../../scripts/local-config";
+import { localRouterWorker } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import type { LedgerEntry } from "../../src/ledger/entry";
 import type { RequestRecord } from "../../src/trace";
@@ -69,7 +69,7 @@ export const ledgerWrites: BenchScenario = {
     const sim = await startSimServer({ port: 0, ttftMs: 0, tokensPerS: 0 });
     const mf = new Miniflare(
       convertV4MiniflareOptions({
-        workers: [driverWorker(), routerFor(sim.url)],
+        workers: [driverWorker(), localRouterWorker(sim.url)],
         log: new Log(LogLevel.WARN),
         cf: false,
         handleStructuredLogs: () => {},
@@ -119,17 +119,6 @@ export const ledgerWrites: BenchScenario = {
     }
   },
 };
-
-function routerFor(upstream: string): V4WorkerOptions {
-  return routerWorker({
-    bindings: {
-      DEEPSEEK_BASE_URL: upstream,
-      DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-      ROUTER_TENANTS: tenantsConfig(),
-    },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  });
-}
 
 function driverWorker(): V4WorkerOptions {
   return {

@@ -1,7 +1,6 @@
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { routerWorker } from "../../scripts/build";
-import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
-import { bareWorker } from "../../scripts/stack";
+import { LOCAL_ROUTER_KEY } from "../../scripts/local-config";
+import { bareWorker, localRouterWorker } from "../../scripts/stack";
 import { startEventMock } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
@@ -36,14 +35,7 @@ export const promptSize: BenchScenario = {
   title: "Prompt size: router vs bare Worker, and the router's CPU per request",
   async run(ctx): Promise<BenchSection> {
     const upstream = await startEventMock();
-    const router = routerWorker({
-      bindings: {
-        DEEPSEEK_BASE_URL: upstream.url,
-        DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-        ROUTER_TENANTS: tenantsConfig(),
-      },
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    });
+    const router = localRouterWorker(upstream.url);
     const bare = bareWorker(upstream.url);
     const mf = new Miniflare(
       convertV4MiniflareOptions({

@@ -37,3 +37,46 @@ function readStat(pid: number): { comm: string; ppid: number; cpuTicks: number }
 export function workerdCpuMs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0) * 10, 0);
 }
+
+/**
+ * One set of workerd processes' CPU per labelled round, with their idle rate (timers, the queue
+ * broker's polling) measured once and taken out of every round's window, so a round that waits longer
+ * for its background work counts no more of the idle.
+ */
+export class ProcessCpu {
+  pids: readonly number[] = [];
+  /** Idle CPU ms per wall ms; 0 until `endIdle`. */
+  idlePerMs = 0;
+  /** Per label: round CPU ms with and without the idle rate taken out, and per-request figures per round. */
+  readonly totals = new Map<string, { ms: number; rawMs: number; requests: number; perRound: number[] }>();
+
+  read(): { cpuMs: number; at: number } {
+    return { cpuMs: workerdCpuMs(this.pids), at: performance.now() };
+  }
+
+  /** Takes the CPU since `start` (a `read()` with nothing else running) as the idle rate. */
+  endIdle(start: { cpuMs: number; at: number }): void {
+    const end = this.read();
+    this.idlePerMs = (end.cpuMs - start.cpuMs) / (end.at - start.at);
+  }
+
+  /** Counts the CPU since `before` as `requests` requests of `label`; returns its ms per request. */
+  count(label: string, before: { cpuMs: number; at: number }, requests: number): number {
+    const end = this.read();
+    const rawMs = end.cpuMs - before.cpuMs;
+    const ms = rawMs - this.idlePerMs * (end.at - before.at);
+    const total = this.totals.get(label) ?? { ms: 0, rawMs: 0, requests: 0, perRound: [] };
+    total.ms += ms;
+    total.rawMs += rawMs;
+    total.requests += requests;
+    total.perRound.push(ms / requests);
+    this.totals.set(label, total);
+    return ms / requests;
+  }
+
+  /** CPU ms per request of `label` over its rounds (`raw`: idle not taken out). */
+  perRequest(label: string, raw = false): number {
+    const total = this.totals.get(label);
+    return total ? (raw ? total.rawMs : total.ms) / total.requests : Number.NaN;
+  }
+}

@@ -1,5 +1,6 @@
 import { countTokens } from "../../sim/tokens";
-import { type Classification, classify, type InferenceRequest } from "../../src/classify/classify";
+import { classify, type InferenceRequest } from "../../src/classify/classify";
+import { fingerprintPrompt } from "../../src/classify/fingerprint";
 import { estimateTextTokens } from "../../src/classify/tokens";
 import { defaultPolicy } from "../../src/config/default-policy";
 import { policySchema } from "../../src/config/policy";
@@ -39,17 +40,34 @@ function requestOf(tokens: number): InferenceRequest {
   };
 }
 
-/** Per-call time of classify + planRoute, in µs, after warming the JIT. */
-function timeIt(request: InferenceRequest, iterations: number): number[] {
-  const run = (): Classification => classify(request, { priority: "high" }, tenant, policy, Date.now());
-  for (let i = 0; i < Math.min(iterations, 500); i++) planRoute(run(), policy, () => true, false);
+/** Per-call time of `call`, in µs, after warming the JIT. */
+function timeIt(call: () => unknown, iterations: number): number[] {
+  for (let i = 0; i < Math.min(iterations, 500); i++) call();
   const samples: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const start = performance.now();
-    planRoute(run(), policy, () => true, false);
+    call();
     samples.push((performance.now() - start) * 1000);
   }
   return samples;
+}
+
+/** classify + planRoute of `request`, as the router runs them per request. */
+const classifyAndPlan = (request: InferenceRequest) => () =>
+  planRoute(classify(request, { priority: "high" }, tenant, policy, Date.now()), policy, () => true, false);
+
+/** The prompt fingerprint a request's record keeps, with `request`'s prompt as the system prompt. */
+function fingerprintOfSystemPrompt(request: InferenceRequest): () => unknown {
+  const text = (request.body.messages as Array<{ content: string }>)[1]?.content ?? "";
+  const body = {
+    ...request.body,
+    messages: [
+      { role: "system", content: text },
+      { role: "user", content: "Hi." },
+    ],
+  };
+  const raw = JSON.stringify(body);
+  return () => fingerprintPrompt(body, raw);
 }
 
 /**
@@ -63,21 +81,27 @@ export const classifyBench: BenchScenario = {
   async run(ctx): Promise<BenchSection> {
     const rows: Array<Record<string, string>> = [];
     const timings: Record<string, ReturnType<typeof distribution>> = {};
-    for (const tokens of [1_000, 100_000]) {
-      const request = requestOf(tokens);
-      const samples = timeIt(
-        request,
-        tokens >= 100_000 ? (ctx.quick ? 50 : 400) : ctx.quick ? 2_000 : 20_000,
-      );
-      const d = distribution(samples);
-      timings[tokens] = d;
-      ctx.log(`${tokens} tokens: p50 ${d.p50.toFixed(1)} µs`);
-      rows.push({
-        measure: `classify + plan, ~${tokens.toLocaleString("en")}-token prompt`,
-        p50: `${d.p50.toFixed(1)} µs`,
-        p99: `${d.p99.toFixed(1)} µs`,
-        "µs per 1k tokens (p50)": (d.p50 / (tokens / 1000)).toFixed(2),
-      });
+    const measures = [
+      { label: "classify + plan, ~%s-token prompt", call: classifyAndPlan },
+      { label: "prompt fingerprint (records on), ~%s-token system prompt", call: fingerprintOfSystemPrompt },
+    ];
+    for (const { label, call } of measures) {
+      for (const tokens of [1_000, 100_000]) {
+        const samples = timeIt(
+          call(requestOf(tokens)),
+          tokens >= 100_000 ? (ctx.quick ? 50 : 400) : ctx.quick ? 2_000 : 20_000,
+        );
+        const d = distribution(samples);
+        if (call === classifyAndPlan) timings[tokens] = d;
+        const measure = label.replace("%s", tokens.toLocaleString("en"));
+        ctx.log(`${measure}: p50 ${d.p50.toFixed(1)} µs`);
+        rows.push({
+          measure,
+          p50: `${d.p50.toFixed(1)} µs`,
+          p99: `${d.p99.toFixed(1)} µs`,
+          "µs per 1k tokens (p50)": (d.p50 / (tokens / 1000)).toFixed(2),
+        });
+      }
     }
 
     const errors: number[] = [];
@@ -110,7 +134,7 @@ export const classifyBench: BenchScenario = {
     return {
       title: classifyBench.title,
       notes: [
-        "Timed on Node (V8, the engine workerd embeds) since both functions are pure; prompts are the varied corpus in bench/scenarios/corpus.ts.",
+        "Timed on Node (V8, the engine workerd embeds) since these functions are pure; prompts are the varied corpus in bench/scenarios/corpus.ts. The fingerprint (src/classify/fingerprint.ts) is what a request's record keeps for the prompt-cost insights: its prefix (system prompt and tools) hashed exactly and with volatile parts masked, the body hashed, the prefix's tokens estimated; past 64 KiB of body it reads samples of long strings, so its cost stops growing.",
         "The estimator walks character classes as byte-level BPE splits them (src/classify/tokens.ts); the simulator's tokenizer approximates DeepSeek's BPE more closely (sim/tokens.ts). Error = (estimate − simulator) ÷ simulator.",
       ],
       columns: ["measure", "p50", "p99", "µs per 1k tokens (p50)"],

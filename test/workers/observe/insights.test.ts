@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { usageCostUsd } from "../../../src/classify/catalog";
-import { fingerprintPrompt } from "../../../src/classify/fingerprint";
 import { recordId } from "../../../src/ledger/request-records";
 import type { RequestRecord } from "../../../src/trace";
 import type { Usage } from "../../../src/usage";
@@ -67,25 +66,6 @@ function seeded(
     trace: { traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1", sampled: true },
   };
 }
-
-describe("prompt fingerprints", () => {
-  it("put prompts whose system prompt differs only by a date in one family, with different prefixes", () => {
-    const body = (day: string, question: string) => ({
-      messages: [
-        { role: "system", content: `You are a support agent. Today is ${day}. Ticket 48213.` },
-        { role: "user", content: question },
-      ],
-    });
-    const a = fingerprintPrompt(body("2026-12-06", "hi"), "a");
-    const b = fingerprintPrompt(body("2026-12-07", "hello"), "b");
-    const c = fingerprintPrompt({ messages: [{ role: "system", content: "You are a poet." }] }, "a");
-    expect(a.family).toBe(b.family);
-    expect(a.prefixHash).not.toBe(b.prefixHash);
-    expect(c.family).not.toBe(a.family);
-    expect(a.promptHash).toBe(c.promptHash); // the same raw body
-    expect(a.prefixTokens).toBeGreaterThan(5);
-  });
-});
 
 describe("prompt-cost insights", () => {
   it("find the unstable prefix, the short reasoning answers and the repeats of a seeded workload, with their savings", async () => {

@@ -34,15 +34,31 @@ export function recordRequest(c: Context<AppEnv>, accounted: AccountedRequest): 
   if (!recordsKept(c.env)) return Promise.resolve();
   const record = buildRecord(c, timeline, accounted);
   rememberCollector(record.tenant, c.get("tenant").otel);
+  const pending = pendingRecord(record);
   const held = heldWrites.get(timeline);
-  if (held) writtenBefore.set(record, held);
-  return recordBatcher(c.env).add(record.tenant, record);
+  if (held) writtenBefore.set(pending, held);
+  return recordBatcher(c.env).add(record.tenant, pending);
+}
+
+/**
+ * A record in its isolate's batch: its JSON, made once when its request ends (the ledger stores that
+ * text, the queue carries it, and strings cross the RPC far cheaper than objects). For the up to 250 ms
+ * a batch waits, it keeps one string per record alive, not the record's objects.
+ */
+export interface PendingRecord {
+  json: string;
+  /** Whether its trace is exported (the caller's `traceparent` may say not). */
+  sampled: boolean;
+}
+
+export function pendingRecord(record: RequestRecord): PendingRecord {
+  return { json: JSON.stringify(record), sampled: record.trace.sampled };
 }
 
 /** A write a request's record flush also waits for: its captured payload's. */
 const heldWrites = new WeakMap<Timeline, Promise<unknown>>();
 /** What must be written before a record is: a record is never listed before its payload can be read. */
-const writtenBefore = new WeakMap<RequestRecord, Promise<unknown>>();
+const writtenBefore = new WeakMap<PendingRecord, Promise<unknown>>();
 
 /**
  * Makes the record's flush (held in the request's `waitUntil` by its accounting) wait for `write`
@@ -176,13 +192,13 @@ function rememberCollector(tenant: string, otel: TenantOtel | undefined): void {
   collectors.set(tenant, otel);
 }
 
-const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher<RequestRecord>>();
+const batchers = new WeakMap<Env["TENANT_LEDGER"], LedgerBatcher<PendingRecord>>();
 
 /** One batcher per ledger binding per isolate: records go to the tenant's ledger, and to the trace queue. */
-function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
+function recordBatcher(env: RecordEnv): LedgerBatcher<PendingRecord> {
   let batcher = batchers.get(env.TENANT_LEDGER);
   if (!batcher) {
-    batcher = new LedgerBatcher<RequestRecord>(
+    batcher = new LedgerBatcher<PendingRecord>(
       (tenant, records) => writeRecords(env, tenant, records),
       (error, records) =>
         console.error(
@@ -195,33 +211,31 @@ function recordBatcher(env: RecordEnv): LedgerBatcher<RequestRecord> {
 }
 
 /** Each flush's (record array's) trace send: a retried flush must not export its spans twice. */
-const traceSends = new WeakMap<RequestRecord[], Promise<void>>();
+const traceSends = new WeakMap<PendingRecord[], Promise<void>>();
 
 /**
  * One flush of a tenant's records: into its ledger, and onto the trace queue. The batcher retries a
  * failed flush with the same array: the ledger ignores records it already holds, and traces queued
  * (or being queued) are not queued again.
  */
-export async function writeRecords(env: RecordEnv, tenant: string, records: RequestRecord[]): Promise<void> {
+export async function writeRecords(env: RecordEnv, tenant: string, records: PendingRecord[]): Promise<void> {
   await Promise.all(records.map((record) => writtenBefore.get(record)));
-  // Each record is made JSON once, here: the ledger stores that text, the queue carries it, and
-  // strings cross the RPC far cheaper than the objects would.
-  const texts = records.map((record) => JSON.stringify(record));
   let traces = traceSends.get(records);
   if (!traces) {
     // A send that failed is tried again with the flush; one in flight or done is not.
-    traces = enqueueTraces(env, tenant, records, texts).catch((error: unknown) => {
+    traces = enqueueTraces(env, tenant, records).catch((error: unknown) => {
       traceSends.delete(records);
       throw error;
     });
     traceSends.set(records, traces);
   }
+  const texts = records.map((record) => record.json);
   await Promise.all([env.TENANT_LEDGER.getByName(tenant).recordRequests(texts), traces]);
 }
 
 /**
  * A queue message: one flush's records of one tenant, well under the Queue's 128 KB per message. Sent
- * as its JSON text (`contentType: "text"`), built from the records' JSON the ledger write made anyway.
+ * as its JSON text (`contentType: "text"`), built from the records' JSON the ledger stores too.
  */
 export interface TraceBatch {
   tenant: string;
@@ -236,32 +250,25 @@ const MESSAGE_BUDGET_BYTES = 96 * 1024;
 /**
  * Sends the records to the trace queue when the tenant's traces go somewhere: one message per flush
  * (split only when large), not one per record, since each message has its own cost in the queue.
- * `texts[i]` is `records[i]` as JSON.
  */
-async function enqueueTraces(
-  env: RecordEnv,
-  tenant: string,
-  records: RequestRecord[],
-  texts: string[],
-): Promise<void> {
+async function enqueueTraces(env: RecordEnv, tenant: string, records: PendingRecord[]): Promise<void> {
   const otel = collectors.get(tenant);
   if (!otelDestination(env, otel)) return;
   const head = `{"tenant":${JSON.stringify(tenant)},${otel ? `"otel":${JSON.stringify(otel)},` : ""}"records":[`;
   const messages: string[] = [];
   let chunk: string[] = [];
   let bytes = 0;
-  records.forEach((record, i) => {
-    const text = texts[i];
-    if (!record.trace.sampled || text === undefined) return;
-    const size = utf8Length(text) + 1;
+  for (const record of records) {
+    if (!record.sampled) continue;
+    const size = utf8Length(record.json) + 1;
     if (chunk.length > 0 && bytes + size > MESSAGE_BUDGET_BYTES) {
       messages.push(`${head}${chunk.join(",")}]}`);
       chunk = [];
       bytes = 0;
     }
-    chunk.push(text);
+    chunk.push(record.json);
     bytes += size;
-  });
+  }
   if (chunk.length > 0) messages.push(`${head}${chunk.join(",")}]}`);
   // Two messages a call stay under the Queue's 256 KB per `sendBatch`.
   for (let i = 0; i < messages.length; i += 2) {

@@ -12,7 +12,7 @@ import type { Limits } from "../../../src/config/limits";
 import worker from "../../../src/index";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
 import type { OtlpTraces } from "../../../src/observe/otlp";
-import { type TraceBatch, writeRecords } from "../../../src/observe/recorder";
+import { pendingRecord, type TraceBatch, writeRecords } from "../../../src/observe/recorder";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
 import { GLOBEX_KEY } from "../../fixtures/tenants";
@@ -269,7 +269,7 @@ describe("OpenTelemetry export", () => {
 
   it("queues a flush's spans once, however often its ledger write is retried", async () => {
     const { requestId } = await chat();
-    const records = [await recordOf(requestId)];
+    const records = [pendingRecord(await recordOf(requestId))];
     const queued: number[] = [];
     const queue = {
       sendBatch: (messages: Iterable<MessageSendRequest>) => {

@@ -53,8 +53,7 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
   const capture = tenant.capture;
   if (!capture?.enabled || !recordsKept(c.env)) return undefined;
   const timeline = timelineOf(c);
-  // A little past the cap, so a secret straddling it is still recognised and redacted whole.
-  const keep = capture.maxBytes + 512;
+  const keep = capture.maxBytes + REDACT_MARGIN_BYTES;
   const parts: Uint8Array[] = [];
   let kept = 0;
   let more = false;
@@ -71,8 +70,8 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
       kept += part.length;
     },
     end() {
-      const text = typeof rawBody === "string" ? rawBody : decoder.decode(rawBody);
-      const prompt = capped(redact(text, patterns), capture.maxBytes);
+      // Only what can be kept is redacted: a prompt of megabytes costs no more than one at the cap.
+      const prompt = capped(redact(headOf(rawBody, keep), patterns), capture.maxBytes);
       const answer = capped(redact(decoder.decode(concatBytes(parts)), patterns), capture.maxBytes);
       const added = payloadBatcher(c.env.FILES).add(tenant.id, {
         recordId: timeline.id,
@@ -80,7 +79,7 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
         at: timeline.at,
         prompt: prompt.text,
         answer: answer.text,
-        truncated: { prompt: prompt.cut, answer: answer.cut || more },
+        truncated: { prompt: prompt.cut || rawBody.length > keep, answer: answer.cut || more },
       });
       timeline.payload = { key: added.key, index: added.index };
       // The accounting's observer comes next and records the request: its flush, which the request's
@@ -88,6 +87,18 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
       if (!holdWithRecord(timeline, added.flush)) c.executionCtx.waitUntil(added.flush);
     },
   };
+}
+
+/**
+ * Past the cap, this much more of a prompt or answer is redacted before it is capped, so a secret
+ * straddling the cap (a PEM private key runs to about 3 KB) is recognised and redacted whole.
+ */
+const REDACT_MARGIN_BYTES = 8_192;
+
+/** At least the first `bytes` bytes of `raw` as text (a string's first `bytes` characters are as many bytes or more). */
+function headOf(raw: string | Uint8Array, bytes: number): string {
+  if (typeof raw === "string") return raw.length > bytes ? raw.slice(0, bytes) : raw;
+  return decoder.decode(raw.length > bytes ? raw.subarray(0, bytes) : raw);
 }
 
 /**

@@ -138,6 +138,20 @@ describe("payload capture", () => {
     expect(payload.prompt).not.toContain("c2lnbmF0dXJlLW9mLXRoZS10b2tlbg");
   });
 
+  it("redacts a private key straddling the cap of a prompt of megabytes whole, and marks the prompt cut", async () => {
+    const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
+    const body = `MIIEowIBAAKCAQEA${"q".repeat(3_000)}`;
+    const pem = `-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----`;
+    // The key starts before the cap and ends past it; the prompt goes on for 2 MB after it.
+    const content = `${"Context line. ".repeat(250)}${pem} ${"More context. ".repeat(150_000)}`;
+    const payload = await capturedPayload(key, tenants, content);
+    expect(payload.prompt).toContain("[REDACTED]");
+    expect(payload.prompt).not.toContain("MIIEowIBAAKCAQEA");
+    expect(payload.prompt).not.toContain("BEGIN RSA PRIVATE KEY");
+    expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(4096);
+    expect(payload.truncated.prompt).toBe(true);
+  });
+
   // A frontend token (a JWT, good for up to an hour as a bearer credential) is redacted like a router
   // key, whatever the tenant configures.
   it("redacts a frontend token and a router key pasted into a prompt", async () => {

@@ -11,8 +11,8 @@ import {
   type V4DurableObject,
   type V4WorkerOptions,
 } from "miniflare";
-import { routerWorker } from "../../scripts/build";
-import { LOCAL_ROUTER_KEY, LOCAL_UPSTREAM_KEY, tenantsConfig } from "../../scripts/local-config";
+import { LOCAL_ROUTER_KEY, tenantsConfig } from "../../scripts/local-config";
+import { localRouterWorker } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import type { OtlpTraces } from "../../src/observe/otlp";
 import { type Measurement, measureRequests } from "../lib/measure";
@@ -124,13 +124,7 @@ export const recordsBench: BenchScenario = {
     });
     await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
     const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
-    const base = routerWorker({
-      bindings: {
-        DEEPSEEK_BASE_URL: sim.url,
-        DEEPSEEK_API_KEY: LOCAL_UPSTREAM_KEY,
-        ROUTER_TENANTS: tenantsConfig(),
-      },
-    });
+    const base = localRouterWorker(sim.url);
     const baseConsumers = base.queueConsumers as Record<string, Record<string, unknown>>;
     const consumers = {
       ...baseConsumers,

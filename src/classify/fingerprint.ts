@@ -30,9 +30,7 @@ export function fingerprintPrompt(
   );
   const sampled = rawBody.length > SAMPLED_BODY_CHARS ? new LongStrings() : undefined;
   const prefix = JSON.stringify([system, body.tools ?? null], sampled?.replacer);
-  const hashes = hashPrefix(
-    prefix.length <= 2 * PREFIX_HALF ? prefix : `${prefix.length}:${windows(prefix, PREFIX_HALF)}`,
-  );
+  const hashes = hashPrefix(standIn(prefix, PREFIX_HALF));
   return {
     ...hashes,
     promptHash: bodyHash(rawBody),
@@ -118,9 +116,9 @@ function isHexLetterOrSeparator(code: number): boolean {
   );
 }
 
-/** `text`, or past twice `half` its length, its head and tail. */
-function windows(text: string, half: number): string {
-  return text.length <= 2 * half ? text : text.slice(0, half) + text.slice(-half);
+/** What a text is hashed as: itself, or past twice `half` its length, its length, head and tail. */
+function standIn(text: string, half: number): string {
+  return text.length <= 2 * half ? text : `${text.length}:${text.slice(0, half)}${text.slice(-half)}`;
 }
 
 /** A body's head and tail this long stand for it; a prompt of megabytes costs no more to hash. */
@@ -131,8 +129,8 @@ const HASHED_HALF = 32_768;
  * its length, head and tail. Bytes are hashed as they are, never turned into a string first.
  */
 function bodyHash(raw: string | Uint8Array): string {
-  if (raw.length <= 2 * HASHED_HALF) return typeof raw === "string" ? hash64(raw) : hashBytes([raw]);
-  if (typeof raw === "string") return hash64(`${raw.length}:${windows(raw, HASHED_HALF)}`);
+  if (typeof raw === "string") return hash64(standIn(raw, HASHED_HALF));
+  if (raw.length <= 2 * HASHED_HALF) return hashBytes([raw]);
   const length = new TextEncoder().encode(`${raw.length}:`);
   return hashBytes([length, raw.subarray(0, HASHED_HALF), raw.subarray(-HASHED_HALF)]);
 }

@@ -1,4 +1,14 @@
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  convertV4MiniflareOptions,
+  Log,
+  LogLevel,
+  Miniflare,
+  type V4DurableObject,
+  type V4WorkerOptions,
+} from "miniflare";
 import { startSimServer } from "../sim/node";
 import type { SimOptionsPatch } from "../sim/options";
 import { routerWorker } from "./build";
@@ -28,7 +38,16 @@ export interface LocalStackOptions {
   workerLogs?: boolean;
   /** An upstream other than the simulator for the router and the bare Worker (e.g. a bench's own mock). */
   upstreamUrl?: string;
+  /**
+   * The router's Durable Objects in a workerd of their own, reached through Miniflare's dev registry,
+   * as on Cloudflare they run outside the Worker; `started` is called once that workerd is up, so a
+   * bench can tell its processes from the Workers'.
+   */
+  platform?: { started?(): void };
 }
+
+/** The Worker that hosts the router's Durable Objects when they run apart from it. */
+export const PLATFORM_WORKER = "router-platform";
 
 // The floor: forwards the request and returns the upstream response untouched, nothing else.
 export const BARE_PASSTHROUGH = `
@@ -102,14 +121,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     serviceBindings: { ROUTER: "router" },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
+  const runtime = {
+    log: new Log(LogLevel.WARN),
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    handleStructuredLogs: options.workerLogs ? undefined : () => {},
+  };
+  const platform = options.platform && (await startPlatform(router, runtime));
+  options.platform?.started?.();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      workers: [router, bare, caller],
-      log: new Log(LogLevel.WARN),
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
-      handleStructuredLogs: options.workerLogs ? undefined : () => {},
+      ...runtime,
+      workers: [platform ? withRemoteObjects(router) : router, bare, caller],
+      ...(platform ? { unsafeDevRegistryPath: platform.registry } : {}),
     }),
   );
   await mf.ready;
@@ -124,8 +149,48 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     routerKey: LOCAL_ROUTER_KEY,
     async close() {
       await mf.dispose();
+      await platform?.close();
       await sim.close();
     },
+  };
+}
+
+/** A copy of the router, on no socket, that hosts its Durable Objects for copies that run apart from them. */
+async function startPlatform(
+  router: V4WorkerOptions,
+  runtime: Omit<Parameters<typeof convertV4MiniflareOptions>[0], "workers">,
+): Promise<{ registry: string; close(): Promise<void> }> {
+  const registry = mkdtempSync(join(tmpdir(), "router-platform-"));
+  const { unsafeDirectSockets: _noSocket, ...hosted } = router;
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      ...runtime,
+      unsafeDevRegistryPath: registry,
+      workers: [{ ...hosted, name: PLATFORM_WORKER }],
+    }),
+  );
+  await mf.ready;
+  return {
+    registry,
+    async close() {
+      await mf.dispose();
+      rmSync(registry, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * `worker` with its Durable Objects hosted by the platform's Worker (see `PLATFORM_WORKER`), and no
+ * queue consumers of its own: the platform's copy consumes.
+ */
+export function withRemoteObjects(worker: V4WorkerOptions): V4WorkerOptions {
+  const objects = Object.entries((worker.durableObjects ?? {}) as Record<string, V4DurableObject>);
+  return {
+    ...worker,
+    durableObjects: Object.fromEntries(
+      objects.map(([binding, object]) => [binding, { ...object, scriptName: PLATFORM_WORKER }]),
+    ),
+    queueConsumers: undefined,
   };
 }
 

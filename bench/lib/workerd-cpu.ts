@@ -80,3 +80,16 @@ export class ProcessCpu {
     return total ? (raw ? total.rawMs : total.ms) / total.requests : Number.NaN;
   }
 }
+
+/**
+ * For `startLocalStack`'s `platform` option, called just before the stack starts: the option, and the
+ * workerd processes that host the router's Durable Objects once it has started them.
+ */
+export function platformApart(): { platform: { started(): void }; pids: number[] } {
+  const before = workerdPids();
+  const pids: number[] = [];
+  return {
+    pids,
+    platform: { started: () => pids.push(...workerdPids().filter((pid) => !before.includes(pid))) },
+  };
+}

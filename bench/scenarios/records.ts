@@ -3,16 +3,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  convertV4MiniflareOptions,
-  Log,
-  LogLevel,
-  Miniflare,
-  type V4DurableObject,
-  type V4WorkerOptions,
-} from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { LOCAL_ROUTER_KEY, tenantsConfig } from "../../scripts/local-config";
-import { localRouterWorker } from "../../scripts/stack";
+import { localRouterWorker, PLATFORM_WORKER, withRemoteObjects } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import type { OtlpTraces } from "../../src/observe/otlp";
 import { type Measurement, measureRequests } from "../lib/measure";
@@ -79,8 +72,6 @@ const SETTLE_MS = 3_000;
  * wait counts less idle time (and its noise) in every round.
  */
 const QUEUE_BATCH_TIMEOUT_S = 1;
-/** The platform side's Worker: the router's script, hosting its Durable Objects and the trace queue's consumer. */
-const PLATFORM = "router-platform";
 /** The trace queue (wrangler.toml; OTEL_QUEUE in src/observe/otel-export.ts, a Workers module). */
 const OTEL_QUEUE = "deepseek-router-otel-traces";
 /** Workerd's idle CPU is measured this long before the rounds, and its rate taken out of each round. */
@@ -147,7 +138,7 @@ export const recordsBench: BenchScenario = {
         workers: [
           {
             ...base,
-            name: PLATFORM,
+            name: PLATFORM_WORKER,
             bindings: {
               ...(base.bindings as Record<string, unknown>),
               METRICS_ENABLED: "false",
@@ -161,14 +152,8 @@ export const recordsBench: BenchScenario = {
     await platform.ready;
     const platformPids = workerdPids();
     // Each copy's Durable Objects are the platform's, reached by RPC through the dev registry.
-    const remoteObjects = Object.fromEntries(
-      Object.entries(base.durableObjects as Record<string, V4DurableObject>).map(([binding, object]) => [
-        binding,
-        { ...object, scriptName: PLATFORM },
-      ]),
-    );
     const variant = (name: string, records: boolean, otel: boolean, capture = false): V4WorkerOptions => ({
-      ...base,
+      ...withRemoteObjects(base),
       name,
       bindings: {
         ...(base.bindings as Record<string, unknown>),
@@ -177,8 +162,6 @@ export const recordsBench: BenchScenario = {
         ...(otel ? { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl } : {}),
         ...(capture ? { ROUTER_TENANTS: capturingTenants() } : {}),
       },
-      durableObjects: remoteObjects,
-      queueConsumers: undefined,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     });
     const mf = new Miniflare(

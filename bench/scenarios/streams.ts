@@ -3,7 +3,7 @@ import { startEventMock, streamBody } from "../lib/event-mock";
 import { type Measurement, measureRequests } from "../lib/measure";
 import { formatMs, ratio } from "../lib/stats";
 import type { BenchScenario, BenchSection } from "../lib/types";
-import { workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
+import { platformApart, workerdCpuMs, workerdPids } from "../lib/workerd-cpu";
 
 const PATHS = ["bare", "router"] as const;
 type Path = (typeof PATHS)[number];
@@ -15,17 +15,20 @@ const ROUNDS = 2;
  * Issue 27's realistic streams: a mock upstream that writes every SSE event as its own write, a turn
  * of the event loop apart (as DeepSeek flushes each token), so workerd sees one chunk per event instead
  * of a few coalesced blocks. The router (default policy, admission on) and the bare pass-through Worker
- * run in one workerd; CPU is that process's own (utime+stime from /proc), not wall time.
+ * run in one workerd, the router's Durable Objects in another; CPU is the Workers' process's own
+ * (utime+stime from /proc), not wall time.
  */
 export const streams: BenchScenario = {
   name: "streams",
   title: "Realistic streams: one write per SSE event, router vs bare Worker, c=32",
   async run(ctx): Promise<BenchSection> {
     const mock = await startEventMock();
-    const stack = await startLocalStack({ upstreamUrl: mock.url });
+    // The router's Durable Objects run in a workerd of their own, as on Cloudflare outside the Worker.
+    const apart = platformApart();
+    const stack = await startLocalStack({ upstreamUrl: mock.url, platform: apart.platform });
     const results = new Map<string, { runs: Measurement[]; cpuMs: number; requests: number }>();
     try {
-      const workerd = workerdPids();
+      const workerd = workerdPids().filter((pid) => !apart.pids.includes(pid));
       if (workerd.length === 0) throw new Error("no workerd process found under this one");
       for (let round = 0; round < ROUNDS; round++) {
         for (const events of EVENTS) {
@@ -122,8 +125,8 @@ function report(
     title: streams.title,
     notes: [
       "A Node mock upstream writes each event (about 300 bytes, DeepSeek's shape with `usage: null`, usage on the finish event, then `[DONE]`) as its own write, one event-loop turn apart. It runs in the bench's process with the load generator.",
-      `Router (default policy, admission on) and bare pass-through Worker in one workerd (Miniflare, direct sockets); ${ROUNDS} rounds alternate them, ${CONCURRENCY} streams in flight; req/s over all rounds, p99 the better round's.`,
-      "CPU is the workerd process's utime+stime over each batch (warm-up included) divided by its requests: it counts native stream work (tee copies, pumps) that a V8 profile shows only as (program). The mock and the client run outside it.",
+      `Router (default policy, admission on) and bare pass-through Worker in one workerd (Miniflare, direct sockets); the router's Durable Objects in a second, reached through Miniflare's dev registry, as on Cloudflare they run outside the Worker. ${ROUNDS} rounds alternate them, ${CONCURRENCY} streams in flight; req/s over all rounds, p99 the better round's.`,
+      "CPU is the Workers' workerd process's utime+stime over each batch (warm-up included) divided by its requests: it counts native stream work (tee copies, pumps) that a V8 profile shows only as (program). The mock, the client and the Durable Objects run outside it.",
       "Per extra event: (CPU at 500 events − CPU at 6) ÷ 494.",
     ],
     columns: ["events", "path", "req/s", "÷ bare", "p99", "p99 ÷ bare", "CPU/stream", "CPU ÷ bare", "ok"],

@@ -111,8 +111,6 @@ export default {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sim = await startSimServer({ port: options.simPort ?? 0, ...options.sim });
   const upstream = options.upstreamUrl ?? sim.url;
-  const router = localRouterWorker(upstream, options.vars, options.routerPort);
-  const bare = bareWorker(upstream);
   const caller: V4WorkerOptions = {
     name: "caller",
     modules: true,
@@ -128,31 +126,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cf: false,
     handleStructuredLogs: options.workerLogs ? undefined : () => {},
   };
-  const platform = options.platform && (await startPlatform(router, runtime));
-  options.platform?.started?.();
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      ...runtime,
-      workers: [platform ? withRemoteObjects(router) : router, bare, caller],
-      ...(platform ? { unsafeDevRegistryPath: platform.registry } : {}),
-    }),
-  );
-  await mf.ready;
-  const routerUrl = stripSlash(await mf.unsafeGetDirectURL("router"));
-  const bareUrl = stripSlash(await mf.unsafeGetDirectURL("bare"));
-  const callerUrl = stripSlash(await mf.unsafeGetDirectURL("caller"));
-  return {
-    routerUrl,
-    bareUrl,
-    callerUrl,
-    simUrl: sim.url,
-    routerKey: LOCAL_ROUTER_KEY,
-    async close() {
-      await mf.dispose();
-      await platform?.close();
-      await sim.close();
-    },
+  let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+  let mf: Miniflare | undefined;
+  const close = async () => {
+    await mf?.dispose();
+    await platform?.close();
+    await sim.close();
   };
+  try {
+    const router = localRouterWorker(upstream, options.vars, options.routerPort);
+    const bare = bareWorker(upstream);
+    if (options.platform) {
+      platform = await startPlatform(router, runtime);
+      options.platform.started?.();
+    }
+    mf = new Miniflare(
+      convertV4MiniflareOptions({
+        ...runtime,
+        workers: [platform ? withRemoteObjects(router) : router, bare, caller],
+        ...(platform ? { unsafeDevRegistryPath: platform.registry } : {}),
+      }),
+    );
+    await mf.ready;
+    return {
+      routerUrl: stripSlash(await mf.unsafeGetDirectURL("router")),
+      bareUrl: stripSlash(await mf.unsafeGetDirectURL("bare")),
+      callerUrl: stripSlash(await mf.unsafeGetDirectURL("caller")),
+      simUrl: sim.url,
+      routerKey: LOCAL_ROUTER_KEY,
+      close,
+    };
+  } catch (error) {
+    // Nothing started here outlives a failed start.
+    await close().catch(() => {});
+    throw error;
+  }
 }
 
 /** A copy of the router, on no socket, that hosts its Durable Objects for copies that run apart from them. */

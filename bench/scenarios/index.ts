@@ -9,6 +9,7 @@ import { frontendBench } from "./frontend";
 import { geography } from "./geography";
 import { kept } from "./kept";
 import { ladder } from "./ladder";
+import { layers } from "./layers";
 import { ledgerWrites } from "./ledger-writes";
 import { limitsBench } from "./limits";
 import { metricsBench } from "./metrics";
@@ -50,6 +51,7 @@ export const scenarios: BenchScenario[] = [
   ledgerWrites,
   ladder,
   profile,
+  layers,
   cost,
   frontendBench,
   kept,

@@ -88,7 +88,9 @@ export const layers: BenchScenario = {
     } finally {
       await stack?.close();
       await mock.close();
-      if (stack) rmSync(`/tmp/perf-${stack.workerd}.map`, { force: true });
+      for (const pid of stack ? [stack.workerd, ...stack.platform] : []) {
+        rmSync(`/tmp/perf-${pid}.map`, { force: true });
+      }
     }
     return report(samples, requests, []);
   },
@@ -96,9 +98,12 @@ export const layers: BenchScenario = {
 
 /**
  * The router and the bare Worker in front of `upstream`, V8 writing its map of compiled code, the
- * router's Durable Objects in a workerd of their own; `workerd` is the Workers' process.
+ * router's Durable Objects in a workerd of their own; `workerd` is the Workers' process, `platform`
+ * the objects'.
  */
-async function startProfiledStack(upstream: string): Promise<LocalStack & { workerd: number }> {
+async function startProfiledStack(
+  upstream: string,
+): Promise<LocalStack & { workerd: number; platform: number[] }> {
   const before = new Set(workerdPids());
   const apart = platformApart();
   // workerd hands these to V8: --perf-basic-prof writes /tmp/perf-<pid>.map, naming compiled code.
@@ -113,7 +118,7 @@ async function startProfiledStack(upstream: string): Promise<LocalStack & { work
     await stack.close();
     throw new Error("no workerd process found for the Workers");
   }
-  return { ...stack, workerd };
+  return { ...stack, workerd, platform: apart.pids };
 }
 
 /** Why perf cannot sample here, or undefined when it can. */

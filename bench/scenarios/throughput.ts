@@ -41,13 +41,13 @@ export const throughput: BenchScenario = {
   title: "Throughput: router vs bare Worker vs direct, c=1 and c=32",
   async run(ctx): Promise<BenchSection> {
     // Each router's Durable Objects run in a workerd of their own, as on Cloudflare outside the Worker.
-    const apart = [platformApart()];
-    const stack = await startLocalStack({ sim: { ttftMs: 0, tokensPerS: 0 }, platform: apart[0]?.platform });
-    apart.push(platformApart());
+    const stackApart = platformApart();
+    const stack = await startLocalStack({ sim: { ttftMs: 0, tokensPerS: 0 }, platform: stackApart.platform });
+    const openApart = platformApart();
     const open = await startLocalStack({
       sim: { ttftMs: 0, tokensPerS: 0 },
       vars: { ROUTER_POLICY: JSON.stringify(withoutAdmission(defaultPolicy(stack.simUrl))) },
-      platform: apart[1]?.platform,
+      platform: openApart.platform,
     });
     const targets: Partial<Record<Path, Target>> = {
       direct: { baseUrl: stack.simUrl, key: stack.routerKey },
@@ -60,7 +60,7 @@ export const throughput: BenchScenario = {
     const cpu = new Map<string, number>();
     /** The same for the workerds that host the routers' Durable Objects. */
     const platformCpu = new Map<string, number>();
-    const platformPids = apart.flatMap((side) => side.pids);
+    const platformPids = [...stackApart.pids, ...openApart.pids];
     const pids = workerdPids().filter((pid) => !platformPids.includes(pid));
     const peer = await startPeer(stack.simUrl, ctx.log);
     if (peer.target) targets[PORTKEY] = peer.target;

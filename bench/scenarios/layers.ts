@@ -185,8 +185,11 @@ function report(samples: Map<string, Map<Layer, number>>, requests: number, note
     }
     if (samples.size > 0) rows.push(row);
   }
-  const jsShare = (mode: string) =>
-    (100 * micros(`router:${mode}`, "JavaScript (JIT-compiled)")) / micros(`router:${mode}`);
+  const share = (mode: string, ...parts: Layer[]) =>
+    (100 * parts.reduce((total, layer) => total + micros(`router:${mode}`, layer), 0)) /
+    micros(`router:${mode}`);
+  const js = (mode: string) =>
+    `${share(mode, "JavaScript (JIT-compiled)").toFixed(0)}% (${share(mode, "JavaScript (JIT-compiled)", "V8 builtins").toFixed(0)}% with V8's builtins)`;
   return {
     title: layers.title,
     notes: [
@@ -196,7 +199,7 @@ function report(samples: Map<string, Map<Layer, number>>, requests: number, note
       "Layers: V8 builtins are its precompiled helpers (promise reactions, object and array operations, property access); V8 runtime and GC are its C++ (handles, object creation, JSON, garbage collection); workerd is the Workers API (Request, Response, Headers, streams, fetch, timers) and its V8 bindings; kj is workerd's event loop, promises, HTTP and strings.",
       ...(samples.size > 0
         ? [
-            `JavaScript the router runs is ${jsShare("small answer").toFixed(0)}% of its CPU for a small answer and ${jsShare("6-event stream").toFixed(0)}% for a 6-event stream: the rest is the runtime's work for the objects, promises and I/O the router's path makes.`,
+            `The router's compiled JavaScript is ${js("small answer")} of its CPU for a small answer and ${js("6-event stream")} for a 6-event stream: the rest is the runtime's work for the objects, promises and I/O the router's path makes.`,
           ]
         : []),
     ],

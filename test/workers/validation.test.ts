@@ -107,13 +107,25 @@ describe("malformed requests", () => {
     expect(response.status).toBe(413);
   });
 
-  it("400s a body that is not UTF-8", async () => {
-    const response = await callRouter("/v1/chat/completions", {
+  it("400s a body that is not UTF-8, and the next body decodes cleanly", async () => {
+    const sim = await createSim();
+    const response = await sim.call("/v1/chat/completions", {
       method: "POST",
       body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
     });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).message).toContain("not valid UTF-8");
+    // A truncated multi-byte sequence, then a valid body: nothing of the first carries into the second.
+    const cut = await sim.call("/v1/chat/completions", {
+      method: "POST",
+      body: new Uint8Array([0x7b, 0x22, 0xe2, 0x82]),
+    });
+    expect(cut.status).toBe(400);
+    const valid = await sim.call("/v1/chat/completions", {
+      method: "POST",
+      body: JSON.stringify(chatBody({ messages: [{ role: "user", content: "€ after a refusal" }] })),
+    });
+    expect(valid.status).toBe(200);
   });
 
   it.each(["GET", "PUT", "DELETE"])("405s %s on the chat endpoint", async (method) => {

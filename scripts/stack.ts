@@ -47,7 +47,7 @@ export interface LocalStackOptions {
 }
 
 /** The Worker that hosts the router's Durable Objects when they run apart from it. */
-export const PLATFORM_WORKER = "router-platform";
+const PLATFORM_WORKER = "router-platform";
 
 // The floor: forwards the request and returns the upstream response untouched, nothing else.
 export const BARE_PASSTHROUGH = `

@@ -12,9 +12,25 @@ const sha256Hex = z.string().check(
   z.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest of the key as 64 hex characters"),
 );
 
+const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * 1-64 characters of [A-Za-z0-9_.-], and not a name every JavaScript object already has (`__proto__`,
+ * `constructor`, `toString`…): tenant ids key plain objects in metrics and reports, where such a name
+ * would read or overwrite the shared prototype instead of a tenant's entry.
+ */
+export function isTenantId(id: string): boolean {
+  return TENANT_ID.test(id) && !(id in Object.prototype);
+}
+
 const tenantId = z
   .string()
-  .check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_.-]"));
+  .check(
+    z.refine(
+      isTenantId,
+      "tenant id must be 1-64 characters of [A-Za-z0-9_.-], and not a reserved name such as __proto__ or constructor",
+    ),
+  );
 
 /** What a tenant is, apart from its id and configured keys: shared by ROUTER_TENANTS and the admin API. */
 const tenantSettings = {

@@ -198,7 +198,7 @@ export class MetricsAggregator extends DurableObject<Env> {
       slotMs,
       tracked: this.tenants.has(tenant),
       slots: slots.flatMap((slot) => {
-        const mine = slot.tenants[tenant];
+        const mine = Object.hasOwn(slot.tenants, tenant) ? slot.tenants[tenant] : undefined;
         return mine ? [{ start: slot.start, ...mine }] : [];
       }),
     };

@@ -155,21 +155,24 @@ export function addToSlot(slot: Slot, delta: MetricsDelta): void {
 }
 
 function tenantOf(slot: Slot, tenant = ""): TenantSlot {
-  let entry = slot.tenants[tenant];
-  if (!entry) {
+  return ownEntry(slot.tenants, tenant, () => {
     const buckets = METRIC.duration.buckets.length + 1;
-    entry = { requests: 0, costUsd: 0, ttft: zeros(buckets), duration: zeros(buckets) };
-    slot.tenants[tenant] = entry;
-  }
-  return entry;
+    return { requests: 0, costUsd: 0, ttft: zeros(buckets), duration: zeros(buckets) };
+  });
 }
 
 function trafficOf(slot: Slot, pool = ""): PoolTraffic {
-  let entry = slot.traffic[pool];
-  if (!entry) {
-    entry = { answered: 0, upstream: 0, upstream5xx: 0, sheds: 0 };
-    slot.traffic[pool] = entry;
-  }
+  return ownEntry(slot.traffic, pool, () => ({ answered: 0, upstream: 0, upstream5xx: 0, sheds: 0 }));
+}
+
+/**
+ * `record`'s own entry for `key`, made when absent. Slots are plain objects (they are stored as JSON),
+ * so a key such as `__proto__` must be read and written as an own property, never through the prototype.
+ */
+function ownEntry<T>(record: Record<string, T>, key: string, create: () => T): T {
+  if (Object.hasOwn(record, key)) return record[key] as T;
+  const entry = create();
+  Object.defineProperty(record, key, { value: entry, enumerable: true, writable: true, configurable: true });
   return entry;
 }
 

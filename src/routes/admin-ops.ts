@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { wellFormedId } from "../batch/ids";
+import { isTenantId } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { parseAlertRules } from "../observe/alerts";
@@ -12,7 +13,6 @@ import { namedTenant } from "../tenancy/tenant-directory";
  */
 export const adminOps = new Hono<AppEnv>();
 
-const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const DAY_MS = 86_400_000;
 
 adminOps.get("/tenants/:tenant/batches", async (c) => {
@@ -44,6 +44,6 @@ adminOps.get("/alerts", async (c) => {
 });
 
 function tenantId(id: string): string {
-  if (!TENANT_ID.test(id)) throw new RouterError("invalid_request", "Not a tenant id.", { param: "tenant" });
+  if (!isTenantId(id)) throw new RouterError("invalid_request", "Not a tenant id.", { param: "tenant" });
   return id;
 }

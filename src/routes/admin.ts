@@ -5,7 +5,7 @@ import { type CacheScope, parseCacheId } from "../cache/key";
 import { addCounters, zeroCounters } from "../cache/stats";
 import { CacheStore } from "../cache/store";
 import { misconfigured } from "../config/settings";
-import { loadTenants } from "../config/tenants";
+import { isTenantId, loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
 import { RouterError } from "../errors";
 import { keyRegistry } from "../tenancy/tenant-directory";
@@ -89,7 +89,7 @@ admin.delete("/cache/entries/:key", async (c) => {
 /** Deletes a tenant's own entries, a batch per call; repeat while `more` is true. */
 admin.delete("/cache/tenants/:tenant", async (c) => {
   const tenant = c.req.param("tenant");
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
+  if (!isTenantId(tenant)) {
     throw new RouterError("invalid_request", "Not a tenant id.", { param: "tenant" });
   }
   return c.json(await purge(c.env, `tenant:${tenant}`));

@@ -100,6 +100,21 @@ describe("MetricsAggregator", () => {
     expect((await aggregator.series(86_400_000)).slotMs).toBe(300_000);
   });
 
+  it("keeps a tenant named like an object's own property (a tenant stored before such ids were refused) as its own entry", async () => {
+    const aggregator = freshAggregator();
+    await aggregator.merge(
+      deltaOf([sample({ tenant: "__proto__" }), sample({ tenant: "constructor" })]),
+      CONFIG,
+    );
+    const { slots } = await aggregator.series(3_600_000);
+    expect(Object.keys(slots[0]?.tenants ?? {}).sort()).toEqual(["__proto__", "constructor"]);
+    // Nothing leaked onto every object's prototype, and the tenant's own view reads its entry.
+    expect(({} as Record<string, unknown>).requests).toBeUndefined();
+    const own = await aggregator.tenantSeries("__proto__", 3_600_000);
+    expect(own.slots.map((slot) => slot.requests)).toEqual([1]);
+    expect((await aggregator.tenantSeries("toString", 3_600_000)).slots).toEqual([]);
+  });
+
   it("samples pool gauges on its alarm", async () => {
     const aggregator = freshAggregator();
     const parsed = parsePolicy(JSON.parse(singlePoolPolicy("http://127.0.0.1:9", {}, "gauged")), "test", env);

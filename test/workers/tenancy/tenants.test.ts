@@ -117,6 +117,9 @@ describe("tenants as data", () => {
 
   it.each([
     [{ id: "bad id!" }, "id"],
+    // Names every object has: as a key of the metrics' plain objects they would reach the prototype.
+    [{ id: "__proto__" }, "id"],
+    [{ id: "constructor" }, "id"],
     [{ id: "x", limits: { usdPerDay: -1 } }, "limits.usdPerDay"],
     [{ id: "x", maxPriority: "urgent" }, "maxPriority"],
     [{ id: "x", concurrency: 0 }, "concurrency"],

@@ -32,6 +32,11 @@ export interface KeyMaterial {
   upstreamModel: string;
   /** The plan switches thinking off (auto chat, degraded reasoning): the answer has no reasoning. */
   disableThinking: boolean;
+  /**
+   * A frontend token's verified end user: one end user's entries are never another's, or a page could
+   * learn (from a hit) what another user of the same app asked, and read that user's answer.
+   */
+  endUser?: string;
 }
 
 /** A stored entry's identity: its scope (for purging by tenant) and the hash of its key material. */
@@ -53,6 +58,8 @@ export async function cacheId(material: KeyMaterial): Promise<CacheId> {
     resolvedModel: material.resolvedModel,
     upstreamModel: material.upstreamModel,
     disableThinking: material.disableThinking,
+    // Left out when there is none (canonical JSON drops undefined): server keys' keys are unchanged.
+    endUser: material.endUser,
     body,
   });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));

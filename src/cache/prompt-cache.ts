@@ -33,6 +33,8 @@ export interface CacheLookup {
   /** Accounts for an answer the cache served, once it has ended. */
   account(finished: Finished): void;
   tenant: Tenant;
+  /** A frontend token's verified end user, whose entries are its own (see `KeyMaterial.endUser`). */
+  endUser: string | undefined;
   policy: Policy;
   /** What the request said about caching: its `cache-control` and `x-router-cache` headers. */
   cacheControl: string | undefined;
@@ -126,6 +128,7 @@ export async function lookupCache(lookup: CacheLookup): Promise<PromptCache> {
     resolvedModel: keyed.model,
     upstreamModel: keyed.upstreamModel,
     disableThinking: keyed.disableThinking,
+    endUser: lookup.endUser,
   });
   const key = formatCacheId(id);
   headers.set("x-router-cache-key", key);

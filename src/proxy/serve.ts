@@ -90,6 +90,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   const cache = await lookupCache({
     call,
     tenant: c.get("tenant"),
+    endUser: endUser?.id,
     policy: c.get("policy"),
     cacheControl: c.req.header("cache-control"),
     routerCache: c.req.header("x-router-cache"),

@@ -55,6 +55,35 @@ describe("verified identity wins", () => {
     expect(new Set(ids).size).toBe(3);
   });
 
+  it("keeps each end user's prompt cache entries their own: another user of the app never hits them", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await frontendTenant();
+    // Cacheable by default (temperature 0), and the same prompt from every caller.
+    const body = chatBody({
+      temperature: 0,
+      messages: [{ role: "user", content: `private ${crypto.randomUUID()}` }],
+    });
+    const ask = async (sub: string) => {
+      const token = await mint(tenants, key, { sub });
+      const response = await call(
+        tenants,
+        "/v1/chat/completions",
+        { key: token, json: body },
+        {},
+        sim.baseUrl,
+      );
+      expect(response.status).toBe(200);
+      return response.headers.get("x-router-cache");
+    };
+    expect(await ask("alice")).toBe("MISS");
+    expect(await ask("bob")).toBe("MISS");
+    expect(await ask("alice")).toBe("HIT");
+    // The tenant's own server key keys its entries as before, apart from its end users'.
+    const server = await call(tenants, "/v1/chat/completions", { key, json: body }, {}, sim.baseUrl);
+    expect(server.headers.get("x-router-cache")).toBe("MISS");
+    expect((await sim.stats()).requests).toBe(3);
+  });
+
   it("sets metadata.user_id on Messages, whatever the page sent", async () => {
     const sim = await createSim();
     const { key, tenants } = await frontendTenant();

@@ -78,6 +78,9 @@ const ROUTER_HEADERS = [
   "x-router-stream-id",
 ];
 
+/** Paths a browser on another origin never calls: minting (a server key's) and the operator's APIs. */
+const SERVER_ONLY_PREFIXES = ["/v1/frontend/tokens", "/admin/", "/metrics"];
+
 /** Middleware order: request context (id, timing) → CORS → routes; auth guards all but /healthz. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -85,8 +88,11 @@ export function createApp(): Hono<AppEnv> {
   // Issue 25: every inference request's timeline, record and trace; `traceparent` on every answer.
   app.use(requestTrace([...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, ...RESPONSES_PATHS]));
   const cors = browserCors(ROUTER_HEADERS);
-  // Minting answers no page: with no CORS headers a browser can never read a token minted with a server key.
-  app.use((c, next) => (c.req.path.startsWith("/v1/frontend/tokens") ? next() : cors(c, next)));
+  // These answer no page on another origin: with no CORS headers a browser can never read a token
+  // minted with a server key, nor send the admin key cross-site (the consoles call them same-origin).
+  app.use((c, next) =>
+    SERVER_ONLY_PREFIXES.some((prefix) => c.req.path.startsWith(prefix)) ? next() : cors(c, next),
+  );
   app.use(recordOverhead);
   app.use("/anthropic/*", anthropicSurface);
 

@@ -148,6 +148,31 @@ describe("tenants as data", () => {
   it("are the admin's: a tenant's router key is refused", async () => {
     expect((await call("/admin/tenants")).status).toBe(401);
   });
+
+  it("answer no page on another origin: the admin API sends no CORS headers, to a preflight or a call", async () => {
+    const origin = "https://elsewhere.example";
+    const preflight = await admin("/tenants", {
+      key: null,
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+      },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    expect(preflight.headers.get("access-control-allow-headers")).toBeNull();
+    const listed = await admin("/tenants", { headers: { origin } });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get("access-control-allow-origin")).toBeNull();
+    // The same origin's inference preflight is still answered.
+    const inference = await call("/v1/chat/completions", {
+      key: null,
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST" },
+    });
+    expect(inference.status).toBe(204);
+  });
 });
 
 describe("the console's admin views", () => {

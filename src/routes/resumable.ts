@@ -32,6 +32,19 @@ export function wantsResumable(c: Context<AppEnv>, stream: boolean | null | unde
   // Checked even when not streamed, like the other switches: a typo must not pass unnoticed.
   const asked = parseEnumHeader(c.req.header(RESUMABLE_HEADER), ["on", "off"], RESUMABLE_HEADER);
   if (stream !== true) return false;
+  // The owner's own run of a kept stream comes back through this route (as may a batch line): it is
+  // the kept stream, never kept again, or a tenant kept by default would nest owners without end.
+  if (c.get("ledgerKey") !== undefined) return false;
+  // A kept stream is resumed with a server key (the resume path acts for the tenant): a page could
+  // never read one back, yet it would hold a place in the tenant's quota of kept answers.
+  if (c.get("endUser")) {
+    if (asked === "on")
+      throw new RouterError(
+        "frontend_token_not_allowed",
+        `${RESUMABLE_HEADER}: on keeps a stream for a server key to resume; a frontend token cannot resume it.`,
+      );
+    return false;
+  }
   if (asked === "on") return true;
   if (asked === "off") return false;
   return c.get("tenant").resumableStreams === true;

@@ -84,6 +84,38 @@ describe("verified identity wins", () => {
     expect((await sim.stats()).requests).toBe(3);
   });
 
+  it("keeps no stream for a page: resuming takes a server key, so asking is refused and a tenant's default passes it by", async () => {
+    const sim = await createSim();
+    const { key, tenants } = await frontendTenant();
+    const token = await mint(tenants, key, { sub: SUB });
+    const stream = chatBody({ stream: true });
+    const asked = await call(
+      tenants,
+      "/v1/chat/completions",
+      { key: token, json: stream, headers: { "x-router-resumable": "on" } },
+      {},
+      sim.baseUrl,
+    );
+    expect(asked.status).toBe(403);
+    expect(((await asked.json()) as { error: { code: string } }).error.code).toBe(
+      "frontend_token_not_allowed",
+    );
+    const keptByDefault = (JSON.parse(tenants) as Array<Record<string, unknown>>).map((tenant) => ({
+      ...tenant,
+      resumableStreams: true,
+    }));
+    const plain = await call(
+      JSON.stringify(keptByDefault),
+      "/v1/chat/completions",
+      { key: token, json: stream },
+      {},
+      sim.baseUrl,
+    );
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("x-router-stream-id")).toBeNull();
+    expect(await plain.text()).toContain("[DONE]");
+  });
+
   it("sets metadata.user_id on Messages, whatever the page sent", async () => {
     const sim = await createSim();
     const { key, tenants } = await frontendTenant();

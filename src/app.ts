@@ -9,6 +9,7 @@ import { requestTrace } from "./middleware/trace";
 import { recordOverhead } from "./observe/overhead";
 import { admin } from "./routes/admin";
 import {
+  ANTHROPIC_MODEL_PATH,
   ANTHROPIC_MODELS_PATH,
   anthropic,
   anthropicSurface,
@@ -32,7 +33,7 @@ import {
 import { health } from "./routes/health";
 import { LATENCY_PATHS, latency } from "./routes/latency";
 import { operator } from "./routes/metrics";
-import { MODEL_PATHS, models } from "./routes/models";
+import { MODEL_ITEM_PATHS, MODEL_PATHS, models } from "./routes/models";
 import { openapi } from "./routes/openapi";
 import { POOL_PATHS, pools } from "./routes/pools";
 import { adminRequests, REQUEST_PATHS, tenantRequests } from "./routes/requests";
@@ -113,9 +114,11 @@ export function createApp(): Hono<AppEnv> {
     app,
     [
       ...MODEL_PATHS,
+      ...MODEL_ITEM_PATHS,
       ...POOL_PATHS,
       ...LATENCY_PATHS,
       ANTHROPIC_MODELS_PATH,
+      ANTHROPIC_MODEL_PATH,
       ...BALANCE_PATHS,
       "/healthz",
       "/v1/usage",

@@ -38,6 +38,8 @@ const TOKEN_PATHS = new Set([
   "/v1/models",
   "/v1/usage",
 ]);
+/** A listed model retrieved by id (`/models/:id`, `/v1/models/:id`, `/anthropic/v1/models/:id`). */
+const TOKEN_MODEL_PATH = /^\/(?:v1\/|anthropic\/v1\/)?models\/[^/]+$/;
 
 /**
  * Authenticates a frontend token, if the credential is one: a router-minted token or one of a tenant's
@@ -50,7 +52,7 @@ export async function authenticateFrontendToken(
   credential: string,
 ): Promise<boolean> {
   if (!looksLikeJws(credential)) return false;
-  if (!TOKEN_PATHS.has(c.req.path)) {
+  if (!TOKEN_PATHS.has(c.req.path) && !TOKEN_MODEL_PATH.test(c.req.path)) {
     throw new RouterError(
       "frontend_token_not_allowed",
       `${c.req.path} acts for the whole tenant and takes a server key; frontend tokens are for inference (chat, FIM, Messages, Responses), /v1/models and /v1/usage.`,

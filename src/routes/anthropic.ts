@@ -11,6 +11,7 @@ import {
   internalChat,
   messagesRequest,
 } from "../schema/anthropic";
+import { servedModel } from "./models";
 
 /**
  * The Anthropic Messages front door, at the paths DeepSeek serves under its `/anthropic` base (the SDK
@@ -19,6 +20,8 @@ import {
 export const MESSAGES_PATHS = ["/anthropic/v1/messages", "/anthropic/messages"] as const;
 export const COUNT_TOKENS_PATH = "/anthropic/v1/messages/count_tokens";
 export const ANTHROPIC_MODELS_PATH = "/anthropic/v1/models";
+/** One served model by id (`client.models.retrieve`). */
+export const ANTHROPIC_MODEL_PATH = "/anthropic/v1/models/:id";
 
 /** Everything under /anthropic answers errors in Anthropic's envelope, auth failures included. */
 export const anthropicSurface = createMiddleware<AppEnv>(async function anthropicSurface(c, next) {
@@ -55,12 +58,20 @@ anthropic.post(COUNT_TOKENS_PATH, async (c) => {
 anthropic.get(ANTHROPIC_MODELS_PATH, (c) => {
   const ids = [...servedModels(c.get("policy"))];
   return c.json({
-    data: ids.map((id) => ({ type: "model", id, display_name: id })),
+    data: ids.map(anthropicModel),
     has_more: false,
     first_id: ids[0] ?? null,
     last_id: ids.at(-1) ?? null,
   });
 });
+
+anthropic.get(ANTHROPIC_MODEL_PATH, (c) =>
+  c.json(anthropicModel(servedModel(c.get("policy"), c.req.param("id")))),
+);
+
+function anthropicModel(id: string): { type: "model"; id: string; display_name: string } {
+  return { type: "model", id, display_name: id };
+}
 
 /** Protocol headers DeepSeek reads on this surface (`anthropic-beta` gates file images); nothing else. */
 function passedHeaders(headers: Headers): Record<string, string> {

@@ -4,7 +4,7 @@ import { chatRequest } from "../schema/chat";
 import { fimRequest } from "../schema/fim";
 import { responsesRequest } from "../schema/responses";
 import type * as z from "../zod";
-import { ANTHROPIC_MODELS_PATH, COUNT_TOKENS_PATH, MESSAGES_PATHS } from "./anthropic";
+import { ANTHROPIC_MODEL_PATH, ANTHROPIC_MODELS_PATH, COUNT_TOKENS_PATH, MESSAGES_PATHS } from "./anthropic";
 import { BALANCE_PATHS } from "./balance";
 import { createBatch } from "./batches";
 import { CHAT_PATHS } from "./chat";
@@ -16,7 +16,7 @@ import {
   updateSchema as updateKeyBody,
 } from "./keys";
 import { LATENCY_PATHS } from "./latency";
-import { MODEL_PATHS } from "./models";
+import { MODEL_ITEM_PATHS, MODEL_PATHS } from "./models";
 import { POOL_PATHS } from "./pools";
 import { CANCEL_PATHS, INPUT_ITEMS_PATHS, RESPONSE_PATHS, RESPONSES_PATHS } from "./responses";
 import { RESUME_PATHS } from "./resumable";
@@ -90,6 +90,9 @@ export const API_ROUTES: readonly RouteDoc[] = [
   r("get", ANTHROPIC_MODELS_PATH, "tenant", "inference", "Served models, Anthropic's list shape", {
     anthropic: true,
   }),
+  r("get", ANTHROPIC_MODEL_PATH, "tenant", "inference", "A served model, Anthropic's shape", {
+    anthropic: true,
+  }),
   r(
     "post",
     RESPONSES_PATHS,
@@ -122,6 +125,7 @@ export const API_ROUTES: readonly RouteDoc[] = [
     produces: SSE,
   }),
   r("get", MODEL_PATHS, "tenant", "inference", "Served models"),
+  r("get", MODEL_ITEM_PATHS, "tenant", "inference", "A served model"),
   // The tenant's own views.
   r("get", "/v1/usage", "tenant", "tenant", "The caller's usage, cost and limits", { query: ["from", "to"] }),
   r("get", BALANCE_PATHS, "tenant", "tenant", "DeepSeek's balance shape: the tightest dollar budget left"),

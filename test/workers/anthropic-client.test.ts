@@ -143,6 +143,22 @@ describe("the official Anthropic SDK, with only baseURL and key changed", () => 
     expect(counted.input_tokens).toBeGreaterThan(0);
   });
 
+  it("retrieves a model, and raises NotFoundError for one the router does not serve", async () => {
+    const anthropic = await client();
+    const model = await anthropic.models.retrieve("deepseek-v4-flash");
+    expect(model).toMatchObject({
+      type: "model",
+      id: "deepseek-v4-flash",
+      display_name: "deepseek-v4-flash",
+    });
+    const missing = await anthropic.models.retrieve("claude-opus-4-1").catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({
+      type: "error",
+      error: { type: "not_found_error" },
+    });
+  });
+
   it("maps a Claude model name the way DeepSeek does", async () => {
     const anthropic = await client();
     const { data, response } = await anthropic.messages

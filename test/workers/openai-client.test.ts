@@ -47,6 +47,18 @@ describe("the official openai client, with only baseURL and key changed", () => 
     expect(ids).toContain("deepseek-v4-pro");
   });
 
+  it("retrieves a model, and raises NotFoundError for one the router does not serve", async () => {
+    const openai = await client();
+    expect(await openai.models.retrieve("deepseek-v4-flash")).toEqual({
+      id: "deepseek-v4-flash",
+      object: "model",
+      owned_by: "deepseek",
+    });
+    const error = await openai.models.retrieve("gpt-4o").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+  });
+
   it("raises the typed error for a bad request", async () => {
     const openai = await client();
     const error = await openai.chat.completions

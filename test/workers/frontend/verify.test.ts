@@ -119,6 +119,19 @@ describe("strict local verification of frontend tokens", () => {
     expect(responses.status).toBe(200);
   });
 
+  it("serves a token the model list and each listed model, on both surfaces", async () => {
+    const { key, tenants } = await frontendTenant();
+    const token = await mint(tenants, key, { sub: "alice" });
+    for (const path of [
+      "/v1/models",
+      "/models/deepseek-v4-flash",
+      "/v1/models/deepseek-v4-flash",
+      "/anthropic/v1/models/deepseek-v4-flash",
+    ])
+      expect((await call(tenants, path, { key: token, method: "GET" })).status, path).toBe(200);
+    expect((await call(tenants, "/v1/models/gpt-4o", { key: token, method: "GET" })).status).toBe(404);
+  });
+
   it("refuses frontend tokens on Files, Batches and other tenant-wide endpoints with a clear 403", async () => {
     const { key, tenants } = await frontendTenant();
     const token = await mint(tenants, key, { sub: "alice" });

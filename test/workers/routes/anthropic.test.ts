@@ -3,6 +3,7 @@ import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
 import { storedFrom, uniquePrompt } from "../cache/support";
 import {
   type CallInit,
+  callRouter,
   createSim,
   ledgerEntry,
   type SimInstance,
@@ -311,5 +312,38 @@ describe("count_tokens", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("x-router-token-count")).toBe("estimate");
     expect(((await response.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe("models", () => {
+  it("answers each listed model by id as Anthropic's list has it", async () => {
+    const list = (await (await callRouter("/anthropic/v1/models")).json()) as {
+      data: Array<{ id: string }>;
+    };
+    expect(list.data.length).toBeGreaterThan(0);
+    for (const model of list.data) {
+      const response = await callRouter(`/anthropic/v1/models/${encodeURIComponent(model.id)}`);
+      expect(response.status, model.id).toBe(200);
+      expect(await response.json()).toEqual(model);
+    }
+  });
+
+  it("is 404 not_found_error, in Anthropic's envelope, for a model the router does not serve", async () => {
+    const response = await callRouter("/anthropic/v1/models/claude-opus-4-1");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      type: "error",
+      error: {
+        type: "not_found_error",
+        message: "The model 'claude-opus-4-1' does not exist or you do not have access to it.",
+      },
+    });
+  });
+
+  it("is 405 for POST, in Anthropic's envelope", async () => {
+    const response = await callRouter("/anthropic/v1/models/deepseek-v4-flash", { method: "POST" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
   });
 });

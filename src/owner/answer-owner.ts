@@ -18,6 +18,7 @@ import { isOutputEvent, lostCallEntry } from "./lost";
 import {
   FINAL_STATUSES,
   type OwnedCall,
+  type OwnedConversation,
   type OwnedOpening,
   type OwnedRefusal,
   type OwnedSnapshot,
@@ -211,18 +212,22 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   /**
-   * The conversation a `previous_response_id` continues, as JSON text of one item list: what was sent
-   * (itself already expanded), then what was answered. Null unless the answer completed; for an end
-   * user (a frontend token), null unless it was kept under that end user's own tokens.
+   * The conversation a `previous_response_id` continues: what was sent (itself already expanded), then
+   * what was answered. An incomplete answer (cut off by `max_output_tokens`) is continued from the
+   * output it has, as OpenAI does; a running, failed or cancelled one only tells its status. Null when
+   * the answer is not this tenant's and, for an end user (a frontend token), unless it was kept under
+   * that end user's own tokens: someone else's answer is not found, whatever its status.
    */
-  conversation(tenant: string, endUser?: string): string | null {
+  conversation(tenant: string, endUser?: string): OwnedConversation | null {
     const row = this.ownRow(tenant);
-    if (row?.status !== "completed") return null;
+    if (!row) return null;
     const call = this.callOf(row);
+    if (call.kind !== "responses") return null;
     if (endUser !== undefined && call.endUser?.id !== endUser) return null;
+    if (row.status !== "completed" && row.status !== "incomplete") return { ok: false, status: row.status };
     const response = row.response ? parse(row.response) : undefined;
     const output: unknown[] = Array.isArray(response?.output) ? response.output : JSON.parse(row.output);
-    return JSON.stringify([...(JSON.parse(call.input) as unknown[]), ...output]);
+    return { ok: true, items: JSON.stringify([...(JSON.parse(call.input) as unknown[]), ...output]) };
   }
 
   /** Runs a queued call; afterwards, expires the answer at its TTL, or fails a run a dead instance left. */

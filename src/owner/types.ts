@@ -13,6 +13,12 @@ export const FINAL_STATUSES: ReadonlySet<OwnedStatus> = new Set([
 ]);
 
 /**
+ * What a `previous_response_id` finds in its owner: the conversation to continue (JSON text of one item
+ * list), or the status of a Response that has none to continue from (still running, failed, cancelled).
+ */
+export type OwnedConversation = { ok: true; items: string } | { ok: false; status: OwnedStatus };
+
+/**
  * How the pipeline first answered an owned call: with events (or a commit to them, while it queues),
  * or with a refusal before any: its status, headers and error body, as a plain request would get them.
  */

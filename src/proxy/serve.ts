@@ -194,13 +194,13 @@ async function reserveOrDegrade(scope: RequestScope, scopes: LimitScopes): Promi
 
 /** The call with the key's `max_tokens` cap applied (400 above it; the cap itself when it sets none). */
 function withinMaxTokens(call: InferenceCall, limits: Limits): InferenceCall {
-  const body = capMaxTokens(call.request.body, limits);
+  // Another front door names the cap by its own field, in a refusal and in the body it sends upstream
+  // (Anthropic's `max_tokens` is required, so only the Responses API can arrive without one).
+  const field = call.surface?.endpoint === "responses" ? "max_output_tokens" : "max_tokens";
+  const body = capMaxTokens(call.request.body, limits, field);
   if (!body) return call;
   const request = { ...call.request, body } as InferenceCall["request"];
   if (!call.surface) return { ...call, request, rawBody: JSON.stringify(body) };
-  // Another front door sends its own body upstream: the cap goes in under that surface's own name
-  // (Anthropic's `max_tokens` is required, so only the Responses API can arrive without one).
-  const field = call.surface.endpoint === "responses" ? "max_output_tokens" : "max_tokens";
   const wire = { ...call.surface.body, [field]: body.max_tokens };
   return { ...call, request, surface: { ...call.surface, body: wire }, rawBody: JSON.stringify(wire) };
 }

@@ -13,7 +13,7 @@ import {
   routingHeaders,
 } from "../owner/calls";
 import { type ItemQuery, itemPage } from "../owner/input-items";
-import type { OwnedCall, OwnedSnapshot } from "../owner/types";
+import type { OwnedCall, OwnedSnapshot, OwnedStatus } from "../owner/types";
 import { refuseAtDecision, serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
 import type { Json } from "../surfaces/scan";
@@ -79,11 +79,23 @@ async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promis
   if (!stored)
     throw new RouterError(
       "invalid_request",
-      `Previous response with id '${previous}' not found: only completed responses created with 'store: true' (or 'background: true') are kept, for ${keptSettings(c.env).responseTtlMs / 86_400_000} days.`,
+      `Previous response with id '${previous}' not found: only responses created with 'store: true' (or 'background: true') are kept, for ${keptSettings(c.env).responseTtlMs / 86_400_000} days.`,
       { param: "previous_response_id" },
     );
+  if (!stored.ok)
+    throw new RouterError("invalid_request", unfinishedMessage(previous, stored.status), {
+      param: "previous_response_id",
+    });
   // Output items go back as they came: reasoning items carry the reasoning a thinking-mode tool call needs.
-  return [...(JSON.parse(stored) as unknown[]), ...own];
+  return [...(JSON.parse(stored.items) as unknown[]), ...own];
+}
+
+/** Why a kept Response that is not completed or incomplete cannot be continued. */
+function unfinishedMessage(id: string, status: OwnedStatus): string {
+  if (status === "queued" || status === "in_progress")
+    return `Previous response '${id}' is ${status}; it can be continued once it has finished.`;
+  const ended = status === "cancelled" ? "was cancelled" : "failed";
+  return `Previous response '${id}' ${ended} and has no output to continue from: only a completed or incomplete response can be continued.`;
 }
 
 /** What DeepSeek is sent: stateless, without the fields only the router acts on. */

@@ -55,17 +55,23 @@ function narrower(a: Limits, b: Limits): Limits {
   };
 }
 
-/** 400 for a `max_tokens` (or `max_completion_tokens`) above the cap; a request without one is given the cap, so the cap holds upstream. */
+/**
+ * 400 for a `max_tokens` (or `max_completion_tokens`) above the cap; a request without one is given the
+ * cap, so the cap holds upstream. `field`: what the caller's surface calls `max_tokens` (the Responses
+ * API's `max_output_tokens`), which the refusal names, as the caller sent it.
+ */
 export function capMaxTokens(
   body: Record<string, unknown>,
   limits: Limits,
+  field = "max_tokens",
 ): Record<string, unknown> | undefined {
   const cap = limits.maxTokens;
   if (cap === undefined) return undefined;
   // `max_completion_tokens` (OpenAI's newer name, passed through) is held to the same cap.
-  for (const param of ["max_tokens", "max_completion_tokens"]) {
-    const value = body[param];
+  for (const name of ["max_tokens", "max_completion_tokens"]) {
+    const value = body[name];
     if (typeof value === "number" && value > cap) {
+      const param = name === "max_tokens" ? field : name;
       throw new RouterError("invalid_request", `${param} is ${value}; this key allows at most ${cap}.`, {
         param,
       });

@@ -1,7 +1,8 @@
 import OpenAI, { type APIError } from "openai";
 import { describe, expect, it } from "vitest";
-import { ACME_KEY } from "../../fixtures/tenants";
-import { createSim, openaiClient } from "../helpers";
+import { ACME_KEY, GLOBEX_KEY } from "../../fixtures/tenants";
+import { createSim, openaiClient, singlePoolPolicy } from "../helpers";
+import { clientWith, untilDone } from "./support";
 
 const MODEL = "deepseek-v4-flash";
 const WEATHER = {
@@ -104,5 +105,96 @@ describe("stored responses and previous_response_id, through the openai SDK", ()
       .create({ model: MODEL, input: "Hi", background: true, store: false })
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+});
+
+/** The refusal of a `previous_response_id`, as the openai SDK raises it. */
+async function continuing(openai: OpenAI, previous: string): Promise<APIError> {
+  const refused = await openai.responses
+    .create({ model: MODEL, input: "continue", previous_response_id: previous })
+    .catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+  return refused as APIError;
+}
+
+describe("previous_response_id of a Response that did not complete", () => {
+  it("continues an incomplete Response (cut off by max_output_tokens) from its partial output", async () => {
+    const sim = await createSim({ minAnswerTokens: 40, maxAnswerTokens: 40 });
+    const openai = openaiClient(ACME_KEY, sim.baseUrl);
+    const cut = await openai.responses.create({
+      model: MODEL,
+      input: "Hi",
+      reasoning: { effort: "none" },
+      store: true,
+      max_output_tokens: 10,
+    });
+    expect(cut.status).toBe("incomplete");
+    expect(cut.incomplete_details?.reason).toBe("max_output_tokens");
+    expect(cut.output_text.length).toBeGreaterThan(0);
+    expect((await openai.responses.retrieve(cut.id)).status).toBe("incomplete");
+
+    const next = await openai.responses.create({
+      model: MODEL,
+      input: "continue",
+      reasoning: { effort: "none" },
+      previous_response_id: cut.id,
+    });
+    expect(next.status).toBe("completed");
+    // DeepSeek got the first turn, the partial answer as it was kept, then the new turn.
+    const sent = (await sim.stats()).recent.at(-1)?.body as { input: Item[] };
+    expect(sent.input).toEqual([
+      { role: "user", content: "Hi" },
+      ...JSON.parse(JSON.stringify(cut.output)),
+      { role: "user", content: "continue" },
+    ]);
+  });
+
+  it("refuses a running, then cancelled, Response saying so; another tenant's is not found", async () => {
+    const sim = await createSim({ ttftMs: 0, tokensPerS: 20, minAnswerTokens: 400, maxAnswerTokens: 400 });
+    const openai = openaiClient(ACME_KEY, sim.baseUrl);
+    const created = await openai.responses.create({
+      model: MODEL,
+      input: "A very long answer, please.",
+      reasoning: { effort: "none" },
+      background: true,
+    });
+    const running = await continuing(openai, created.id);
+    expect(running.param).toBe("previous_response_id");
+    expect(running.message).toMatch(
+      new RegExp(
+        `^400 Previous response '${created.id}' is (queued|in_progress); it can be continued once it has finished\\.$`,
+      ),
+    );
+
+    expect((await openai.responses.cancel(created.id)).status).toBe("cancelled");
+    const cancelled = await continuing(openai, created.id);
+    expect(cancelled.param).toBe("previous_response_id");
+    expect(cancelled.message).toContain(
+      `Previous response '${created.id}' was cancelled and has no output to continue from`,
+    );
+
+    // Another tenant is told nothing of it, whatever its status.
+    const other = await continuing(openaiClient(GLOBEX_KEY, sim.baseUrl), created.id);
+    expect(other.param).toBe("previous_response_id");
+    expect(other.message).toContain(`Previous response with id '${created.id}' not found`);
+  });
+
+  it("refuses a failed Response saying it failed", async () => {
+    const sim = await createSim({ faultScript: [{ kind: "status", status: 500 }] });
+    const openai = clientWith(sim.baseUrl, {
+      ROUTER_POLICY: singlePoolPolicy(sim.baseUrl, { retries: { max: 0 } }),
+    });
+    const created = await openai.responses.create({
+      model: MODEL,
+      input: "Hi",
+      reasoning: { effort: "none" },
+      background: true,
+    });
+    expect((await untilDone(openai, created.id)).status).toBe("failed");
+    const failed = await continuing(openai, created.id);
+    expect(failed.param).toBe("previous_response_id");
+    expect(failed.message).toContain(
+      `Previous response '${created.id}' failed and has no output to continue from`,
+    );
   });
 });

@@ -46,6 +46,14 @@ for (const path of RESPONSES_PATHS) {
         "'conversation' is not supported: continue a stored response with 'previous_response_id', or send the whole conversation as 'input'.",
         { param: "conversation" },
       );
+    // Its answer is fetched by id, which takes a server key: a page could never read it, yet it would
+    // hold a place in the tenant's quota of kept answers. `store` stays open to a page, for chaining.
+    if (body.background === true && c.get("endUser"))
+      throw new RouterError(
+        "frontend_token_not_allowed",
+        "A background response is read back with GET /v1/responses/{id}, which takes a server key; a frontend token cannot ask for one.",
+        { param: "background" },
+      );
     if (body.background === true && body.store === false)
       throw new RouterError("invalid_request", "A background response is stored: 'store' cannot be false.", {
         param: "store",

@@ -62,5 +62,13 @@ describe("previous_response_id with a frontend token", () => {
       previous_response_id: own.id,
     });
     expect(byServer.status).toBe("completed");
+
+    // A background Response is read back by id, with a server key only: a page cannot ask for one.
+    const background = await alice.responses
+      .create({ model: MODEL, input: "Later.", background: true })
+      .catch((error: APIError) => error);
+    expect((background as APIError).status).toBe(403);
+    expect((background as APIError).code).toBe("frontend_token_not_allowed");
+    expect((background as APIError).param).toBe("background");
   });
 });

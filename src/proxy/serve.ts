@@ -301,6 +301,9 @@ async function admitAndSend(scope: RequestScope, gates: PoolGates, cache: Prompt
       timeline: c.get("timeline"),
     });
   } catch (error) {
+    // The queue's and the upstream's time, as for an answer (see `respond`): a failed attempt's wait
+    // is not the router's overhead either.
+    c.set("waitedMs", c.get("waitedMs") + performance.now() - scope.sentAt);
     cache.fail(error, signal.aborted);
     scope.accounts.finish(failure(scope, error, cache.status));
     if (signal.aborted && !(error instanceof RouterError)) {

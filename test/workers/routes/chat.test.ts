@@ -2,6 +2,18 @@ import { describe, expect, it } from "vitest";
 import { chatBody, createSim, readSse } from "../helpers";
 
 describe("POST /chat/completions, non-streaming", () => {
+  it("leaves a failed upstream's time out of x-router-overhead-ms, as an answer's", async () => {
+    const blank = { kind: "blankBody" as const, lines: 2, afterMs: 300 };
+    const sim = await createSim({ faultScript: [blank, blank, blank, blank, blank, blank] });
+    const startedAt = Date.now();
+    const response = await sim.call("/v1/chat/completions", { json: chatBody() });
+    const tookMs = Date.now() - startedAt;
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    expect(tookMs).toBeGreaterThan(300);
+    // The router's own work is a few milliseconds; the upstream's 300 ms (or more, with retries) is not it.
+    expect(Number(response.headers.get("x-router-overhead-ms"))).toBeLessThan(150);
+  });
+
   it.each(["/chat/completions", "/v1/chat/completions", "/beta/chat/completions"])(
     "%s answers with DeepSeek's JSON and the decision headers",
     async (path) => {

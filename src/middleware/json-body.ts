@@ -40,7 +40,7 @@ function hasBom(bytes: Uint8Array): boolean {
  * The body's bytes, kept as they came: forwarded upstream untouched when nothing about the request
  * changes, so a prompt of megabytes is not encoded again.
  */
-async function readBytesWithin(request: Request, limit: number): Promise<Uint8Array> {
+export async function readBytesWithin(request: Request, limit: number): Promise<Uint8Array> {
   const length = request.headers.get("content-length");
   const declared = length === null ? Number.NaN : Number(length);
   if (declared > limit) throw tooLarge(limit);
@@ -58,7 +58,7 @@ async function readBytesWithin(request: Request, limit: number): Promise<Uint8Ar
  */
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-function decodeUtf8(bytes: Uint8Array): string {
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return UTF8.decode(bytes);
   } catch {

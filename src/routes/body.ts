@@ -1,16 +1,30 @@
 import { fromZodError, RouterError } from "../errors";
+import { decodeUtf8, readBytesWithin } from "../middleware/json-body";
 import type * as z from "../zod";
 
 /**
- * The JSON body of a management route (keys, tenants, frontend tokens): one that does not parse is a
- * 400 `invalid_json`, and the route's schema then says what is missing or wrong.
+ * A management body's limit: a key, a tenant's settings (inline JWKS included), a mint request are a
+ * few KiB; reading more only lets a caller make the router buffer and parse megabytes.
  */
-export function jsonBody(request: Request): Promise<unknown> {
-  return request.json().catch(invalidJson);
+const MANAGEMENT_BODY_BYTES = 256 * 1024;
+
+/**
+ * The JSON body of a management route (keys, tenants, frontend tokens): one past 256 KiB is a 413, one
+ * that does not parse a 400 `invalid_json`, and the route's schema then says what is missing or wrong.
+ */
+export async function jsonBody(request: Request): Promise<unknown> {
+  return parseJsonBody(decodeUtf8(await readBytesWithin(request, MANAGEMENT_BODY_BYTES)));
+}
+
+/** A management body that may be left out, or sent empty: `{}` then. Otherwise as {@link jsonBody}. */
+export async function optionalJsonBody(request: Request): Promise<unknown> {
+  if (!request.body) return {};
+  const text = decodeUtf8(await readBytesWithin(request, MANAGEMENT_BODY_BYTES));
+  return text.trim() === "" ? {} : parseJsonBody(text);
 }
 
 /** `text`, a body already read, as JSON, or the same 400. */
-export function parseJsonBody(text: string): unknown {
+function parseJsonBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

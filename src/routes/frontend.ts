@@ -14,7 +14,7 @@ import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
 import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
 import * as z from "../zod";
-import { bodyAs, jsonBody, parseJsonBody } from "./body";
+import { bodyAs, jsonBody, optionalJsonBody } from "./body";
 
 export const FRONTEND_TOKEN_PATHS = ["/v1/frontend/tokens", "/v1/frontend/tokens/revoke"] as const;
 export const FRONTEND_JWKS_PATH = "/v1/frontend/jwks.json";
@@ -62,8 +62,7 @@ export const revokeSchema = z.strictObject({
 frontendTokens.post("/v1/frontend/tokens/revoke", async (c) => {
   await mintingKey(c);
   // No body means `{}` (every token of the key); a body that does not parse never does.
-  const text = await c.req.text();
-  const parsed = revokeSchema.safeParse(text.trim() === "" ? {} : parseJsonBody(text));
+  const parsed = revokeSchema.safeParse(await optionalJsonBody(c.req.raw));
   if (!parsed.success)
     throw new RouterError("invalid_request", 'Send {"sub": "<end user>"} or {}.', { param: "sub" });
   const tenant = c.get("tenant");

@@ -7,7 +7,7 @@ import { KEY_CAPABILITIES, type KeyRecord } from "../tenancy/key-registry";
 import { keyCacheTtl, mintSecret, REGISTRY_NAME } from "../tenancy/keys";
 import { namedTenant } from "../tenancy/tenant-directory";
 import * as z from "../zod";
-import { bodyAs, jsonBody, parseJsonBody } from "./body";
+import { bodyAs, jsonBody, optionalJsonBody } from "./body";
 
 /**
  * `/admin/tenants/:tenant/keys`: managed router keys, behind the admin guard of routes/admin.ts.
@@ -73,8 +73,7 @@ keys.patch("/tenants/:tenant/keys/:id", async (c) => {
 keys.post("/tenants/:tenant/keys/:id/rotate", async (c) => {
   const tenant = await namedTenant(c.env, c.req.param("tenant"));
   const id = keyId(c.req.param("id"));
-  const raw = await c.req.text();
-  const body = bodyAs(rotateSchema, raw === "" ? {} : parseJsonBody(raw), "key");
+  const body = bodyAs(rotateSchema, await optionalJsonBody(c.req.raw), "key");
   const { secret, stored } = await mintSecret();
   const record = found(await registry(c.env).rotate(tenant.id, id, stored, body.graceSeconds * 1000));
   return c.json({ ...view(record, c.env), key: secret });

@@ -26,6 +26,25 @@ describe("POST /v1/frontend/tokens", () => {
     expect(chat.status).toBe(200);
   });
 
+  it("refuses a body past 256 KiB with a 413, declared or streamed, before parsing it", async () => {
+    const { key, tenants } = await frontendTenant();
+    const padded = JSON.stringify({ sub: "alice", pad: "a".repeat(300 * 1024) });
+    const declared = await call(tenants, TOKENS, { key, json: JSON.parse(padded) });
+    expect(declared.status).toBe(413);
+    expect((await errorOf(declared)).code).toBe("payload_too_large");
+    const streamed = await call(tenants, TOKENS, {
+      key,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new Blob([padded]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    // A body that merely parses wrong is still the 400 it was.
+    const broken = await call(tenants, TOKENS, { key, method: "POST", body: "{" });
+    expect((await errorOf(broken)).code).toBe("invalid_json");
+  });
+
   it("keeps ttl_seconds within 10 to 3600", async () => {
     const { key, tenants } = await frontendTenant();
     for (const ttl of [9, 3601, 1.5]) {

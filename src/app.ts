@@ -51,6 +51,7 @@ import { errorResponse } from "./surfaces";
 /** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
   "x-request-id",
+  "request-id",
   "x-router-overhead-ms",
   "x-router-model",
   "x-router-pool",

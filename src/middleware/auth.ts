@@ -35,9 +35,10 @@ export const authenticate = createMiddleware<AppEnv>(async function authenticate
   }
   const key = presentedCredential(c);
   if (key === undefined) {
+    const sent = c.req.header("authorization") !== undefined;
     throw new RouterError(
       "unauthorized",
-      "Missing router key: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').",
+      `${sent ? "The Authorization header is not 'Bearer <router key>'" : "Missing router key"}: send 'Authorization: Bearer <router key>' (or 'x-api-key: <router key>').`,
     );
   }
   // A frontend token (issue 23) is verified in the isolate; a router key is looked up below.

@@ -361,7 +361,10 @@ function failed(message: string): SendResult {
 }
 
 function firstTokenTimeout(ms: number): RouterError {
-  return new RouterError("deadline_exceeded", `The upstream sent no answer within ${Math.round(ms)} ms.`);
+  return new RouterError(
+    "deadline_exceeded",
+    `The upstream sent no answer within ${Math.max(1, Math.ceil(ms))} ms.`,
+  );
 }
 
 function deadlineExceeded(last: RouterError | undefined): RouterError {

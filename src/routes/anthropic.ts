@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { servedModels } from "../classify/catalog";
 import type { AppEnv } from "../env";
 import { readJsonBody } from "../middleware/json-body";
+import { stampResponse } from "../middleware/stamp";
 import { countTokens } from "../proxy/count-tokens";
 import { serveInference } from "../proxy/serve";
 import {
@@ -27,6 +28,8 @@ export const ANTHROPIC_MODEL_PATH = "/anthropic/v1/models/:id";
 export const anthropicSurface = createMiddleware<AppEnv>(async function anthropicSurface(c, next) {
   c.set("surface", "messages");
   await next();
+  // Anthropic's own header for the request's id, which its SDKs expose (`_request_id`) and log.
+  stampResponse(c, "request-id", c.get("requestId"));
 });
 
 export const anthropic = new Hono<AppEnv>();

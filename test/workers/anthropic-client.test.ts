@@ -38,6 +38,8 @@ describe("the official Anthropic SDK, with only baseURL and key changed", () => 
     expect(message.stop_reason).toBe("end_turn");
     expect(message.usage.input_tokens).toBeGreaterThan(0);
     expect(message.usage.output_tokens).toBeGreaterThan(0);
+    // The SDK's request id, from Anthropic's own `request-id` header.
+    expect(message._request_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("streams a message the SDK assembles from named events", async () => {

@@ -10,6 +10,18 @@ describe("router keys", () => {
     const error = await errorOf(response);
     expect(error).toMatchObject({ type: "authentication_error", code: "unauthorized", param: null });
     expect(error.message).toContain("Authorization: Bearer");
+    expect(error.message).toMatch(/^Missing router key/);
+  });
+
+  it("says a key sent in another scheme is not a bearer key, rather than missing", async () => {
+    const response = await callRouter("/v1/models", {
+      key: null,
+      headers: { authorization: "Basic c2stbG9jYWw=" },
+    });
+    expect(response.status).toBe(401);
+    expect((await errorOf(response)).message).toMatch(
+      /^The Authorization header is not 'Bearer <router key>'/,
+    );
   });
 
   it.each([

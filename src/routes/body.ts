@@ -13,14 +13,17 @@ const MANAGEMENT_BODY_BYTES = 256 * 1024;
  * that does not parse a 400 `invalid_json`, and the route's schema then says what is missing or wrong.
  */
 export async function jsonBody(request: Request): Promise<unknown> {
-  return parseJsonBody(decodeUtf8(await readBytesWithin(request, MANAGEMENT_BODY_BYTES)));
+  return parseJsonBody(await bodyText(request));
 }
 
 /** A management body that may be left out, or sent empty: `{}` then. Otherwise as {@link jsonBody}. */
 export async function optionalJsonBody(request: Request): Promise<unknown> {
-  if (!request.body) return {};
-  const text = decodeUtf8(await readBytesWithin(request, MANAGEMENT_BODY_BYTES));
+  const text = request.body ? await bodyText(request) : "";
   return text.trim() === "" ? {} : parseJsonBody(text);
+}
+
+async function bodyText(request: Request): Promise<string> {
+  return decodeUtf8(await readBytesWithin(request, MANAGEMENT_BODY_BYTES));
 }
 
 /** `text`, a body already read, as JSON, or the same 400. */

@@ -43,7 +43,8 @@ adminOps.get("/alerts", async (c) => {
   });
 });
 
-function tenantId(id: string): string {
+/** A tenant id from the path, or the 400 every admin route answers for one that cannot be. */
+export function tenantId(id: string): string {
   if (!isTenantId(id)) throw new RouterError("invalid_request", "Not a tenant id.", { param: "tenant" });
   return id;
 }

@@ -9,10 +9,14 @@ import { DASHBOARD_HTML } from "../observe/dashboard-page";
  */
 export const dashboard = new Hono<AppEnv>();
 
-/** For the self-contained pages: their own inline script and style, and requests to this origin only. */
+/**
+ * For the self-contained pages: their own inline script and style, and requests to this origin only.
+ * Never framed: a page that takes a key must not be overlaid by another site's (clickjacking).
+ */
 export const PAGE_HEADERS = {
   "content-security-policy":
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
   "cache-control": "no-store",
 };
 

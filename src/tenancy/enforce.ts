@@ -325,10 +325,16 @@ function refusal(
     );
   }
   const reset = new Date(need.windowEnd).toISOString();
+  const used = answer.counters.find((counter) => counter.counter === need.counter)?.used ?? need.limit;
+  const left = need.limit - used;
+  const state =
+    left >= 0.000_001
+      ? ` has $${left.toFixed(6)} left, less than this request's estimated cost of about` +
+        ` $${need.amount.toFixed(6)} (its prompt and max_tokens); a smaller max_tokens may fit.`
+      : ` is spent (this request would cost about $${need.amount.toFixed(6)}).`;
   return new RouterError(
     "budget_exhausted",
-    `Insufficient budget: this ${scope}'s ${period} budget of $${need.limit} is spent` +
-      ` (this request would cost about $${need.amount.toFixed(6)}). It resets at ${reset} (UTC).`,
+    `Insufficient budget: this ${scope}'s ${period} budget of $${need.limit}${state} It resets at ${reset} (UTC).`,
     { headers: { ...headers, "x-router-budget-reset": reset } },
   );
 }

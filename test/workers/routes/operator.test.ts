@@ -19,6 +19,9 @@ describe("GET /operator", () => {
     const page = await sim.call("/operator", { key: null }, vars);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    // The page takes the admin key: no other site may frame it.
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
     const html = await page.text();
     expect(html).toContain("/metrics/series?range=");
     expect(html).not.toMatch(/https?:\/\//);

@@ -90,7 +90,7 @@ describe("tenant limits", () => {
     await eventually(async () => expect(await counter(id, "tenant:tokens")).toBe(usage.total_tokens));
   });
 
-  it("refuses a spent daily budget with 402 and the reset time", async () => {
+  it("refuses a daily budget that cannot cover the request with 402, what is left and the reset time", async () => {
     const { key, tenants } = await limitedTenant({ usdPerDay: 0.000001 });
     const response = await callWithUpstream(
       env.DEEPSEEK_BASE_URL,
@@ -102,6 +102,7 @@ describe("tenant limits", () => {
     const error = await errorOf(response);
     expect(error).toMatchObject({ code: "budget_exhausted", type: "insufficient_quota" });
     const reset = new Date(windowOf("usd-day", Date.now()).end).toISOString();
+    expect(error.message).toContain("budget of $0.000001 has $0.000001 left, less than this request's");
     expect(error.message).toContain(reset);
     expect(response.headers.get("x-router-budget-reset")).toBe(reset);
   });

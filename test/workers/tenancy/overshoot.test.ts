@@ -132,6 +132,20 @@ describe("a dollar budget held by reservations of requests in flight", () => {
     expect(await codeOf(reserve(tenant, elsewhere, 0.5))).toBe("budget_exhausted");
   });
 
+  it("says what is left when it cannot cover the request, and that the budget is spent when nothing is", async () => {
+    const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+    const holders = new Map<string, SpendHolder>();
+    (await reserve(tenant, holders, 0.6))?.settle(20, 0.6);
+    const short = await reserve(tenant, holders, 0.5).catch((error: RouterError) => error);
+    expect(short).toMatchObject({ code: "budget_exhausted" });
+    expect((short as RouterError).message).toContain(
+      "daily budget of $1 has $0.400000 left, less than this request's estimated cost of about $0.500000",
+    );
+    (await reserve(tenant, holders, 0.4))?.settle(20, 0.4);
+    const spent = await reserve(tenant, holders, 0.1).catch((error: RouterError) => error);
+    expect((spent as RouterError).message).toContain("daily budget of $1 is spent");
+  });
+
   it("counts what a holder silent for a minute reported as spent: its isolate may be gone", async () => {
     const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
     const [gone, elsewhere] = [new Map<string, SpendHolder>(), new Map<string, SpendHolder>()];

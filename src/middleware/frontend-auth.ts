@@ -20,8 +20,8 @@ import { keyCacheTtl } from "../tenancy/keys";
 import { findTenantById, managedDirectory } from "../tenancy/tenant-directory";
 
 /**
- * Where a frontend token may be used: inference and what a page needs around it. Files, batches, stored
- * responses, the balance and minting act for the whole tenant, so they take a server key only.
+ * Where a frontend token may be used: inference and what a page needs around it. Files, batches, kept
+ * streams, the balance and minting act for the whole tenant, so they take a server key only.
  */
 const TOKEN_PATHS = new Set([
   "/chat/completions",
@@ -38,8 +38,15 @@ const TOKEN_PATHS = new Set([
   "/v1/models",
   "/v1/usage",
 ]);
-/** A listed model retrieved by id (`/models/:id`, `/v1/models/:id`, `/anthropic/v1/models/:id`). */
-const TOKEN_MODEL_PATH = /^\/(?:v1\/|anthropic\/v1\/)?models\/[^/]+$/;
+/**
+ * By id: a listed model (`/models/:id`, `/v1/models/:id`, `/anthropic/v1/models/:id`), and a Response
+ * the end user kept with `store: true` (retrieve, delete, cancel, input items; the owner shows a token
+ * only its own end user's).
+ */
+const TOKEN_ID_PATHS = [
+  /^\/(?:v1\/|anthropic\/v1\/)?models\/[^/]+$/,
+  /^\/(?:v1\/)?responses\/[^/]+(?:\/cancel|\/input_items)?$/,
+];
 
 /**
  * Authenticates a frontend token, if the credential is one: a router-minted token or one of a tenant's
@@ -52,10 +59,10 @@ export async function authenticateFrontendToken(
   credential: string,
 ): Promise<boolean> {
   if (!looksLikeJws(credential)) return false;
-  if (!TOKEN_PATHS.has(c.req.path) && !TOKEN_MODEL_PATH.test(c.req.path)) {
+  if (!TOKEN_PATHS.has(c.req.path) && !TOKEN_ID_PATHS.some((path) => path.test(c.req.path))) {
     throw new RouterError(
       "frontend_token_not_allowed",
-      `${c.req.path} acts for the whole tenant and takes a server key; frontend tokens are for inference (chat, FIM, Messages, Responses), /v1/models and /v1/usage.`,
+      `${c.req.path} acts for the whole tenant and takes a server key; frontend tokens are for inference (chat, FIM, Messages, Responses and the end user's own stored Responses), /v1/models and /v1/usage.`,
     );
   }
   const known = await verifiedOnce(c.env, credential, directory);

@@ -20,6 +20,7 @@ import {
   type OwnedCall,
   type OwnedConversation,
   type OwnedOpening,
+  type OwnedReader,
   type OwnedRefusal,
   type OwnedSnapshot,
   type OwnedStatus,
@@ -105,8 +106,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   /** The answer's current state, or null when it is not this tenant's (or no longer kept). */
-  snapshot(tenant: string): OwnedSnapshot | null {
-    const row = this.ownRow(tenant);
+  snapshot(reader: OwnedReader): OwnedSnapshot | null {
+    const row = this.ownRow(reader);
     return row ? this.snapshotOf(row, this.callOf(row)) : null;
   }
 
@@ -116,8 +117,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
    * cursor (a batch of events, one chunk), or waits for the next event or keep-alive: the stream
    * queues nothing ahead of its reader.
    */
-  follow(tenant: string, after: number): ReadableStream<Uint8Array> | null {
-    const row = this.ownRow(tenant);
+  follow(reader: OwnedReader, after: number): ReadableStream<Uint8Array> | null {
+    const row = this.ownRow(reader);
     if (!row) return null;
     const { kind } = this.callOf(row);
     let cursor = after;
@@ -166,8 +167,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
    * learns of a refusal (a shed, a spent budget) while it can still answer with the refusal's own
    * status. Null when the answer is not this tenant's.
    */
-  async opening(tenant: string): Promise<OwnedOpening | null> {
-    if (!this.ownRow(tenant)) return null;
+  async opening(reader: OwnedReader): Promise<OwnedOpening | null> {
+    if (!this.ownRow(reader)) return null;
     return (await this.live?.opened) ?? ANSWERING;
   }
 
@@ -175,8 +176,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
    * Stops the upstream call (the pipeline books what was generated) and keeps what was streamed; the
    * readers get the surface's terminal event for a cancel ({@link cancelledEvent}), then the end.
    */
-  cancel(tenant: string): OwnedSnapshot | null {
-    const row = this.ownRow(tenant);
+  cancel(reader: OwnedReader): OwnedSnapshot | null {
+    const row = this.ownRow(reader);
     if (!row) return null;
     if (!FINAL_STATUSES.has(row.status)) {
       const call = this.callOf(row);
@@ -184,7 +185,7 @@ export abstract class AnswerOwner extends DurableObject<Env> {
       this.append(cancelledEvent(call.kind, row.events, this.responseObject(row, call, undefined)));
       this.live?.abort.abort(new Error("cancelled by its owner"));
     }
-    return this.snapshot(tenant);
+    return this.snapshot(reader);
   }
 
   /**
@@ -193,8 +194,8 @@ export abstract class AnswerOwner extends DurableObject<Env> {
    * of it for an answer kept before that count was), each with the id it was given or one made from the
    * response's.
    */
-  inputItems(tenant: string): string | null {
-    const row = this.ownRow(tenant);
+  inputItems(reader: OwnedReader): string | null {
+    const row = this.ownRow(reader);
     if (!row) return null;
     const call = this.callOf(row);
     if (call.kind !== "responses") return null;
@@ -204,9 +205,9 @@ export abstract class AnswerOwner extends DurableObject<Env> {
   }
 
   /** Deletes the answer and everything kept of it; a running call is stopped first. */
-  async remove(tenant: string): Promise<boolean> {
-    if (!this.ownRow(tenant)) return false;
-    this.cancel(tenant);
+  async remove(reader: OwnedReader): Promise<boolean> {
+    if (!this.ownRow(reader)) return false;
+    this.cancel(reader);
     await this.erase();
     return true;
   }
@@ -218,12 +219,11 @@ export abstract class AnswerOwner extends DurableObject<Env> {
    * the answer is not this tenant's and, for an end user (a frontend token), unless it was kept under
    * that end user's own tokens: someone else's answer is not found, whatever its status.
    */
-  conversation(tenant: string, endUser?: string): OwnedConversation | null {
-    const row = this.ownRow(tenant);
+  conversation(reader: OwnedReader): OwnedConversation | null {
+    const row = this.ownRow(reader);
     if (!row) return null;
     const call = this.callOf(row);
     if (call.kind !== "responses") return null;
-    if (endUser !== undefined && call.endUser?.id !== endUser) return null;
     if (row.status !== "completed" && row.status !== "incomplete") return { ok: false, status: row.status };
     const response = row.response ? parse(row.response) : undefined;
     const output: unknown[] = Array.isArray(response?.output) ? response.output : JSON.parse(row.output);
@@ -510,10 +510,13 @@ export abstract class AnswerOwner extends DurableObject<Env> {
     return row;
   }
 
-  /** The row when it is `tenant`'s; a run a dead instance left is failed on the way. */
-  private ownRow(tenant: string): AnswerRow | undefined {
+  /** The row when `reader` may see it ({@link OwnedReader}); a run a dead instance left is failed on the way. */
+  private ownRow(reader: OwnedReader): AnswerRow | undefined {
     const row = this.row();
-    if (!row || this.callOf(row).tenant !== tenant || row.expires_at <= this.clock()) return undefined;
+    if (!row || row.expires_at <= this.clock()) return undefined;
+    const call = this.callOf(row);
+    if (call.tenant !== reader.tenant) return undefined;
+    if (reader.endUser !== undefined && call.endUser?.id !== reader.endUser) return undefined;
     if (row.status === "in_progress" && !this.live) {
       this.failDead();
       return this.row();

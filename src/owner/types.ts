@@ -13,6 +13,15 @@ export const FINAL_STATUSES: ReadonlySet<OwnedStatus> = new Set([
 ]);
 
 /**
+ * Who asks an owner for its answer: a tenant's server key reads every answer the tenant kept; a
+ * frontend token (its verified end user) only those kept under that end user's own tokens.
+ */
+export interface OwnedReader {
+  tenant: string;
+  endUser?: string;
+}
+
+/**
  * What a `previous_response_id` finds in its owner: the conversation to continue (JSON text of one item
  * list), or the status of a Response that has none to continue from (still running, failed, cancelled).
  */

@@ -18,7 +18,7 @@ import { refuseAtDecision, serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
 import type { Json } from "../surfaces/scan";
 import { pageLimit } from "./files";
-import { refusedAtOpening, startKept } from "./resumable";
+import { readerOf, refusedAtOpening, startKept } from "./resumable";
 
 /** The Responses front door; DeepSeek serves it at `/responses`, the openai SDK appends it to `…/v1`. */
 export const RESPONSES_PATHS = ["/v1/responses", "/responses"] as const;
@@ -82,7 +82,7 @@ async function expandedInput(c: Context<AppEnv>, body: ResponsesRequest): Promis
   if (!previous) return own;
   const tenant = c.get("tenant").id;
   const stored = previous.startsWith("resp_")
-    ? await ownerOf(c.env, tenant, previous).conversation(tenant, c.get("endUser")?.id)
+    ? await ownerOf(c.env, tenant, previous).conversation(readerOf(c))
     : null;
   if (!stored)
     throw new RouterError(
@@ -150,11 +150,12 @@ async function serveKept(
   // A background Response's id is handed out at once: a refusal then shows on the object, as failed.
   const refusal = background ? undefined : await refusedAtOpening(c, owner);
   if (refusal) return refusal;
-  if (body.stream === true) return eventStream(await followed(owner.follow(tenant, -1)));
+  const reader = readerOf(c);
+  if (body.stream === true) return eventStream(await followed(owner.follow(reader, -1)));
   if (background) return responseObject(started);
   // Stored, in the foreground: the caller waits for the end, as for any non-streamed answer.
-  await (await followed(owner.follow(tenant, -1))).pipeTo(new WritableStream());
-  return responseObject(finished(await owner.snapshot(tenant)));
+  await (await followed(owner.follow(reader, -1))).pipeTo(new WritableStream());
+  return responseObject(finished(await owner.snapshot(reader)));
 }
 
 async function followed(
@@ -188,34 +189,37 @@ function notKept(): RouterError {
   );
 }
 
-/** A kept Response of the caller's tenant; any other id is a 404, whoever holds it. */
+/**
+ * A kept Response of the caller's tenant (and, for a frontend token, kept under its end user's own
+ * tokens); any other id is a 404, whoever holds it.
+ */
 function keptOwner(c: Context<AppEnv>) {
   const id = c.req.param("id") ?? "";
   if (!id.startsWith("resp_")) throw notKept();
-  return { owner: ownerOf(c.env, c.get("tenant").id, id), tenant: c.get("tenant").id };
+  return { owner: ownerOf(c.env, c.get("tenant").id, id), reader: readerOf(c) };
 }
 
 responses.get(RESPONSE_PATHS[0] as string, retrieve);
 responses.get(RESPONSE_PATHS[1] as string, retrieve);
 for (const path of RESPONSE_PATHS) {
   responses.delete(path, async (c) => {
-    const { owner, tenant } = keptOwner(c);
-    if (!(await owner.remove(tenant))) throw notKept();
+    const { owner, reader } = keptOwner(c);
+    if (!(await owner.remove(reader))) throw notKept();
     return c.json({ id: c.req.param("id"), object: "response", deleted: true });
   });
 }
 for (const path of CANCEL_PATHS) {
   responses.post(path, async (c) => {
-    const { owner, tenant } = keptOwner(c);
-    return responseObject(await owner.cancel(tenant));
+    const { owner, reader } = keptOwner(c);
+    return responseObject(await owner.cancel(reader));
   });
 }
 
 for (const path of INPUT_ITEMS_PATHS) {
   responses.get(path, async (c) => {
-    const { owner, tenant } = keptOwner(c);
+    const { owner, reader } = keptOwner(c);
     const query = itemQuery(c);
-    const items = await owner.inputItems(tenant);
+    const items = await owner.inputItems(reader);
     if (items === null) throw notKept();
     return c.json(itemPage(JSON.parse(items) as Json[], query));
   });
@@ -232,10 +236,10 @@ function itemQuery(c: Context<AppEnv>): ItemQuery {
 
 /** `GET /v1/responses/{id}`: the object now; with `stream=true`, its events after `starting_after`, then live. */
 async function retrieve(c: Context<AppEnv>): Promise<Response> {
-  const { owner, tenant } = keptOwner(c);
+  const { owner, reader } = keptOwner(c);
   if (c.req.query("stream") === "true") {
     const after = lastSeen(c.req.query("starting_after"), "starting_after");
-    return eventStream(await followed(owner.follow(tenant, after)));
+    return eventStream(await followed(owner.follow(reader, after)));
   }
-  return responseObject(await owner.snapshot(tenant));
+  return responseObject(await owner.snapshot(reader));
 }

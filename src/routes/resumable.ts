@@ -15,7 +15,7 @@ import {
   ownerOf,
   routingHeaders,
 } from "../owner/calls";
-import type { OwnedCall, OwnedOpening, OwnedSnapshot } from "../owner/types";
+import type { OwnedCall, OwnedOpening, OwnedReader, OwnedSnapshot } from "../owner/types";
 import { refuseIfSpent } from "../tenancy/balance";
 import { scopesOf } from "../tenancy/enforce";
 import { within } from "../timing";
@@ -84,7 +84,7 @@ export async function serveResumable(
   const { owner } = await startKept(c, call);
   const refusal = await refusedAtOpening(c, owner);
   if (refusal) return refusal;
-  const stream = await owner.follow(tenant, -1);
+  const stream = await owner.follow(readerOf(c), -1);
   if (!stream) throw notKept();
   return eventStream(stream, { [STREAM_ID_HEADER]: id });
 }
@@ -130,18 +130,24 @@ export async function refusedAtOpening(
   c: Context<AppEnv>,
   owner: ReturnType<typeof ownerOf>,
 ): Promise<Response | undefined> {
-  const tenant = c.get("tenant").id;
+  const reader = readerOf(c);
   // Wrapped: the stub's promise is a union of RPC promise types that `within` cannot take as one. A
   // broken owner is not told here: it shows in the follow that comes next.
-  const asked = (async (): Promise<OwnedOpening | null> => owner.opening(tenant))().catch(() => null);
+  const asked = (async (): Promise<OwnedOpening | null> => owner.opening(reader))().catch(() => null);
   const opening = await within(asked, OPENING_WAIT_MS);
   if (opening?.kind !== "refused" && !c.req.raw.signal.aborted) return undefined;
-  await owner.remove(tenant);
+  await owner.remove(reader);
   if (opening?.kind !== "refused") throw new RouterError("upstream_error", "The client went away.");
   const headers = new Headers(opening.headers);
   // The caller's own request id and trace are set on the way out; the owner's request had its own.
   for (const name of ["x-request-id", "traceparent", "content-length"]) headers.delete(name);
   return new Response(opening.body, { status: opening.status, headers });
+}
+
+/** The caller as an owner knows it: its tenant, and its end user when it holds a frontend token. */
+export function readerOf(c: Context<AppEnv>): OwnedReader {
+  const endUser = c.get("endUser")?.id;
+  return endUser === undefined ? { tenant: c.get("tenant").id } : { tenant: c.get("tenant").id, endUser };
 }
 
 function notKept(): RouterError {
@@ -159,7 +165,7 @@ for (const path of RESUME_PATHS) {
     if (!id.startsWith("chatstream_")) throw notKept();
     const tenant = c.get("tenant").id;
     const after = lastSeen(c.req.header("last-event-id"), "Last-Event-ID");
-    const stream = await ownerOf(c.env, tenant, id).follow(tenant, after);
+    const stream = await ownerOf(c.env, tenant, id).follow(readerOf(c), after);
     if (!stream) throw notKept();
     return eventStream(stream, { [STREAM_ID_HEADER]: id });
   });

@@ -7,12 +7,11 @@ import { ADMIN_KEY, call, mint } from "./support";
 const MODEL = "deepseek-v4-flash";
 
 /**
- * A frontend token may not read its tenant's kept Responses (`/v1/responses/<id>` takes a server key),
- * so it may not pull one into its own context with `previous_response_id` either: an end user continues
- * only the Responses kept under their own tokens. A server key continues any of its tenant's.
+ * An end user reads, continues and deletes only the Responses kept under their own tokens; anyone
+ * else's is not found, as an id of another tenant is. A server key reaches any of its tenant's.
  */
 describe("previous_response_id with a frontend token", () => {
-  it("continues the end user's own Response, and no one else's", async () => {
+  it("continues, reads and deletes the end user's own Response, and no one else's", async () => {
     // A tenant of the admin API: kept Responses run in their owner object, which reads stored tenants.
     const tenants = env.ROUTER_TENANTS;
     const id = `fe-${crypto.randomUUID().slice(0, 8)}`;
@@ -62,6 +61,25 @@ describe("previous_response_id with a frontend token", () => {
       previous_response_id: own.id,
     });
     expect(byServer.status).toBe("completed");
+
+    // Read back, listed and deleted by its own end user only.
+    expect((await aliceLater.responses.retrieve(own.id)).status).toBe("completed");
+    const items = await aliceLater.responses.inputItems.list(own.id);
+    expect(JSON.stringify(items.data)).toContain("My name is Alice.");
+    for (const attempt of [
+      mallory.responses.retrieve(own.id),
+      mallory.responses.inputItems.list(own.id),
+      mallory.responses.delete(own.id),
+      alice.responses.retrieve(kept.id),
+    ]) {
+      expect(((await attempt.catch((error: APIError) => error)) as APIError).status).toBe(404);
+    }
+    expect((await server.responses.retrieve(own.id)).id).toBe(own.id);
+    await alice.responses.delete(own.id);
+    expect(
+      ((await server.responses.retrieve(own.id).catch((error: APIError) => error)) as APIError).status,
+    ).toBe(404);
+    expect((await server.responses.retrieve(kept.id)).id).toBe(kept.id);
 
     // A background Response is read back by id, with a server key only: a page cannot ask for one.
     const background = await alice.responses

@@ -142,7 +142,7 @@ describe("strict local verification of frontend tokens", () => {
         { json: { input_file_id: "file-x", endpoint: "/v1/chat/completions", completion_window: "24h" } },
       ],
       ["/user/balance", { method: "GET" }],
-      ["/v1/responses/resp_123", { method: "GET" }],
+      ["/v1/chat/completions/chatstream_123/stream", { method: "GET" }],
     ];
     for (const [path, init] of attempts) {
       const response = await call(tenants, path, { key: token, ...init });

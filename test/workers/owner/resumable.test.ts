@@ -76,7 +76,7 @@ describe("resumable chat streams (opted in with x-router-resumable)", () => {
     const decoder = new TextDecoder();
     let text = "";
     while (parseSse(text).length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
-    const cancelled = await env.STREAM_OWNER.getByName(`acme/${id}`).cancel("acme");
+    const cancelled = await env.STREAM_OWNER.getByName(`acme/${id}`).cancel({ tenant: "acme" });
     expect(cancelled?.status).toBe("cancelled");
     for (let read = await reader.read(); !read.done; read = await reader.read())
       text += decoder.decode(read.value, { stream: true });

@@ -228,7 +228,8 @@ function refuseSpentUser(needs: Need[], holder: SpendHolder, now: number): void 
   );
   if (spent) {
     const refused = { counter: spent.counter, kind: spent.kind, limit: spent.limit };
-    throw refusal({ ok: false, counters: [], refused }, needs, holder, now);
+    const counter = { counter: spent.counter, granted: 0, used: spent.limit - holder.remaining(spent) };
+    throw refusal({ ok: false, counters: [counter], refused }, needs, holder, now);
   }
 }
 

@@ -14,13 +14,17 @@ const sha256Hex = z.string().check(
 
 const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** `.` and `..`: a URL path segment that every client and the router resolve away. */
+const DOTS_ONLY = /^\.+$/;
+
 /**
  * 1-64 characters of [A-Za-z0-9_.-], and not a name every JavaScript object already has (`__proto__`,
  * `constructor`, `toString`…): tenant ids key plain objects in metrics and reports, where such a name
- * would read or overwrite the shared prototype instead of a tenant's entry.
+ * would read or overwrite the shared prototype instead of a tenant's entry. Nor dots alone: `/admin/
+ * tenants/..` is `/admin` to every URL parser, so such a tenant could never be managed.
  */
 export function isTenantId(id: string): boolean {
-  return TENANT_ID.test(id) && !(id in Object.prototype);
+  return TENANT_ID.test(id) && !DOTS_ONLY.test(id) && !(id in Object.prototype);
 }
 
 const tenantId = z
@@ -28,7 +32,7 @@ const tenantId = z
   .check(
     z.refine(
       isTenantId,
-      "tenant id must be 1-64 characters of [A-Za-z0-9_.-], and not a reserved name such as __proto__ or constructor",
+      "tenant id must be 1-64 characters of [A-Za-z0-9_.-], not dots alone, and not a reserved name such as __proto__ or constructor",
     ),
   );
 

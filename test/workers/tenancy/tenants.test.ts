@@ -120,6 +120,9 @@ describe("tenants as data", () => {
     // Names every object has: as a key of the metrics' plain objects they would reach the prototype.
     [{ id: "__proto__" }, "id"],
     [{ id: "constructor" }, "id"],
+    // A path segment every URL parser resolves away: /admin/tenants/.. could never be reached.
+    [{ id: ".." }, "id"],
+    [{ id: "." }, "id"],
     [{ id: "x", limits: { usdPerDay: -1 } }, "limits.usdPerDay"],
     [{ id: "x", maxPriority: "urgent" }, "maxPriority"],
     [{ id: "x", concurrency: 0 }, "concurrency"],

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { deleteFile, headFile, listFiles, putFile, readFile } from "../batch/files";
+import { deleteFile, type FileObject, headFile, listFiles, putFile, readFile } from "../batch/files";
 import { wellFormedId } from "../batch/ids";
 import { describeLineErrors, parseBatchInput } from "../batch/validate";
 import { servedModels } from "../classify/catalog";
@@ -56,8 +56,20 @@ files.get("/v1/files", async (c) => {
   const after = c.req.query("after");
   let all = await listFiles(c.env.FILES, c.get("tenant").id, LIST_CAP);
   if (purpose) all = all.filter((file) => file.purpose === purpose);
-  if (c.req.query("order") !== "asc") all.reverse();
-  const start = after ? all.findIndex((file) => file.id === after) + 1 : 0;
+  const ascending = c.req.query("order") === "asc";
+  if (!ascending) all.reverse();
+  if (after !== undefined && !wellFormedId(after, "file-"))
+    throw new RouterError(
+      "invalid_request",
+      `'after' must be a file id; '${after.slice(0, 64)}' is not one.`,
+      {
+        param: "after",
+      },
+    );
+  // Keyset on the id, which sorts by creation: a cursor whose file was deleted meanwhile still pages on.
+  const past = (file: FileObject) => (ascending ? file.id > (after as string) : file.id < (after as string));
+  const found = after ? all.findIndex(past) : 0;
+  const start = found === -1 ? all.length : found;
   const data = all.slice(start, start + limit);
   return c.json({
     object: "list",

@@ -77,4 +77,22 @@ describe("the official openai client runs a batch end to end", () => {
     const globexFiles = await globex.files.list();
     expect(globexFiles.data.map((f) => f.id)).not.toContain(file.id);
   });
+
+  it("pages files by cursor, past a cursor whose file was deleted, and refuses a cursor that is no file id", async () => {
+    const openai = openaiClient();
+    for (const name of ["a", "b", "c"])
+      await openai.files.create({ file: batchFile([chatLine(name, "hello")]), purpose: "batch" });
+    const all = (await openai.files.list({ limit: 10_000 })).data.map((file) => file.id);
+    const paged: string[] = [];
+    for await (const file of openai.files.list({ limit: 2 })) paged.push(file.id);
+    expect(paged).toEqual(all);
+    const [, gone, next] = all;
+    await openai.files.delete(gone as string);
+    const after = await openai.files.list({ limit: 1, after: gone as string });
+    expect(after.data.map((file) => file.id)).toEqual([next]);
+    await expect(openai.files.list({ after: "file-bogus" })).rejects.toMatchObject({
+      status: 400,
+      param: "after",
+    });
+  });
 });

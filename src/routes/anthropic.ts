@@ -72,8 +72,12 @@ anthropic.get(ANTHROPIC_MODEL_PATH, (c) =>
   c.json(anthropicModel(servedModel(c.get("policy"), c.req.param("id")))),
 );
 
-function anthropicModel(id: string): { type: "model"; id: string; display_name: string } {
-  return { type: "model", id, display_name: id };
+/**
+ * Anthropic's `ModelInfo`. Its `created_at` is required (the SDKs type it as a string); the release date
+ * of a DeepSeek model is not known here, and Anthropic's own docs allow the epoch for that case.
+ */
+function anthropicModel(id: string): { type: "model"; id: string; display_name: string; created_at: string } {
+  return { type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" };
 }
 
 /** Protocol headers DeepSeek reads on this surface (`anthropic-beta` gates file images); nothing else. */

@@ -153,6 +153,10 @@ describe("the official Anthropic SDK, with only baseURL and key changed", () => 
       id: "deepseek-v4-flash",
       display_name: "deepseek-v4-flash",
     });
+    // Required by ModelInfo; the epoch stands for an unknown release date, as Anthropic's docs allow.
+    expect(new Date(model.created_at).getTime()).toBe(0);
+    const listed = await anthropic.models.list();
+    expect(listed.data.every((info) => typeof info.created_at === "string")).toBe(true);
     const missing = await anthropic.models.retrieve("claude-opus-4-1").catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({

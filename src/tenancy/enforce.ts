@@ -352,6 +352,11 @@ export interface LimitReport {
   resetsAt: string;
 }
 
+/** Sums of many dollar amounts carry float noise (0.000485999…9); a billionth of a dollar is below any price. */
+function nanoRound(value: number): number {
+  return Math.round(value * 1e9) / 1e9;
+}
+
 /** Every limited counter of the tenant (and key) in its current window, from the authority: one call. */
 export async function limitsReport(
   authorities: DurableObjectNamespace<SpendAuthority>,
@@ -367,8 +372,8 @@ export async function limitsReport(
       scope: counter.counter.slice(0, counter.counter.lastIndexOf(":")),
       kind: counter.kind,
       limit: counter.limit,
-      used: spent,
-      remaining: Math.max(0, counter.limit - spent),
+      used: nanoRound(spent),
+      remaining: nanoRound(Math.max(0, counter.limit - spent)),
       resetsAt: new Date(counter.windowEnd).toISOString(),
     };
   });

@@ -92,9 +92,13 @@ export function createApp(): Hono<AppEnv> {
   const cors = browserCors(ROUTER_HEADERS);
   // These answer no page on another origin: with no CORS headers a browser can never read a token
   // minted with a server key, nor send the admin key cross-site (the consoles call them same-origin).
-  app.use((c, next) =>
-    SERVER_ONLY_PREFIXES.some((prefix) => c.req.path.startsWith(prefix)) ? next() : cors(c, next),
-  );
+  app.use((c, next) => {
+    if (!SERVER_ONLY_PREFIXES.some((prefix) => c.req.path.startsWith(prefix))) return cors(c, next);
+    // A preflight here would otherwise fall through to a route's key check and blame the wrong key.
+    if (c.req.method === "OPTIONS")
+      throw new RouterError("method_not_allowed", `${c.req.path} answers no cross-origin requests.`);
+    return next();
+  });
   app.use(recordOverhead);
   app.use("/anthropic/*", anthropicSurface);
 

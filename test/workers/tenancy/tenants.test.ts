@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { batchFile, chatLine } from "../batch/support";
 import { callWithUpstream, chatBody, errorOf, eventually, openaiClient } from "../helpers";
-import { adminCall, registryCall } from "./support";
+import { adminCall, REGISTRY_ADMIN_KEY, registryCall } from "./support";
 
 const call = registryCall;
 const admin = adminCall;
@@ -165,6 +165,12 @@ describe("tenants as data", () => {
     });
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
     expect(preflight.headers.get("access-control-allow-headers")).toBeNull();
+    // Said plainly, not as a key check of another route that blames the wrong key.
+    for (const path of ["/admin/tenants", "/metrics", "/metrics/series", "/v1/frontend/tokens"]) {
+      const options = await call(path, { key: REGISTRY_ADMIN_KEY, method: "OPTIONS", headers: { origin } });
+      expect(options.status, path).toBe(405);
+      expect((await errorOf(options)).message, path).toContain("answers no cross-origin requests");
+    }
     const listed = await admin("/tenants", { headers: { origin } });
     expect(listed.status).toBe(200);
     expect(listed.headers.get("access-control-allow-origin")).toBeNull();

@@ -23,6 +23,15 @@ export interface LedgerEntry {
   estimated: boolean;
   costUsd: number;
   savedUsd: number;
+  /** Who spent it, as dollar budgets count it: the router key's id and a frontend token's end user. */
+  keyId: string | null;
+  endUser: string | null;
+}
+
+/** Whose spend to sum: the whole tenant's (neither set), one key's, or one end user's. */
+export interface Spender {
+  keyId?: string;
+  endUser?: string;
 }
 
 export interface UsageTotals {

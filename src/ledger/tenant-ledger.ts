@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { RequestRecord } from "../trace";
-import type { LedgerEntry, UsageSummary, UsageTotals } from "./entry";
+import type { LedgerEntry, Spender, UsageSummary, UsageTotals } from "./entry";
 import { type PromptStats, type RecordFilter, type RecordPage, RequestRecords } from "./request-records";
 
 const RETENTION_MS = 35 * 24 * 3600_000;
@@ -18,6 +18,7 @@ const COLUMNS = `at INTEGER NOT NULL, model TEXT NOT NULL, pool TEXT, status INT
   outcome TEXT NOT NULL, cache TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
   cache_hit_tokens INTEGER NOT NULL, cache_miss_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
   estimated INTEGER NOT NULL, cost_usd REAL NOT NULL, saved_usd REAL NOT NULL`;
+const SPENDER_COLUMNS = "key_id TEXT, end_user TEXT";
 
 /**
  * One per tenant: the usage and cost of every inference request and of every retried attempt that
@@ -38,19 +39,47 @@ export class TenantLedger extends DurableObject<Env> {
     const sql = ctx.storage.sql;
     this.records = new RequestRecords(sql);
     sql.exec(`CREATE TABLE IF NOT EXISTS usage_rows (
-      entry_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, ${COLUMNS})`);
+      entry_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, ${COLUMNS}, ${SPENDER_COLUMNS})`);
     sql.exec("CREATE INDEX IF NOT EXISTS usage_rows_at ON usage_rows (at)");
     sql.exec("CREATE INDEX IF NOT EXISTS usage_rows_request ON usage_rows (request_id)");
+    // Rows written before they named their spender have none: they count for the tenant only.
+    const table = sql
+      .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_rows'")
+      .one().sql;
+    if (!table.includes("key_id")) {
+      sql.exec("ALTER TABLE usage_rows ADD COLUMN key_id TEXT");
+      sql.exec("ALTER TABLE usage_rows ADD COLUMN end_user TEXT");
+    }
     // The first schema keyed rows on the caller's request id; its rows carry over as requests.
     const legacy = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'requests'");
     if (legacy.toArray().length > 0) {
       ctx.storage.transactionSync(() => {
         sql.exec(
-          `INSERT OR IGNORE INTO usage_rows SELECT request_id, request_id, 'request', ${VALUE_COLUMNS} FROM requests`,
+          `INSERT OR IGNORE INTO usage_rows (entry_id, request_id, kind, ${VALUE_COLUMNS})
+            SELECT request_id, request_id, 'request', ${VALUE_COLUMNS} FROM requests`,
         );
         sql.exec("DROP TABLE requests");
       });
     }
+  }
+
+  /**
+   * What each spender spent from its `from` (epoch ms) on, in USD: a dollar budget set part-way through
+   * its window starts from what was already spent in it (the spend authority asks once per counter).
+   */
+  spentSince(spenders: ReadonlyArray<Spender & { from: number }>): number[] {
+    return spenders.map(
+      ({ keyId, endUser, from }) =>
+        this.ctx.storage.sql
+          .exec<{ usd: number | null }>(
+            `SELECT sum(cost_usd) AS usd FROM usage_rows
+              WHERE at >= ?1 AND (?2 IS NULL OR key_id = ?2) AND (?3 IS NULL OR end_user = ?3)`,
+            from,
+            keyId ?? null,
+            endUser ?? null,
+          )
+          .one().usd ?? 0,
+    );
   }
 
   /** Records a batch in one transaction; returns how many were new (the rest were already recorded). */
@@ -93,7 +122,8 @@ export class TenantLedger extends DurableObject<Env> {
   private insert(entry: LedgerEntry): number {
     const { usage } = entry;
     const cursor = this.ctx.storage.sql.exec(
-      `INSERT OR IGNORE INTO usage_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO usage_rows (entry_id, request_id, kind, ${VALUE_COLUMNS}, key_id, end_user)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       entry.entryId,
       entry.requestId,
       entry.kind,
@@ -111,6 +141,8 @@ export class TenantLedger extends DurableObject<Env> {
       entry.estimated ? 1 : 0,
       entry.costUsd,
       entry.savedUsd,
+      entry.keyId,
+      entry.endUser,
     );
     return cursor.rowsWritten > 0 ? 1 : 0;
   }
@@ -206,6 +238,8 @@ function toEntry(row: Record<string, SqlStorageValue>): LedgerEntry {
     estimated: row.estimated === 1,
     costUsd: Number(row.cost_usd),
     savedUsd: Number(row.saved_usd),
+    keyId: row.key_id == null ? null : String(row.key_id),
+    endUser: row.end_user == null ? null : String(row.end_user),
   };
 }
 

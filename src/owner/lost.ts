@@ -43,5 +43,7 @@ export function lostCallEntry(o: {
     estimated: true,
     costUsd: usageCostUsd(o.policy, o.call.model, usage, o.now),
     savedUsd: 0,
+    keyId: o.call.keyId,
+    endUser: o.call.endUser?.id ?? null,
   };
 }

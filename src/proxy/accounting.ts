@@ -38,7 +38,10 @@ export function accountFor(
 ): Accounts {
   let done = false;
   const tenant = c.get("tenant").id;
-  const rows = new LedgerRows(policy, c.get("requestId"));
+  const rows = new LedgerRows(policy, c.get("requestId"), {
+    keyId: c.get("routerKey")?.id ?? null,
+    endUser: c.get("endUser")?.id ?? null,
+  });
   const ledger = ledgerBatcher(c.env);
   // Registered now, while the request is live: a stream ends after its response is complete (or its
   // client gone), and workerd drops I/O that a finished request starts, waitUntil included.
@@ -162,6 +165,7 @@ class LedgerRows {
   constructor(
     private readonly policy: Policy,
     readonly requestId: string,
+    private readonly spender: Pick<LedgerEntry, "keyId" | "endUser">,
   ) {}
 
   request(finished: Finished, usage: Usage, estimated: boolean, entryId?: string): LedgerEntry {
@@ -194,7 +198,7 @@ class LedgerRows {
   private priced(model: string, usage: Usage, entryId = crypto.randomUUID()) {
     const at = Date.now();
     const costUsd = usageCostUsd(this.policy, model, usage, at);
-    return { entryId, requestId: this.requestId, at, model, usage, costUsd };
+    return { entryId, requestId: this.requestId, at, model, usage, costUsd, ...this.spender };
   }
 }
 

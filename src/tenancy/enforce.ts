@@ -365,7 +365,7 @@ export async function limitsReport(
 ): Promise<LimitReport[]> {
   const counters = countersOf(scopes, now);
   if (counters.length === 0) return [];
-  const used = await authorities.getByName(scopes.tenant.id).used(counters);
+  const used = await authorities.getByName(scopes.tenant.id).used(counters, scopes.tenant.id);
   return counters.map((counter, i) => {
     const spent = used[i] ?? 0;
     return {

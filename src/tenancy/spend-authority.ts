@@ -1,7 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Alert } from "../observe/alerts";
 import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
-import { type CounterAsk, type CounterState, EPSILON, isWhole, type SpendAnswer, spareToLend } from "./spend";
+import {
+  type CounterAsk,
+  type CounterState,
+  EPSILON,
+  isWhole,
+  type SpendAnswer,
+  spareToLend,
+  spenderOf,
+} from "./spend";
 
 /** Whose budgets these are, and where the tenant wants its budget alerts (besides the operator). */
 export interface BudgetOwner {
@@ -48,8 +56,13 @@ export class SpendAuthority extends DurableObject<Env> {
    * none. A dollar budget that reaches 50%, 80% or 100% (or refuses) raises its alert, once per window.
    * `holder` names the calling isolate's holder, whose asks report what it holds unspent.
    */
-  lend(asks: CounterAsk[], owner: BudgetOwner = { tenant: "unknown" }, holder?: string): SpendAnswer {
+  async lend(
+    asks: CounterAsk[],
+    owner: BudgetOwner = { tenant: "unknown" },
+    holder?: string,
+  ): Promise<SpendAnswer> {
     this.prune();
+    await this.seed(asks, owner.tenant);
     const answer = this.grant(asks, holder);
     const alerts = this.budgetAlerts(asks, answer, owner.tenant);
     if (alerts.length > 0) this.ctx.waitUntil(this.raise(alerts, owner));
@@ -139,9 +152,52 @@ export class SpendAuthority extends DurableObject<Env> {
     );
   }
 
-  /** What each counter has used in its window, for /v1/usage. */
-  used(counters: Array<Pick<CounterAsk, "counter" | "window">>): number[] {
+  /** What each counter has used in its window, for /v1/usage; `tenant` seeds a dollar counter not yet kept. */
+  async used(
+    counters: Array<Pick<CounterAsk, "counter" | "kind" | "window" | "windowEnd">>,
+    tenant?: string,
+  ) {
+    if (tenant !== undefined) await this.seed(counters, tenant);
     return counters.map((ask) => this.read(ask));
+  }
+
+  /**
+   * A dollar counter starts, the first time it is asked for in its window, from what the tenant's
+   * ledger already holds for that window: a budget set part-way through a day (an operator capping a
+   * tenant or key that is spending) covers the whole day, not only what is spent after it. Spend of
+   * requests still running when the limit was set, and not yet in the ledger, is not seen. A ledger
+   * that cannot answer seeds nothing, and the counter starts at zero as before.
+   */
+  private async seed(
+    asks: Array<Pick<CounterAsk, "counter" | "kind" | "window" | "windowEnd">>,
+    tenant: string,
+  ) {
+    const unseen = asks.filter((ask) => !isWhole(ask.kind) && !this.kept(ask));
+    if (unseen.length === 0) return;
+    const spent = await this.env.TENANT_LEDGER.getByName(tenant)
+      .spentSince(unseen.map((ask) => ({ ...spenderOf(ask.counter), from: ask.window })))
+      .catch((error: unknown) => {
+        console.warn(JSON.stringify({ event: "budget_seed_failed", tenant, error: String(error) }));
+        return unseen.map(() => 0);
+      });
+    // Another call may have seeded (or spent on) the counter while the ledger answered: it stays as is.
+    unseen.forEach((ask, i) =>
+      this.ctx.storage.sql.exec(
+        "INSERT OR IGNORE INTO counters VALUES (?, ?, ?, ?)",
+        ask.counter,
+        ask.window,
+        ask.windowEnd,
+        spent[i] ?? 0,
+      ),
+    );
+  }
+
+  private kept(ask: Pick<CounterAsk, "counter" | "window">): boolean {
+    return (
+      this.ctx.storage.sql
+        .exec("SELECT 1 FROM counters WHERE counter = ? AND window = ?", ask.counter, ask.window)
+        .toArray().length > 0
+    );
   }
 
   private read(ask: Pick<CounterAsk, "counter" | "window">): number {

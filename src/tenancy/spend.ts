@@ -1,3 +1,5 @@
+import type { Spender } from "../ledger/entry";
+
 /**
  * Countable budgets of a tenant (and of each managed key): requests and tokens per UTC minute, dollars
  * per UTC day and per UTC calendar month. Each is a counter of one window, owned by the tenant's
@@ -32,6 +34,16 @@ export function windowOf(kind: BudgetKind, now: number): Window {
     start: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1),
     end: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
   };
+}
+
+/**
+ * Whose spend a counter counts, from its name (`<scope>:<kind>`, made by enforce.ts's `needsOf`): the
+ * tenant's (`tenant`), an end user's (`user:<id>`), or a key's (its id).
+ */
+export function spenderOf(counter: string): Spender {
+  const scope = counter.slice(0, counter.lastIndexOf(":"));
+  if (scope === "tenant") return {};
+  return scope.startsWith("user:") ? { endUser: scope.slice("user:".length) } : { keyId: scope };
 }
 
 /** Requests and tokens count whole units; dollars do not. */

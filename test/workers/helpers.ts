@@ -238,6 +238,8 @@ export function ledgerRow(requestId: string, at: number, over: Partial<LedgerEnt
     estimated: false,
     costUsd: 0.5,
     savedUsd: 0,
+    keyId: null,
+    endUser: null,
     ...over,
   };
 }

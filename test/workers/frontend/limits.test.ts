@@ -164,14 +164,14 @@ describe("per end-user limits", () => {
       need: 1,
       want: 0,
     });
-    await runInDurableObject(stub, (authority: SpendAuthority) => {
+    await runInDurableObject(stub, async (authority: SpendAuthority) => {
       authority.clock = () => now;
-      authority.lend([ask("u_idle", now)]);
+      await authority.lend([ask("u_idle", now)]);
     });
-    const rows = await runInDurableObject(stub, (authority: SpendAuthority, state) => {
+    const rows = await runInDurableObject(stub, async (authority: SpendAuthority, state) => {
       const later = window + 60_000 + 61_000;
       authority.clock = () => later;
-      authority.lend([ask("u_busy", later)]);
+      await authority.lend([ask("u_busy", later)]);
       return state.storage.sql.exec<{ counter: string }>("SELECT counter FROM counters").toArray();
     });
     expect(rows.map((row) => row.counter)).toEqual(["user:u_busy:requests"]);

@@ -16,6 +16,8 @@ const entry = (requestId: string): LedgerEntry => ({
   estimated: false,
   costUsd: 0,
   savedUsd: 0,
+  keyId: null,
+  endUser: null,
 });
 
 describe("LedgerBatcher", () => {

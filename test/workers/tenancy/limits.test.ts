@@ -9,8 +9,9 @@ const CHAT = "/v1/chat/completions";
 
 async function counter(tenant: string, name: string): Promise<number> {
   const kind = name.split(":")[1] as Parameters<typeof windowOf>[0];
+  const { start, end } = windowOf(kind, Date.now());
   const [used] = await env.SPEND_AUTHORITY.getByName(tenant).used([
-    { counter: name, window: windowOf(kind, Date.now()).start },
+    { counter: name, kind, window: start, windowEnd: end },
   ]);
   return used ?? 0;
 }

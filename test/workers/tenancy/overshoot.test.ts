@@ -73,8 +73,9 @@ async function spendDown(limits: Limits, budget: number): Promise<Run> {
     isolates.flatMap((holders) => Array.from({ length: CALLERS_PER_ISOLATE }, () => caller(holders))),
   );
   while (pending.length > 0) await Promise.all(pending.splice(0));
+  const { start, end } = windowOf("usd-day", Date.now());
   const [used] = await env.SPEND_AUTHORITY.getByName(tenant).used([
-    { counter: "tenant:usd-day", window: windowOf("usd-day", Date.now()).start },
+    { counter: "tenant:usd-day", kind: "usd-day", window: start, windowEnd: end },
   ]);
   run.authorityUsed = used ?? 0;
   expect(run.spent).toBeGreaterThan(budget / 2);

@@ -181,15 +181,15 @@ export class SpendAuthority extends DurableObject<Env> {
         return unseen.map(() => 0);
       });
     // Another call may have seeded (or spent on) the counter while the ledger answered: it stays as is.
-    unseen.forEach((ask, i) =>
+    unseen.forEach((ask, i) => {
       this.ctx.storage.sql.exec(
         "INSERT OR IGNORE INTO counters VALUES (?, ?, ?, ?)",
         ask.counter,
         ask.window,
         ask.windowEnd,
         spent[i] ?? 0,
-      ),
-    );
+      );
+    });
   }
 
   private kept(ask: Pick<CounterAsk, "counter" | "window">): boolean {

@@ -159,6 +159,8 @@ function entryOf(record: RequestRecord): LedgerEntry {
     estimated: record.estimated,
     costUsd: record.costUsd,
     savedUsd: record.savedUsd,
+    keyId: record.keyId ?? null,
+    endUser: record.endUser ?? null,
   };
 }
 

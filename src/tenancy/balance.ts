@@ -36,6 +36,8 @@ export interface DollarsLeft {
   available: boolean;
   /** The budget that binds, when one does. */
   binding: LimitReport;
+  /** What the smallest ordinary request reserves: less left than this counts as spent. */
+  smallestUsd: number;
 }
 
 /** The binding dollar budget of a tenant and key now (one call to its authority), or undefined when none applies. */
@@ -58,6 +60,7 @@ function dollarsLeft(report: LimitReport[], smallestUsd: number): DollarsLeft | 
     left: binding.remaining,
     available: binding.remaining >= smallestUsd && binding.remaining > 0,
     binding,
+    smallestUsd,
   };
 }
 
@@ -70,12 +73,16 @@ export async function refuseIfSpent(args: Parameters<typeof dollarsLeftNow>[0], 
   if (dollars && !dollars.available) throw budgetSpent(dollars, what);
 }
 
-function budgetSpent({ binding }: DollarsLeft, what: string): RouterError {
+function budgetSpent({ binding, left, smallestUsd }: DollarsLeft, what: string): RouterError {
   const scope = binding.scope === "tenant" ? "tenant" : "key";
   const period = binding.kind === "usd-day" ? "daily" : "monthly";
+  const state =
+    left >= 0.000_001
+      ? `has $${left.toFixed(6)} left, less than the smallest request reserves (about $${smallestUsd.toFixed(6)})`
+      : "is spent";
   return new RouterError(
     "budget_exhausted",
-    `Insufficient budget: this ${scope}'s ${period} budget of $${binding.limit} is spent, so ${what}.` +
+    `Insufficient budget: this ${scope}'s ${period} budget of $${binding.limit} ${state}, so ${what}.` +
       ` It resets at ${binding.resetsAt} (UTC).`,
     { headers: { "x-router-budget-reset": binding.resetsAt } },
   );

@@ -124,6 +124,8 @@ describe("a spent budget stops batches", () => {
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ status: 402, code: "budget_exhausted" });
     expect((error as Error).message).toContain("no batch can run");
+    // Not spent to the cent: what is left is said, and why it is too little.
+    expect((error as Error).message).toMatch(/has \$0\.000\d+ left, less than the smallest request reserves/);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await simChatRequests()).toBe(sentBefore);
   }, 60_000);

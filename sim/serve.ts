@@ -1,3 +1,5 @@
+import { ratesAt } from "../src/classify/price";
+import { DEEPSEEK_PRICES } from "../src/config/prices";
 import { streamBody } from "./body";
 import type { Lease } from "./capacity";
 import type { Generated } from "./completion";
@@ -12,7 +14,8 @@ import {
 } from "./errors";
 import { faultLabel, nextFault } from "./faults";
 import { completionId, systemFingerprint } from "./ids";
-import type { FaultSpec, FaultStatus } from "./options";
+import type { Price } from "./models";
+import type { Era, FaultSpec, FaultStatus } from "./options";
 import { prefixKeys } from "./prefix-cache";
 import type { Prepared } from "./prepare";
 import type { Frame, Meta, UsageCounts } from "./render";
@@ -67,11 +70,22 @@ function meter(state: SimState, p: Prepared, now: number): UsageCounts {
 function charge(state: SimState, key: string, p: Prepared, usage: UsageCounts, g: Generated): void {
   const o = state.options;
   if (!o.chargeUsage) return;
-  const price = p.spec.price;
+  const price = listPrice(o.era, p.spec, Date.now());
   const miss = usage.prompt - usage.hit;
   const listed = (usage.hit * price.hit + miss * price.miss + g.completionTokens * price.output) / 1e6;
   const usd = listed * o.billingMultiplier;
   state.spent.set(key, (state.spent.get(key) ?? 0) + usd * (o.currency === "CNY" ? USD_TO_CNY : 1));
+}
+
+/**
+ * USD per 1M tokens now. Today's models bill at DeepSeek's published list, peak and off-peak hours
+ * included (deepseek-api.md §7.1; the router's price table holds the same facts); the older eras, and
+ * a model the list lacks, at the era's own price.
+ */
+function listPrice(era: Era, spec: Prepared["spec"], now: number): Price {
+  const periods = era === "v41" ? DEEPSEEK_PRICES[spec.id] : undefined;
+  const rates = periods && ratesAt(periods, now)?.rates;
+  return rates ? { hit: rates.inputCacheHit, miss: rates.inputCacheMiss, output: rates.output } : spec.price;
 }
 
 /** The whole answer, framed for the wire: usage, generation, billing. */

@@ -5,8 +5,7 @@ import { reconcile } from "../../../src/observe/reconcile";
 import { chatBody, createSim, eventually } from "../helpers";
 import { asOperator, deliveredAlerts } from "./support";
 
-/** The simulator's flat list price of deepseek-v4-pro, so the router prices exactly as it bills. */
-const PRO = { inputCacheHit: 0.003625, inputCacheMiss: 0.435, output: 0.87 };
+/** Long answers, so the balance falls by cents. The router and the simulator both price at DeepSeek's list. */
 const ANSWER_TOKENS = 6_000;
 
 function policy(baseUrl: string): string {
@@ -18,7 +17,6 @@ function policy(baseUrl: string): string {
         models: { "deepseek-v4-pro": "deepseek-v4-pro" },
         capabilities: ["tools", "fim", "thinking", "json"],
         concurrency: 20,
-        prices: { "deepseek-v4-pro": [{ from: "2026-01-01T00:00:00Z", offPeak: PRO }] },
       },
     },
     routes: { chat: ["books"], code: ["books"], reasoning: ["books"] },

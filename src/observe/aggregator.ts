@@ -161,7 +161,7 @@ export class MetricsAggregator extends DurableObject<Env> {
     this.saveState("baseline", baseline);
     this.saveState("reconciledAt", now);
     if (!result) return undefined;
-    this.saveState("reconciliation", result);
+    this.saveState("reconciliation", { ...result, judgedFromUsd: config.rules.minDriftUsd });
     const alert = driftAlert(result, config.rules);
     if (alert) await this.raise([alert], config.rules, now);
     return result;

@@ -131,8 +131,10 @@ async function tick() {
     $("alerts").innerHTML = d.alerts.length ? "<tr><th>when</th><th>kind</th><th>what</th></tr>" + d.alerts.slice(0, 10).map((a) =>
       "<tr><td>" + new Date(a.at).toLocaleTimeString() + '</td><td class="warn">' + esc(a.kind) + '</td><td style="text-align:left">' + esc(a.summary) + "</td></tr>").join("") : '<tr><td class="muted">none</td></tr>';
     const b = d.reconciliation;
-    $("books").textContent = b ? "since " + new Date(b.from).toLocaleString() + ": upstream billed $" + fmt(b.upstreamUsd, 4) + ", router recorded $" + fmt(b.recordedUsd, 4) + ", drift " + fmt(100 * b.drift, 1) + "%" : "not reconciled yet";
-    $("books").className = b && Math.abs(b.drift) > 0.05 ? "warn" : "muted";
+    const judged = b && b.upstreamUsd >= (b.judgedFromUsd || 0);
+    $("books").textContent = b ? "since " + new Date(b.from).toLocaleString() + ": upstream billed $" + fmt(b.upstreamUsd, 4) + ", router recorded $" + fmt(b.recordedUsd, 4) +
+      (judged ? ", drift " + fmt(100 * b.drift, 1) + "%" : ", drift judged once the upstream has billed $" + fmt(b.judgedFromUsd, 2) + " (its balance is read to the cent)") : "not reconciled yet";
+    $("books").className = judged && Math.abs(b.drift) > 0.05 ? "warn" : "muted";
     $("status").textContent = "updated " + new Date().toLocaleTimeString(); $("status").className = "muted";
   } catch (e) { $("status").textContent = e.message; $("status").className = "err"; }
 }

@@ -28,6 +28,11 @@ export interface Reconciliation {
   recordedUsd: number;
   /** (upstream − recorded) ÷ upstream: positive when the router under-counts; 0 before any spend. */
   drift: number;
+  /**
+   * What the upstream must have billed before the drift means anything (`minDriftUsd`): its balance is
+   * read to the cent, so over a few cents of spend the drift is mostly rounding.
+   */
+  judgedFromUsd?: number;
 }
 
 /** Compares a new reading with the baseline; a balance that rose (a top-up) starts a new baseline. */

@@ -9,6 +9,8 @@ describe("GET /dashboard", () => {
     expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
     const html = await page.text();
     expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
+    // The browser's own favicon request is answered, so the page's console shows no 401.
+    expect((await callRouter("/favicon.ico", { key: null })).status).toBe(204);
     expect(html).not.toMatch(/https?:\/\//);
     for (const endpoint of ["/v1/usage", "/v1/router/pools", "/v1/router/latency"]) {
       expect(html).toContain(endpoint);

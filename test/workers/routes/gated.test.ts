@@ -32,6 +32,7 @@ const GATED: Record<string, unknown> = {
 const FREE = new Set([
   "GET /healthz",
   "GET /dashboard",
+  "GET /favicon.ico",
   "GET /operator",
   "GET /metrics",
   "GET /metrics/series",

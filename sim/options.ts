@@ -24,6 +24,8 @@ export type FaultSpec =
   | { kind: "stallMidStream"; afterChunks?: number; ms?: number; keepAlive?: boolean }
   /** 200 whose body is only `lines` keep-alives (`\n`, or `: keep-alive` for streams), spread over `afterMs`. */
   | { kind: "blankBody"; lines?: number; afterMs?: number }
+  /** A stream with one data event that is not JSON after `afterChunks` events; the answer goes on to `[DONE]`. */
+  | { kind: "malformedEvent"; afterChunks?: number }
   /** End the answer early with finish_reason "insufficient_system_resource". */
   | { kind: "insufficientResource"; afterTokens?: number }
   /** Serve normally but with this request's own timing. */
@@ -148,6 +150,7 @@ const faultSpecSchema = z.discriminatedUnion("kind", [
     keepAlive: z.boolean().optional(),
   }),
   z.strictObject({ kind: z.literal("blankBody"), lines: count, afterMs: ms.optional() }),
+  z.strictObject({ kind: z.literal("malformedEvent"), afterChunks: count }),
   z.strictObject({
     kind: z.literal("insufficientResource"),
     afterTokens: z.number().int().min(0).optional(),

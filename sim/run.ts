@@ -69,6 +69,9 @@ function stall(
   return w.idle(spec.ms ?? t.stallMs, (spec.keepAlive ?? t.stallKeepAlive) ? t.keepAliveMs : 0, ka);
 }
 
+/** A data event cut inside its JSON, as a broken upstream or proxy might send it. */
+const MALFORMED_EVENT = 'data: {"id":"broken","choices":[{"delta":{"content":"x\n\n';
+
 /** Where a mid-stream fault strikes: after `afterChunks` data events, leaving at least [DONE] unsent. */
 function faultIndex(frames: number, afterChunks: number | undefined, rng: Rng): number {
   const last = Math.max(1, frames - 1);
@@ -77,7 +80,8 @@ function faultIndex(frames: number, afterChunks: number | undefined, rng: Rng): 
 
 async function streamFrames(t: Timeline, a: Admission, w: BodyWriter): Promise<EndReason> {
   const fault = t.fault;
-  const midStream = fault.kind === "cutMidStream" || fault.kind === "stallMidStream";
+  const midStream =
+    fault.kind === "cutMidStream" || fault.kind === "stallMidStream" || fault.kind === "malformedEvent";
   const stopAt = midStream ? faultIndex(t.frames.length, fault.afterChunks, t.rng) : -1;
   const start = Date.now();
   let tokens = 0;
@@ -87,6 +91,7 @@ async function streamFrames(t: Timeline, a: Admission, w: BodyWriter): Promise<E
       await stall(t, w, SSE_KEEP_ALIVE, fault);
       return "stalled";
     }
+    if (i === stopAt && fault.kind === "malformedEvent") await w.write(MALFORMED_EVENT);
     if (frame.token) {
       if (t.tokensPerS > 0 && tokens > 0) await w.sleep(start + (tokens * 1000) / t.tokensPerS - Date.now());
       tokens++;

@@ -71,6 +71,8 @@ interface FinishedAnswer {
   bytes: number;
   /** The answer came from a step other than the one the key was derived for (a fallback model, no thinking). */
   servedOtherwise: boolean;
+  /** An event of the stream is not JSON: its caller may have read past it, but every replay would break an SDK. */
+  malformed?: boolean;
 }
 
 type StoreVerdict =
@@ -82,13 +84,15 @@ type StoreVerdict =
         | "no_finish_reason"
         | "insufficient_system_resource"
         | "too_large"
-        | "served_otherwise";
+        | "served_otherwise"
+        | "malformed";
     };
 
 /**
  * Only complete answers are stored: never a failed, truncated or cancelled stream (outcome), an answer
  * without a finish reason or one the upstream cut for lack of resources, an upstream error (its outcome
- * is "failed"), an answer over the size limit, or one a fallback step produced under another key's terms.
+ * is "failed"), an answer over the size limit, one a fallback step produced under another key's terms,
+ * or a stream with an event that is not JSON.
  */
 export function storeVerdict(answer: FinishedAnswer, maxBytes: number): StoreVerdict {
   if (answer.outcome !== "complete") return { store: false, reason: "incomplete" };
@@ -98,5 +102,6 @@ export function storeVerdict(answer: FinishedAnswer, maxBytes: number): StoreVer
   }
   if (answer.bytes > Math.min(maxBytes, KV_MAX_VALUE_BYTES)) return { store: false, reason: "too_large" };
   if (answer.servedOtherwise) return { store: false, reason: "served_otherwise" };
+  if (answer.malformed) return { store: false, reason: "malformed" };
   return { store: true };
 }

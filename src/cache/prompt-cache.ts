@@ -269,6 +269,16 @@ interface Keeping {
   background(work: Promise<unknown>): void;
 }
 
+/** Whether an event's data parses: the relay only skims most events, so the cache checks what it keeps. */
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Stores a finished answer if it may be kept; returns the write, which runs off the response path. */
 function keep(keeping: Keeping, answer: CapturedAnswer, servedStep: PlanStep): Promise<void> | undefined {
   const { store, id, decision, endpoint, keyedStep, maxBytes, count } = keeping;
@@ -279,8 +289,9 @@ function keep(keeping: Keeping, answer: CapturedAnswer, servedStep: PlanStep): P
     servedStep.disableThinking !== keyedStep.disableThinking ||
     servedStep.degraded !== undefined;
   const bytes = answer.oversize ? Number.POSITIVE_INFINITY : answer.bytes;
+  const malformed = answer.kind === "stream" && !answer.events.every(isJsonText);
   const verdict = storeVerdict(
-    { outcome: end.outcome, finishReason: end.finishReason, bytes, servedOtherwise },
+    { outcome: end.outcome, finishReason: end.finishReason, bytes, servedOtherwise, malformed },
     maxBytes,
   );
   if (!verdict.store || !end.finishReason) {

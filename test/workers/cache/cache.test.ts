@@ -199,6 +199,19 @@ describe("what is never cached", () => {
     expect((await sim.stats()).requests).toBe(2);
   });
 
+  it("a stream with an event that is not JSON, which every replay would throw on in an SDK", async () => {
+    const sim = await createSim({ faultScript: [{ kind: "malformedEvent", afterChunks: 2 }] });
+    const body = deterministic({ stream: true });
+    const first = await sim.call(CHAT, { json: body });
+    const events = await readSse(first);
+    expect(events.some((data) => data.startsWith('{"id":"broken"'))).toBe(true);
+    expect(events.at(-1)).toBe("[DONE]");
+    const again = await sim.call(CHAT, { json: body });
+    expect(again.headers.get("x-router-cache")).toBe("MISS");
+    expect((await readSse(again)).every((data) => !data.startsWith('{"id":"broken"'))).toBe(true);
+    expect((await sim.stats()).requests).toBe(2);
+  });
+
   it("an upstream error", async () => {
     const sim = await createSim();
     const body = deterministic({ max_tokens: 10_000_000 });

@@ -61,6 +61,7 @@ describe("what is stored", () => {
       store: false,
       reason: "served_otherwise",
     });
+    expect(storeVerdict({ ...complete, malformed: true }, 1000)).toEqual({ store: false, reason: "malformed" });
   });
 });
 

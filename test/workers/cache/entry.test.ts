@@ -61,7 +61,10 @@ describe("what is stored", () => {
       store: false,
       reason: "served_otherwise",
     });
-    expect(storeVerdict({ ...complete, malformed: true }, 1000)).toEqual({ store: false, reason: "malformed" });
+    expect(storeVerdict({ ...complete, malformed: true }, 1000)).toEqual({
+      store: false,
+      reason: "malformed",
+    });
   });
 });
 

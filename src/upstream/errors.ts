@@ -1,6 +1,8 @@
 import { RouterError } from "../errors";
+import { retryAfter as retryAfterHeaders } from "../headers";
 
 const MAX_ERROR_BODY = 64 * 1024;
+const DEFAULT_RETRY_AFTER_MS = 1_000;
 
 /**
  * Turns an upstream error response into the router's error, keeping DeepSeek's own message and type for
@@ -15,8 +17,12 @@ export async function upstreamError(
   const body = await readBounded(response);
   const wire = redacted(parseEnvelope(parseJson(body)), target.secret);
   const status = response.status;
+  // The upstream's own wait when it names one; otherwise a second, so a client's SDK backs off
+  // instead of guessing (DeepSeek's 429 and 503 carry none).
   const retryAfter = response.headers.get("retry-after");
-  const headers: Record<string, string> = retryAfter ? { "retry-after": retryAfter } : {};
+  const headers: Record<string, string> = retryAfter
+    ? { "retry-after": retryAfter }
+    : retryAfterHeaders(DEFAULT_RETRY_AFTER_MS);
 
   if (status === 401 || status === 403) {
     return new RouterError(
@@ -31,10 +37,12 @@ export async function upstreamError(
     );
   }
   if (status === 429) {
-    return new RouterError("rate_limited", wire?.message ?? "The upstream is rate limiting requests.", {
-      headers,
-      type: "rate_limit_error",
-    });
+    // DeepSeek's text is about the operator's account ("top up your balance"), not the caller's.
+    return new RouterError(
+      "rate_limited",
+      `The upstream '${targetName}' is at its account's concurrency or rate limit; retry shortly.`,
+      { headers, type: "rate_limit_error" },
+    );
   }
   if (status >= 400 && status < 500) {
     return new RouterError(

@@ -52,7 +52,14 @@ describe("upstream errors reach the caller in the DeepSeek envelope", () => {
     const sim = await createSim({ faults: { statusRates: { [String(upstreamStatus)]: 1 } } });
     const response = await sim.call("/v1/chat/completions", { json: chatBody() });
     expect(response.status).toBe(status);
-    expect((await errorOf(response)).type).toBe(type);
+    const error = await errorOf(response);
+    expect(error.type).toBe(type);
+    if (status === 429 || status === 503) {
+      // DeepSeek sends no Retry-After: the router names a wait, so SDKs back off rather than guess.
+      expect(response.headers.get("retry-after")).toBe("1");
+      // The upstream's words are about the operator's account, not this caller.
+      expect(error.message).not.toMatch(/balance/i);
+    }
   });
 
   it("502s when the upstream cannot be reached", async () => {

@@ -19,8 +19,18 @@ import { type SigningKeys, signingKeys } from "./signing";
 export const ROUTER_ISSUER = "deepseek-router";
 export const FRONTEND_AUDIENCE = "deepseek-router/frontend";
 export const TOKEN_TYPE = "frt+jwt";
-/** Clock skew tolerated on `exp` and `nbf`, in seconds. */
-export const CLOCK_SKEW_S = 30;
+/** Clock skew tolerated on `exp` and `nbf` of a tenant's own issuer's token (another machine's clock), in seconds. */
+const CLOCK_SKEW_S = 30;
+/**
+ * The same for a token the router minted: signed and checked by Cloudflare's synchronized clocks, so a
+ * 10 s token lives about 10 s, and only a mint and a first use a second apart on two machines need slack.
+ */
+const ROUTER_CLOCK_SKEW_S = 2;
+
+/** The skew a verified token is judged with, now and when its cached verification is reused. */
+export function skewOf(token: Pick<VerifiedToken, "via">): number {
+  return token.via === "router" ? ROUTER_CLOCK_SKEW_S : CLOCK_SKEW_S;
+}
 export const TTL_BOUNDS_S = { min: 10, max: 3600, default: 600 } as const;
 
 /** What a token may do: its parent's scope, narrowed at mint. Every field absent = the parent's. */
@@ -144,7 +154,7 @@ async function verifyRouterToken(keys: SigningKeys, token: string): Promise<Veri
       audience: FRONTEND_AUDIENCE,
       typ: TOKEN_TYPE,
       algorithms: ["EdDSA", "ES256"],
-      clockTolerance: CLOCK_SKEW_S,
+      clockTolerance: ROUTER_CLOCK_SKEW_S,
       requiredClaims: ["sub", "exp", "iat", "nbf", "jti", "tid"],
     }),
   );

@@ -7,10 +7,10 @@ import { RouterError } from "../errors";
 import { endUserId } from "../frontend/identity";
 import { tokenStanding } from "../frontend/standing";
 import {
-  CLOCK_SKEW_S,
   type IssuerSource,
   looksLikeJws,
   refused,
+  skewOf,
   type TokenScope,
   type VerifiedToken,
   verifyToken,
@@ -138,7 +138,7 @@ async function verifiedOnce(env: Env, token: string, directory: TenantDirectory)
   }
   const known = memo.tokens;
   const cached = known.get(token);
-  const live = cached && cached.verified.expiresAt + CLOCK_SKEW_S > Date.now() / 1000;
+  const live = cached && cached.verified.expiresAt + skewOf(cached.verified) > Date.now() / 1000;
   if (cached && live && (await stillIssuing(env, directory, cached.verified))) return cached;
   if (cached) known.delete(token);
   const issuers: IssuerSource[] = [

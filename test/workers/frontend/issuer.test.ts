@@ -76,6 +76,12 @@ describe("a tenant's own login tokens (bring your own issuer)", () => {
     expect(
       (await call(tenants, "/v1/chat/completions", { key: good, json: chatBody() }, {}, sim.baseUrl)).status,
     ).toBe(200);
+    // Signed on another machine's clock: 30 s of skew on exp, where the router's own tokens get 2 s.
+    const justExpired = await idp.sign({ uid: "u1", iat: now - 900, exp: now - 10 });
+    expect(
+      (await call(tenants, "/v1/chat/completions", { key: justExpired, json: chatBody() }, {}, sim.baseUrl))
+        .status,
+    ).toBe(200);
   });
 
   it("accepts a token no longer than maxTokenAgeSeconds after its iat, whatever its exp", async () => {

@@ -15,6 +15,12 @@ import { holdWithRecord, timelineOf } from "./recorder";
  */
 const ALWAYS_REDACTED =
   /sk-[A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[^-]|-(?!----))*-----END [A-Z ]*PRIVATE KEY-----/g;
+/**
+ * A credential written as an assignment (`password=…`, `"api_key": "…"`, also inside a JSON string's
+ * escaped quotes): the name and its value go. Each match is bounded, so the scan stays linear.
+ */
+const CREDENTIAL_ASSIGNMENT =
+  /\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b(?:\\?["'])?\s{0,4}[:=]\s{0,4}(?:\\?["'])?[^\s"'\\]{1,256}/gi;
 const REDACTED = "[REDACTED]";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -25,7 +31,11 @@ const compiled = new WeakMap<readonly string[], RegExp[]>();
 function redactionsOf(tenantPatterns: readonly string[]): RegExp[] {
   let patterns = compiled.get(tenantPatterns);
   if (!patterns) {
-    patterns = [ALWAYS_REDACTED, ...tenantPatterns.map((pattern) => new RegExp(pattern, "g"))];
+    patterns = [
+      ALWAYS_REDACTED,
+      CREDENTIAL_ASSIGNMENT,
+      ...tenantPatterns.map((pattern) => new RegExp(pattern, "g")),
+    ];
     compiled.set(tenantPatterns, patterns);
   }
   return patterns;

@@ -138,6 +138,15 @@ describe("payload capture", () => {
     expect(payload.prompt).not.toContain("c2lnbmF0dXJlLW9mLXRoZS10b2tlbg");
   });
 
+  it("redacts credentials written as assignments, in text and in pasted JSON, and leaves prose alone", async () => {
+    const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
+    const content =
+      'Log in with password=hunter2, then send {"api_key": "abc123xyz"} and Client_Secret: t0p-s3cret. The secret of a good answer is brevity.';
+    const payload = await capturedPayload(key, tenants, content);
+    for (const secret of ["hunter2", "abc123xyz", "t0p-s3cret"]) expect(payload.prompt).not.toContain(secret);
+    expect(payload.prompt).toContain("The secret of a good answer is brevity.");
+  });
+
   it("redacts a private key straddling the cap of a prompt of megabytes whole, and marks the prompt cut", async () => {
     const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
     const body = `MIIEowIBAAKCAQEA${"q".repeat(3_000)}`;

@@ -16,9 +16,14 @@ import { requestedWaitMs, retryBudget, retryDelayMs } from "../upstream/retry";
 
 /** When the whole request must be done, and how long the router holds a stream before committing. */
 export interface RequestDeadlines {
+  /** When the router received the request (epoch ms, the clock of `totalAt`). */
+  receivedAt: number;
   totalAt: number;
   latency: "interactive" | "background";
-  /** Hold a stream back at most this long waiting for its first data event, so it can still be retried. */
+  /**
+   * Hold a stream whose first-token deadline is far off at most this long waiting for its first data
+   * event; a nearer deadline is waited out ({@link commitPoint}).
+   */
   commitAfterMs: number;
 }
 
@@ -287,6 +292,23 @@ interface SendTiming {
   onSent(): void;
 }
 
+/** How long a caller may be left without a byte while the router can still retry (30 s: interactive's first-token default). */
+export const HOLD_TO_DEADLINE_MS = 30_000;
+
+/**
+ * When a stream still waiting for its first data event is committed to the caller. At the attempt's
+ * first-token deadline when that comes within {@link HOLD_TO_DEADLINE_MS} of the request's arrival: a
+ * miss is then retried, or sent to the next step, before the caller has a status (committing at 10 s
+ * made a stalled interactive stream end in-band at its deadline, never retried). Otherwise (a
+ * background request's long deadline, or a retry after such a wait) after `commitAfterMs`, so a client
+ * in a long upstream queue gets keep-alives rather than silence. Pure.
+ */
+export function commitPoint(deadlines: RequestDeadlines, startedAt: number, firstTokenAt: number): number {
+  return firstTokenAt - deadlines.receivedAt <= HOLD_TO_DEADLINE_MS
+    ? firstTokenAt
+    : startedAt + deadlines.commitAfterMs;
+}
+
 /** One upstream request, up to the point where the router would commit to the caller. */
 async function sendOnce(
   call: UpstreamCall,
@@ -319,7 +341,8 @@ async function sendOnce(
     }
     if (!response.body) return failed("The upstream answered without a body.");
     if (call.stream) {
-      const first = await awaitFirstEvent(response.body, firstTokenAt, now() + deadlines.commitAfterMs, now);
+      const commitAt = commitPoint(deadlines, startedAt, firstTokenAt);
+      const first = await awaitFirstEvent(response.body, firstTokenAt, commitAt, now);
       if (first.kind === "timeout")
         return {
           ok: false,

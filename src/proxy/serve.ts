@@ -432,7 +432,7 @@ function departureOf(requestSignal: AbortSignal): AbortController {
 }
 
 const MAX_DEADLINE_MS = 3_600_000;
-/** How long the router holds a stream waiting for its first data event before committing to the client. */
+/** How long the router holds a stream with a far first-token deadline before committing to the client. */
 const COMMIT_AFTER_MS = 10_000;
 
 /** The request's total deadline: `x-router-deadline-ms` if set, capped by the primary pool's limit. */
@@ -448,6 +448,7 @@ function requestDeadlines(
   const poolTotal = first?.timeouts.totalMs[latency] ?? MAX_DEADLINE_MS;
   const requested = parseWholeNumber("x-router-deadline-ms", header, { min: 1, max: MAX_DEADLINE_MS });
   return {
+    receivedAt: now,
     totalAt: now + Math.min(requested ?? poolTotal, poolTotal),
     latency,
     commitAfterMs: COMMIT_AFTER_MS,

@@ -36,7 +36,12 @@ function setup(sim: SimInstance, pool: Record<string, unknown> = {}) {
   };
   const body = chatBody();
   const call = { endpoint: "chat" as const, body, rawBody: JSON.stringify(body), stream: false, beta: false };
-  const deadlines = { totalAt: Date.now() + 10_000, latency: "interactive" as const, commitAfterMs: 10_000 };
+  const deadlines = {
+    receivedAt: Date.now(),
+    totalAt: Date.now() + 10_000,
+    latency: "interactive" as const,
+    commitAfterMs: 10_000,
+  };
   return { policy, plan, call, deadlines };
 }
 

@@ -292,19 +292,20 @@ interface SendTiming {
   onSent(): void;
 }
 
-/** How long a caller may be left without a byte while the router can still retry (30 s: interactive's first-token default). */
+/** The longest first-token deadline waited out before committing (30 s: interactive's default). */
 export const HOLD_TO_DEADLINE_MS = 30_000;
 
 /**
  * When a stream still waiting for its first data event is committed to the caller. At the attempt's
- * first-token deadline when that comes within {@link HOLD_TO_DEADLINE_MS} of the request's arrival: a
- * miss is then retried, or sent to the next step, before the caller has a status (committing at 10 s
- * made a stalled interactive stream end in-band at its deadline, never retried). Otherwise (a
- * background request's long deadline, or a retry after such a wait) after `commitAfterMs`, so a client
- * in a long upstream queue gets keep-alives rather than silence. Pure.
+ * first-token deadline when that is at most {@link HOLD_TO_DEADLINE_MS} away and the caller has waited
+ * less than `commitAfterMs` so far: a miss is then retried, or sent to the next step, before the caller
+ * has a status (committing every stream at 10 s made a stalled interactive stream end in-band at its
+ * deadline, never retried). Otherwise (a background request's far deadline, or a retry after such a
+ * wait) after `commitAfterMs`, so a client in a long upstream queue gets keep-alives, not silence. Pure.
  */
 export function commitPoint(deadlines: RequestDeadlines, startedAt: number, firstTokenAt: number): number {
-  return firstTokenAt - deadlines.receivedAt <= HOLD_TO_DEADLINE_MS
+  const waited = startedAt - deadlines.receivedAt;
+  return firstTokenAt - startedAt <= HOLD_TO_DEADLINE_MS && waited < deadlines.commitAfterMs
     ? firstTokenAt
     : startedAt + deadlines.commitAfterMs;
 }

@@ -18,6 +18,11 @@ describe("the commit point of a stream waiting for its first event", () => {
     // Interactive's default first-token deadline, 30 s: a stall is retried or sent to the next step.
     expect(commitPoint(deadlines, receivedAt, receivedAt + 30_000)).toBe(receivedAt + 30_000);
     expect(commitPoint(deadlines, receivedAt, receivedAt + 5_000)).toBe(receivedAt + 5_000);
+    // The first attempt starts a little after arrival (auth, classification, admission) and still holds.
+    const startedAt = receivedAt + 4;
+    expect(commitPoint(deadlines, startedAt, startedAt + 30_000)).toBe(startedAt + 30_000);
+    // So does a retry after a quick failure.
+    expect(commitPoint(deadlines, receivedAt + 800, receivedAt + 30_800)).toBe(receivedAt + 30_800);
   });
 
   it("commits after 10 s when the deadline is far (background) or the caller has already waited", () => {

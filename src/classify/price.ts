@@ -57,10 +57,11 @@ interface TokenCounts {
 }
 
 export function costUsd(tokens: TokenCounts, rates: Rates): number {
-  return (
+  const usd =
     (tokens.cacheHitTokens * rates.inputCacheHit +
       tokens.cacheMissTokens * rates.inputCacheMiss +
       tokens.outputTokens * rates.output) /
-    1_000_000
-  );
+    1_000_000;
+  // Whole 1e-12 dollars, far below any price: records, spans and logs read 0.0000438, not 4.3799999999999994e-5.
+  return Math.round(usd * 1e12) / 1e12;
 }

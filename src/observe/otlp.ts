@@ -99,7 +99,11 @@ const KEY = {
 function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
   const { trace, usage } = record;
   const operation = operationOf(record.endpoint);
-  const failed = record.status >= 400 || record.outcome === "failed";
+  const failed = record.status >= 400 || record.outcome === "failed" || record.outcome === "truncated";
+  // A stream that failed after its 200 has no error code of its own: its outcome names what went wrong.
+  const errorType = failed
+    ? (record.errorCode ?? (record.status >= 400 ? String(record.status) : `stream_${record.outcome}`))
+    : undefined;
   const attributes = new Attributes()
     .string("gen_ai.operation.name", operation)
     .string("gen_ai.provider.name", "deepseek")
@@ -109,7 +113,7 @@ function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
     .int("gen_ai.usage.output_tokens", usage.completionTokens)
     .strings("gen_ai.response.finish_reasons", record.finishReason)
     .int("http.response.status_code", record.status)
-    .string("error.type", record.errorCode)
+    .string("error.type", errorType)
     .string(KEY.recordId, record.id)
     .string(KEY.requestId, record.requestId)
     .string(KEY.tenant, record.tenant)
@@ -139,9 +143,7 @@ function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
     endTimeUnixNano: unixNanos(record.at, record.latencyMs),
     attributes,
     events: [],
-    status: failed
-      ? { code: STATUS.error, message: record.errorCode ?? `HTTP ${record.status}` }
-      : { code: STATUS.unset },
+    status: failed ? { code: STATUS.error, message: errorType } : { code: STATUS.unset },
   };
   spans.push(root);
   record.timeline.forEach((event, index) => {

@@ -11,7 +11,7 @@ import type { LineMessage } from "../../../src/batch/types";
 import type { Limits } from "../../../src/config/limits";
 import worker from "../../../src/index";
 import { exportTraces, OTEL_QUEUE } from "../../../src/observe/otel-export";
-import type { OtlpTraces } from "../../../src/observe/otlp";
+import { type OtlpTraces, toOtlp } from "../../../src/observe/otlp";
 import { pendingRecord, type TraceBatch, writeRecords } from "../../../src/observe/recorder";
 import type { ObserveVars } from "../../../src/observe/settings";
 import type { RequestRecord } from "../../../src/trace";
@@ -265,6 +265,19 @@ describe("OpenTelemetry export", () => {
       expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
       expect(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano)).toBe(true);
     }
+  });
+
+  it("marks a stream that failed after its 200 as an error span, with an error.type", async () => {
+    const { requestId } = await chat();
+    const record = await recordOf(requestId);
+    const broken: RequestRecord = { ...record, outcome: "failed", status: 200 };
+    const [root] = toOtlp([broken]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(root?.status).toEqual({ code: 2, message: "stream_failed" });
+    expect(root?.attributes.find((a) => a.key === "error.type")?.value).toEqual({
+      stringValue: "stream_failed",
+    });
+    const [served] = toOtlp([record]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(served?.status).toEqual({ code: 0 });
   });
 
   it("queues a flush's spans once, however often its ledger write is retried", async () => {

@@ -24,9 +24,9 @@ interface FollowOptions {
 /**
  * Answers a request from an identical one in flight. A streaming follower of a streaming leader gets
  * the leader's bytes as they are produced (everything so far first, if it joined late); any other
- * pairing waits for the whole answer and converts it. Returns "lead" when the leader's own client left
- * before this follower was sent anything: that says nothing about the upstream, so the follower
- * competes to lead a new attempt instead of failing.
+ * pairing waits for the whole answer and converts it. Returns "lead" when the leader's own client left,
+ * or its answer broke off mid-way, before this follower was sent anything: the follower then competes
+ * to lead a new attempt instead of failing, as it would retry alone.
  */
 export async function follow(flight: Flight, o: FollowOptions): Promise<Response | "lead"> {
   while (flight.state.phase === "pending") await waitForChange(flight, o);
@@ -54,15 +54,9 @@ export async function follow(flight: Flight, o: FollowOptions): Promise<Response
     stopReading();
   }
   const ended = flight.state;
-  if (ended.phase !== "ended") return "lead";
-  if (ended.end.outcome === "cancelled") return "lead";
-  if (ended.end.outcome !== "complete") {
-    o.onEnd(finished(ended.servedBy, ended.end, 502, 0));
-    throw new RouterError(
-      "upstream_error",
-      "The upstream answer this request shared with an identical request failed.",
-    ).withHeaders(headers);
-  }
+  // Nothing was sent to this follower yet: an answer that was cut or failed mid-way (a streaming leader
+  // could not retry it once committed) is tried again, as this request alone would be.
+  if (ended.phase !== "ended" || ended.end.outcome !== "complete") return "lead";
   const answer = sharedAnswer(flight, ended.kind, o.endpoint);
   const saved = o.priceSaving(ended.servedBy.model, ended.end.usage);
   headers.set("x-router-saved-usd", saved.toFixed(8));

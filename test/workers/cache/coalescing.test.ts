@@ -115,6 +115,24 @@ describe("coalescing", () => {
     expect((await sim.stats()).requests).toBe(1);
   });
 
+  it("a non-streamed follower of a stream cut mid-answer is answered by a new call, as it would be alone", async () => {
+    const sim = await createSim({
+      ttftMs: 50,
+      tokensPerS: 20,
+      faultScript: [{ kind: "cutMidStream", afterChunks: 6 }],
+    });
+    const prompt = deterministic({ stream: true });
+    // The leader's client reads its stream as it comes; it ends with the cut, in-band.
+    const leader = sim.call(CHAT, { json: prompt }).then(readSse);
+    await eventually(async () => expect((await sim.stats()).requests).toBe(1));
+    const follower = await sim.call(CHAT, { json: { ...prompt, stream: false } });
+    expect(follower.status).toBe(200);
+    expect(((await follower.json()) as { object: string }).object).toBe("chat.completion");
+    expect(JSON.parse((await leader).at(-1) as string).error).toBeDefined();
+    // The follower's answer is a second upstream call.
+    expect((await sim.stats()).requests).toBe(2);
+  });
+
   it("when the request leading fails before answering, its followers get the same failure, not N upstream calls", async () => {
     const sim = await createSim({ faultScript: Array(12).fill({ kind: "status", status: 503 }) });
     const body = deterministic();

@@ -149,6 +149,7 @@ export const API_ROUTES: readonly RouteDoc[] = [
   r("get", "/dashboard", "none", "router", "The tenant dashboard page (asks for a router key)", {
     produces: "text/html",
   }),
+  r("get", "/favicon.ico", "none", "router", "No icon: an empty answer to the browser's own request"),
   r("get", "/operator", "none", "router", "The operator console page (asks for the admin key)", {
     produces: "text/html",
   }),

@@ -6,6 +6,7 @@ import type { Tenant } from "../config/tenants";
 import { type ErrorCode, toRouterError } from "../errors";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type WireEndpoint, wireOf } from "../surfaces";
+import { parse } from "../surfaces/scan";
 import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import { type CacheDecision, decideCaching } from "./cacheability";
@@ -269,16 +270,6 @@ interface Keeping {
   background(work: Promise<unknown>): void;
 }
 
-/** Whether an event's data parses: the relay only skims most events, so the cache checks what it keeps. */
-function isJsonText(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Stores a finished answer if it may be kept; returns the write, which runs off the response path. */
 function keep(keeping: Keeping, answer: CapturedAnswer, servedStep: PlanStep): Promise<void> | undefined {
   const { store, id, decision, endpoint, keyedStep, maxBytes, count } = keeping;
@@ -289,7 +280,8 @@ function keep(keeping: Keeping, answer: CapturedAnswer, servedStep: PlanStep): P
     servedStep.disableThinking !== keyedStep.disableThinking ||
     servedStep.degraded !== undefined;
   const bytes = answer.oversize ? Number.POSITIVE_INFINITY : answer.bytes;
-  const malformed = answer.kind === "stream" && !answer.events.every(isJsonText);
+  // The relay only skims most events, so the cache checks what it would replay: each a JSON object.
+  const malformed = answer.kind === "stream" && answer.events.some((event) => parse(event) === undefined);
   const verdict = storeVerdict(
     { outcome: end.outcome, finishReason: end.finishReason, bytes, servedOtherwise, malformed },
     maxBytes,

@@ -1,5 +1,5 @@
 import type { Alert } from "../observe/alerts";
-import type { CounterAsk } from "./spend";
+import { type CounterAsk, scopeOf } from "./spend";
 
 /** Shares of a dollar budget whose crossing raises an alert, once per budget and window each. */
 export const BUDGET_THRESHOLDS = [0.5, 0.8, 1] as const;
@@ -29,7 +29,7 @@ export function reachedThresholds(reading: DollarReading): number[] {
 /** The alert for a tenant's (or key's) dollar budget reaching `threshold` in its window. */
 export function budgetAlert(tenant: string, reading: DollarReading, threshold: number, now: number): Alert {
   const { ask } = reading;
-  const scope = ask.counter.slice(0, ask.counter.lastIndexOf(":"));
+  const scope = scopeOf(ask.counter);
   const period = ask.kind === "usd-day" ? "daily" : "monthly";
   const who = scope === "tenant" ? `Tenant '${tenant}'` : `Key '${scope}' of tenant '${tenant}'`;
   const percent = Math.round(threshold * 100);

@@ -3,7 +3,14 @@ import { DEFAULT_LEASE, type Limits } from "../config/limits";
 import { RouterError } from "../errors";
 import { retryAfter } from "../headers";
 import type { KeyGrant } from "./key-registry";
-import { type BudgetKind, type CounterAsk, resetDuration, type SpendAnswer, windowOf } from "./spend";
+import {
+  type BudgetKind,
+  type CounterAsk,
+  resetDuration,
+  type SpendAnswer,
+  scopeOf,
+  windowOf,
+} from "./spend";
 import type { SpendAuthority } from "./spend-authority";
 import { IDLE_RETURN_MS, type Lend, type Need, SpendHolder } from "./spend-holder";
 
@@ -369,7 +376,7 @@ export async function limitsReport(
   return counters.map((counter, i) => {
     const spent = used[i] ?? 0;
     return {
-      scope: counter.counter.slice(0, counter.counter.lastIndexOf(":")),
+      scope: scopeOf(counter.counter),
       kind: counter.kind,
       limit: counter.limit,
       used: nanoRound(spent),

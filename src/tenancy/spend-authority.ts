@@ -172,7 +172,7 @@ export class SpendAuthority extends DurableObject<Env> {
     asks: Array<Pick<CounterAsk, "counter" | "kind" | "window" | "windowEnd">>,
     tenant: string,
   ) {
-    const unseen = asks.filter((ask) => !isWhole(ask.kind) && !this.kept(ask));
+    const unseen = asks.filter((ask) => !isWhole(ask.kind) && this.stored(ask) === undefined);
     if (unseen.length === 0) return;
     const spent = await this.env.TENANT_LEDGER.getByName(tenant)
       .spentSince(unseen.map((ask) => ({ ...spenderOf(ask.counter), from: ask.window })))
@@ -192,23 +192,19 @@ export class SpendAuthority extends DurableObject<Env> {
     });
   }
 
-  private kept(ask: Pick<CounterAsk, "counter" | "window">): boolean {
-    return (
-      this.ctx.storage.sql
-        .exec("SELECT 1 FROM counters WHERE counter = ? AND window = ?", ask.counter, ask.window)
-        .toArray().length > 0
-    );
+  private read(ask: Pick<CounterAsk, "counter" | "window">): number {
+    return this.stored(ask) ?? 0;
   }
 
-  private read(ask: Pick<CounterAsk, "counter" | "window">): number {
-    const row = this.ctx.storage.sql
+  /** The counter's row for its window; undefined before its first ask there. */
+  private stored(ask: Pick<CounterAsk, "counter" | "window">): number | undefined {
+    return this.ctx.storage.sql
       .exec<{ used: number }>(
         "SELECT used FROM counters WHERE counter = ? AND window = ?",
         ask.counter,
         ask.window,
       )
-      .toArray()[0];
-    return row?.used ?? 0;
+      .toArray()[0]?.used;
   }
 
   private write(ask: CounterAsk, used: number): void {

@@ -36,12 +36,14 @@ export function windowOf(kind: BudgetKind, now: number): Window {
   };
 }
 
-/**
- * Whose spend a counter counts, from its name (`<scope>:<kind>`, made by enforce.ts's `needsOf`): the
- * tenant's (`tenant`), an end user's (`user:<id>`), or a key's (its id).
- */
+/** A counter's scope, from its name (`<scope>:<kind>`, made by enforce.ts's `needsOf`). */
+export function scopeOf(counter: string): string {
+  return counter.slice(0, counter.lastIndexOf(":"));
+}
+
+/** Whose spend a counter counts: the tenant's (`tenant`), an end user's (`user:<id>`), or a key's (its id). */
 export function spenderOf(counter: string): Spender {
-  const scope = counter.slice(0, counter.lastIndexOf(":"));
+  const scope = scopeOf(counter);
   if (scope === "tenant") return {};
   return scope.startsWith("user:") ? { endUser: scope.slice("user:".length) } : { keyId: scope };
 }

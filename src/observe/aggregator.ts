@@ -6,6 +6,7 @@ import {
   type AlertRules,
   admitAlerts,
   breakerAlerts,
+  DEFAULT_ALERT_RULES,
   limitCutAlerts,
   rateAlerts,
 } from "./alerts";
@@ -161,7 +162,7 @@ export class MetricsAggregator extends DurableObject<Env> {
     this.saveState("baseline", baseline);
     this.saveState("reconciledAt", now);
     if (!result) return undefined;
-    this.saveState("reconciliation", { ...result, judgedFromUsd: config.rules.minDriftUsd });
+    this.saveState("reconciliation", result);
     const alert = driftAlert(result, config.rules);
     if (alert) await this.raise([alert], config.rules, now);
     return result;
@@ -184,8 +185,15 @@ export class MetricsAggregator extends DurableObject<Env> {
       slotMs: res.slotMs,
       slots,
       alerts,
-      reconciliation: this.loadState<Reconciliation>("reconciliation"),
+      reconciliation: this.judgedReconciliation(),
     };
+  }
+
+  /** The last reconciliation, with the spend from which the current rules judge its drift (the page reads it). */
+  private judgedReconciliation(): Reconciliation | undefined {
+    const result = this.loadState<Reconciliation>("reconciliation");
+    const rules = this.config?.rules ?? DEFAULT_ALERT_RULES;
+    return result && { ...result, judgedFromUsd: rules.minDriftUsd };
   }
 
   /**

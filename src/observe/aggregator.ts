@@ -14,6 +14,7 @@ import { type Labels, type MetricId, OTHER_TENANT } from "./catalog";
 import type { CounterDelta, HistogramDelta, MetricsDelta } from "./delta";
 import type { HistogramSample, Sample } from "./prometheus";
 import {
+  accountsFingerprint,
   type Baseline,
   driftAlert,
   type Reconciliation,
@@ -158,6 +159,7 @@ export class MetricsAggregator extends DurableObject<Env> {
       at: now,
       balanceUsd,
       recordedUsd,
+      accounts: await accountsFingerprint(accounts),
     });
     this.saveState("baseline", baseline);
     this.saveState("reconciledAt", now);

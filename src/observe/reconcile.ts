@@ -1,3 +1,4 @@
+import { sha256Hex } from "../bytes";
 import type { PoolSpec } from "../config/policy";
 import { secretOf } from "../upstream/providers/types";
 import type { Alert, AlertRules } from "./alerts";
@@ -17,6 +18,11 @@ export interface Baseline {
   at: number;
   balanceUsd: number;
   recordedUsd: number;
+  /**
+   * Which accounts the balance sums (`accountsFingerprint`). A balance summed over other accounts is
+   * not comparable: an account taken out of the policy would read as its whole balance spent.
+   */
+  accounts?: string;
 }
 
 export interface Reconciliation {
@@ -35,13 +41,17 @@ export interface Reconciliation {
   judgedFromUsd?: number;
 }
 
-/** Compares a new reading with the baseline; a balance that rose (a top-up) starts a new baseline. */
+/**
+ * Compares a new reading with the baseline. A balance that rose (a top-up), or one read over another
+ * set of accounts, starts a new baseline.
+ */
 export function reconcile(
   baseline: Baseline | undefined,
   reading: Baseline,
 ): { baseline: Baseline; result: Reconciliation | undefined } {
-  if (!baseline || reading.balanceUsd > baseline.balanceUsd + 1e-9)
-    return { baseline: reading, result: undefined };
+  const comparable =
+    baseline && baseline.accounts === reading.accounts && reading.balanceUsd <= baseline.balanceUsd + 1e-9;
+  if (!comparable) return { baseline: reading, result: undefined };
   const upstreamUsd = baseline.balanceUsd - reading.balanceUsd;
   const recordedUsd = reading.recordedUsd - baseline.recordedUsd;
   const drift = upstreamUsd > 0 ? (upstreamUsd - recordedUsd) / upstreamUsd : 0;
@@ -88,6 +98,14 @@ export function upstreamAccounts(
     }
   }
   return [...accounts.values()];
+}
+
+/** Names a set of accounts without holding their keys: a digest of each account's base URL and key. */
+export async function accountsFingerprint(
+  accounts: Array<{ baseUrl: string; key: string }>,
+): Promise<string> {
+  const each = await Promise.all(accounts.map(({ baseUrl, key }) => sha256Hex(`${baseUrl} ${key}`)));
+  return sha256Hex(each.sort().join(","));
 }
 
 /** The accounts' balances together, in USD; undefined when any cannot be read (no half readings). */

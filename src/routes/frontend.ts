@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { sha256Hex } from "../bytes";
 import { misconfigured } from "../config/settings";
 import { loadTenants } from "../config/tenants";
 import type { AppEnv } from "../env";
@@ -11,7 +12,7 @@ import { signToken } from "../frontend/token";
 import { verifyTurnstile } from "../frontend/turnstile";
 import { presentedCredential } from "../middleware/auth";
 import { effectiveLimits, limitsReport, scopesOf } from "../tenancy/enforce";
-import { keyCacheTtl, REGISTRY_NAME, sha256Hex } from "../tenancy/keys";
+import { keyCacheTtl, REGISTRY_NAME } from "../tenancy/keys";
 import { findTenantById } from "../tenancy/tenant-directory";
 import * as z from "../zod";
 import { bodyAs, jsonBody, optionalJsonBody } from "./body";

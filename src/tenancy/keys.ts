@@ -1,3 +1,4 @@
+import { sha256Hex } from "../bytes";
 import { RouterError } from "../errors";
 import type { KeyGrant, KeyRegistry, NewSecret } from "./key-registry";
 
@@ -26,11 +27,6 @@ const KEY_CACHE_MAX = 4_096;
 export async function mintSecret(): Promise<{ secret: string; stored: NewSecret }> {
   const secret = `sk-rt-${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
   return { secret, stored: { digest: await sha256Hex(secret), hint: secret.slice(-4) } };
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 export function isManagedKey(key: string): boolean {

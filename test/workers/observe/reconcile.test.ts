@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FLEET } from "../../../src/observe/metrics";
-import { reconcile } from "../../../src/observe/reconcile";
+import { accountsFingerprint, reconcile } from "../../../src/observe/reconcile";
 import { chatBody, createSim, eventually } from "../helpers";
 import { asOperator, deliveredAlerts } from "./support";
 
@@ -31,6 +31,28 @@ describe("reconciliation with the upstream's balance", () => {
     expect(result).toMatchObject({ from: 0, to: 60_000, upstreamUsd: 2, recordedUsd: 1.9 });
     expect(result?.drift).toBeCloseTo(0.05, 9);
     expect(reconcile(first.baseline, { at: 1, balanceUsd: 50, recordedUsd: 2 }).baseline.balanceUsd).toBe(50);
+  });
+
+  it("starts a new baseline when the policy's accounts change, instead of reading a removed account as spent", async () => {
+    const both = await accountsFingerprint([
+      { baseUrl: "https://a.example", key: "sk-a" },
+      { baseUrl: "https://b.example", key: "sk-b" },
+    ]);
+    const reordered = await accountsFingerprint([
+      { baseUrl: "https://b.example", key: "sk-b" },
+      { baseUrl: "https://a.example", key: "sk-a" },
+    ]);
+    const one = await accountsFingerprint([{ baseUrl: "https://a.example", key: "sk-a" }]);
+    expect(reordered).toBe(both);
+    expect(both).not.toContain("sk-");
+
+    const first = reconcile(undefined, { at: 0, balanceUsd: 20, recordedUsd: 0, accounts: both });
+    const same = reconcile(first.baseline, { at: 1, balanceUsd: 19, recordedUsd: 1, accounts: reordered });
+    expect(same.result?.drift).toBeCloseTo(0, 9);
+    // Account b (holding $10) left the policy: its balance is not spend.
+    const changed = reconcile(same.baseline, { at: 2, balanceUsd: 9, recordedUsd: 1, accounts: one });
+    expect(changed.result).toBeUndefined();
+    expect(changed.baseline).toMatchObject({ at: 2, balanceUsd: 9, accounts: one });
   });
 
   it("finds a seeded under-count: the upstream bills 1.5× what it reports, and the operator is told", async () => {

@@ -12,9 +12,10 @@ import { scopesOf } from "../tenancy/enforce";
  */
 export const balance = new Hono<AppEnv>();
 
-export const BALANCE_PATHS = ["/user/balance"] as const;
+// DeepSeek serves both; an OpenAI SDK pointed at `…/v1` asks for the second.
+export const BALANCE_PATHS = ["/user/balance", "/v1/user/balance"] as const;
 
-balance.get("/user/balance", async (c) => {
+balance.on("GET", [...BALANCE_PATHS], async (c) => {
   const dollars = await dollarsLeftNow({
     authorities: c.env.SPEND_AUTHORITY,
     scopes: scopesOf(c.get("tenant"), c.get("routerKey")),

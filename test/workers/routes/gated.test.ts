@@ -81,6 +81,7 @@ const FREE = new Set([
   "GET /operator/requests",
   "GET /dashboard/requests",
   "GET /user/balance",
+  "GET /v1/user/balance",
   "GET /v1/router/pools",
   "GET /v1/router/latency",
   "POST /v1/files",

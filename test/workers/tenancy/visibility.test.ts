@@ -49,19 +49,22 @@ describe("limits the payer can see", () => {
 
   it("answers /user/balance in DeepSeek's shape with the tightest dollar budget left", async () => {
     const { key, tenants } = await limitedTenant({ usdPerDay: 3, usdPerMonth: 2.5 });
-    const response = await callWithUpstream(
-      env.DEEPSEEK_BASE_URL,
-      "/user/balance",
-      { key },
-      { ROUTER_TENANTS: tenants },
-    );
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({
-      is_available: true,
-      balance_infos: [
-        { currency: "USD", total_balance: "2.50", granted_balance: "2.50", topped_up_balance: "0.00" },
-      ],
-    });
+    // Both of DeepSeek's paths: an OpenAI SDK with its base URL at `…/v1` asks for the second.
+    for (const path of ["/user/balance", "/v1/user/balance"]) {
+      const response = await callWithUpstream(
+        env.DEEPSEEK_BASE_URL,
+        path,
+        { key },
+        { ROUTER_TENANTS: tenants },
+      );
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        is_available: true,
+        balance_infos: [
+          { currency: "USD", total_balance: "2.50", granted_balance: "2.50", topped_up_balance: "0.00" },
+        ],
+      });
+    }
   });
 
   it("says a spent budget is not available", async () => {

@@ -16,6 +16,7 @@ import { type ItemQuery, itemPage } from "../owner/input-items";
 import type { OwnedCall, OwnedSnapshot, OwnedStatus } from "../owner/types";
 import { refuseAtDecision, serveInference } from "../proxy/serve";
 import { internalChat, type ResponsesRequest, responsesRequest } from "../schema/responses";
+import { echoPrevious } from "../surfaces/responses";
 import type { Json } from "../surfaces/scan";
 import { pageLimit } from "./files";
 import { readerOf, refusedAtOpening, startKept } from "./resumable";
@@ -61,7 +62,8 @@ for (const path of RESPONSES_PATHS) {
     const input = await expandedInput(c, body);
     const sent = statelessBody(body, input);
     if (body.background === true || body.store === true) return serveKept(c, body, sent, input);
-    return serveInference(c, responsesCall(sent, JSON.stringify(sent)));
+    const answer = await serveInference(c, responsesCall(sent, JSON.stringify(sent)));
+    return body.previous_response_id ? echoPrevious(answer, body.previous_response_id) : answer;
   });
 }
 

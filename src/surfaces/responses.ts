@@ -165,3 +165,46 @@ export const RESPONSES: Dialect = {
   errorEvent: ({ message, code, param }, sent) =>
     encoder.encode(framed(JSON.stringify({ type: "error", code, message, param, sequence_number: sent }))),
 };
+
+/**
+ * An unstored answer to a request that continued `previousId`, saying so as OpenAI's does: DeepSeek is
+ * stateless and answers `previous_response_id: null`, since the router sent it the conversation instead.
+ * The one rewrite of a relayed answer, and only of such a request's: a JSON body is parsed and written
+ * again, a stream's text is rewritten line by line (a data line holds one whole event).
+ */
+export async function echoPrevious(answer: Response, previousId: string): Promise<Response> {
+  if (!answer.ok || !answer.body) return answer;
+  const echoed = `"previous_response_id":${JSON.stringify(previousId)}`;
+  const headers = new Headers(answer.headers);
+  if (!headers.get("content-type")?.startsWith("text/event-stream")) {
+    const text = (await answer.text()).replace(PREVIOUS_NULL, echoed);
+    headers.delete("content-length");
+    return new Response(text, { status: answer.status, headers });
+  }
+  return new Response(answer.body.pipeThrough(linesReplaced(PREVIOUS_NULL, echoed)), {
+    status: answer.status,
+    headers,
+  });
+}
+
+/** The field as DeepSeek leaves it; only ever in the Response object, where the field is DeepSeek's. */
+const PREVIOUS_NULL = /"previous_response_id":[ ]?null/g;
+
+/** Each complete line's text with `pattern` replaced; a line cut between chunks waits for its end. */
+function linesReplaced(pattern: RegExp, replacement: string): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      partial += decoder.decode(chunk, { stream: true });
+      const cut = partial.lastIndexOf("\n") + 1;
+      if (cut === 0) return;
+      controller.enqueue(encoder.encode(partial.slice(0, cut).replace(pattern, replacement)));
+      partial = partial.slice(cut);
+    },
+    flush(controller) {
+      partial += decoder.decode();
+      if (partial) controller.enqueue(encoder.encode(partial.replace(pattern, replacement)));
+    },
+  });
+}

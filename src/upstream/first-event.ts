@@ -1,5 +1,6 @@
+import { concatBytes } from "../bytes";
 import { BranchReader, type RelaySource } from "./relay";
-import { concatBytes, eventData } from "./sse";
+import { eventData } from "./sse";
 
 type FirstEvent =
   /** Inference started (a data event arrived) or the commit point passed; `source` starts with what was read. */
@@ -99,7 +100,7 @@ class FirstEventScan {
 
   /** The first data event's payload, once a whole one has arrived. */
   push(bytes: Uint8Array): string | undefined {
-    const text = this.partial ? concatBytes(this.partial, bytes) : bytes;
+    const text = this.partial ? concatBytes([this.partial, bytes]) : bytes;
     let start = 0;
     for (let at = text.indexOf(LF); at !== -1; at = text.indexOf(LF, at + 1)) {
       // A blank line: "\n\n", or the "\n\r\n" that ends "\r\n\r\n".

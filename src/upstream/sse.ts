@@ -1,3 +1,5 @@
+import { concatBytes } from "../bytes";
+
 /**
  * Incremental SSE parser for the side channel: it never holds up the bytes the client receives, it
  * only reads them. Events are separated by a blank line; `data:` lines carry the payload and lines
@@ -27,7 +29,7 @@ export class SseParser {
 
   /** `bytes` as text up to their last ASCII byte, after which no character can be cut; the rest waits. */
   private decode(bytes: Uint8Array): string {
-    const all = this.pending ? concatBytes(this.pending, bytes) : bytes;
+    const all = this.pending ? concatBytes([this.pending, bytes]) : bytes;
     let cut = all.byteLength;
     while (cut > 0 && all[cut - 1]! >= 0x80) cut--;
     this.pending = cut < all.byteLength ? all.slice(cut) : undefined;
@@ -97,14 +99,6 @@ function countDataEvents(text: string): number {
   let count = text.startsWith("data:") ? 1 : 0;
   for (let at = text.indexOf("\n\ndata:"); at !== -1; at = text.indexOf("\n\ndata:", at + 7)) count++;
   return count;
-}
-
-/** `a` then `b`, in one new array. */
-export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.byteLength + b.byteLength);
-  joined.set(a);
-  joined.set(b, a.byteLength);
-  return joined;
 }
 
 function findEventBoundary(buffer: string): { at: number; length: number } | undefined {

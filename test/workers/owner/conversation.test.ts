@@ -99,6 +99,36 @@ describe("stored responses and previous_response_id, through the openai SDK", ()
     expect((chained as APIError).param).toBe("previous_response_id");
   });
 
+  it("names the Response an unstored answer continued, streamed or not, as OpenAI's does", async () => {
+    const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
+    const first = await openai.responses.create({ model: MODEL, input: "Remember 7.", store: true });
+    const second = await openai.responses.create({
+      model: MODEL,
+      input: "Which?",
+      previous_response_id: first.id,
+    });
+    expect(second.previous_response_id).toBe(first.id);
+    expect(second.output_text.length).toBeGreaterThan(0);
+
+    const stream = await openai.responses.create({
+      model: MODEL,
+      input: "Again?",
+      previous_response_id: first.id,
+      stream: true,
+    });
+    const echoed: Array<string | null | undefined> = [];
+    let text = "";
+    for await (const event of stream) {
+      if ("response" in event) echoed.push(event.response.previous_response_id);
+      if (event.type === "response.output_text.delta") text += event.delta;
+    }
+    expect(echoed.length).toBeGreaterThanOrEqual(2); // created … completed
+    expect(new Set(echoed)).toEqual(new Set([first.id]));
+    expect(text.length).toBeGreaterThan(0);
+    // Nothing was kept for the unstored turns.
+    await expect(openai.responses.retrieve(second.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
   it("refuses background with store: false", async () => {
     const openai = openaiClient(ACME_KEY, (await createSim()).baseUrl);
     const refused = await openai.responses

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { servedModels } from "../classify/catalog";
 import type { AppEnv } from "../env";
+import { RouterError } from "../errors";
 import { readJsonBody } from "../middleware/json-body";
 import { stampResponse } from "../middleware/stamp";
 import { countTokens } from "../proxy/count-tokens";
@@ -12,6 +13,7 @@ import {
   internalChat,
   messagesRequest,
 } from "../schema/anthropic";
+import { pageLimit } from "./files";
 import { servedModel } from "./models";
 
 /**
@@ -57,16 +59,45 @@ anthropic.post(COUNT_TOKENS_PATH, async (c) => {
   );
 });
 
-/** Anthropic's model list shape (`type: "model"`, cursor fields) over the models this policy serves. */
+/**
+ * Anthropic's model list over the models this policy serves: `limit` (1-1000, default 20) and the
+ * `after_id` / `before_id` cursors, which the SDK's auto-pagination follows.
+ */
 anthropic.get(ANTHROPIC_MODELS_PATH, (c) => {
-  const ids = [...servedModels(c.get("policy"))];
+  const ids = modelPage([...servedModels(c.get("policy"))], {
+    limit: pageLimit(c.req.query("limit"), 1_000),
+    afterId: c.req.query("after_id"),
+    beforeId: c.req.query("before_id"),
+  });
   return c.json({
-    data: ids.map(anthropicModel),
-    has_more: false,
-    first_id: ids[0] ?? null,
-    last_id: ids.at(-1) ?? null,
+    data: ids.page.map(anthropicModel),
+    has_more: ids.hasMore,
+    first_id: ids.page[0] ?? null,
+    last_id: ids.page.at(-1) ?? null,
   });
 });
+
+/** One page of `ids` after (or before) a cursor; a cursor not in the list is a 400 naming it. */
+function modelPage(
+  ids: string[],
+  query: { limit: number; afterId?: string; beforeId?: string },
+): { page: string[]; hasMore: boolean } {
+  const { limit, afterId, beforeId } = query;
+  if (afterId !== undefined && beforeId !== undefined)
+    throw new RouterError("invalid_request", "Give 'after_id' or 'before_id', not both.", {
+      param: "before_id",
+    });
+  const cursor = afterId ?? beforeId;
+  const at = cursor === undefined ? -1 : ids.indexOf(cursor);
+  if (cursor !== undefined && at === -1)
+    throw new RouterError("invalid_request", `No model '${cursor}' to page from.`, {
+      param: afterId !== undefined ? "after_id" : "before_id",
+    });
+  if (beforeId !== undefined)
+    return { page: ids.slice(Math.max(0, at - limit), at), hasMore: at - limit > 0 };
+  const start = at + 1;
+  return { page: ids.slice(start, start + limit), hasMore: start + limit < ids.length };
+}
 
 anthropic.get(ANTHROPIC_MODEL_PATH, (c) =>
   c.json(anthropicModel(servedModel(c.get("policy"), c.req.param("id")))),

@@ -24,6 +24,25 @@ async function client(options: Record<string, unknown> = {}, key: string = ACME_
 }
 
 describe("the official Anthropic SDK, with only baseURL and key changed", () => {
+  it("pages the model list: limit and the after_id / before_id cursors the SDK follows", async () => {
+    const anthropic = await client();
+    const all = (await anthropic.models.list()).data.map((model) => model.id);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const first = await anthropic.models.list({ limit: 1 });
+    expect(first.data.map((model) => model.id)).toEqual([all[0]]);
+    expect(first.has_more).toBe(true);
+    const walked: string[] = [];
+    for await (const model of anthropic.models.list({ limit: 1 })) walked.push(model.id);
+    expect(walked).toEqual(all);
+    const before = await anthropic.models.list({ limit: 5, before_id: all[1] });
+    expect(before.data.map((model) => model.id)).toEqual([all[0]]);
+    expect(before.has_more).toBe(false);
+    await expect(anthropic.models.list({ limit: 0 })).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    await expect(anthropic.models.list({ after_id: "nope" })).rejects.toBeInstanceOf(
+      Anthropic.BadRequestError,
+    );
+  });
+
   it("gets a non-streamed message with thinking first, and Anthropic usage", async () => {
     const anthropic = await client();
     const message = await anthropic.messages.create({

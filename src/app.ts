@@ -47,6 +47,7 @@ import {
 import { RESUME_PATHS, resumable } from "./routes/resumable";
 import { usage } from "./routes/usage";
 import { errorResponse } from "./surfaces";
+import type { WireEndpoint } from "./surfaces/types";
 
 /** Response headers a browser script may read. */
 const ROUTER_HEADERS = [
@@ -80,6 +81,14 @@ const ROUTER_HEADERS = [
   "x-router-stream-id",
 ];
 
+/** Each inference path and the endpoint it serves, which a request's record names. */
+const INFERENCE_ENDPOINTS = new Map<string, WireEndpoint>([
+  ...CHAT_PATHS.map((path) => [path, "chat"] as const),
+  ...COMPLETION_PATHS.map((path) => [path, "fim"] as const),
+  ...MESSAGES_PATHS.map((path) => [path, "messages"] as const),
+  ...RESPONSES_PATHS.map((path) => [path, "responses"] as const),
+]);
+
 /** Paths a browser on another origin never calls: minting (a server key's) and the operator's APIs. */
 const SERVER_ONLY_PREFIXES = ["/v1/frontend/tokens", "/admin/", "/metrics"];
 
@@ -88,7 +97,7 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext);
   // Issue 25: every inference request's timeline, record and trace; `traceparent` on every answer.
-  app.use(requestTrace([...CHAT_PATHS, ...COMPLETION_PATHS, ...MESSAGES_PATHS, ...RESPONSES_PATHS]));
+  app.use(requestTrace(INFERENCE_ENDPOINTS));
   const cors = browserCors(ROUTER_HEADERS);
   // These answer no page on another origin: with no CORS headers a browser can never read a token
   // minted with a server key, nor send the admin key cross-site (the consoles call them same-origin).

@@ -146,6 +146,8 @@ export class Timeline {
   decision: RequestDecision | undefined;
   /** The model the body asked for, once read (before the decision: a request refused there still names it). */
   askedModel: string | undefined;
+  /** The inference endpoint the request's path names (`chat`, `fim`, `messages`, `responses`). */
+  endpoint: string | undefined;
   errorCode: string | undefined;
   /** The request's accounting owns the record (it records it when the request ends, maybe after the response). */
   accounted = false;
@@ -173,6 +175,16 @@ export class Timeline {
 
   decide(decision: RequestDecision): void {
     this.decision = decision;
+  }
+
+  /**
+   * Notes the model the caller's body names, the first time one is read: a front door that maps the
+   * name (a Claude model on the Anthropic door) reads it before it does. Capped, as the body is not yet
+   * validated: a name of megabytes would make a record the ledger cannot store.
+   */
+  ask(model: unknown): void {
+    if (this.askedModel !== undefined || typeof model !== "string") return;
+    this.askedModel = model.length > MAX_MODEL_CHARS ? `${model.slice(0, MAX_MODEL_CHARS)}…` : model;
   }
 
   /** Notes an event (now, unless `atMs` says when); returns it, or undefined past the cap. */
@@ -213,7 +225,14 @@ export class Timeline {
 
 /** A request that retries without end still keeps a bounded record. */
 const MAX_EVENTS = 64;
+/** The longest model name a record keeps (a model name is validated to 256 characters). */
+const MAX_MODEL_CHARS = 256;
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** The door a record names for an endpoint: Anthropic's Messages, OpenAI's Responses, or the chat API. */
+export function surfaceOf(endpoint: string | undefined): string {
+  return endpoint === "messages" ? "anthropic" : endpoint === "responses" ? "responses" : "openai";
 }

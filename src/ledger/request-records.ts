@@ -61,34 +61,44 @@ export class RequestRecords {
     let written = 0;
     for (const given of records) {
       const r = typeof given === "string" ? (JSON.parse(given) as RequestRecord) : given;
-      const cursor = this.sql.exec(
-        "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        r.id,
-        r.at,
-        r.requestId,
-        r.model,
-        r.askedModel,
-        r.status,
-        r.outcome,
-        r.cache ?? null,
-        r.latencyMs,
-        r.costUsd,
-        typeof given === "string" ? given : JSON.stringify(r),
-        r.classification?.type ?? null,
-        r.prompt?.family ?? null,
-        r.prompt?.prefixHash ?? null,
-        r.prompt?.promptHash ?? null,
-        r.prompt?.prefixTokens ?? 0,
-        r.usage.promptTokens,
-        r.usage.completionTokens,
-        r.usage.cacheHitTokens,
-        r.usage.cacheMissTokens,
-        r.usage.reasoningTokens,
-        r.payload?.key ?? null,
-      );
-      written += cursor.rowsWritten > 0 ? 1 : 0;
+      try {
+        written += this.insertOne(r, typeof given === "string" ? given : JSON.stringify(r));
+      } catch (error) {
+        // One record SQLite refuses (past its size limit, say) must not take its batch's others with it.
+        console.error(JSON.stringify({ event: "request_record_refused", id: r.id, error: String(error) }));
+      }
     }
     return written;
+  }
+
+  /** One record, as its filter columns and its JSON; 1 when it was new. */
+  private insertOne(r: RequestRecord, json: string): number {
+    const cursor = this.sql.exec(
+      "INSERT OR IGNORE INTO request_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      r.id,
+      r.at,
+      r.requestId,
+      r.model,
+      r.askedModel,
+      r.status,
+      r.outcome,
+      r.cache ?? null,
+      r.latencyMs,
+      r.costUsd,
+      json,
+      r.classification?.type ?? null,
+      r.prompt?.family ?? null,
+      r.prompt?.prefixHash ?? null,
+      r.prompt?.promptHash ?? null,
+      r.prompt?.prefixTokens ?? 0,
+      r.usage.promptTokens,
+      r.usage.completionTokens,
+      r.usage.cacheHitTokens,
+      r.usage.cacheMissTokens,
+      r.usage.reasoningTokens,
+      r.payload?.key ?? null,
+    );
+    return cursor.rowsWritten > 0 ? 1 : 0;
   }
 
   list(filter: RecordFilter): RecordPage {

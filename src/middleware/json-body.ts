@@ -26,6 +26,8 @@ export async function readJsonBody<S extends z.ZodMiniType>(
     throw new RouterError("invalid_json", "The request body must be a JSON object.");
   }
   assertNestingWithin(json);
+  // Before validation: a request refused for its body still names the model it asked for.
+  c.get("timeline")?.ask((json as { model?: unknown }).model);
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw fromZodError(parsed.error);
   // The decoder drops a byte-order mark; so does what is forwarded.

@@ -11,10 +11,10 @@ import { stampResponse } from "./stamp";
  * that was refused before the pipeline accounted for it (a bad body, a limit) is recorded here, once
  * its status is known; one without a tenant (no valid key) belongs to no one and is not.
  */
-export function requestTrace(inferencePaths: readonly string[]) {
-  const inference = new Set(inferencePaths);
+export function requestTrace(inferenceEndpoints: ReadonlyMap<string, string>) {
   return createMiddleware<AppEnv>(async function requestTrace(c, next) {
     const timeline = new Timeline(c.get("receivedAt"), Date.now(), traceContext(c.req.header("traceparent")));
+    timeline.endpoint = inferenceEndpoints.get(c.req.path);
     c.set("timeline", timeline);
     await next();
     stampResponse(c, "traceparent", traceparentOf(timeline.trace));
@@ -23,7 +23,7 @@ export function requestTrace(inferencePaths: readonly string[]) {
       timeline.recorded ||
       !c.get("tenant") ||
       c.req.method !== "POST" ||
-      !inference.has(c.req.path)
+      timeline.endpoint === undefined
     )
       return;
     const code = c.error instanceof RouterError ? c.error.code : undefined;

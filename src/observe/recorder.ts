@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { Finished } from "../answer";
 import type { AppEnv } from "../env";
 import { LedgerBatcher } from "../ledger/batcher";
-import { type RequestRecord, Timeline, type TimelineEvent, traceContext } from "../trace";
+import { type RequestRecord, surfaceOf, Timeline, type TimelineEvent, traceContext } from "../trace";
 import { NO_USAGE, type Usage } from "../usage";
 import { type OtelVars, otelDestination, recordsKept, type TenantOtel } from "./otel-config";
 
@@ -142,8 +142,10 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
     at: timeline.at,
     tenant: c.get("tenant").id,
     // A batch line books under `batch:…` (batch/consumer.ts); a kept answer's owner (`owned:…`) keeps its surface.
-    surface: c.get("ledgerKey")?.startsWith("batch:") ? "batch" : (decision?.surface ?? "openai"),
-    endpoint: decision?.endpoint ?? c.req.path,
+    surface: c.get("ledgerKey")?.startsWith("batch:")
+      ? "batch"
+      : (decision?.surface ?? surfaceOf(timeline.endpoint)),
+    endpoint: decision?.endpoint ?? timeline.endpoint ?? c.req.path,
     stream: accounted.stream,
     askedModel: timeline.askedModel ?? finished.model,
     model: finished.model,
@@ -261,6 +263,12 @@ async function enqueueTraces(env: RecordEnv, tenant: string, records: PendingRec
   for (const record of records) {
     if (!record.sampled) continue;
     const size = utf8Length(record.json) + 1;
+    // No record comes near this (every field a caller sets is capped); one that did would fail its
+    // whole flush on every retry, so it goes unexported and says so.
+    if (size > MESSAGE_BUDGET_BYTES) {
+      console.error(JSON.stringify({ event: "trace_record_too_large", tenant, bytes: size }));
+      continue;
+    }
     if (chunk.length > 0 && bytes + size > MESSAGE_BUDGET_BYTES) {
       messages.push(`${head}${chunk.join(",")}]}`);
       chunk = [];

@@ -27,6 +27,7 @@ import {
   type Spend,
   scopesOf,
 } from "../tenancy/enforce";
+import { surfaceOf } from "../trace";
 import { PROVIDERS } from "../upstream/providers";
 import { type Accounts, accountFor } from "./accounting";
 import { type Attempt, attemptPlan, type RequestDeadlines } from "./attempt";
@@ -67,7 +68,7 @@ export async function serveInference(c: Context<AppEnv>, asked: InferenceCall): 
   const capped = withinMaxTokens(asked, limits);
   // A frontend token's verified end user replaces whatever user the body names (issue 23).
   const call = endUser ? callAsEndUser(capped, endUser.id) : capped;
-  timelineOf(c).askedModel = call.request.body.model;
+  timelineOf(c).ask(call.request.body.model);
   const decision = decide(c, call, Date.now());
   noteDecision(c, call, decision);
   checkModel(decision.classification, call.request.body.model, limits);
@@ -397,7 +398,7 @@ function noteDecision(c: Context<AppEnv>, call: InferenceCall, decision: Decisio
   const metadata = body.metadata as { user_id?: unknown } | undefined;
   const endUser = typeof body.user === "string" ? body.user : metadata?.user_id;
   timelineOf(c).decide({
-    surface: endpoint === "messages" ? "anthropic" : endpoint === "responses" ? "responses" : "openai",
+    surface: surfaceOf(endpoint),
     endpoint,
     classification: { type: k.type, latency: k.latency, priority: k.priority, why: k.why },
     route: decision.plan.reason,

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatRequest } from "./chat";
+import { type ChatMessage, type ChatRequest, modelName } from "./chat";
 
 type ContentPart = Exclude<Extract<ChatMessage, { role: "user" }>["content"], string>[number];
 
@@ -17,7 +17,7 @@ const message = z.looseObject({
 const tool = z.looseObject({ name: z.string().check(z.minLength(1)) });
 
 const promptFields = {
-  model: z.string().check(z.minLength(1, "model is required")),
+  model: modelName,
   messages: z.array(message).check(z.minLength(1, "messages must contain at least one message")),
   system: z.optional(z.union([z.string(), z.array(block)])),
   tools: z.optional(z.array(tool)),

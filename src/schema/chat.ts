@@ -68,8 +68,13 @@ export const samplingFields = {
   stop: z.nullish(z.union([z.string(), z.array(z.string()).check(z.maxLength(16))])),
 };
 
+/** A model name: DeepSeek's are a few words, and a record keeps at most this many characters of one. */
+export const modelName = z
+  .string()
+  .check(z.minLength(1, "model is required"), z.maxLength(256, "model must be at most 256 characters"));
+
 export const chatRequest = z.looseObject({
-  model: z.string().check(z.minLength(1, "model is required")),
+  model: modelName,
   messages: z.array(chatMessage).check(z.minLength(1, "messages must contain at least one message")),
   ...samplingFields,
   tools: z.nullish(z.array(tool).check(z.maxLength(128))),

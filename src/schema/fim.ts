@@ -1,9 +1,9 @@
 import * as z from "../zod";
-import { samplingFields } from "./chat";
+import { modelName, samplingFields } from "./chat";
 
 /** DeepSeek FIM (`/beta/completions`): a prompt and optional suffix; unknown fields pass through. */
 export const fimRequest = z.looseObject({
-  model: z.string().check(z.minLength(1, "model is required")),
+  model: modelName,
   prompt: z.string(),
   suffix: z.nullish(z.string()),
   echo: z.nullish(z.boolean()),

@@ -1,5 +1,5 @@
 import * as z from "../zod";
-import type { ChatMessage, ChatRequest } from "./chat";
+import { type ChatMessage, type ChatRequest, modelName } from "./chat";
 
 /**
  * The Responses request as DeepSeek serves it (api-surfaces.md §3.5). Only what the router reads is
@@ -13,7 +13,7 @@ const item = z.looseObject({
 });
 
 export const responsesRequest = z.looseObject({
-  model: z.string().check(z.minLength(1, "model is required")),
+  model: modelName,
   input: z.union([z.string(), z.array(item)]),
   instructions: z.nullish(z.string()),
   stream: z.nullish(z.boolean()),

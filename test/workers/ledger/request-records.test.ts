@@ -107,6 +107,19 @@ describe("request records in the tenant ledger", () => {
     expect(await ledger.request(recent.id)).toMatchObject({ id: recent.id });
   });
 
+  it("store the rest of a batch when SQLite refuses one record", async () => {
+    const ledger = env.TENANT_LEDGER.getByName(`records-${crypto.randomUUID()}`);
+    const before = record(Date.now() - 2);
+    // Past what SQLite takes in a Durable Object: no record the router makes comes near it.
+    const name = "m".repeat(2_500_000);
+    const huge = record(Date.now() - 1, { askedModel: name, model: name });
+    const after = record(Date.now());
+    expect(await ledger.recordRequests([before, huge, after].map((r) => JSON.stringify(r)))).toBe(2);
+    expect(await ledger.request(before.id)).toMatchObject({ id: before.id });
+    expect(await ledger.request(after.id)).toMatchObject({ id: after.id });
+    expect(await ledger.request(huge.id)).toBeNull();
+  });
+
   it("merge several tenants' pages newest first", () => {
     const at = Date.now();
     const a = [record(at + 3), record(at + 1)];

@@ -151,6 +151,12 @@ describe("request records", () => {
       errorCode: "model_not_found",
     });
 
+    // A model name past 256 characters is refused as such, and its record keeps a capped name.
+    const long = await chat({}, chatBody({ model: "m".repeat(300_000) }));
+    expect(long.response.status).toBe(400);
+    expect((await errorOf(long.response)).param).toBe("model");
+    expect((await recordOf(long.requestId)).askedModel).toBe(`${"m".repeat(256)}…`);
+
     const body = chatBody({ temperature: 0, messages: [{ role: "user", content: uniquePrompt() }] });
     await chat({}, body);
     const hit = await chat({}, body);
@@ -158,6 +164,42 @@ describe("request records", () => {
     const record = await recordOf(hit.requestId);
     expect(record).toMatchObject({ cache: "HIT", costUsd: 0, status: 200 });
     expect(record.timeline.map((e) => e.kind)).toEqual(["end"]);
+  });
+
+  it("name the door and the model asked for, as the caller wrote it, refused or served", async () => {
+    const send = async (path: string, json: unknown) => {
+      const requestId = `rq-${crypto.randomUUID()}`;
+      const response = await sim.call(path, { json, headers: { "x-request-id": requestId } });
+      await response.text();
+      return { status: response.status, record: await recordOf(requestId) };
+    };
+    const claude = { model: "claude-3-5-haiku", max_tokens: 16 };
+    const served = await send("/anthropic/v1/messages", {
+      ...claude,
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    expect(served.status).toBe(200);
+    expect(served.record).toMatchObject({
+      surface: "anthropic",
+      endpoint: "messages",
+      askedModel: "claude-3-5-haiku",
+    });
+    expect(served.record.model).toMatch(/^deepseek-/);
+
+    const refused = await send("/anthropic/v1/messages", { ...claude, messages: "nope" });
+    expect(refused.status).toBe(400);
+    expect(refused.record).toMatchObject({
+      surface: "anthropic",
+      endpoint: "messages",
+      askedModel: "claude-3-5-haiku",
+    });
+    const responses = await send("/v1/responses", { model: "deepseek-v4-flash", input: 42 });
+    expect(responses.status).toBe(400);
+    expect(responses.record).toMatchObject({
+      surface: "responses",
+      endpoint: "responses",
+      askedModel: "deepseek-v4-flash",
+    });
   });
 
   it("are the tenant's own: another tenant can neither list nor read them", async () => {

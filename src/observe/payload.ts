@@ -1,8 +1,11 @@
 import type { Context } from "hono";
 import type { AnswerObserver } from "../answer";
 import { concatBytes } from "../bytes";
+import { replayJson, ssePayloads } from "../cache/replay";
 import type { AppEnv } from "../env";
 import { FlushWindows } from "../ledger/batcher";
+import { parse } from "../surfaces/scan";
+import type { WireEndpoint } from "../surfaces/types";
 import { recordsKept } from "./otel-config";
 import { holdWithRecord, timelineOf } from "./recorder";
 
@@ -16,11 +19,14 @@ import { holdWithRecord, timelineOf } from "./recorder";
 const ALWAYS_REDACTED =
   /sk-[A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])\s+[A-Za-z0-9._~+/=-]{8,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[^-]|-(?!----))*-----END [A-Z ]*PRIVATE KEY-----/g;
 /**
- * A credential written as an assignment (`password=…`, `"api_key": "…"`, also inside a JSON string's
- * escaped quotes): the name and its value go. Each match is bounded, so the scan stays linear.
+ * A credential written as an assignment (`password=…`, `DB_PASSWORD=…`, `"api_key": "…"`, also inside a
+ * JSON string's escaped quotes): the name and its value go, a quoted value whole. A name is a keyword
+ * with up to three `_`/`-` parts either side (`aws_secret_access_key`, `GITHUB_TOKEN`; `token` only
+ * after such a part, so prose's "token:" and `max_tokens` stay). Every part is bounded and a name only
+ * starts after a non-alphanumeric character (or a JSON string's `\n`), so the scan stays linear.
  */
 const CREDENTIAL_ASSIGNMENT =
-  /\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b(?:\\?["'])?\s{0,4}[:=]\s{0,4}(?:\\?["'])?[^\s"'\\]{1,256}/gi;
+  /(?<=^|[^A-Za-z0-9]|\\[nrt])(?:[A-Za-z0-9]{1,24}[_-]){0,3}(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|private[_-]?key|(?:access|auth|refresh|session|bearer)[_-]?token|(?<=[_-])token)(?:[_-][A-Za-z0-9]{1,24}){0,3}(?![A-Za-z0-9])(?:\\?["'])?\s{0,4}[:=]\s{0,4}(?:\\?"[^"\\\n]{1,256}\\?"|\\?'[^'\\\n]{1,256}\\?'|[^\s"'\\]{1,256})/gi;
 const REDACTED = "[REDACTED]";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -58,23 +64,29 @@ export interface CapturedPayload {
  * not one per request) and names its place on the timeline, for the record. It must run before the
  * accounting's observer, which builds the record. Undefined when the tenant does not capture.
  */
-export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array): AnswerObserver | undefined {
+export function payloadCapture(
+  c: Context<AppEnv>,
+  rawBody: string | Uint8Array,
+  answer: { endpoint: WireEndpoint; stream: boolean },
+): AnswerObserver | undefined {
   const tenant = c.get("tenant");
   const capture = tenant.capture;
   if (!capture?.enabled || !recordsKept(c.env)) return undefined;
   const timeline = timelineOf(c);
   const keep = capture.maxBytes + REDACT_MARGIN_BYTES;
+  // A stream's framing outweighs its text many times over: enough is kept to fill the cap once assembled.
+  const keepAnswer = answer.stream ? Math.min(keep * STREAM_FRAMING, MAX_STREAM_BYTES) : keep;
   const parts: Uint8Array[] = [];
   let kept = 0;
   let more = false;
   const patterns = redactionsOf(capture.redact);
   return {
     chunk(bytes) {
-      if (kept >= keep) {
+      if (kept >= keepAnswer) {
         more = true;
         return;
       }
-      const part = bytes.length > keep - kept ? bytes.subarray(0, keep - kept) : bytes;
+      const part = bytes.length > keepAnswer - kept ? bytes.subarray(0, keepAnswer - kept) : bytes;
       more ||= part.length < bytes.length;
       parts.push(part.slice());
       kept += part.length;
@@ -82,14 +94,15 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
     end() {
       // Only what can be kept is redacted: a prompt of megabytes costs no more than one at the cap.
       const prompt = capped(redact(headOf(rawBody, keep), patterns), capture.maxBytes);
-      const answer = capped(redact(decoder.decode(concatBytes(parts)), patterns), capture.maxBytes);
+      const text = answerText(concatBytes(parts), answer.stream ? answer.endpoint : undefined);
+      const kept = capped(redact(text, patterns), capture.maxBytes);
       const added = payloadBatcher(c.env.FILES).add(tenant.id, {
         recordId: timeline.id,
         tenant: tenant.id,
         at: timeline.at,
         prompt: prompt.text,
-        answer: answer.text,
-        truncated: { prompt: prompt.cut || rawBody.length > keep, answer: answer.cut || more },
+        answer: kept.text,
+        truncated: { prompt: prompt.cut || rawBody.length > keep, answer: kept.cut || more },
       });
       timeline.payload = { key: added.key, index: added.index };
       // The accounting's observer comes next and records the request: its flush, which the request's
@@ -97,6 +110,34 @@ export function payloadCapture(c: Context<AppEnv>, rawBody: string | Uint8Array)
       if (!holdWithRecord(timeline, added.flush)) c.executionCtx.waitUntil(added.flush);
     },
   };
+}
+
+/** How many times its text a stream's bytes may be (an event per token), and the most kept of one. */
+const STREAM_FRAMING = 16;
+const MAX_STREAM_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A captured answer as text to redact. A stream's events are assembled into the answer's JSON first,
+ * as a cache hit's are for a non-streaming caller: a key the model wrote comes one token per event,
+ * and no pattern finds it until the pieces are joined. A stream cut at the cap assembles what it has.
+ */
+function answerText(bytes: Uint8Array, streamOf: WireEndpoint | undefined): string {
+  const text = decoder.decode(bytes);
+  if (!streamOf) return text;
+  const events = ssePayloads(text);
+  const assembled = replayJson({ endpoint: streamOf, kind: "stream", events });
+  // A Responses stream is assembled from its final event, which a stream cut at the cap lacks: its
+  // deltas' text, joined, is then what was said.
+  return assembled === "{}" ? deltasJoined(events) : assembled;
+}
+
+function deltasJoined(events: readonly string[]): string {
+  let text = "";
+  for (const event of events) {
+    const delta = parse(event)?.delta;
+    if (typeof delta === "string") text += delta;
+  }
+  return text;
 }
 
 /**
@@ -191,11 +232,13 @@ export function redact(text: string, patterns: readonly RegExp[]): string {
   return patterns.reduce((out, pattern) => out.replace(pattern, REDACTED), text);
 }
 
-/** At most `maxBytes` of UTF-8; a character cut in two becomes U+FFFD. */
+/** At most `maxBytes` of UTF-8, cut before a character that would not fit whole. */
 function capped(text: string, maxBytes: number): { text: string; cut: boolean } {
   // A UTF-16 unit is at most 3 UTF-8 bytes: a text that short fits without being encoded.
   if (text.length * 3 <= maxBytes) return { text, cut: false };
   const bytes = encoder.encode(text);
   if (bytes.length <= maxBytes) return { text, cut: false };
-  return { text: new TextDecoder().decode(bytes.subarray(0, maxBytes)), cut: true };
+  let cut = maxBytes;
+  while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+  return { text: decoder.decode(bytes.subarray(0, cut)), cut: true };
 }

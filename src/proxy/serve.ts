@@ -351,7 +351,10 @@ function respond(scope: RequestScope, attempt: Attempt, cache: PromptCache, upst
     },
   };
   // Payload capture (opt-in) first: the accounting's record names where the payload went.
-  const capture = payloadCapture(c, scope.call.rawBody);
+  const capture = payloadCapture(c, scope.call.rawBody, {
+    endpoint: wireOf(scope.call).endpoint,
+    stream: attempt.answer.kind === "stream",
+  });
   const observers = [
     ...(capture ? [capture] : []),
     accounting,

@@ -29,21 +29,33 @@ async function recordFor(requestId: string, key: string, tenants: string): Promi
   return record;
 }
 
-/** Sends `content` as a non-streamed prompt and reads back what was captured of it, through its record. */
-async function capturedPayload(key: string, tenants: string, content: string): Promise<CapturedPayload> {
+/** The request's record once listed: a stream's is made when the stream has ended, after its response. */
+async function listedRecord(requestId: string, key: string, tenants: string): Promise<RequestRecord> {
+  for (let i = 0; i < 100; i++) {
+    const record = await recordFor(requestId, key, tenants).catch(() => undefined);
+    if (record) return record;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return recordFor(requestId, key, tenants);
+}
+
+/** Sends `content` as a non-streamed prompt (or `body` to `path`) and reads back what was captured of it, through its record. */
+async function capturedPayload(
+  key: string,
+  tenants: string,
+  content: string,
+  { path = CHAT, body = chatBody({ messages: [{ role: "user", content }] }) } = {},
+): Promise<CapturedPayload> {
   const requestId = `cap-${crypto.randomUUID()}`;
   const response = await callWithUpstream(
     env.DEEPSEEK_BASE_URL,
-    CHAT,
-    {
-      key,
-      json: chatBody({ messages: [{ role: "user", content }] }),
-      headers: { "x-request-id": requestId },
-    },
+    path,
+    { key, json: body, headers: { "x-request-id": requestId } },
     { ROUTER_TENANTS: tenants },
   );
-  expect(response.status).toBe(200);
-  const record = await recordFor(requestId, key, tenants);
+  expect(response.status, await response.clone().text()).toBe(200);
+  await response.text();
+  const record = await listedRecord(requestId, key, tenants);
   const read = await callWithUpstream(
     env.DEEPSEEK_BASE_URL,
     `/v1/requests/${record.id}/payload`,
@@ -83,11 +95,7 @@ describe("payload capture", () => {
     );
     await response.text();
     // The record is listed only once its payload is written: the first listing can read it.
-    let record: RequestRecord | undefined;
-    for (let i = 0; i < 100 && !record; i++) {
-      record = await recordFor(requestId, key, tenants).catch(() => undefined);
-      if (!record) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const record = await listedRecord(requestId, key, tenants);
     expect(record?.payload).toEqual({ key: `captures/${id}/${record?.id}.json`, index: 0 });
 
     const read = await callWithUpstream(
@@ -103,7 +111,8 @@ describe("payload capture", () => {
     expect(payload.prompt).toContain("[REDACTED]");
     expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(300);
     expect(payload.truncated.prompt).toBe(true);
-    expect(payload.answer).toContain("data:");
+    // A stream is kept as the answer it assembles to, as a non-streaming caller would have had it.
+    expect(payload.answer).toContain('"object":"chat.completion"');
     await waitOnExecutionContext(refusal);
 
     // Another tenant cannot name it.
@@ -124,6 +133,48 @@ describe("payload capture", () => {
     expect(await env.FILES.head(record?.payload?.key ?? "")).toBeNull();
   });
 
+  it("redacts a secret a streamed answer spells out a token at a time, on every door", async () => {
+    const capture = { enabled: true, maxBytes: 8192, redact: ["ACCT-\\d+"] };
+    const { key, tenants } = await limitedTenant({}, { capture });
+    const secrets = ["sk-live-abcdefghijklmnopqrstuvwxyz0123456789", "ACCT-99887766"];
+    // The simulator writes a forced tool's `const` arguments into its call, a few characters an event.
+    const properties = { k: { const: secrets[0] }, acct: { const: secrets[1] } };
+    const parameters = { type: "object", properties, required: ["k", "acct"] };
+    const chat = chatBody({
+      stream: true,
+      thinking: { type: "disabled" },
+      tools: [{ type: "function", function: { name: "f", parameters } }],
+      tool_choice: { type: "function", function: { name: "f" } },
+      messages: [{ role: "user", content: "call f" }],
+    });
+    const messages = {
+      model: "deepseek-v4-flash",
+      max_tokens: 256,
+      stream: true,
+      thinking: { type: "disabled" },
+      tools: [{ name: "f", input_schema: parameters }],
+      tool_choice: { type: "tool", name: "f" },
+      messages: [{ role: "user", content: "call f" }],
+    };
+    const responses = {
+      model: "deepseek-v4-flash",
+      stream: true,
+      reasoning: { effort: "none" },
+      tools: [{ type: "function", name: "f", parameters }],
+      tool_choice: { type: "function", name: "f" },
+      input: "call f",
+    };
+    for (const [path, body] of [
+      [CHAT, chat],
+      ["/anthropic/v1/messages", messages],
+      ["/v1/responses", responses],
+    ] as const) {
+      const payload = await capturedPayload(key, tenants, "", { path, body });
+      for (const secret of secrets) expect(payload.answer, path).not.toContain(secret);
+      expect(payload.answer, path).toContain("[REDACTED]");
+    }
+  });
+
   it("redacts a private key and a token in a prompt full of unterminated key headers and token starts, in time linear in the prompt", async () => {
     const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
     const pem =
@@ -140,11 +191,27 @@ describe("payload capture", () => {
 
   it("redacts credentials written as assignments, in text and in pasted JSON, and leaves prose alone", async () => {
     const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes: 4096 } });
-    const content =
-      'Log in with password=hunter2, then send {"api_key": "abc123xyz"} and Client_Secret: t0p-s3cret. The secret of a good answer is brevity.';
+    const content = [
+      'Log in with password=hunter2, then send {"api_key": "abc123xyz"} and Client_Secret: t0p-s3cret.',
+      "DB_PASSWORD=hunter3secret my_api_key=val-abc-123 GITHUB_TOKEN=ghp_0123456789abcdef",
+      "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      'password: "correct horse battery staple"',
+      "The secret of a good answer is brevity. Set max_tokens: 4096; each token: one piece.",
+    ].join("\n");
     const payload = await capturedPayload(key, tenants, content);
-    for (const secret of ["hunter2", "abc123xyz", "t0p-s3cret"]) expect(payload.prompt).not.toContain(secret);
-    expect(payload.prompt).toContain("The secret of a good answer is brevity.");
+    const secrets = [
+      "hunter2",
+      "abc123xyz",
+      "t0p-s3cret",
+      "hunter3secret",
+      "val-abc-123",
+      "ghp_0123456789abcdef",
+    ];
+    for (const secret of [...secrets, "bPxRfiCYEXAMPLEKEY", "horse battery"])
+      expect(payload.prompt).not.toContain(secret);
+    expect(payload.prompt).toContain(
+      "The secret of a good answer is brevity. Set max_tokens: 4096; each token: one piece.",
+    );
   });
 
   it("redacts a private key straddling the cap of a prompt of megabytes whole, and marks the prompt cut", async () => {
@@ -159,6 +226,17 @@ describe("payload capture", () => {
     expect(payload.prompt).not.toContain("BEGIN RSA PRIVATE KEY");
     expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(4096);
     expect(payload.truncated.prompt).toBe(true);
+  });
+
+  it("cuts a prompt of three-byte characters at its cap on a character's edge, never past the cap", async () => {
+    // Of three caps in a row, at least two fall inside a character.
+    for (const maxBytes of [4096, 4097, 4098]) {
+      const { key, tenants } = await limitedTenant({}, { capture: { enabled: true, maxBytes } });
+      const payload = await capturedPayload(key, tenants, "漢".repeat(5_000));
+      expect(new TextEncoder().encode(payload.prompt).length).toBeLessThanOrEqual(maxBytes);
+      expect(payload.prompt).not.toContain("\uFFFD");
+      expect(payload.truncated.prompt).toBe(true);
+    }
   });
 
   // A frontend token (a JWT, good for up to an hour as a bearer credential) is redacted like a router

@@ -82,6 +82,7 @@ const KEY = {
   class: `${NAMESPACE}.class`,
   classReason: `${NAMESPACE}.class_reason`,
   outcome: `${NAMESPACE}.outcome`,
+  errorCode: `${NAMESPACE}.error_code`,
   cache: `${NAMESPACE}.cache`,
   costUsd: `${NAMESPACE}.cost_usd`,
   cacheHitTokens: `${NAMESPACE}.usage.cache_hit_tokens`,
@@ -99,10 +100,12 @@ const KEY = {
 function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
   const { trace, usage } = record;
   const operation = operationOf(record.endpoint);
-  const failed = record.status >= 400 || record.outcome === "failed" || record.outcome === "truncated";
+  // A SERVER span is an error only for what the router failed at (OpenTelemetry's HTTP conventions leave
+  // a 4xx's status unset: the caller's doing). The router's error code names any refusal all the same.
+  const failed = record.status >= 500 || record.outcome === "failed" || record.outcome === "truncated";
   // A stream that failed after its 200 has no error code of its own: its outcome names what went wrong.
   const errorType = failed
-    ? (record.errorCode ?? (record.status >= 400 ? String(record.status) : `stream_${record.outcome}`))
+    ? (record.errorCode ?? (record.status >= 500 ? String(record.status) : `stream_${record.outcome}`))
     : undefined;
   const attributes = new Attributes()
     .string("gen_ai.operation.name", operation)
@@ -125,6 +128,7 @@ function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
     .string(KEY.class, record.classification?.type)
     .string(KEY.classReason, record.classification?.why)
     .string(KEY.outcome, record.outcome)
+    .string(KEY.errorCode, record.errorCode)
     .string(KEY.cache, record.cache)
     .double(KEY.costUsd, record.costUsd)
     .int(KEY.cacheHitTokens, usage.cacheHitTokens)

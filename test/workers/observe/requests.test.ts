@@ -309,7 +309,7 @@ describe("OpenTelemetry export", () => {
     }
   });
 
-  it("marks a stream that failed after its 200 as an error span, with an error.type", async () => {
+  it("marks a 5xx and a stream that failed after its 200 as error spans, with an error.type, and a 4xx not", async () => {
     const { requestId } = await chat();
     const record = await recordOf(requestId);
     const broken: RequestRecord = { ...record, outcome: "failed", status: 200 };
@@ -320,6 +320,27 @@ describe("OpenTelemetry export", () => {
     });
     const [served] = toOtlp([record]).resourceSpans[0]!.scopeSpans[0]!.spans;
     expect(served?.status).toEqual({ code: 0 });
+    // The caller's error (a 4xx) leaves a SERVER span's status unset; the router's code still names it.
+    const limited: RequestRecord = {
+      ...record,
+      status: 429,
+      outcome: "rejected",
+      errorCode: "tenant_rate_limited",
+    };
+    const [refused] = toOtlp([limited]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(refused?.status).toEqual({ code: 0 });
+    expect(refused?.attributes.find((a) => a.key === "error.type")).toBeUndefined();
+    expect(refused?.attributes.find((a) => a.key === "deepseek_router.error_code")?.value).toEqual({
+      stringValue: "tenant_rate_limited",
+    });
+    const failedUpstream: RequestRecord = {
+      ...record,
+      status: 502,
+      outcome: "rejected",
+      errorCode: "upstream_error",
+    };
+    const [failed] = toOtlp([failedUpstream]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(failed?.status).toEqual({ code: 2, message: "upstream_error" });
   });
 
   it("queues a flush's spans once, however often its ledger write is retried", async () => {

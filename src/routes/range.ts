@@ -35,13 +35,21 @@ const ISO_8601 =
  */
 export function queryTime(value: string | undefined, param: string): number | undefined {
   if (value === undefined || value === "") return undefined;
-  const at = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  const at = /^\d+$/.test(value) ? Number(value) : isoDate(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(at)) {
     throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
       param,
     });
   }
   return at;
+}
+
+/** ISO 8601 whose day exists: `Date.parse` reads 2026-02-30 as 2 March rather than refusing it. */
+function isoDate(value: string): boolean {
+  if (!ISO_8601.test(value)) return false;
+  const [year, month, day = 1] = value.slice(0, 10).split("-").map(Number) as [number, number, number?];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth;
 }
 
 const WEEK_MS = 7 * 24 * 3600_000;
@@ -53,7 +61,7 @@ export function weekWindow(
   now: number,
 ): { from: number; to: number } {
   const until = to ?? now + 1;
-  return { from: from ?? until - WEEK_MS, to: until };
+  return { from: from ?? Math.max(0, until - WEEK_MS), to: until };
 }
 
 /** A usage view's `[from, to)` from its query ({@link weekWindow}); `from` must come first. */

@@ -13,7 +13,7 @@ import { managedDirectory } from "../tenancy/tenant-directory";
 import type { RequestRecord } from "../trace";
 import { requireAdmin } from "./admin";
 import { PAGE_HEADERS } from "./dashboard";
-import { queryTime, weekWindow } from "./range";
+import { queryTime, usageWindow } from "./range";
 
 /**
  * The request explorer's API (issue 25). `GET /v1/requests` and `/v1/requests/{id}`: the calling
@@ -103,11 +103,11 @@ adminRequests.get("/admin/requests/:id", requireAdmin, async (c) => {
 });
 
 async function insights(c: Context<AppEnv>, tenant: string): Promise<Response> {
-  const asked = parseFilter(c);
-  const { from: since, to: until } = weekWindow(asked.from, asked.to, Date.now());
+  const now = Date.now();
+  // Only the range applies: the list's filters and paging do not.
+  const { from: since, to: until } = usageWindow({ from: c.req.query("from"), to: c.req.query("to") }, now);
   const stats = await c.env.TENANT_LEDGER.getByName(tenant).promptStats(since, until, SHORT_ANSWER_TOKENS);
   const policy = c.get("policy");
-  const now = Date.now();
   const report = promptInsights(stats, (model, usage) => usageCostUsd(policy, model, usage, now));
   const savingsUsd = Math.round(report.advice.reduce((sum, a) => sum + a.savingsUsd, 0) * 1e8) / 1e8;
   return c.json({ object: "prompt.insights", tenant, from: since, to: until, savingsUsd, ...report });
@@ -161,7 +161,7 @@ export function parseFilter(c: Context<AppEnv>): RecordFilter {
     const value = c.req.query(name);
     return value === undefined || value === "" ? undefined : value;
   };
-  const outcome = q("outcome");
+  const outcome = q("outcome")?.toLowerCase();
   if (outcome !== undefined && !OUTCOMES.includes(outcome)) {
     throw new RouterError("invalid_request", `'outcome' must be one of ${OUTCOMES.join(", ")}.`, {
       param: "outcome",
@@ -205,12 +205,11 @@ function number(
   range: { integer?: boolean; min: number; max?: number },
 ): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  const ok =
-    Number.isFinite(n) &&
-    (!range.integer || Number.isInteger(n)) &&
-    n >= range.min &&
-    (range.max === undefined || n <= range.max);
+  // Plain decimals only: `Number` also reads "0x10", "1e1" and " " (as 0).
+  const n = (range.integer ? /^\d{1,15}$/ : /^\d{1,15}(?:\.\d{1,15})?$/).test(value)
+    ? Number(value)
+    : Number.NaN;
+  const ok = Number.isFinite(n) && n >= range.min && (range.max === undefined || n <= range.max);
   if (!ok) {
     const what = range.integer ? "an integer" : "a number";
     const bounds = range.max === undefined ? `at least ${range.min}` : `from ${range.min} to ${range.max}`;

@@ -235,9 +235,25 @@ describe("request records", () => {
     const unknownCache = await sim.call("/v1/requests?cache=bogus");
     expect(unknownCache.status).toBe(400);
     expect((await errorOf(unknownCache)).param).toBe("cache");
-    const notADate = await sim.call("/v1/requests?from=-1");
-    expect(notADate.status).toBe(400);
-    expect((await errorOf(notADate)).param).toBe("from");
+    // Plain decimals and days that exist: `Number` and `Date.parse` would read all of these as something.
+    for (const [query, param] of [
+      ["from=-1", "from"],
+      ["from=2026-02-30", "from"],
+      ["limit=0x10", "limit"],
+      ["limit=1e1", "limit"],
+      ["status=200.0", "status"],
+      ["slow_ms=%20", "slow_ms"],
+      ["min_cost_usd=1e-3", "min_cost_usd"],
+    ]) {
+      const refused = await sim.call(`/v1/requests?${query}`);
+      expect(refused.status, query).toBe(400);
+      expect((await errorOf(refused)).param, query).toBe(param);
+    }
+    expect((await sim.call("/v1/requests?outcome=COMPLETE&cache=HIT&from=2024-02-29")).status).toBe(200);
+    // Insights read only the range, which never starts before the epoch.
+    const insights = await sim.call("/v1/requests/insights?to=1&limit=abc");
+    expect(insights.status).toBe(200);
+    expect(((await insights.json()) as { from: number }).from).toBe(0);
 
     // The operator's list spans tenants, or one.
     const globex = await chat({ key: GLOBEX_KEY });

@@ -97,22 +97,22 @@ export interface RequestRecord {
   trace: TraceContext;
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** Version, trace id, parent id, flags: lowercase hex (W3C Trace Context); a later version may add fields. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 /**
- * The trace context of a request: the caller's trace when its `traceparent` is valid (version 00, ids
- * not all zero), else a new trace. The router's span is always new.
+ * The trace context of a request: the caller's trace when its `traceparent` is valid, else a new trace.
+ * Valid as W3C Trace Context has it: lowercase, ids not all zero, version `00` exactly as specified; a
+ * later version (not `ff`) is read for the fields version `00` defines, whatever it adds after them.
+ * The router's span is always new.
  */
 export function traceContext(traceparent: string | undefined): TraceContext {
-  const match = traceparent?.trim().toLowerCase().match(TRACEPARENT);
+  const match = traceparent?.trim().match(TRACEPARENT);
   const spanId = randomHex(8);
-  if (match?.[1] && match[2] && !/^0+$/.test(match[1]) && !/^0+$/.test(match[2])) {
-    return {
-      traceId: match[1],
-      spanId,
-      parentSpanId: match[2],
-      sampled: (Number.parseInt(match[3] ?? "0", 16) & 1) === 1,
-    };
+  const [, version, traceId, parentSpanId, flags = "00", more] = match ?? [];
+  const validVersion = version === "00" ? more === undefined : version !== undefined && version !== "ff";
+  if (validVersion && traceId && parentSpanId && !/^0+$/.test(traceId) && !/^0+$/.test(parentSpanId)) {
+    return { traceId, spanId, parentSpanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
   }
   return { traceId: randomHex(16), spanId, sampled: true };
 }

@@ -68,7 +68,12 @@ tenants.patch("/tenants/:tenant", async (c) => {
     throw new RouterError("invalid_request", "A tenant's id cannot change.", { param: "id" });
   }
   const current = await storedTenant(c.env, id);
-  const tenant = bodyAs(managedTenantSchema, withoutNulls({ ...current.tenant, ...change }), "tenant");
+  const merged = withoutNulls({
+    ...current.tenant,
+    ...change,
+    ...keptCollectorHeaders(change, current.tenant),
+  });
+  const tenant = bodyAs(managedTenantSchema, merged, "tenant");
   refuseConfiguredIssuers(c.env, tenant);
   const record = await keyRegistry(c.env).updateTenant(tenant);
   if (record && "clash" in record) throw issuerClashError(record.clash);
@@ -137,18 +142,55 @@ async function storedTenant(env: Env, id: string): Promise<TenantRecord> {
 
 function configView(tenant: Tenant, env: Env) {
   const { keys: _digests, ...settings } = tenant;
-  return { object: "tenant", ...settings, disabled: false, source: "config", ...propagation(env) };
+  return {
+    object: "tenant",
+    ...withHiddenHeaders(settings),
+    disabled: false,
+    source: "config",
+    ...propagation(env),
+  };
 }
 
 function storedView(record: TenantRecord, env: Env) {
   return {
     object: "tenant",
-    ...record.tenant,
+    ...withHiddenHeaders(record.tenant),
     source: "admin",
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     ...propagation(env),
   };
+}
+
+/** Stands for a collector header's value in a view: the values are credentials (an API key, say). */
+const HIDDEN = "[REDACTED]";
+
+type WithOtel = { otel?: { endpoint: string; headers?: Record<string, string> } };
+
+/** The tenant as a view shows it: its collector's header names, not their values. */
+function withHiddenHeaders<T extends WithOtel>(tenant: T): T {
+  const headers = tenant.otel?.headers;
+  if (!tenant.otel || !headers) return tenant;
+  const hidden = Object.fromEntries(Object.keys(headers).map((name) => [name, HIDDEN]));
+  return { ...tenant, otel: { ...tenant.otel, headers: hidden } };
+}
+
+/**
+ * A change that sends a view's hidden header values back (a read, edited, then written whole) keeps
+ * the stored values of those headers; any other value replaces them. Nothing when the change has no
+ * collector headers.
+ */
+function keptCollectorHeaders(change: object, current: WithOtel): WithOtel {
+  const otel = (change as { otel?: unknown }).otel as WithOtel["otel"] | null | undefined;
+  const stored = current.otel?.headers;
+  if (!otel?.headers || !stored || typeof otel.headers !== "object") return {};
+  const headers = Object.fromEntries(
+    Object.entries(otel.headers).map(([name, value]) => [
+      name,
+      value === HIDDEN ? (stored[name] ?? value) : value,
+    ]),
+  );
+  return { otel: { ...otel, headers } };
 }
 
 function propagation(env: Env) {

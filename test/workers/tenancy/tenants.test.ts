@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { keyRegistry } from "../../../src/tenancy/tenant-directory";
 import { batchFile, chatLine } from "../batch/support";
 import { callWithUpstream, chatBody, errorOf, eventually, openaiClient } from "../helpers";
 import { adminCall, REGISTRY_ADMIN_KEY, registryCall } from "./support";
@@ -105,6 +106,35 @@ describe("tenants as data", () => {
     expect(changed.status).toBe(409);
     expect((await errorOf(changed)).message).toContain("ROUTER_TENANTS");
     expect(await (await admin("/tenants/acme")).json()).toMatchObject({ id: "acme", source: "config" });
+  });
+
+  it("never show a collector's header values, and keep them when a view is written back", async () => {
+    const id = freshId();
+    const secret = "Bearer collector-secret-xyz";
+    const otel = { endpoint: "https://collector.example", headers: { authorization: secret } };
+    const created = await admin("/tenants", { json: { id, otel } });
+    expect(created.status).toBe(201);
+    const viewed = (await (await admin(`/tenants/${id}`)).json()) as { otel: typeof otel };
+    expect(viewed.otel).toEqual({ endpoint: otel.endpoint, headers: { authorization: "[REDACTED]" } });
+    const listed = await (await admin("/tenants")).text();
+    for (const text of [JSON.stringify(await created.json()), listed])
+      expect(text).not.toContain("collector-secret");
+
+    // The view, edited and sent back whole: the hidden value stays, a new header is added.
+    const edited = { ...viewed.otel, headers: { ...viewed.otel.headers, "x-scope": "team-a" } };
+    const patched = await admin(`/tenants/${id}`, { method: "PATCH", json: { otel: edited } });
+    expect(patched.status).toBe(200);
+    expect(await patched.text()).not.toContain("collector-secret");
+    const stored = await keyRegistry(env).getTenant(id);
+    expect(stored?.tenant.otel?.headers).toEqual({ authorization: secret, "x-scope": "team-a" });
+    // A new value replaces it.
+    await admin(`/tenants/${id}`, {
+      method: "PATCH",
+      json: { otel: { ...otel, headers: { authorization: "Bearer new" } } },
+    });
+    expect((await keyRegistry(env).getTenant(id))?.tenant.otel?.headers).toEqual({
+      authorization: "Bearer new",
+    });
   });
 
   it("refuse a second tenant of one id, and an unknown one is not found", async () => {

@@ -26,8 +26,10 @@ const PAGE = `<!doctype html>
   h1 { font-size: 16px; margin: 0 10px 0 0; font-weight: 600; }
   input, select { background: #0f1419; color: inherit; border: 1px solid #34404c; padding: 4px 6px; }
   button { background: #2d6cdf; color: white; border: 0; padding: 5px 12px; cursor: pointer; }
-  main { padding: 14px 20px; display: grid; grid-template-columns: minmax(600px, 1.3fr) minmax(460px, 1fr); gap: 16px; }
-  section { background: #17202a; padding: 12px 16px; border-radius: 6px; align-self: start; }
+  main { padding: 14px 20px; display: grid; grid-template-columns: max-content minmax(420px, 1fr); gap: 16px; }
+  @media (max-width: 1340px) { main { grid-template-columns: minmax(0, 1fr); } }
+  section { background: #17202a; padding: 12px 16px; border-radius: 6px; align-self: start; min-width: 0; overflow-x: auto; }
+  td.model { max-width: 230px; overflow: hidden; text-overflow: ellipsis; }
   h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: #8fa1b3; margin: 0 0 8px; }
   table { width: 100%; border-collapse: collapse; } td, th { padding: 3px 6px; text-align: left; white-space: nowrap; }
   th { color: #8fa1b3; font-weight: 500; } td.n, th.n { text-align: right; }
@@ -79,14 +81,20 @@ async function search(more) {
     const page = await get(API + "?" + q);
     shown = more ? shown.concat(page.data) : page.data; after = page.last_id;
     $("more").style.display = page.has_more ? "" : "none";
-    $("rows").innerHTML = shown.map((r, i) => '<tr data-i="' + i + '"><td>' + new Date(r.at).toLocaleTimeString() + "</td><td>" + esc(r.tenant) +
-      "</td><td>" + esc(r.askedModel) + (r.model !== r.askedModel ? " → " + esc(r.model) : "") + '</td><td class="n ' + (r.status >= 500 ? "err" : r.status >= 400 ? "warn" : "ok") + '">' + r.status +
+    $("rows").innerHTML = shown.map((r, i) => '<tr data-i="' + i + '"><td>' + when(r.at) + "</td><td>" + esc(r.tenant) +
+      '</td><td class="model" title="' + esc(r.askedModel + " → " + r.model) + '">' + esc(r.askedModel) + (r.model !== r.askedModel ? " → " + esc(r.model) : "") + '</td><td class="n ' + (r.status >= 500 ? "err" : r.status >= 400 ? "warn" : "ok") + '">' + r.status +
       "</td><td>" + esc(r.outcome) + (r.retries ? ' <span class="warn">↻' + r.retries + "</span>" : "") + (r.degraded ? ' <span class="warn">degraded</span>' : "") + "</td><td>" + esc(r.cache || "—") +
       '</td><td class="n">' + fmt(r.latencyMs, 0) + '</td><td class="n">' + r.usage.promptTokens + " / " + r.usage.completionTokens + '</td><td class="n">' + fmt(r.costUsd, 6) + "</td></tr>").join("") ||
       '<tr><td class="muted" colspan="9">no request matches</td></tr>';
     $("status-line").textContent = shown.length + " shown"; $("status-line").className = "muted";
-  } catch (e) { $("status-line").textContent = e.message; $("status-line").className = "err"; }
+  } catch (e) {
+    // A failed search shows no rows: the ones before it answered another question.
+    if (!more) { shown = []; after = null; $("rows").innerHTML = ""; $("more").style.display = "none"; }
+    $("status-line").textContent = e.message; $("status-line").className = "err";
+  }
 }
+// Today's requests by their time; older ones (a 14-day range) with their day too.
+const when = (at) => { const d = new Date(at); return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" }); };
 const COLORS = { admission: "#d2a8ff", attempt: "#4aa3ff", first_token: "#7ee787", fallback: "#ffb347", degrade: "#ffb347", end: "#8fa1b3" };
 function waterfall(r) {
   const total = Math.max(1, r.latencyMs); const W = 560, left = 215, rowH = 22; const x = (ms) => left + (W - left - 10) * Math.min(1, ms / total);

@@ -28,13 +28,16 @@ async function fetchDocument(path: string, key: string | null): Promise<Document
   return response.json();
 }
 
+/** Operations another route's handler answers (routes/requests.ts says why insights share the record's). */
+const SHARED_ROUTES = ["GET /v1/requests/insights", "GET /admin/requests/insights"];
+
 /** `GET /v1/batches/{id}` for each route a request can reach, leaving out middleware and the 405 refusals. */
 function appOperations(): string[] {
   const operations = createApp()
     .routes.filter((route) => route.method !== "ALL" && route.handler.name !== "refuseMethod")
     .filter((route) => !["requireAdmin", "withPolicy"].includes(route.handler.name))
     .map((route) => `${route.method} ${openApiPath(route.path)}`);
-  return [...new Set(operations)].sort();
+  return [...new Set([...operations, ...SHARED_ROUTES])].sort();
 }
 
 function documentOperations(document: Document): string[] {

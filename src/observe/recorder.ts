@@ -129,13 +129,16 @@ function buildRecord(c: Context<AppEnv>, timeline: Timeline, accounted: Accounte
   let degrade: TimelineEvent | undefined;
   let retries = 0;
   let fallbacks = 0;
-  for (const event of events) {
+  events.forEach((event, index) => {
     if (event.kind === "attempt") {
-      if (event.status === 200) served = event;
+      // The answering attempt was timed to its answer's start (a stream's first event); the call it
+      // made lasted until the request ended, which is what its span and its bar should show.
+      if (event.status === 200)
+        events[index] = served = { ...event, durationMs: round(latencyMs - event.atMs) };
       if (event.retried) retries++;
     } else if (event.kind === "fallback") fallbacks++;
     else if (event.kind === "degrade") degrade ??= event;
-  }
+  });
   const record: RequestRecord = {
     id: timeline.id,
     requestId: c.get("requestId"),

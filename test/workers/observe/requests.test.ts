@@ -523,6 +523,11 @@ describe("request records of every outcome", () => {
     const streamed = records.find((r) => r.cache === "MISS");
     expect(streamed).toMatchObject({ stream: true, outcome: "complete" });
     expect(streamed?.timeline.map((e) => e.kind)).toContain("first_token");
+    // The answering attempt lasts as long as its call, to the stream's end, not to its first token.
+    const served = streamed?.timeline.find((e) => e.kind === "attempt" && e.status === 200);
+    const ended = (served?.atMs ?? 0) + (served?.durationMs ?? 0);
+    expect(ended).toBeGreaterThanOrEqual(streamed?.firstTokenMs ?? Number.POSITIVE_INFINITY);
+    expect(Math.abs(ended - (streamed?.latencyMs ?? 0))).toBeLessThan(0.02);
 
     const slow = await createSim({ ttftMs: 0, tokensPerS: 20 });
     const requestId = `left-${crypto.randomUUID()}`;

@@ -8,6 +8,14 @@ import type { Usage } from "./usage";
 
 export type AnswerOutcome = "complete" | "truncated" | "failed" | "cancelled";
 
+/** DeepSeek's finish reason for an answer its inference system cut short for lack of resources. */
+export const INTERRUPTED_FINISH = "insufficient_system_resource";
+
+/** An answer that reached its end: complete, unless the upstream says it cut the answer short. */
+export function endedOutcome(finishReason: string | undefined): AnswerOutcome {
+  return finishReason === INTERRUPTED_FINISH ? "truncated" : "complete";
+}
+
 /** How an answer ended, reported once when the stream closes (or the JSON is read). */
 export interface AnswerEnd {
   outcome: AnswerOutcome;

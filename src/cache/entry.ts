@@ -1,4 +1,4 @@
-import type { AnswerOutcome } from "../answer";
+import { type AnswerOutcome, INTERRUPTED_FINISH } from "../answer";
 import { KV_MAX_VALUE_BYTES } from "../config/cache-limits";
 import type { Usage } from "../usage";
 import * as z from "../zod";
@@ -82,7 +82,7 @@ type StoreVerdict =
       reason:
         | "incomplete"
         | "no_finish_reason"
-        | "insufficient_system_resource"
+        | typeof INTERRUPTED_FINISH
         | "too_large"
         | "served_otherwise"
         | "malformed";
@@ -95,11 +95,9 @@ type StoreVerdict =
  * or a stream with an event that is not JSON.
  */
 export function storeVerdict(answer: FinishedAnswer, maxBytes: number): StoreVerdict {
+  if (answer.finishReason === INTERRUPTED_FINISH) return { store: false, reason: INTERRUPTED_FINISH };
   if (answer.outcome !== "complete") return { store: false, reason: "incomplete" };
   if (!answer.finishReason) return { store: false, reason: "no_finish_reason" };
-  if (answer.finishReason === "insufficient_system_resource") {
-    return { store: false, reason: "insufficient_system_resource" };
-  }
   if (answer.bytes > Math.min(maxBytes, KV_MAX_VALUE_BYTES)) return { store: false, reason: "too_large" };
   if (answer.servedOtherwise) return { store: false, reason: "served_otherwise" };
   if (answer.malformed) return { store: false, reason: "malformed" };

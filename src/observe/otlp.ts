@@ -1,3 +1,4 @@
+import { INTERRUPTED_FINISH } from "../answer";
 import type { RequestRecord, TimelineEvent } from "../trace";
 
 /**
@@ -103,9 +104,15 @@ function addSpans(record: RequestRecord, spans: OtlpSpan[]): void {
   // A SERVER span is an error only for what the router failed at (OpenTelemetry's HTTP conventions leave
   // a 4xx's status unset: the caller's doing). The router's error code names any refusal all the same.
   const failed = record.status >= 500 || record.outcome === "failed" || record.outcome === "truncated";
-  // A stream that failed after its 200 has no error code of its own: its outcome names what went wrong.
+  // An answer that failed after its 200 has no error code of its own: the upstream's finish reason (an
+  // answer it cut short) or the stream's outcome names what went wrong.
   const errorType = failed
-    ? (record.errorCode ?? (record.status >= 500 ? String(record.status) : `stream_${record.outcome}`))
+    ? (record.errorCode ??
+      (record.status >= 500
+        ? String(record.status)
+        : record.finishReason === INTERRUPTED_FINISH
+          ? INTERRUPTED_FINISH
+          : `stream_${record.outcome}`))
     : undefined;
   const attributes = new Attributes()
     .string("gen_ai.operation.name", operation)

@@ -1,4 +1,4 @@
-import type { AnswerEnd, AnswerObserver, AnswerOutcome } from "../answer";
+import { type AnswerEnd, type AnswerObserver, type AnswerOutcome, endedOutcome } from "../answer";
 import { RouterError } from "../errors";
 import { dialectOf, errorEvent, type WireEndpoint } from "../surfaces";
 import { CompletionTap } from "../upstream/completion-tap";
@@ -115,7 +115,7 @@ export function streamAnswer(
 function outcomeOf(end: RelayEnd, tap: CompletionTap): AnswerOutcome {
   if (end.kind === "cancelled") return "cancelled";
   if (end.kind === "failed" || tap.upstreamError !== undefined) return "failed";
-  return tap.done ? "complete" : "truncated";
+  return tap.done ? endedOutcome(tap.finishReason) : "truncated";
 }
 
 /**
@@ -152,9 +152,10 @@ export function jsonAnswer(
   // Encoded here only for an observer that keeps bytes (a cacheable answer's capture); otherwise the
   // runtime encodes the text as it sends it.
   const bytes = observers.some((observer) => observer.chunk) ? new TextEncoder().encode(text) : undefined;
+  const read = readAnswer(answer.body, endpoint);
   const end: AnswerEnd = {
-    outcome: "complete",
-    ...readAnswer(answer.body, endpoint),
+    outcome: endedOutcome(read.finishReason),
+    ...read,
     firstTokenMs: performance.now() - sentAt,
   };
   for (const observer of observers) {

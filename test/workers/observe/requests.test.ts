@@ -349,6 +349,13 @@ describe("OpenTelemetry export", () => {
     expect(refused?.attributes.find((a) => a.key === "deepseek_router.error_code")?.value).toEqual({
       stringValue: "tenant_rate_limited",
     });
+    const interrupted: RequestRecord = {
+      ...record,
+      outcome: "truncated",
+      finishReason: "insufficient_system_resource",
+    };
+    const [cut] = toOtlp([interrupted]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(cut?.status).toEqual({ code: 2, message: "insufficient_system_resource" });
     const failedUpstream: RequestRecord = {
       ...record,
       status: 502,
@@ -415,6 +422,32 @@ describe("request records of every outcome", () => {
     const response = await sim.call(`/v1/requests?limit=100${query}`, { key }, { ROUTER_TENANTS: tenants });
     return ((await response.json()) as Listed).data;
   }
+
+  it("an answer the upstream cut short for lack of resources, streamed or not, as truncated", async () => {
+    const cut = await createSim({
+      ttftMs: 0,
+      faultScript: [
+        { kind: "insufficientResource", afterTokens: 2 },
+        { kind: "insufficientResource", afterTokens: 2 },
+      ],
+    });
+    for (const stream of [false, true]) {
+      const requestId = `cut-${crypto.randomUUID()}`;
+      const response = await cut.call(CHAT, {
+        json: chatBody({ stream }),
+        headers: { "x-request-id": requestId },
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      await eventually(async () => {
+        expect(await recordOf(requestId)).toMatchObject({
+          stream,
+          outcome: "truncated",
+          finishReason: "insufficient_system_resource",
+        });
+      });
+    }
+  });
 
   it("a fallback to the next pool, with the failed attempt before it", async () => {
     const failing = await createSim({ ttftMs: 0, faults: { statusRates: { "500": 1 } } });

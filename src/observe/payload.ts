@@ -95,14 +95,14 @@ export function payloadCapture(
       // Only what can be kept is redacted: a prompt of megabytes costs no more than one at the cap.
       const prompt = capped(redact(headOf(rawBody, keep), patterns), capture.maxBytes);
       const text = answerText(concatBytes(parts), answer.stream ? answer.endpoint : undefined);
-      const kept = capped(redact(text, patterns), capture.maxBytes);
+      const said = capped(redact(text, patterns), capture.maxBytes);
       const added = payloadBatcher(c.env.FILES).add(tenant.id, {
         recordId: timeline.id,
         tenant: tenant.id,
         at: timeline.at,
         prompt: prompt.text,
-        answer: kept.text,
-        truncated: { prompt: prompt.cut || rawBody.length > keep, answer: kept.cut || more },
+        answer: said.text,
+        truncated: { prompt: prompt.cut || rawBody.length > keep, answer: said.cut || more },
       });
       timeline.payload = { key: added.key, index: added.index };
       // The accounting's observer comes next and records the request: its flush, which the request's

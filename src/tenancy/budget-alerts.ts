@@ -33,7 +33,8 @@ export function budgetAlert(tenant: string, reading: DollarReading, threshold: n
   const period = ask.kind === "usd-day" ? "daily" : "monthly";
   const who = scope === "tenant" ? `Tenant '${tenant}'` : `Key '${scope}' of tenant '${tenant}'`;
   const percent = Math.round(threshold * 100);
-  const key = `budget:${tenant}/${ask.counter}/${ask.window}/${percent}`;
+  // A budget changed part-way through a window has thresholds of its own (spend-authority.ts).
+  const key = `budget:${tenant}/${ask.counter}/${ask.window}/${ask.limit}/${percent}`;
   return {
     id: key,
     kind: "budget",

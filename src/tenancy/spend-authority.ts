@@ -46,9 +46,13 @@ export class SpendAuthority extends DurableObject<Env> {
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS holdings (counter TEXT NOT NULL, window INTEGER NOT NULL,
       window_end INTEGER NOT NULL, holder TEXT NOT NULL, unspent REAL NOT NULL, at INTEGER NOT NULL,
       PRIMARY KEY (counter, window, holder))`);
-    // Which budget thresholds already raised their alert in a window: each fires once.
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS budget_alerts (counter TEXT NOT NULL, window INTEGER NOT NULL,
-      window_end INTEGER NOT NULL, threshold INTEGER NOT NULL, PRIMARY KEY (counter, window, threshold))`);
+    // Which thresholds of which budget already raised their alert in a window: each fires once, and a
+    // budget raised (or lowered) part-way through a window has thresholds of its own. (It replaces
+    // `budget_alerts`, which did not name the budget: a raise re-alerts at most once a threshold.)
+    ctx.storage.sql.exec("DROP TABLE IF EXISTS budget_alerts");
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS budget_thresholds (counter TEXT NOT NULL,
+      window INTEGER NOT NULL, window_end INTEGER NOT NULL, budget REAL NOT NULL, threshold INTEGER NOT NULL,
+      PRIMARY KEY (counter, window, budget, threshold))`);
   }
 
   /**
@@ -118,20 +122,26 @@ export class SpendAuthority extends DurableObject<Env> {
     );
   }
 
-  /** Alerts for dollar thresholds this call reached first in their window. */
+  /**
+   * Alerts for dollar thresholds this call reached first in their window, judged only on asks that
+   * spend or were refused: a holder giving back idle spare may still carry the budget it was lent
+   * under, and a budget raised since would read as spent.
+   */
   private budgetAlerts(asks: CounterAsk[], answer: SpendAnswer, tenant: string): Alert[] {
     const now = this.clock();
     const alerts: Alert[] = [];
     asks.forEach((ask, i) => {
       if (ask.kind !== "usd-day" && ask.kind !== "usd-month") return;
       const refused = !answer.ok && answer.refused.counter === ask.counter;
+      if (!refused && ask.need <= 0 && ask.give >= 0) return;
       const reading: DollarReading = { ask, used: answer.counters[i]?.used ?? 0, refused };
       for (const threshold of reachedThresholds(reading)) {
         const first = this.ctx.storage.sql.exec(
-          "INSERT OR IGNORE INTO budget_alerts VALUES (?, ?, ?, ?)",
+          "INSERT OR IGNORE INTO budget_thresholds VALUES (?, ?, ?, ?, ?)",
           ask.counter,
           ask.window,
           ask.windowEnd,
+          ask.limit,
           Math.round(threshold * 100),
         ).rowsWritten;
         if (first > 0) alerts.push(budgetAlert(tenant, reading, threshold, now));
@@ -223,7 +233,7 @@ export class SpendAuthority extends DurableObject<Env> {
     if (now - this.prunedAt < 60_000) return;
     this.prunedAt = now;
     this.ctx.storage.sql.exec("DELETE FROM counters WHERE window_end <= ?", now);
-    this.ctx.storage.sql.exec("DELETE FROM budget_alerts WHERE window_end <= ?", now);
+    this.ctx.storage.sql.exec("DELETE FROM budget_thresholds WHERE window_end <= ?", now);
     this.ctx.storage.sql.exec(
       "DELETE FROM holdings WHERE window_end <= ? OR at <= ?",
       now,

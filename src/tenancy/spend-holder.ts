@@ -11,7 +11,6 @@ interface Block {
   balance: number;
   /** The authority's count at the last answer (this block's grants included). */
   used: number;
-  limit: number;
   /** Units reserved by this isolate's requests still in flight: counted as used until they settle. */
   reserved: number;
 }
@@ -235,12 +234,12 @@ export class SpendHolder {
         window,
         balance: 0,
         used: 0,
-        limit,
         reserved: 0,
       };
       this.blocks.set(need.counter, block);
     }
-    block.limit = need.limit;
+    // The limit in force now: what the block later gives back under (an idle return) tells it too.
+    block.of.limit = need.limit;
     return block;
   }
 }

@@ -10,23 +10,23 @@ const LIMIT = 1;
 /** The tenant's own webhook: the loopback receiver's `/hooks/<tenant>`, beside the operator's `/hooks`. */
 const OWN_WEBHOOK = `${new URL((env as Env & ObserveVars).ALERT_WEBHOOK_URL ?? "").origin}/hooks/${TENANT}`;
 
-/** Reserves `need` dollars of the tenant's daily budget at its authority, as an isolate would. */
-async function spend(need: number): Promise<boolean> {
+/** Reserves `need` dollars of the tenant's daily budget at its authority (or gives `give` back), as an isolate would. */
+async function spend(need: number, { tenant = TENANT, limit = LIMIT, give = 0 } = {}): Promise<boolean> {
   const window = windowOf("usd-day", Date.now());
-  const answer = await env.SPEND_AUTHORITY.getByName(TENANT).lend(
+  const answer = await env.SPEND_AUTHORITY.getByName(tenant).lend(
     [
       {
         counter: "tenant:usd-day",
         kind: "usd-day",
         window: window.start,
         windowEnd: window.end,
-        limit: LIMIT,
+        limit,
         need,
-        give: 0,
+        give,
         want: 0,
       },
     ],
-    { tenant: TENANT, alertWebhook: OWN_WEBHOOK },
+    { tenant, alertWebhook: OWN_WEBHOOK },
   );
   return answer.ok;
 }
@@ -63,5 +63,24 @@ describe("budget alerts", () => {
     const alert = JSON.parse(first?.body ?? "{}") as { summary: string; details: Record<string, unknown> };
     expect(alert.summary).toBe(`Tenant '${TENANT}' has used 50% of its daily budget of $1.`);
     expect(alert.details).toMatchObject({ tenant: TENANT, scope: "tenant", budget: "usd-day", limit: 1 });
+  });
+
+  it("judge a raised budget by its own thresholds, and never an isolate's give-back under the old one", async () => {
+    const tenant = `t-${crypto.randomUUID().slice(0, 8)}`;
+    expect(await spend(0.6, { tenant, limit: 1 })).toBe(true); // 60% of $1: 50%
+    // Raised to $2. An idle isolate gives back spare it was lent under $1: at 59% of $1 that is no
+    // news, and it must not read as 80% of anything.
+    expect(await spend(0, { tenant, limit: 0.7, give: 0.01 })).toBe(true);
+    expect(await spend(0.5, { tenant, limit: 2 })).toBe(true); // 54.5% of $2: its own 50%
+    expect(await spend(0.2, { tenant, limit: 2 })).toBe(true); // 64.5% of $2: nothing new
+    const alerts = async () =>
+      (await deliveredAlerts(`budget:${tenant}/`))
+        .filter((d) => d.path === "/hooks")
+        .map((d) => JSON.parse(d.body) as { details: { limit: number; threshold: number } })
+        .map(({ details }) => `${details.threshold}% of $${details.limit}`)
+        .sort();
+    await eventually(async () => expect(await alerts()).toEqual(["50% of $1", "50% of $2"]), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await alerts()).toHaveLength(2);
   });
 });

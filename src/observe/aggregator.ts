@@ -255,7 +255,22 @@ export class MetricsAggregator extends DurableObject<Env> {
     const { send, suppressed } = admitAlerts(candidates, this.ledger, rules, now);
     for (const a of suppressed)
       this.addCounter({ metric: "alertsSuppressed", labels: { kind: a.kind }, value: 1 });
-    for (const a of send) {
+    this.logAlerts(send);
+    this.saveState("alerts", { lastFired: [...this.ledger.lastFired], recent: this.ledger.recent });
+    // The queue carries delivery and its retries; a webhook that fails never holds up the aggregator.
+    if (send.length > 0) await this.env.ALERTS.sendBatch(send.map((body) => ({ body })));
+  }
+
+  /**
+   * Alerts raised elsewhere and already queued for delivery (a tenant's budget alerts, by its spend
+   * authority): listed and counted with the fleet's, so an operator without a webhook sees them too.
+   */
+  async alertsRaised(alerts: Alert[]): Promise<void> {
+    this.logAlerts(alerts);
+  }
+
+  private logAlerts(alerts: Alert[]): void {
+    for (const a of alerts) {
       this.addCounter({ metric: "alertsSent", labels: { kind: a.kind }, value: 1 });
       this.ctx.storage.sql.exec(
         "INSERT OR REPLACE INTO alert_log (id, at, data) VALUES (?, ?, ?)",
@@ -269,9 +284,6 @@ export class MetricsAggregator extends DurableObject<Env> {
       "DELETE FROM alert_log WHERE id NOT IN (SELECT id FROM alert_log ORDER BY at DESC LIMIT ?)",
       ALERT_LOG,
     );
-    this.saveState("alerts", { lastFired: [...this.ledger.lastFired], recent: this.ledger.recent });
-    // The queue carries delivery and its retries; a webhook that fails never holds up the aggregator.
-    if (send.length > 0) await this.env.ALERTS.sendBatch(send.map((body) => ({ body })));
   }
 
   private fold(labels: Labels, maxTenants: number): Labels {

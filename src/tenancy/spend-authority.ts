@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Alert } from "../observe/alerts";
+import { FLEET } from "../observe/metrics";
 import { budgetAlert, type DollarReading, reachedThresholds } from "./budget-alerts";
 import {
   type CounterAsk,
@@ -156,10 +157,17 @@ export class SpendAuthority extends DurableObject<Env> {
       { body: alert },
       ...(alertWebhook ? [{ body: { ...alert, webhook: alertWebhook } }] : []),
     ]);
-    console.log(JSON.stringify({ event: "budget_alerts", tenant, alerts: alerts.map((a) => a.summary) }));
-    await this.env.ALERTS.sendBatch(messages).catch((error: unknown) =>
-      console.error(JSON.stringify({ event: "alert_enqueue_failed", tenant, error: String(error) })),
-    );
+    await Promise.all([
+      this.env.ALERTS.sendBatch(messages).catch((error: unknown) =>
+        console.error(JSON.stringify({ event: "alert_enqueue_failed", tenant, error: String(error) })),
+      ),
+      // Listed and counted with the fleet's alerts (the aggregator logs each line).
+      this.env.METRICS.getByName(FLEET)
+        .alertsRaised(alerts)
+        .catch((error: unknown) =>
+          console.error(JSON.stringify({ event: "alert_log_failed", tenant, error: String(error) })),
+        ),
+    ]);
   }
 
   /** What each counter has used in its window, for /v1/usage; `tenant` seeds a dollar counter not yet kept. */

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { FLEET } from "../../../src/observe/metrics";
 import type { ObserveVars } from "../../../src/observe/settings";
 import { windowOf } from "../../../src/tenancy/spend";
 import { eventually } from "../helpers";
@@ -63,6 +64,15 @@ describe("budget alerts", () => {
     const alert = JSON.parse(first?.body ?? "{}") as { summary: string; details: Record<string, unknown> };
     expect(alert.summary).toBe(`Tenant '${TENANT}' has used 50% of its daily budget of $1.`);
     expect(alert.details).toMatchObject({ tenant: TENANT, scope: "tenant", budget: "usd-day", limit: 1 });
+    // Listed with the fleet's alerts (the operator's page, /admin/alerts) and counted in router_alerts_total.
+    const fleet = env.METRICS.getByName(FLEET);
+    await eventually(async () => {
+      const listed = (await fleet.series(3_600_000)).alerts.filter((a) => a.tenant === TENANT);
+      expect(listed.map((a) => Number(a.details.threshold)).sort((a, b) => a - b)).toEqual([50, 80, 100]);
+    });
+    const { counters } = await fleet.snapshot();
+    const sent = counters.find((c) => c.metric === "alertsSent" && c.labels.kind === "budget");
+    expect(sent?.value).toBeGreaterThanOrEqual(3);
   });
 
   it("judge a raised budget by its own thresholds, and never an isolate's give-back under the old one", async () => {

@@ -86,6 +86,8 @@ async function createTenant({ page, routerUrl, tenant, step }: Walk): Promise<vo
   await form.locator("[name=maxPriority]").selectOption("normal");
   await form.locator("[name=usdPerDay]").fill("5");
   await form.locator("[name=requestsPerMinute]").fill("600");
+  await form.locator("[name=lease]").fill("0");
+  await form.locator("[name=cache]").selectOption("deterministic");
   await form.locator("button[type=submit]").click();
   await page.locator("#tenant-table tr", { hasText: tenant }).waitFor();
   step(`created tenant ${tenant}`);
@@ -118,7 +120,7 @@ async function createKey({ page, tenant, step, shoot, client }: Walk): Promise<s
   return secret;
 }
 
-async function seeSpend({ page, tenant, step, shoot }: Walk): Promise<void> {
+async function seeSpend({ page, routerUrl, tenant, step, shoot }: Walk): Promise<void> {
   await until(async () => {
     await page.locator("[role=tab][data-tab=tenants]").click();
     const row = page.locator("#tenant-table tr", { hasText: tenant });
@@ -132,6 +134,13 @@ async function seeSpend({ page, tenant, step, shoot }: Walk): Promise<void> {
   await page.locator("#tenant-form [name=usdPerDay]").fill("6");
   await page.locator("#tenant-form button[type=submit]").click();
   await page.locator("#tenant-table tr", { hasText: tenant }).locator("td", { hasText: "/ 6" }).waitFor();
+  // Saved from the form, the tenant keeps every setting the edit did not touch.
+  const saved = (await (
+    await fetch(`${routerUrl}/admin/tenants/${tenant}`, {
+      headers: { authorization: `Bearer ${LOCAL_ADMIN_KEY}` },
+    })
+  ).json()) as { cache?: string; limits?: { lease?: number; usdPerDay?: number } };
+  assert.deepEqual([saved.cache, saved.limits?.lease, saved.limits?.usdPerDay], ["deterministic", 0, 6]);
   await page.locator("[role=tab][data-tab=budgets]").click();
   await page.locator("#budget-table tr", { hasText: tenant }).first().waitFor();
   await shoot("console-budgets.png");
@@ -167,6 +176,13 @@ async function rotateAndDisable({ page, step, shoot, client }: Walk, first: stri
   await until(async () => (await status(second)) === 401, "the disabled key to be refused");
   await shoot("console-keys-disabled.png");
   step("disabled the key: the router refuses it within the key cache's TTL");
+  // The rotated secret is this tenant's: another tenant's keys never show under it.
+  await page.locator("[role=tab][data-tab=tenants]").click();
+  await page.locator('button[data-act=tenant-keys][data-id="local"]').click();
+  const keyTable = page.locator("#key-table");
+  await until(async () => !(await keyTable.textContent())?.includes("ci runner"), "the other tenant's keys");
+  assert.equal(await page.locator("#secret").isHidden(), true, "another tenant's keys show no secret");
+  step("another tenant's keys show without the last secret");
 }
 
 /** Polls `check` (bounded: 15 s) for something the router does in the background. */

@@ -41,13 +41,14 @@ label{display:flex;flex-direction:column;font-size:12px;color:#8fa1b3;gap:2px}la
 <label>max priority <select name="maxPriority"><option>high</option><option>normal</option><option>low</option></select></label>
 <label>concurrency <input name="concurrency" type="number" min="1" step="1"></label>
 <label>cache scope <select name="cacheScope"><option value="">(tenant)</option><option>tenant</option><option>shared</option></select></label>
-<label>cache <select name="cache"><option value="">(policy)</option><option>on</option><option>off</option></select></label>
+<label>cache <select name="cache"><option value="">(policy)</option><option>on</option><option>deterministic</option><option>off</option></select></label>
 <label class="row"><input name="allowDegrade" type="checkbox"> degrade when saturated</label>
 <label>requests/min <input name="requestsPerMinute" type="number" min="1" step="1"><small data-burn="requests"></small></label>
 <label>tokens/min <input name="tokensPerMinute" type="number" min="1" step="1"><small data-burn="tokens"></small></label>
 <label>$ per day <input name="usdPerDay" type="number" min="0.000001" step="any"><small data-burn="usd-day"></small></label>
 <label>$ per month <input name="usdPerMonth" type="number" min="0.000001" step="any"><small data-burn="usd-month"></small></label>
 <label>max tokens <input name="maxTokens" type="number" min="1" step="1"></label>
+<label>lease share <input name="lease" type="number" min="0" max="0.5" step="any" title="0: exact, every request at the tenant's authority; default 0.05"></label>
 <label>models (comma) <input name="models" pattern="[A-Za-z0-9_.:\\/\\-]+(, *[A-Za-z0-9_.:\\/\\-]+)*"></label>
 <label>origins (comma) <input name="origins" pattern="https?://[^\\s,]+(, *https?://[^\\s,]+)*" title="https://app.example.com, …"></label>
 <label>budget alert webhook <input name="alertWebhook" type="url" pattern="https?://.+"></label>
@@ -149,11 +150,13 @@ async function showTenants() {
         '<button data-act="tenant-keys" data-id="' + esc(t.id) + '" class="plain">Keys</button></td></tr>';
     }).join("");
 }
-const LIMIT_FIELDS = ["requestsPerMinute", "tokensPerMinute", "usdPerDay", "usdPerMonth", "maxTokens"];
+const LIMIT_FIELDS = ["requestsPerMinute", "tokensPerMinute", "usdPerDay", "usdPerMonth", "maxTokens", "lease"];
 function tenantBody(form, editing) {
   const f = form.elements; const num = (n) => f[n].value === "" ? undefined : Number(f[n].value);
   const list = (n) => f[n].value.trim() === "" ? undefined : f[n].value.split(",").map((s) => s.trim()).filter(Boolean);
-  const limits = {};
+  // An edit keeps the limits this form does not show (PATCH replaces 'limits' whole); the ones it shows are as typed.
+  const limits = editing ? { ...((state.tenants.find((t) => t.id === editing) || {}).limits || {}) } : {};
+  for (const n of [...LIMIT_FIELDS, "models", "origins"]) delete limits[n];
   for (const n of LIMIT_FIELDS) if (num(n) !== undefined) limits[n] = num(n);
   if (list("models")) limits.models = list("models");
   if (list("origins")) limits.origins = list("origins");
@@ -191,6 +194,8 @@ $("tenant-form").addEventListener("submit", (e) => {
 async function showKeys() {
   if (!state.tenants.length) await loadTenants();
   const tenant = $("key-tenant").value; if (!tenant) return;
+  // A secret shown is its tenant's alone: it goes as soon as another tenant's keys are shown.
+  if ($("secret").dataset.tenant !== tenant) { $("secret").hidden = true; $("secret-value").value = ""; }
   const [keys, usage] = await Promise.all([api("GET", "/admin/tenants/" + enc(tenant) + "/keys"), api("GET", "/admin/tenants/" + enc(tenant) + "/usage")]);
   state.keys = keys.data; state.usage[tenant] = usage;
   const limitsOf = (id) => ((usage.keys || []).find((k) => k.id === id) || {}).limits || [];
@@ -202,6 +207,7 @@ async function showKeys() {
       '<button data-act="delete-key" data-id="' + k.id + '" class="danger">Delete</button></td></tr>').join("");
 }
 function showSecret(secret) {
+  $("secret").dataset.tenant = $("key-tenant").value;
   $("secret").hidden = false; $("secret-value").value = secret; $("copied").textContent = ""; $("secret-value").focus(); $("secret-value").select();
 }
 $("copy").addEventListener("click", async () => {
@@ -209,7 +215,7 @@ $("copy").addEventListener("click", async () => {
   try { await navigator.clipboard.writeText(input.value); } catch { document.execCommand("copy"); }
   $("copied").textContent = "copied";
 });
-$("key-tenant").addEventListener("change", () => { $("secret").hidden = true; run(showKeys); });
+$("key-tenant").addEventListener("change", () => run(showKeys));
 $("key-form").addEventListener("submit", (e) => {
   e.preventDefault(); const form = e.target; if (!form.reportValidity()) return;
   const f = form.elements; const limits = {};

@@ -150,6 +150,9 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
         throw error;
       });
       if (sent.ok) {
+        // An answer under way proves the target: a half-open probe closes the breaker now. Were it
+        // closed only when the answer ends, a long stream's probe would turn everyone else away.
+        candidate.state.breaker.onSuccess();
         timeline?.attempt(sentAt, { ...where, status: 200 });
         countAnswered(plan, index, queuedMs);
         return { ...sent.attempt, queuedMs, retries };

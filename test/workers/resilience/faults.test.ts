@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { targetState } from "../../../src/routing/target-state";
 import {
   callWithUpstream,
   chatBody,
@@ -8,6 +9,7 @@ import {
   ledgerEntry,
   readSse,
   type SimInstance,
+  SLOW_FIRST,
   singlePoolPolicy,
 } from "../helpers";
 
@@ -185,5 +187,36 @@ describe("faults that persist", () => {
     const error = await errorOf(response);
     expect(error.message).not.toContain("127.0.0.1");
     expect((await ledgerEntry(requestId)).outcome).toBe("rejected");
+  });
+});
+
+describe("a target recovering from an outage", () => {
+  it("serves other requests while its half-open probe is a long stream", async () => {
+    // The probe streams for about 3 s (60 tokens at 20/s); the others are instant.
+    const sim = await createSim({ ...SLOW_FIRST, ttftMs: 0 });
+    const name = `probe-${crypto.randomUUID().slice(0, 8)}`;
+    const policy = singlePoolPolicy(sim.baseUrl, {}, name);
+    // The outage: five failures, their cool-down already over, so the next request is the probe.
+    const breaker = targetState(name, {
+      name: "deepseek",
+      baseUrl: sim.baseUrl,
+      keySecret: "DEEPSEEK_API_KEY",
+      weight: 1,
+    }).breaker;
+    for (let i = 0; i < 5; i++) breaker.onFailure(Date.now() - 60_000);
+    expect(breaker.state(Date.now())).toBe("half-open");
+
+    const probe = await sim.call(
+      "/v1/chat/completions",
+      { json: chatBody({ stream: true }) },
+      { ROUTER_POLICY: policy },
+    );
+    expect(probe.status).toBe(200);
+    const reader = probe.body!.getReader();
+    await reader.read(); // under way, and far from its end
+    const other = await sim.call("/v1/chat/completions", { json: chatBody() }, { ROUTER_POLICY: policy });
+    expect(other.status).toBe(200);
+    await other.text();
+    while (!(await reader.read()).done);
   });
 });

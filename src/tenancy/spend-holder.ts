@@ -13,6 +13,11 @@ interface Block {
   used: number;
   /** Units reserved by this isolate's requests still in flight: counted as used until they settle. */
   reserved: number;
+  /**
+   * The part of `reserved` still being asked of the authority (calls in flight): not lent yet, so not
+   * in its count, and never "lent and not spent".
+   */
+  asking: number;
 }
 
 /** Spare units nobody reserved for this long go back to the authority. */
@@ -52,23 +57,26 @@ export class SpendHolder {
 
   /** The authority's call for what `take` could not cover; on refusal the taken units go back to the blocks. */
   async fill(needs: Need[], missing: number[], lend: Lend): Promise<SpendAnswer> {
+    needs.forEach((need, i) => {
+      this.blockOf(need).asking += missing[i] ?? 0;
+    });
     const asks = needs.map((need, i): CounterAsk => {
       const block = this.blockOf(need);
       const debt = Math.min(0, block.balance);
       block.balance -= debt;
       const want = this.lease > 0 ? blockSize(need.kind, need.limit, this.lease) : 0;
       const { amount: _, ...counter } = need;
-      // Lent and not spent: the spare, and the reservations in flight but for this need's unlent part.
-      const unspent = Math.max(0, block.balance) + block.reserved - (missing[i] ?? 0);
-      return { ...counter, give: debt, need: missing[i] ?? 0, want, unspent };
+      return { ...counter, give: debt, need: missing[i] ?? 0, want, unspent: unspentOf(block) };
     });
     let answer: SpendAnswer;
     try {
       answer = await lend(asks);
     } catch (error) {
+      this.asked(needs, missing);
       this.restore(needs, missing, asks);
       throw error;
     }
+    this.asked(needs, missing);
     this.absorb(needs, answer.counters);
     needs.forEach((need, i) => {
       const block = this.blockOf(need);
@@ -83,6 +91,14 @@ export class SpendHolder {
     }
     if (!answer.ok) this.release(needs);
     return answer;
+  }
+
+  /** The authority has answered (or failed) a call: its needs are no longer being asked for. */
+  private asked(needs: Need[], missing: number[]): void {
+    needs.forEach((need, i) => {
+      const block = this.blockOf(need);
+      block.asking = Math.max(0, block.asking - (missing[i] ?? 0));
+    });
   }
 
   /** Whether the blocks alone hold every need now. */
@@ -117,7 +133,7 @@ export class SpendHolder {
   refusedForReservations(need: Need, unspentElsewhere: number): boolean {
     const block = this.blocks.get(need.counter);
     if (!block || block.window !== need.window) return false;
-    const unspent = Math.max(0, block.balance) + block.reserved + unspentElsewhere;
+    const unspent = unspentOf(block) + unspentElsewhere;
     if (unspent <= EPSILON) return false;
     return block.used - unspent + need.amount <= need.limit + EPSILON;
   }
@@ -235,6 +251,7 @@ export class SpendHolder {
         balance: 0,
         used: 0,
         reserved: 0,
+        asking: 0,
       };
       this.blocks.set(need.counter, block);
     }
@@ -242,4 +259,13 @@ export class SpendHolder {
     block.of.limit = need.limit;
     return block;
   }
+}
+
+/**
+ * What the authority lent this block that is not spent: its spare, and what requests in flight
+ * reserved from lent units. A reservation still being asked for is not lent: counting it would make
+ * a spent budget read as merely held by requests in flight.
+ */
+function unspentOf(block: Block): number {
+  return Math.max(0, block.balance) + Math.max(0, block.reserved - block.asking);
 }

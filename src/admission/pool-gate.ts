@@ -297,24 +297,27 @@ export class PoolGate extends DurableObject<Env> {
     return { granted: true, expiresAt: lease.expiresAt, load: this.load() };
   }
 
+  /**
+   * A shed, with when to come back. The waiters ahead of it may be shed themselves (a burst queues
+   * more than it will ever serve), so they count only up to the slots they wait for: a client that
+   * retries once those have turned over has a fair chance, where one that waited for the whole queue
+   * to drain was told up to a minute for a slot that freed within a second.
+   */
   private refusal(waiter: Waiter, now: number, reason: ShedReason): AcquireResult {
     const perSecond = this.drain.perSecond(now);
     const held = this.heldBy(waiter.tenant);
     if (held >= waiter.tenantLimit) {
       const tenantRate = tenantDrainPerSecond(perSecond, held, this.used());
+      const ahead = Math.min(this.queue.queuedFor(waiter.tenant), held);
       return {
         granted: false,
         reason: "tenant_concurrency_limit",
-        retryAfterMs: retryAfterMs(this.queue.queuedFor(waiter.tenant), tenantRate),
+        retryAfterMs: retryAfterMs(ahead, tenantRate),
         load: this.load(),
       };
     }
-    return {
-      granted: false,
-      reason,
-      retryAfterMs: retryAfterMs(this.queue.ahead(waiter.priority), perSecond),
-      load: this.load(),
-    };
+    const ahead = Math.min(this.queue.ahead(waiter.priority), Math.max(1, this.used()));
+    return { granted: false, reason, retryAfterMs: retryAfterMs(ahead, perSecond), load: this.load() };
   }
 
   private park(waiter: Waiter, request: AcquireRequest): Promise<AcquireResult> {

@@ -95,6 +95,24 @@ describe("leases", () => {
     expect((await gate.status()).tenants).toEqual({ small: 1, other: 1 });
   });
 
+  it("tells a tenant shed in a burst to come back once its slots have turned over, not once the queue has drained", async () => {
+    const gate = freshGate();
+    const limits = { ceiling: 8, maxQueue: 100 };
+    const mine = (fields: Partial<AcquireRequest> = {}) =>
+      ask({ tenant: "bursty", tenantLimit: 4, ...fields }, limits);
+    const held = [mine(), mine(), mine(), mine()];
+    for (const request of held) await gate.acquire(request);
+    await gate.release(held[0]?.leaseId ?? "", ok); // the drain is measured: one slot a second
+    await gate.acquire(mine());
+    // Forty more queue for the tenant's four slots; most of them will be shed at the end of their wait.
+    const queued = Array.from({ length: 40 }, () => gate.acquire(mine({ waitMs: 300 })));
+    const shed = await gate.acquire(mine({ waitMs: 0 }));
+    expect(shed).toMatchObject({ granted: false, reason: "tenant_concurrency_limit" });
+    // Four slots ahead at a slot a second: about 5 s, where the whole queue once made it 41 s.
+    expect(shed.granted === false && shed.retryAfterMs).toBeLessThanOrEqual(5_000);
+    await Promise.all(queued);
+  });
+
   it("sheds the least important waiter when the queue is full", async () => {
     const gate = freshGate();
     const limits = { ceiling: 1, maxQueue: 2 };

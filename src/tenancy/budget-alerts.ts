@@ -31,7 +31,12 @@ export function budgetAlert(tenant: string, reading: DollarReading, threshold: n
   const { ask } = reading;
   const scope = scopeOf(ask.counter);
   const period = ask.kind === "usd-day" ? "daily" : "monthly";
-  const who = scope === "tenant" ? `Tenant '${tenant}'` : `Key '${scope}' of tenant '${tenant}'`;
+  const who =
+    scope === "tenant"
+      ? `Tenant '${tenant}'`
+      : scope.startsWith("user:")
+        ? `End user '${scope.slice("user:".length)}' of tenant '${tenant}'`
+        : `Key '${scope}' of tenant '${tenant}'`;
   const percent = Math.round(threshold * 100);
   // A budget changed part-way through a window has thresholds of its own (spend-authority.ts).
   const key = `budget:${tenant}/${ask.counter}/${ask.window}/${ask.limit}/${percent}`;

@@ -220,10 +220,12 @@ function needsOf(scopes: LimitScopes, estimate: Record<BudgetKind, number>, now:
 }
 
 /**
- * An end user whose counter this isolate already knows is spent for the window is refused here, with no
- * call to the authority: a user hammering the router costs the tenant's authority nothing more until
- * the window ends, so it cannot slow the tenant's other users. (Spare that other isolates give back in
- * the meantime is not seen: the refusal may be early by at most their leases, never late.)
+ * An end user whose counter the authority already refused to this isolate in the window, and that is
+ * still short, is refused here, with no call to the authority: a user hammering the router costs the
+ * tenant's authority nothing more until the window ends, so it cannot slow the tenant's other users.
+ * The first refusal is the authority's, so its budget alert (100% when what is left is that short) is
+ * raised. (Spare that other isolates give back in the meantime is not seen: the refusal may be early by
+ * at most their leases, never late.)
  */
 function refuseSpentUser(needs: Need[], holder: SpendHolder, now: number): void {
   const spent = needs.find(
@@ -231,7 +233,7 @@ function refuseSpentUser(needs: Need[], holder: SpendHolder, now: number): void 
       need.counter.startsWith("user:") &&
       need.amount > 0 &&
       holder.remaining(need) < need.amount &&
-      holder.knows(need),
+      holder.refusedBefore(need),
   );
   if (spent) {
     const refused = { counter: spent.counter, kind: spent.kind, limit: spent.limit };

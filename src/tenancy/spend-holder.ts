@@ -18,6 +18,8 @@ interface Block {
    * in its count, and never "lent and not spent".
    */
   asking: number;
+  /** The authority refused a reservation on it in this window. */
+  refused: boolean;
 }
 
 /** Spare units nobody reserved for this long go back to the authority. */
@@ -78,6 +80,10 @@ export class SpendHolder {
     }
     this.asked(needs, missing);
     this.absorb(needs, answer.counters);
+    if (!answer.ok) {
+      const refused = needs.find((need) => need.counter === answer.refused.counter);
+      if (refused) this.blockOf(refused).refused = true;
+    }
     needs.forEach((need, i) => {
       const block = this.blockOf(need);
       // Granted: the need is spent from the grant. Refused: what was taken from the block goes back.
@@ -183,10 +189,10 @@ export class SpendHolder {
     }
   }
 
-  /** Whether this isolate has heard from the authority about the counter in this window. */
-  knows(need: Pick<Need, "counter" | "window">): boolean {
+  /** Whether the authority refused this counter to this isolate in this window. */
+  refusedBefore(need: Pick<Need, "counter" | "window">): boolean {
     const block = this.blocks.get(need.counter);
-    return block !== undefined && block.window === need.window && block.used > 0;
+    return block !== undefined && block.window === need.window && block.refused;
   }
 
   private forgottenAt = 0;
@@ -252,6 +258,7 @@ export class SpendHolder {
         used: 0,
         reserved: 0,
         asking: 0,
+        refused: false,
       };
       this.blocks.set(need.counter, block);
     }

@@ -2,7 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { SpendAuthority } from "../../../src/tenancy/spend-authority";
-import { chatBody, createSim, errorOf } from "../helpers";
+import { chatBody, createSim, errorOf, eventually } from "../helpers";
+import { deliveredAlerts } from "../observe/support";
 import { awayFromMinuteEdge } from "../tenancy/support";
 import { ADMIN_KEY, call, frontendTenant, mint } from "./support";
 
@@ -86,6 +87,36 @@ describe("per end-user limits", () => {
     expect(refused && (await errorOf(refused)).message).toContain("end user's daily budget");
     const grace = await mint(tenants, key, { sub: "grace" });
     expect((await call(tenants, CHAT, { key: grace, json: chatBody({ max_tokens: 64 }) })).status).toBe(200);
+  });
+
+  it("tells the operator when a user's dollar budget is spent, though later refusals never leave the isolate", async () => {
+    // Answers of a fixed length, so each request costs the same: the budget is four of them and 5% more.
+    const sim = await createSim({ minAnswerTokens: 60, maxAnswerTokens: 60 });
+    const body = chatBody({ max_tokens: 60, thinking: { type: "disabled" } });
+    const probe = await frontendTenant({ mint: true });
+    const probeUser = await mint(probe.tenants, probe.key, { sub: "probe" });
+    const priced = await call(probe.tenants, CHAT, { key: probeUser, json: body }, {}, sim.baseUrl);
+    const cost = Number(priced.headers.get("x-router-cost-usd"));
+    expect(cost).toBeGreaterThan(0);
+
+    const { id, key, tenants } = await frontendTenant({ mint: true, perUser: { usdPerDay: cost * 4.05 } });
+    const user = await mint(tenants, key, { sub: "heidi" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const response = await call(tenants, CHAT, { key: user, json: body }, {}, sim.baseUrl);
+      statuses.push(response.status);
+      await response.text();
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 402, 402, 402]);
+    await eventually(async () => {
+      const alerts = (await deliveredAlerts(`budget:${id}/user:`))
+        .filter((d) => d.path === "/hooks")
+        .map((d) => JSON.parse(d.body) as { summary: string; details: { threshold: number } });
+      const spent = alerts.find((a) => a.details.threshold === 100);
+      expect(spent?.summary).toMatch(
+        /^End user 'u_[^']+' of tenant '[^']+' has used 100% of its daily budget/,
+      );
+    }, 10_000);
   });
 
   it("caps max_tokens per user: above is a 400, none is sent upstream as the cap", async () => {

@@ -106,7 +106,8 @@ function bar(used, limit) {
 function burnCell(limits, scope, kind) {
   const c = (limits || []).find((l) => l.scope === scope && l.kind === kind);
   if (!c) return '<td class="muted">—</td>';
-  const digits = kind.startsWith("usd") ? 2 : 0;
+  // Dollars to a tenth of the smallest budget's scale: a $0.0006 budget reads 0.00048, not 0.00.
+  const digits = kind.startsWith("usd") ? Math.max(2, Math.min(8, 2 - Math.floor(Math.log10(c.limit)))) : 0;
   return "<td>" + Number(c.used).toFixed(digits) + " / " + c.limit + bar(c.used, c.limit) + "</td>";
 }
 

@@ -36,7 +36,8 @@ const ISO_8601 =
 export function queryTime(value: string | undefined, param: string): number | undefined {
   if (value === undefined || value === "") return undefined;
   const at = /^\d+$/.test(value) ? Number(value) : isoDate(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(at)) {
+  // Past the last time a Date can hold (±8.64e15 ms), a range could not be shown or compared.
+  if (!Number.isFinite(at) || at > MAX_DATE_MS) {
     throw new RouterError("invalid_request", `'${param}' must be an ISO 8601 date or epoch milliseconds.`, {
       param,
     });
@@ -53,6 +54,7 @@ function isoDate(value: string): boolean {
 }
 
 const WEEK_MS = 7 * 24 * 3600_000;
+const MAX_DATE_MS = 8.64e15;
 
 /** `[from, to)` as asked, by default the week up to now. */
 export function weekWindow(

@@ -239,6 +239,7 @@ describe("request records", () => {
     for (const [query, param] of [
       ["from=-1", "from"],
       ["from=2026-02-30", "from"],
+      ["to=99999999999999999", "to"],
       ["limit=0x10", "limit"],
       ["limit=1e1", "limit"],
       ["status=200.0", "status"],

@@ -6,7 +6,7 @@ import { poolHasTarget } from "../routing/availability";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type Candidate, selectTarget } from "../routing/select";
 import { targetState } from "../routing/target-state";
-import type { Timeline } from "../trace";
+import type { Timeline, TimelineEvent } from "../trace";
 import { type JsonAnswer, readJsonAnswer, streamedError, upstreamError } from "../upstream/errors";
 import { awaitFirstEvent } from "../upstream/first-event";
 import { PROVIDERS } from "../upstream/providers";
@@ -110,6 +110,8 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
       timeline?.note({ kind: "fallback", pool: step.pool, model: step.model, reason: lastError?.code });
     if (step.degraded)
       timeline?.note({ kind: "degrade", pool: step.pool, model: step.model, reason: step.degraded });
+    /** The failed attempt the next one retries: marked retried once the retry is sent, not before. */
+    let retried: TimelineEvent | undefined;
     for (let retry = 0; ; retry++) {
       signal.throwIfAborted();
       if (now() >= deadlines.totalAt) throw deadlineExceeded(lastError);
@@ -138,6 +140,12 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
       }
       // The budget is a share of the requests callers made, so a retry is not itself counted as one.
       if (retry === 0) budget.recordRequest(now());
+      else {
+        // A retry counts once it goes: the wait before it may have ended with no target or no slot.
+        if (retried) retried.retried = true;
+        retries++;
+        metrics.event({ kind: "retry", pool: step.pool });
+      }
       const sentAt = performance.now();
       const where = { pool: step.pool, model: step.model, target: candidate.target.name };
       const sent = await sendTracked(run, step, candidate, pass).catch((error: unknown) => {
@@ -157,7 +165,7 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
         countAnswered(plan, index, queuedMs);
         return { ...sent.attempt, queuedMs, retries };
       }
-      const tried = timeline?.attempt(sentAt, {
+      retried = timeline?.attempt(sentAt, {
         ...where,
         status: sent.status ?? 0,
         reason: sent.error.code,
@@ -172,9 +180,6 @@ export async function attemptPlan(run: PlanRun): Promise<Attempt> {
         run.random ?? Math.random,
       );
       if (delay === undefined || !budget.tryRetry(now())) break;
-      if (tried) tried.retried = true;
-      retries++;
-      metrics.event({ kind: "retry", pool: step.pool });
       await sleep(delay, signal);
       queuedMs += delay;
     }

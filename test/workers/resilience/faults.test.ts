@@ -219,4 +219,37 @@ describe("a target recovering from an outage", () => {
     await other.text();
     while (!(await reader.read()).done);
   });
+
+  it("counts a retry only once it is sent: one the breaker stopped is not in the record", async () => {
+    const sim = await createSim({ ttftMs: 0, faults: { statusRates: { "503": 1 } } });
+    const name = `stop-${crypto.randomUUID().slice(0, 8)}`;
+    const policy = singlePoolPolicy(
+      sim.baseUrl,
+      { retries: { max: 2, baseMs: 10, capMs: 20, budgetRatio: 1 } },
+      name,
+    );
+    const target = { name: "deepseek", baseUrl: sim.baseUrl, keySecret: "DEEPSEEK_API_KEY", weight: 1 };
+    // Four failures already: this request's first 503 opens the breaker while its retry waits.
+    for (let i = 0; i < 4; i++) targetState(name, target).breaker.onFailure(Date.now());
+    const requestId = `stopped-${crypto.randomUUID()}`;
+    const response = await sim.call(
+      "/v1/chat/completions",
+      { json: chatBody(), headers: { "x-request-id": requestId } },
+      { ROUTER_POLICY: policy },
+    );
+    expect(response.status).toBe(503);
+    expect((await sim.stats()).requests).toBe(1);
+    await eventually(async () => {
+      const list = await sim.call(`/v1/requests?request_id=${requestId}`, {}, { ROUTER_POLICY: policy });
+      const [record] = (
+        (await list.json()) as {
+          data: Array<{ retries: number; timeline: Array<{ kind: string; retried?: boolean }> }>;
+        }
+      ).data;
+      expect(record?.retries).toBe(0);
+      expect(record?.timeline.filter((e) => e.kind === "attempt")).toEqual([
+        expect.not.objectContaining({ retried: true }),
+      ]);
+    });
+  });
 });

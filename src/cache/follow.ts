@@ -1,10 +1,10 @@
 import type { AnswerEnd, Finished } from "../answer";
 import { RouterError } from "../errors";
 import { errorEvent, type WireEndpoint } from "../surfaces";
+import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "../surfaces/replay";
 import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
 import type { Flight, ServedBy } from "./flight";
-import { replayJson, replaySse, type StoredAnswer, ssePayloads } from "./replay";
 
 interface FollowOptions {
   endpoint: WireEndpoint;

@@ -6,6 +6,7 @@ import type { Tenant } from "../config/tenants";
 import { type ErrorCode, toRouterError } from "../errors";
 import type { PlanStep, RoutePlan } from "../routing/plan";
 import { type WireEndpoint, wireOf } from "../surfaces";
+import { replayJson, replaySse } from "../surfaces/replay";
 import { parse } from "../surfaces/scan";
 import { sseResponse } from "../upstream/sse";
 import type { Usage } from "../usage";
@@ -16,7 +17,6 @@ import { ageSeconds, type CacheEntry, encodeEntry, storeVerdict } from "./entry"
 import { type Flight, isInFlight, joinOrLead, land } from "./flight";
 import { follow } from "./follow";
 import { CACHE_FORMAT_VERSION, type CacheId, cacheId, formatCacheId, scopeFor } from "./key";
-import { replayJson, replaySse } from "./replay";
 import type { CacheCounters } from "./stats";
 import { CacheStore } from "./store";
 

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import type { AnswerObserver } from "../answer";
 import { concatBytes } from "../bytes";
-import { replayJson, ssePayloads } from "../cache/replay";
 import type { AppEnv } from "../env";
 import { FlushWindows } from "../ledger/batcher";
+import { replayJson, ssePayloads } from "../surfaces/replay";
 import { parse } from "../surfaces/scan";
 import type { WireEndpoint } from "../surfaces/types";
 import { recordsKept } from "./otel-config";

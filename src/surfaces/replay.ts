@@ -1,4 +1,5 @@
-import { dialectOf, type WireEndpoint } from "../surfaces";
+import { dialectOf } from "./index";
+import type { WireEndpoint } from "./types";
 
 /** An answer as kept for replay: a cache entry, or an answer shared by coalesced requests. */
 export type StoredAnswer = { endpoint: WireEndpoint } & (

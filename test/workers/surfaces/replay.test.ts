@@ -5,7 +5,7 @@ import {
   replayJson,
   replaySse,
   ssePayloads,
-} from "../../../src/cache/replay";
+} from "../../../src/surfaces/replay";
 
 const head = {
   id: "b1e23612-29d5-4f66-b185-fb61fdde0ac9",

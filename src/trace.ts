@@ -225,8 +225,8 @@ export class Timeline {
 
 /** A request that retries without end still keeps a bounded record. */
 const MAX_EVENTS = 64;
-/** The longest model name a record keeps (a model name is validated to 256 characters). */
-const MAX_MODEL_CHARS = 256;
+/** The longest model name a request may name (schema/) and a record keeps. */
+export const MAX_MODEL_CHARS = 256;
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

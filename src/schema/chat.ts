@@ -1,3 +1,4 @@
+import { MAX_MODEL_CHARS } from "../trace";
 import * as z from "../zod";
 
 /**
@@ -71,7 +72,10 @@ export const samplingFields = {
 /** A model name: DeepSeek's are a few words, and a record keeps at most this many characters of one. */
 export const modelName = z
   .string()
-  .check(z.minLength(1, "model is required"), z.maxLength(256, "model must be at most 256 characters"));
+  .check(
+    z.minLength(1, "model is required"),
+    z.maxLength(MAX_MODEL_CHARS, `model must be at most ${MAX_MODEL_CHARS} characters`),
+  );
 
 export const chatRequest = z.looseObject({
   model: modelName,

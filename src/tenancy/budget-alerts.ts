@@ -1,5 +1,5 @@
 import type { Alert } from "../observe/alerts";
-import { type CounterAsk, scopeOf } from "./spend";
+import { type CounterAsk, scopeOf, spenderOf } from "./spend";
 
 /** Shares of a dollar budget whose crossing raises an alert, once per budget and window each. */
 export const BUDGET_THRESHOLDS = [0.5, 0.8, 1] as const;
@@ -31,12 +31,12 @@ export function budgetAlert(tenant: string, reading: DollarReading, threshold: n
   const { ask } = reading;
   const scope = scopeOf(ask.counter);
   const period = ask.kind === "usd-day" ? "daily" : "monthly";
-  const who =
-    scope === "tenant"
-      ? `Tenant '${tenant}'`
-      : scope.startsWith("user:")
-        ? `End user '${scope.slice("user:".length)}' of tenant '${tenant}'`
-        : `Key '${scope}' of tenant '${tenant}'`;
+  const { endUser, keyId } = spenderOf(ask.counter);
+  const who = endUser
+    ? `End user '${endUser}' of tenant '${tenant}'`
+    : keyId
+      ? `Key '${keyId}' of tenant '${tenant}'`
+      : `Tenant '${tenant}'`;
   const percent = Math.round(threshold * 100);
   // A budget changed part-way through a window has thresholds of its own (spend-authority.ts).
   const key = `budget:${tenant}/${ask.counter}/${ask.window}/${ask.limit}/${percent}`;

@@ -329,41 +329,24 @@ describe("OpenTelemetry export", () => {
   it("marks a 5xx and a stream that failed after its 200 as error spans, with an error.type, and a 4xx not", async () => {
     const { requestId } = await chat();
     const record = await recordOf(requestId);
-    const broken: RequestRecord = { ...record, outcome: "failed", status: 200 };
-    const [root] = toOtlp([broken]).resourceSpans[0]!.scopeSpans[0]!.spans;
-    expect(root?.status).toEqual({ code: 2, message: "stream_failed" });
-    expect(root?.attributes.find((a) => a.key === "error.type")?.value).toEqual({
-      stringValue: "stream_failed",
-    });
-    const [served] = toOtlp([record]).resourceSpans[0]!.scopeSpans[0]!.spans;
-    expect(served?.status).toEqual({ code: 0 });
+    /** The SERVER span of the record, changed as given. */
+    const rootOf = (change: Partial<RequestRecord> = {}) =>
+      toOtlp([{ ...record, ...change }]).resourceSpans[0]!.scopeSpans[0]!.spans[0];
+    const attribute = (span: ReturnType<typeof rootOf>, key: string) =>
+      span?.attributes.find((a) => a.key === key)?.value;
+
+    const broken = rootOf({ outcome: "failed", status: 200 });
+    expect(broken?.status).toEqual({ code: 2, message: "stream_failed" });
+    expect(attribute(broken, "error.type")).toEqual({ stringValue: "stream_failed" });
+    expect(rootOf()?.status).toEqual({ code: 0 });
     // The caller's error (a 4xx) leaves a SERVER span's status unset; the router's code still names it.
-    const limited: RequestRecord = {
-      ...record,
-      status: 429,
-      outcome: "rejected",
-      errorCode: "tenant_rate_limited",
-    };
-    const [refused] = toOtlp([limited]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    const refused = rootOf({ status: 429, outcome: "rejected", errorCode: "tenant_rate_limited" });
     expect(refused?.status).toEqual({ code: 0 });
-    expect(refused?.attributes.find((a) => a.key === "error.type")).toBeUndefined();
-    expect(refused?.attributes.find((a) => a.key === "deepseek_router.error_code")?.value).toEqual({
-      stringValue: "tenant_rate_limited",
-    });
-    const interrupted: RequestRecord = {
-      ...record,
-      outcome: "truncated",
-      finishReason: "insufficient_system_resource",
-    };
-    const [cut] = toOtlp([interrupted]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(attribute(refused, "error.type")).toBeUndefined();
+    expect(attribute(refused, "deepseek_router.error_code")).toEqual({ stringValue: "tenant_rate_limited" });
+    const cut = rootOf({ outcome: "truncated", finishReason: "insufficient_system_resource" });
     expect(cut?.status).toEqual({ code: 2, message: "insufficient_system_resource" });
-    const failedUpstream: RequestRecord = {
-      ...record,
-      status: 502,
-      outcome: "rejected",
-      errorCode: "upstream_error",
-    };
-    const [failed] = toOtlp([failedUpstream]).resourceSpans[0]!.scopeSpans[0]!.spans;
+    const failed = rootOf({ status: 502, outcome: "rejected", errorCode: "upstream_error" });
     expect(failed?.status).toEqual({ code: 2, message: "upstream_error" });
   });
 
